@@ -1,0 +1,1 @@
+"""Creator (达人) scoring: metrics, cohort percentiles, leaderboards, the CreatorService."""

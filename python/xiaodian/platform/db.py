@@ -1,0 +1,89 @@
+"""The embedded SQLite database: one file in the data directory, WAL, synchronous=FULL.
+
+Each thread reads through its own connection; writes are serialised by one lock and run in
+`BEGIN IMMEDIATE` transactions, so a write either commits whole (and is on disk when the call
+returns, thanks to synchronous=FULL) or leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change. `id` is unique across the project (`search-0001-…`) and never edited."""
+
+    id: str
+    sql: str
+
+
+class Database:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode: transactions are explicit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        conn = self.connection()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def migrate(self, migrations: Sequence[Migration]) -> list[str]:
+        """Applies the migrations not yet applied, in order, each in its own transaction."""
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at_us INTEGER NOT NULL)"
+            )
+            done = {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}
+        applied = []
+        for migration in migrations:
+            if migration.id in done:
+                continue
+            with self.transaction() as conn:
+                for statement in migration.sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (id, applied_at_us) VALUES (?, ?)",
+                    (migration.id, time.time_ns() // 1000),
+                )
+            applied.append(migration.id)
+        return applied
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,90 @@
+"""Idempotent writes (AIP-155): a request_id names one request for good.
+
+`run_once` runs a write and stores its response under the request_id in the same transaction.
+A replay with the same method and content gets the stored response and writes nothing; the same
+request_id with another method or other content is ALREADY_EXISTS. A write that fails stores
+nothing, so the caller may fix the request and send it again with the same request_id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from xiaodian.errors import AlreadyExists, InvalidArgument
+from xiaodian.platform.db import Database, Migration
+
+MIGRATIONS = [
+    Migration(
+        "platform-0001-request-log",
+        """
+        CREATE TABLE request_log (
+            request_id TEXT PRIMARY KEY,
+            method TEXT NOT NULL,
+            request_sha256 BLOB NOT NULL,
+            response BLOB NOT NULL,
+            created_at_us INTEGER NOT NULL
+        )
+        """,
+    )
+]
+
+MAX_REQUEST_ID_LENGTH = 128
+
+R = TypeVar("R", bound=Message)
+
+
+def check_request_id(request_id: str, field: str = "request_id") -> None:
+    """Required: 1-128 printable ASCII characters (a UUID is the usual choice)."""
+    if not request_id:
+        raise InvalidArgument.of(field, "is required (AIP-155 idempotency key, e.g. a UUID)")
+    if len(request_id) > MAX_REQUEST_ID_LENGTH or not all(" " < c <= "~" for c in request_id):
+        raise InvalidArgument.of(field, f"must be 1-{MAX_REQUEST_ID_LENGTH} printable ASCII characters without spaces")
+
+
+def _digest(method: str, request: Message) -> bytes:
+    return hashlib.sha256(method.encode() + b"\0" + request.SerializeToString(deterministic=True)).digest()
+
+
+def _replay(conn: sqlite3.Connection, request_id: str, method: str, digest: bytes) -> bytes | None:
+    row = conn.execute(
+        "SELECT method, request_sha256, response FROM request_log WHERE request_id = ?", (request_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    stored_method, stored_digest, response = row
+    if stored_method != method or stored_digest != digest:
+        raise AlreadyExists(
+            f"request_id {request_id!r} was already used for a different request ({stored_method})",
+            reason="REQUEST_ID_REUSED",
+            metadata={"request_id": request_id},
+        )
+    return bytes(response)
+
+
+def run_once(
+    db: Database,
+    method: str,
+    request: Message,
+    response_type: type[R],
+    write: Callable[[sqlite3.Connection], R],
+) -> R:
+    """`write(conn)` inside one transaction, at most once per `request.request_id`."""
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    check_request_id(request_id)
+    digest = _digest(method, request)
+    with db.transaction() as conn:
+        stored = _replay(conn, request_id, method, digest)
+        if stored is not None:
+            return response_type.FromString(stored)
+        response = write(conn)
+        conn.execute(
+            "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us) VALUES (?, ?, ?, ?, ?)",
+            (request_id, method, digest, response.SerializeToString(deterministic=True), time.time_ns() // 1000),
+        )
+        return response

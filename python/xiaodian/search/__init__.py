@@ -1,0 +1,1 @@
+"""Product search: catalog, ranking profiles, the SearchService."""

@@ -1,0 +1,1 @@
+"""Commission settlement: split engine, ledger, order lifecycle, the SettlementService."""
