@@ -13,6 +13,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from xiaodian import Client, errors
+from xiaodian.platform.interceptors import ErrorInterceptor
 from xiaodian.platform.server import SERVICE_NAMES
 
 
@@ -51,9 +52,35 @@ def test_methods_not_landed_yet_are_unimplemented_naming_the_capability(client: 
     assert caught.value.reason == "CAPABILITY_NOT_YET_AVAILABLE"
 
 
-def test_an_expired_deadline_is_deadline_exceeded(client: Client) -> None:
-    with pytest.raises(errors.DeadlineExceeded):
-        client.get_ranking_profile(name="default", timeout=0.000001)
+class _ExpiredContext:
+    """A servicer context whose deadline has passed; records how the call was answered."""
+
+    def __init__(self) -> None:
+        self.status = None
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def abort_with_status(self, status) -> None:
+        self.status = status
+        raise RuntimeError("aborted")
+
+
+def test_a_call_whose_deadline_passed_is_deadline_exceeded_without_running() -> None:
+    ran = []
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: ran.append(request))
+    wrapped = ErrorInterceptor().intercept_service(lambda details: handler, _Details("/x.v1.S/M"))
+    context = _ExpiredContext()
+    with pytest.raises(RuntimeError):
+        wrapped.unary_unary(b"request", context)
+    assert ran == []
+    assert context.status.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class _Details(grpc.HandlerCallDetails):
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.invocation_metadata = ()
 
 
 def test_an_unexpected_exception_is_internal_with_a_correlation_id_and_no_traceback(server, client, monkeypatch) -> None:
