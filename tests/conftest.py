@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from xiaodian import Client
 from xiaodian.platform.config import Config
 from xiaodian.platform.server import XiaodianServer

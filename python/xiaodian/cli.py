@@ -1,9 +1,9 @@
 """The `xiaodian` command.
 
-    xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo]
-    xiaodian health [--addr HOST:PORT]
-    xiaodian profile get [NAME] [--version N]
-    xiaodian profile set NAME key=value ... [--expected-version N]
+xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo]
+xiaodian health [--addr HOST:PORT]
+xiaodian profile get [NAME] [--version N]
+xiaodian profile set NAME key=value ... [--expected-version N]
 """
 
 from __future__ import annotations

@@ -74,7 +74,9 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -92,7 +94,9 @@ class Client:
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
-    def _stream_both(self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None) -> Iterator[Any]:
+    def _stream_both(
+        self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None
+    ) -> Iterator[Any]:
         try:
             yield from rpc(iter(requests), timeout=self.timeout if timeout is None else timeout)
         except grpc.RpcError as error:
@@ -107,88 +111,259 @@ class Client:
 
     # -- SearchService --------------------------------------------------------------------
 
-    def upsert_shops(self, request: search_pb.UpsertShopsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.UpsertShopsResponse:
+    def upsert_shops(
+        self, request: search_pb.UpsertShopsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> search_pb.UpsertShopsResponse:
         return self._unary(self._search.UpsertShops, _request(search_pb.UpsertShopsRequest, request, fields), timeout)
 
-    def upsert_products(self, request: search_pb.UpsertProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.UpsertProductsResponse:
-        return self._unary(self._search.UpsertProducts, _request(search_pb.UpsertProductsRequest, request, fields), timeout)
+    def upsert_products(
+        self, request: search_pb.UpsertProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> search_pb.UpsertProductsResponse:
+        return self._unary(
+            self._search.UpsertProducts, _request(search_pb.UpsertProductsRequest, request, fields), timeout
+        )
 
-    def stream_upsert_products(self, requests: Iterable[search_pb.StreamUpsertProductsRequest], *, timeout: float | None = None) -> search_pb.StreamUpsertProductsResponse:
+    def stream_upsert_products(
+        self, requests: Iterable[search_pb.StreamUpsertProductsRequest], *, timeout: float | None = None
+    ) -> search_pb.StreamUpsertProductsResponse:
         batches = (_request(search_pb.StreamUpsertProductsRequest, r, {}) for r in requests)
         return self._stream_in(self._search.StreamUpsertProducts, batches, timeout)
 
-    def delete_products(self, request: search_pb.DeleteProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.DeleteProductsResponse:
-        return self._unary(self._search.DeleteProducts, _request(search_pb.DeleteProductsRequest, request, fields), timeout)
+    def delete_products(
+        self, request: search_pb.DeleteProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> search_pb.DeleteProductsResponse:
+        return self._unary(
+            self._search.DeleteProducts, _request(search_pb.DeleteProductsRequest, request, fields), timeout
+        )
 
-    def search(self, request: search_pb.SearchRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.SearchResponse:
+    def search(
+        self, request: search_pb.SearchRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> search_pb.SearchResponse:
         return self._unary(self._search.Search, _request(search_pb.SearchRequest, request, fields), timeout)
 
-    def analyze_hero_image(self, request: search_pb.AnalyzeHeroImageRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.AnalyzeHeroImageResponse:
-        return self._unary(self._search.AnalyzeHeroImage, _request(search_pb.AnalyzeHeroImageRequest, request, fields), timeout)
+    def analyze_hero_image(
+        self,
+        request: search_pb.AnalyzeHeroImageRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> search_pb.AnalyzeHeroImageResponse:
+        return self._unary(
+            self._search.AnalyzeHeroImage, _request(search_pb.AnalyzeHeroImageRequest, request, fields), timeout
+        )
 
-    def get_ranking_profile(self, request: search_pb.GetRankingProfileRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.GetRankingProfileResponse:
-        return self._unary(self._search.GetRankingProfile, _request(search_pb.GetRankingProfileRequest, request, fields), timeout)
+    def get_ranking_profile(
+        self,
+        request: search_pb.GetRankingProfileRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> search_pb.GetRankingProfileResponse:
+        return self._unary(
+            self._search.GetRankingProfile, _request(search_pb.GetRankingProfileRequest, request, fields), timeout
+        )
 
-    def update_ranking_profile(self, request: search_pb.UpdateRankingProfileRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> search_pb.UpdateRankingProfileResponse:
-        return self._unary(self._search.UpdateRankingProfile, _request(search_pb.UpdateRankingProfileRequest, request, fields), timeout)
+    def update_ranking_profile(
+        self,
+        request: search_pb.UpdateRankingProfileRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> search_pb.UpdateRankingProfileResponse:
+        return self._unary(
+            self._search.UpdateRankingProfile, _request(search_pb.UpdateRankingProfileRequest, request, fields), timeout
+        )
 
     # -- CreatorService -------------------------------------------------------------------
 
-    def upsert_creator_metrics(self, request: creator_pb.UpsertCreatorMetricsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> creator_pb.UpsertCreatorMetricsResponse:
-        return self._unary(self._creators.UpsertCreatorMetrics, _request(creator_pb.UpsertCreatorMetricsRequest, request, fields), timeout)
+    def upsert_creator_metrics(
+        self,
+        request: creator_pb.UpsertCreatorMetricsRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> creator_pb.UpsertCreatorMetricsResponse:
+        return self._unary(
+            self._creators.UpsertCreatorMetrics,
+            _request(creator_pb.UpsertCreatorMetricsRequest, request, fields),
+            timeout,
+        )
 
-    def stream_upsert_creator_metrics(self, requests: Iterable[creator_pb.StreamUpsertCreatorMetricsRequest], *, timeout: float | None = None) -> creator_pb.StreamUpsertCreatorMetricsResponse:
+    def stream_upsert_creator_metrics(
+        self, requests: Iterable[creator_pb.StreamUpsertCreatorMetricsRequest], *, timeout: float | None = None
+    ) -> creator_pb.StreamUpsertCreatorMetricsResponse:
         batches = (_request(creator_pb.StreamUpsertCreatorMetricsRequest, r, {}) for r in requests)
         return self._stream_in(self._creators.StreamUpsertCreatorMetrics, batches, timeout)
 
-    def score_creators(self, request: creator_pb.ScoreCreatorsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> creator_pb.ScoreCreatorsResponse:
-        return self._unary(self._creators.ScoreCreators, _request(creator_pb.ScoreCreatorsRequest, request, fields), timeout)
+    def score_creators(
+        self, request: creator_pb.ScoreCreatorsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> creator_pb.ScoreCreatorsResponse:
+        return self._unary(
+            self._creators.ScoreCreators, _request(creator_pb.ScoreCreatorsRequest, request, fields), timeout
+        )
 
-    def get_creator_score(self, request: creator_pb.GetCreatorScoreRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> creator_pb.GetCreatorScoreResponse:
-        return self._unary(self._creators.GetCreatorScore, _request(creator_pb.GetCreatorScoreRequest, request, fields), timeout)
+    def get_creator_score(
+        self,
+        request: creator_pb.GetCreatorScoreRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> creator_pb.GetCreatorScoreResponse:
+        return self._unary(
+            self._creators.GetCreatorScore, _request(creator_pb.GetCreatorScoreRequest, request, fields), timeout
+        )
 
-    def list_top_creators(self, request: creator_pb.ListTopCreatorsRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> creator_pb.ListTopCreatorsResponse:
-        return self._unary(self._creators.ListTopCreators, _request(creator_pb.ListTopCreatorsRequest, request, fields), timeout)
+    def list_top_creators(
+        self,
+        request: creator_pb.ListTopCreatorsRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> creator_pb.ListTopCreatorsResponse:
+        return self._unary(
+            self._creators.ListTopCreators, _request(creator_pb.ListTopCreatorsRequest, request, fields), timeout
+        )
 
     # -- SettlementService ----------------------------------------------------------------
 
-    def preview_split(self, request: settlement_pb.PreviewSplitRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.PreviewSplitResponse:
-        return self._unary(self._settlement.PreviewSplit, _request(settlement_pb.PreviewSplitRequest, request, fields), timeout)
+    def preview_split(
+        self,
+        request: settlement_pb.PreviewSplitRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.PreviewSplitResponse:
+        return self._unary(
+            self._settlement.PreviewSplit, _request(settlement_pb.PreviewSplitRequest, request, fields), timeout
+        )
 
-    def record_order(self, request: settlement_pb.RecordOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.RecordOrderResponse:
-        return self._unary(self._settlement.RecordOrder, _request(settlement_pb.RecordOrderRequest, request, fields), timeout)
+    def record_order(
+        self, request: settlement_pb.RecordOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> settlement_pb.RecordOrderResponse:
+        return self._unary(
+            self._settlement.RecordOrder, _request(settlement_pb.RecordOrderRequest, request, fields), timeout
+        )
 
-    def record_orders(self, request: settlement_pb.RecordOrdersRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.RecordOrdersResponse:
-        return self._unary(self._settlement.RecordOrders, _request(settlement_pb.RecordOrdersRequest, request, fields), timeout)
+    def record_orders(
+        self,
+        request: settlement_pb.RecordOrdersRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.RecordOrdersResponse:
+        return self._unary(
+            self._settlement.RecordOrders, _request(settlement_pb.RecordOrdersRequest, request, fields), timeout
+        )
 
-    def stream_record_orders(self, requests: Iterable[settlement_pb.StreamRecordOrdersRequest], *, timeout: float | None = None) -> Iterator[settlement_pb.StreamRecordOrdersResponse]:
+    def stream_record_orders(
+        self, requests: Iterable[settlement_pb.StreamRecordOrdersRequest], *, timeout: float | None = None
+    ) -> Iterator[settlement_pb.StreamRecordOrdersResponse]:
         """Yields one acknowledgement per batch, once that batch is durable."""
         batches = (_request(settlement_pb.StreamRecordOrdersRequest, r, {}) for r in requests)
         return self._stream_both(self._settlement.StreamRecordOrders, batches, timeout)
 
-    def confirm_receipt(self, request: settlement_pb.ConfirmReceiptRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.ConfirmReceiptResponse:
-        return self._unary(self._settlement.ConfirmReceipt, _request(settlement_pb.ConfirmReceiptRequest, request, fields), timeout)
+    def confirm_receipt(
+        self,
+        request: settlement_pb.ConfirmReceiptRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.ConfirmReceiptResponse:
+        return self._unary(
+            self._settlement.ConfirmReceipt, _request(settlement_pb.ConfirmReceiptRequest, request, fields), timeout
+        )
 
-    def open_after_sale(self, request: settlement_pb.OpenAfterSaleRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.OpenAfterSaleResponse:
-        return self._unary(self._settlement.OpenAfterSale, _request(settlement_pb.OpenAfterSaleRequest, request, fields), timeout)
+    def open_after_sale(
+        self,
+        request: settlement_pb.OpenAfterSaleRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.OpenAfterSaleResponse:
+        return self._unary(
+            self._settlement.OpenAfterSale, _request(settlement_pb.OpenAfterSaleRequest, request, fields), timeout
+        )
 
-    def record_refund(self, request: settlement_pb.RecordRefundRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.RecordRefundResponse:
-        return self._unary(self._settlement.RecordRefund, _request(settlement_pb.RecordRefundRequest, request, fields), timeout)
+    def record_refund(
+        self,
+        request: settlement_pb.RecordRefundRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.RecordRefundResponse:
+        return self._unary(
+            self._settlement.RecordRefund, _request(settlement_pb.RecordRefundRequest, request, fields), timeout
+        )
 
-    def close_after_sale(self, request: settlement_pb.CloseAfterSaleRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.CloseAfterSaleResponse:
-        return self._unary(self._settlement.CloseAfterSale, _request(settlement_pb.CloseAfterSaleRequest, request, fields), timeout)
+    def close_after_sale(
+        self,
+        request: settlement_pb.CloseAfterSaleRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.CloseAfterSaleResponse:
+        return self._unary(
+            self._settlement.CloseAfterSale, _request(settlement_pb.CloseAfterSaleRequest, request, fields), timeout
+        )
 
-    def run_settlement(self, request: settlement_pb.RunSettlementRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.RunSettlementResponse:
-        return self._unary(self._settlement.RunSettlement, _request(settlement_pb.RunSettlementRequest, request, fields), timeout)
+    def run_settlement(
+        self,
+        request: settlement_pb.RunSettlementRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.RunSettlementResponse:
+        return self._unary(
+            self._settlement.RunSettlement, _request(settlement_pb.RunSettlementRequest, request, fields), timeout
+        )
 
-    def get_order(self, request: settlement_pb.GetOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.GetOrderResponse:
+    def get_order(
+        self, request: settlement_pb.GetOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> settlement_pb.GetOrderResponse:
         return self._unary(self._settlement.GetOrder, _request(settlement_pb.GetOrderRequest, request, fields), timeout)
 
-    def get_statement(self, request: settlement_pb.GetStatementRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.GetStatementResponse:
-        return self._unary(self._settlement.GetStatement, _request(settlement_pb.GetStatementRequest, request, fields), timeout)
+    def get_statement(
+        self,
+        request: settlement_pb.GetStatementRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.GetStatementResponse:
+        return self._unary(
+            self._settlement.GetStatement, _request(settlement_pb.GetStatementRequest, request, fields), timeout
+        )
 
-    def get_balance(self, request: settlement_pb.GetBalanceRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.GetBalanceResponse:
-        return self._unary(self._settlement.GetBalance, _request(settlement_pb.GetBalanceRequest, request, fields), timeout)
+    def get_balance(
+        self, request: settlement_pb.GetBalanceRequest | None = None, /, *, timeout: float | None = None, **fields: Any
+    ) -> settlement_pb.GetBalanceResponse:
+        return self._unary(
+            self._settlement.GetBalance, _request(settlement_pb.GetBalanceRequest, request, fields), timeout
+        )
 
-    def get_guide_performance(self, request: settlement_pb.GetGuidePerformanceRequest | None = None, /, *, timeout: float | None = None, **fields: Any) -> settlement_pb.GetGuidePerformanceResponse:
-        return self._unary(self._settlement.GetGuidePerformance, _request(settlement_pb.GetGuidePerformanceRequest, request, fields), timeout)
+    def get_guide_performance(
+        self,
+        request: settlement_pb.GetGuidePerformanceRequest | None = None,
+        /,
+        *,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> settlement_pb.GetGuidePerformanceResponse:
+        return self._unary(
+            self._settlement.GetGuidePerformance,
+            _request(settlement_pb.GetGuidePerformanceRequest, request, fields),
+            timeout,
+        )

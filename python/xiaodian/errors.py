@@ -170,9 +170,7 @@ def _pack(message: object) -> any_pb2.Any:
 
 def to_rpc_status(error: XiaodianError) -> grpc.Status:
     """The wire form of `error`: code, message, `ErrorInfo`, and `BadRequest` if it has violations."""
-    details = [
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))
-    ]
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
     if isinstance(error, InvalidArgument) and error.violations:
         details.append(
             _pack(
@@ -216,4 +214,3 @@ def from_rpc_error(error: grpc.RpcError) -> XiaodianError:
     if cls is XiaodianError:
         result.code = code
     return result
-

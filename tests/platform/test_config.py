@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from xiaodian.platform.config import ConfigError, load_config
 
 
@@ -35,7 +34,7 @@ def test_config_file_from_environment(tmp_path) -> None:
         '[server]\nport = "many"\n',
         "[server]\nport = 70000\n",
         "[search.default_profile]\nbrand_multiplier = -1\n",
-        "[search.default_profile]\nname = \"other\"\n",
+        '[search.default_profile]\nname = "other"\n',
         "[server\n",
     ],
 )

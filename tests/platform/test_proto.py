@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from xiaodian import Client
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
 
@@ -33,7 +32,9 @@ def test_buf_lint_passes() -> None:
 
 def _differences(left: Path, right: Path) -> list[str]:
     comparison = filecmp.dircmp(left, right, ignore=["__pycache__"])
-    found = [f"only committed: {n}" for n in comparison.left_only] + [f"only generated: {n}" for n in comparison.right_only]
+    found = [f"only committed: {n}" for n in comparison.left_only] + [
+        f"only generated: {n}" for n in comparison.right_only
+    ]
     found += [f"differs: {n}" for n in comparison.common_files if not filecmp.cmp(left / n, right / n, shallow=False)]
     return found
 

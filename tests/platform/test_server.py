@@ -11,7 +11,6 @@ import time
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
 from xiaodian import Client, errors
 from xiaodian.platform.interceptors import ErrorInterceptor
 from xiaodian.platform.server import SERVICE_NAMES
@@ -83,7 +82,9 @@ class _Details(grpc.HandlerCallDetails):
         self.invocation_metadata = ()
 
 
-def test_an_unexpected_exception_is_internal_with_a_correlation_id_and_no_traceback(server, client, monkeypatch) -> None:
+def test_an_unexpected_exception_is_internal_with_a_correlation_id_and_no_traceback(
+    server, client, monkeypatch
+) -> None:
     from xiaodian.search import profiles
 
     def boom(*args, **kwargs):

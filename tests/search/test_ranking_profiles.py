@@ -8,7 +8,6 @@ import grpc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from xiaodian import Client, _core, errors
 from xiaodian.platform.config import Config
 from xiaodian.platform.server import XiaodianServer
@@ -98,7 +97,9 @@ def test_missing_request_id_is_invalid_argument(client: Client) -> None:
 
 
 def test_replay_returns_the_original_response_and_writes_nothing(client: Client) -> None:
-    request = pb.UpdateRankingProfileRequest(request_id="r-1", profile=pb.RankingProfile(name="default", text_weight=2.0))
+    request = pb.UpdateRankingProfileRequest(
+        request_id="r-1", profile=pb.RankingProfile(name="default", text_weight=2.0)
+    )
     first = client.update_ranking_profile(request)
     again = client.update_ranking_profile(request)
     assert again == first
@@ -153,8 +154,13 @@ weight = st.one_of(finite, st.floats(allow_nan=True, allow_infinity=True))
 @settings(max_examples=200, deadline=None)
 @given(title=weight, brand=weight, b=st.floats(allow_nan=True), depth=st.integers(0, 200_000))
 def test_validation_accepts_exactly_the_documented_ranges(title, brand, b, depth) -> None:
-    profile = {**_core.default_ranking_profile(), "title_weight": title, "brand_weight": brand,
-               "bm25_b": b, "rerank_depth": depth}
+    profile = {
+        **_core.default_ranking_profile(),
+        "title_weight": title,
+        "brand_weight": brand,
+        "bm25_b": b,
+        "rerank_depth": depth,
+    }
     expected = set()
     if not (math.isfinite(title) and title >= 0):
         expected.add("title_weight")

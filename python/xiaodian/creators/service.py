@@ -14,17 +14,27 @@ CREATOR_SCORING = "creator scoring engine (40/30/30 cohort percentiles)"
 
 
 class CreatorService(pb_grpc.CreatorServiceServicer):
-    def UpsertCreatorMetrics(self, request: pb.UpsertCreatorMetricsRequest, context: grpc.ServicerContext) -> pb.UpsertCreatorMetricsResponse:
+    def UpsertCreatorMetrics(
+        self, request: pb.UpsertCreatorMetricsRequest, context: grpc.ServicerContext
+    ) -> pb.UpsertCreatorMetricsResponse:
         raise pending("UpsertCreatorMetrics", CREATOR_SCORING)
 
-    def StreamUpsertCreatorMetrics(self, request_iterator: Iterator[pb.StreamUpsertCreatorMetricsRequest], context: grpc.ServicerContext) -> pb.StreamUpsertCreatorMetricsResponse:
+    def StreamUpsertCreatorMetrics(
+        self, request_iterator: Iterator[pb.StreamUpsertCreatorMetricsRequest], context: grpc.ServicerContext
+    ) -> pb.StreamUpsertCreatorMetricsResponse:
         raise pending("StreamUpsertCreatorMetrics", CREATOR_SCORING)
 
-    def ScoreCreators(self, request: pb.ScoreCreatorsRequest, context: grpc.ServicerContext) -> pb.ScoreCreatorsResponse:
+    def ScoreCreators(
+        self, request: pb.ScoreCreatorsRequest, context: grpc.ServicerContext
+    ) -> pb.ScoreCreatorsResponse:
         raise pending("ScoreCreators", CREATOR_SCORING)
 
-    def GetCreatorScore(self, request: pb.GetCreatorScoreRequest, context: grpc.ServicerContext) -> pb.GetCreatorScoreResponse:
+    def GetCreatorScore(
+        self, request: pb.GetCreatorScoreRequest, context: grpc.ServicerContext
+    ) -> pb.GetCreatorScoreResponse:
         raise pending("GetCreatorScore", CREATOR_SCORING)
 
-    def ListTopCreators(self, request: pb.ListTopCreatorsRequest, context: grpc.ServicerContext) -> pb.ListTopCreatorsResponse:
+    def ListTopCreators(
+        self, request: pb.ListTopCreatorsRequest, context: grpc.ServicerContext
+    ) -> pb.ListTopCreatorsResponse:
         raise pending("ListTopCreators", CREATOR_SCORING)

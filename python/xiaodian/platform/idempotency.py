@@ -84,7 +84,8 @@ def run_once(
             return response_type.FromString(stored)
         response = write(conn)
         conn.execute(
-            "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us)"
+            " VALUES (?, ?, ?, ?, ?)",
             (request_id, method, digest, response.SerializeToString(deterministic=True), time.time_ns() // 1000),
         )
         return response

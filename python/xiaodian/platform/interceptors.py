@@ -25,8 +25,12 @@ def _fail(context: grpc.ServicerContext, method: str, error: BaseException, star
     if isinstance(error, XiaodianError):
         log.info(
             "rpc failed",
-            extra={"method": method, "code": error.code.name, "reason": error.reason,
-                   "duration_ms": round((time.perf_counter() - started) * 1000, 3)},
+            extra={
+                "method": method,
+                "code": error.code.name,
+                "reason": error.reason,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
         )
         context.abort_with_status(to_rpc_status(error))
     correlation_id = uuid.uuid4().hex

@@ -21,7 +21,9 @@ class SearchService(pb_grpc.SearchServiceServicer):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def GetRankingProfile(self, request: pb.GetRankingProfileRequest, context: grpc.ServicerContext) -> pb.GetRankingProfileResponse:
+    def GetRankingProfile(
+        self, request: pb.GetRankingProfileRequest, context: grpc.ServicerContext
+    ) -> pb.GetRankingProfileResponse:
         stored = profiles.get_profile(self.db.connection(), request.name, request.version)
         return pb.GetRankingProfileResponse(profile=stored.to_proto())
 
@@ -42,7 +44,9 @@ class SearchService(pb_grpc.SearchServiceServicer):
     def UpsertShops(self, request: pb.UpsertShopsRequest, context: grpc.ServicerContext) -> pb.UpsertShopsResponse:
         raise pending("UpsertShops", SEARCH_ENGINE)
 
-    def UpsertProducts(self, request: pb.UpsertProductsRequest, context: grpc.ServicerContext) -> pb.UpsertProductsResponse:
+    def UpsertProducts(
+        self, request: pb.UpsertProductsRequest, context: grpc.ServicerContext
+    ) -> pb.UpsertProductsResponse:
         raise pending("UpsertProducts", SEARCH_ENGINE)
 
     def StreamUpsertProducts(
@@ -50,7 +54,9 @@ class SearchService(pb_grpc.SearchServiceServicer):
     ) -> pb.StreamUpsertProductsResponse:
         raise pending("StreamUpsertProducts", SEARCH_ENGINE)
 
-    def DeleteProducts(self, request: pb.DeleteProductsRequest, context: grpc.ServicerContext) -> pb.DeleteProductsResponse:
+    def DeleteProducts(
+        self, request: pb.DeleteProductsRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteProductsResponse:
         raise pending("DeleteProducts", SEARCH_ENGINE)
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:

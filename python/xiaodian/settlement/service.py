@@ -23,22 +23,32 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
         raise pending("RecordOrders", SETTLEMENT)
 
-    def StreamRecordOrders(self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext) -> Iterator[pb.StreamRecordOrdersResponse]:
+    def StreamRecordOrders(
+        self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamRecordOrdersResponse]:
         raise pending("StreamRecordOrders", SETTLEMENT)
 
-    def ConfirmReceipt(self, request: pb.ConfirmReceiptRequest, context: grpc.ServicerContext) -> pb.ConfirmReceiptResponse:
+    def ConfirmReceipt(
+        self, request: pb.ConfirmReceiptRequest, context: grpc.ServicerContext
+    ) -> pb.ConfirmReceiptResponse:
         raise pending("ConfirmReceipt", SETTLEMENT)
 
-    def OpenAfterSale(self, request: pb.OpenAfterSaleRequest, context: grpc.ServicerContext) -> pb.OpenAfterSaleResponse:
+    def OpenAfterSale(
+        self, request: pb.OpenAfterSaleRequest, context: grpc.ServicerContext
+    ) -> pb.OpenAfterSaleResponse:
         raise pending("OpenAfterSale", SETTLEMENT)
 
     def RecordRefund(self, request: pb.RecordRefundRequest, context: grpc.ServicerContext) -> pb.RecordRefundResponse:
         raise pending("RecordRefund", SETTLEMENT)
 
-    def CloseAfterSale(self, request: pb.CloseAfterSaleRequest, context: grpc.ServicerContext) -> pb.CloseAfterSaleResponse:
+    def CloseAfterSale(
+        self, request: pb.CloseAfterSaleRequest, context: grpc.ServicerContext
+    ) -> pb.CloseAfterSaleResponse:
         raise pending("CloseAfterSale", SETTLEMENT)
 
-    def RunSettlement(self, request: pb.RunSettlementRequest, context: grpc.ServicerContext) -> pb.RunSettlementResponse:
+    def RunSettlement(
+        self, request: pb.RunSettlementRequest, context: grpc.ServicerContext
+    ) -> pb.RunSettlementResponse:
         raise pending("RunSettlement", SETTLEMENT)
 
     def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.GetOrderResponse:
@@ -50,5 +60,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext) -> pb.GetBalanceResponse:
         raise pending("GetBalance", SETTLEMENT)
 
-    def GetGuidePerformance(self, request: pb.GetGuidePerformanceRequest, context: grpc.ServicerContext) -> pb.GetGuidePerformanceResponse:
+    def GetGuidePerformance(
+        self, request: pb.GetGuidePerformanceRequest, context: grpc.ServicerContext
+    ) -> pb.GetGuidePerformanceResponse:
         raise pending("GetGuidePerformance", SETTLEMENT)
