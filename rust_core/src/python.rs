@@ -24,7 +24,9 @@ fn to_py_err(error: CoreError) -> PyErr {
                 .collect();
             InvalidArgument::new_err((message, pairs))
         }
-        CoreError::Overflow(_) => InvalidArgument::new_err((message, Vec::<(String, String)>::new())),
+        CoreError::Overflow(_) => {
+            InvalidArgument::new_err((message, Vec::<(String, String)>::new()))
+        }
         CoreError::FailedPrecondition(_) => FailedPrecondition::new_err((message,)),
     }
 }

@@ -10,6 +10,7 @@ import time
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from xiaodian import Client, errors
 from xiaodian.platform.interceptors import ErrorInterceptor
@@ -122,3 +123,35 @@ def test_sigterm_stops_the_server_cleanly(tmp_path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones(server, monkeypatch) -> None:
+    import threading
+
+    from xiaodian.search import profiles
+
+    started = threading.Event()
+    real_get_profile = profiles.get_profile
+
+    def slow_get_profile(*args, **kwargs):
+        started.set()
+        time.sleep(1.0)
+        return real_get_profile(*args, **kwargs)
+
+    monkeypatch.setattr(profiles, "get_profile", slow_get_profile)
+    results: list[object] = []
+    with Client(server.address, timeout=10) as client:
+        caller = threading.Thread(target=lambda: results.append(client.get_ranking_profile(name="default")))
+        caller.start()
+        assert started.wait(5)
+        stopper = threading.Thread(target=server.stop, kwargs={"grace": 5.0})
+        stopper.start()
+        caller.join(10)
+        stopper.join(10)
+    assert len(results) == 1 and results[0].profile.name == "default"
+    # The port is closed now, so ask the health servicer itself what it would answer.
+    for service in ("", *SERVICE_NAMES):
+        answer = server.health.Check(health_pb2.HealthCheckRequest(service=service), None)
+        assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    with Client(server.address, timeout=2) as client, pytest.raises(errors.Unavailable):
+        client.health()

@@ -148,7 +148,12 @@ impl RankingProfile {
         let bounded = [
             ("bm25_b", self.bm25_b, 0.0, 1.0),
             ("rating_prior_mean", self.rating_prior_mean, 1.0, 5.0),
-            ("shop_score_prior_mean", self.shop_score_prior_mean, 0.0, 5.0),
+            (
+                "shop_score_prior_mean",
+                self.shop_score_prior_mean,
+                0.0,
+                5.0,
+            ),
         ];
         for (field, value, low, high) in bounded {
             if !(value.is_finite() && (low..=high).contains(&value)) {
@@ -170,7 +175,10 @@ impl RankingProfile {
         if self.rerank_depth == 0 || self.rerank_depth > MAX_RERANK_DEPTH {
             violations.push(FieldViolation::new(
                 "rerank_depth",
-                format!("must be within [1, {MAX_RERANK_DEPTH}], got {}", self.rerank_depth),
+                format!(
+                    "must be within [1, {MAX_RERANK_DEPTH}], got {}",
+                    self.rerank_depth
+                ),
             ));
         }
         if self.duplicate_max_distance > MAX_DUPLICATE_DISTANCE {
@@ -220,7 +228,15 @@ mod tests {
         for good in ["default", "a", "spring-sale_2025", &"a".repeat(63)] {
             assert!(is_valid_profile_name(good), "{good}");
         }
-        for bad in ["", "1abc", "Default", "has space", "中文", "-x", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "1abc",
+            "Default",
+            "has space",
+            "中文",
+            "-x",
+            &"a".repeat(64),
+        ] {
             assert!(!is_valid_profile_name(bad), "{bad}");
         }
     }
@@ -233,7 +249,10 @@ mod tests {
             brand_multiplier: f64::INFINITY,
             ..RankingProfile::default()
         };
-        assert_eq!(fields(profile.validate()), ["title_weight", "sales_weight", "brand_multiplier"]);
+        assert_eq!(
+            fields(profile.validate()),
+            ["title_weight", "sales_weight", "brand_multiplier"]
+        );
     }
 
     #[test]
@@ -247,7 +266,12 @@ mod tests {
         };
         assert_eq!(
             fields(profile.validate()),
-            ["bm25_b", "rating_prior_mean", "rerank_depth", "duplicate_max_distance"]
+            [
+                "bm25_b",
+                "rating_prior_mean",
+                "rerank_depth",
+                "duplicate_max_distance"
+            ]
         );
     }
 
@@ -264,9 +288,15 @@ mod tests {
 
     #[test]
     fn description_limit_counts_characters_not_bytes() {
-        let ok = RankingProfile { description: "羊".repeat(1000), ..RankingProfile::default() };
+        let ok = RankingProfile {
+            description: "羊".repeat(1000),
+            ..RankingProfile::default()
+        };
         assert_eq!(ok.validate(), Ok(()));
-        let long = RankingProfile { description: "羊".repeat(1001), ..RankingProfile::default() };
+        let long = RankingProfile {
+            description: "羊".repeat(1001),
+            ..RankingProfile::default()
+        };
         assert_eq!(fields(long.validate()), ["description"]);
     }
 }
