@@ -66,13 +66,15 @@ def _parse_setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or key not in SETTING_FIELDS:
         raise SystemExit(f"xiaodian: expected key=value with key one of: {', '.join(SETTING_FIELDS)}")
-    kind = search_pb.RankingProfile.DESCRIPTOR.fields_by_name[key].cpp_type
     descriptor = search_pb.RankingProfile.DESCRIPTOR.fields_by_name[key]
-    if kind == descriptor.CPPTYPE_STRING:
-        return key, value
-    if kind == descriptor.CPPTYPE_DOUBLE:
-        return key, float(value)
-    return key, int(value)
+    try:
+        if descriptor.cpp_type == descriptor.CPPTYPE_STRING:
+            return key, value
+        if descriptor.cpp_type == descriptor.CPPTYPE_DOUBLE:
+            return key, float(value)
+        return key, int(value)
+    except ValueError:
+        raise SystemExit(f"xiaodian: {key} needs a number, got {value!r}") from None
 
 
 def _profile(args: argparse.Namespace) -> int:

@@ -155,3 +155,14 @@ def test_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones(server, 
         assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
     with Client(server.address, timeout=2) as client, pytest.raises(errors.Unavailable):
         client.health()
+
+
+def test_cli_profile_set_and_get(server, capsys) -> None:
+    from xiaodian import cli
+
+    assert cli.main(["profile", "set", "default", "brand_multiplier=3", "--addr", server.address]) == 0
+    assert '"version": 2' in capsys.readouterr().out
+    assert cli.main(["profile", "set", "default", "title_weight=-1", "--addr", server.address]) == 1
+    assert "profile.title_weight" in capsys.readouterr().err
+    assert cli.main(["profile", "get", "default", "--addr", server.address]) == 0
+    assert '"brand_multiplier": 3.0' in capsys.readouterr().out
