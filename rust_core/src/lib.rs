@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod rank;
+pub mod text;
 
 pub use error::{CoreError, CoreResult, FieldViolation};
 pub use rank::profile::RankingProfile;

@@ -1,0 +1,184 @@
+//! Text analysis shared by indexing and queries: normalisation, then tokens per script run.
+//!
+//! Normalisation is NFKC (which also folds full-width letters and digits to half-width) and
+//! lowercase. The normalised text is cut into runs of one script: Han, letters, digits;
+//! anything else separates runs. A letter run and a digit run are one token each, so
+//! "iPhone15手机壳" gives `iphone`, `15` and the Han tokens. A Han run of one character is that
+//! character; a longer run gives every character bigram (so infix queries match: `处理` finds
+//! `待处理`) and, in [`AnalysisMode::Full`], the dictionary words jieba finds that are not
+//! bigrams themselves (single characters, and words of three or more characters).
+
+use jieba_rs::Jieba;
+use unicode_normalization::UnicodeNormalization;
+
+/// Which tokens a Han run yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisMode {
+    /// Bigrams plus jieba's words (the engine's default).
+    Full,
+    /// Bigrams only (the peer-oracle comparison with tantivy uses the same tokens).
+    BigramsOnly,
+}
+
+/// NFKC, then lowercase. Full-width `ＩＰｈｏｎｅ１５` becomes `iphone15`.
+pub fn normalize(text: &str) -> String {
+    text.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// True for CJK ideographs (the Unified Ideographs blocks and their extensions).
+fn is_han(c: char) -> bool {
+    matches!(c as u32,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F | 0x30000..=0x323AF)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Han,
+    Letter,
+    Digit,
+}
+
+fn script(c: char) -> Option<Script> {
+    if is_han(c) {
+        Some(Script::Han)
+    } else if c.is_ascii_digit() {
+        Some(Script::Digit)
+    } else if c.is_alphabetic() {
+        Some(Script::Letter)
+    } else {
+        None
+    }
+}
+
+/// Turns text into tokens. Construction loads jieba's dictionary (in `Full` mode), so build
+/// one analyzer and share it; analysis itself takes `&self` and is thread-safe.
+pub struct Analyzer {
+    jieba: Option<Jieba>,
+}
+
+impl Analyzer {
+    pub fn new(mode: AnalysisMode) -> Self {
+        let jieba = match mode {
+            AnalysisMode::Full => Some(Jieba::new()),
+            AnalysisMode::BigramsOnly => None,
+        };
+        Self { jieba }
+    }
+
+    pub fn mode(&self) -> AnalysisMode {
+        if self.jieba.is_some() {
+            AnalysisMode::Full
+        } else {
+            AnalysisMode::BigramsOnly
+        }
+    }
+
+    /// Tokens of `text` in order of appearance, repeats kept (term frequency counts them).
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let normalized = normalize(text);
+        let mut tokens = Vec::new();
+        let mut run = String::new();
+        let mut run_script = None;
+        for c in normalized.chars() {
+            let s = script(c);
+            if s != run_script && !run.is_empty() {
+                self.push_run(&run, run_script, &mut tokens);
+                run.clear();
+            }
+            run_script = s;
+            if s.is_some() {
+                run.push(c);
+            }
+        }
+        if !run.is_empty() {
+            self.push_run(&run, run_script, &mut tokens);
+        }
+        tokens
+    }
+
+    fn push_run(&self, run: &str, script: Option<Script>, tokens: &mut Vec<String>) {
+        match script {
+            None => {}
+            Some(Script::Letter | Script::Digit) => tokens.push(run.to_owned()),
+            Some(Script::Han) => {
+                let chars: Vec<char> = run.chars().collect();
+                if chars.len() == 1 {
+                    tokens.push(run.to_owned());
+                    return;
+                }
+                tokens.extend(chars.windows(2).map(|pair| pair.iter().collect::<String>()));
+                if let Some(jieba) = &self.jieba {
+                    for token in jieba.cut(run, false) {
+                        if token.end - token.start != 2 {
+                            tokens.push(token.word.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Analyzer {
+        Analyzer::new(AnalysisMode::Full)
+    }
+
+    #[test]
+    fn normalisation_folds_width_and_case() {
+        assert_eq!(normalize("ＩＰｈｏｎｅ１５ Pro"), "iphone15 pro");
+        assert_eq!(normalize("羊绒\u{3000}围巾"), "羊绒 围巾");
+    }
+
+    #[test]
+    fn mixed_script_splits_where_the_script_changes() {
+        let tokens = full().tokens("iPhone15手机壳");
+        assert_eq!(&tokens[..4], ["iphone", "15", "手机", "机壳"]);
+        assert!(
+            tokens.contains(&"手机壳".to_owned()) || tokens.contains(&"壳".to_owned()),
+            "{tokens:?}"
+        );
+    }
+
+    #[test]
+    fn infix_bigrams() {
+        let analyzer = Analyzer::new(AnalysisMode::BigramsOnly);
+        assert!(analyzer.tokens("待处理").contains(&"处理".to_owned()));
+        assert!(analyzer
+            .tokens("中国农业发展银行")
+            .contains(&"农业".to_owned()));
+        assert_eq!(analyzer.tokens("处理"), ["处理"]);
+    }
+
+    #[test]
+    fn single_han_character_and_jieba_words() {
+        let tokens = full().tokens("羊绒围巾女");
+        for expected in ["羊绒", "绒围", "围巾", "巾女", "女"] {
+            assert!(
+                tokens.contains(&expected.to_owned()),
+                "{expected} in {tokens:?}"
+            );
+        }
+        assert_eq!(full().tokens("女 款"), ["女", "款"]);
+    }
+
+    #[test]
+    fn full_width_query_equals_half_width_query() {
+        let analyzer = full();
+        assert_eq!(
+            analyzer.tokens("ＩＰＨＯＮＥ １５ 手机壳"),
+            analyzer.tokens("iphone 15 手机壳")
+        );
+    }
+
+    #[test]
+    fn punctuation_and_spaces_separate_and_vanish() {
+        assert_eq!(
+            Analyzer::new(AnalysisMode::BigramsOnly).tokens("【包邮】A-1, 2025新款!"),
+            ["包邮", "a", "1", "2025", "新款"]
+        );
+    }
+}
