@@ -1,3 +1,6 @@
-//! Search ranking: the versioned ranking profile (weights of every phase).
+//! Search ranking: the versioned ranking profile (weights of every phase), the in-memory
+//! index and query execution.
 
+pub mod index;
 pub mod profile;
+pub mod search;

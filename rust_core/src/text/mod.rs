@@ -50,6 +50,43 @@ fn script(c: char) -> Option<Script> {
     }
 }
 
+/// One distinct term of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTerm {
+    /// The token, as the analyzer produced it.
+    pub text: String,
+    /// All-terms retrieval requires it; otherwise it only adds to the score.
+    pub required: bool,
+}
+
+/// Every character bigram of a Han run, in order.
+fn bigrams(chars: &[char]) -> impl Iterator<Item = String> + '_ {
+    chars.windows(2).map(|pair| pair.iter().collect::<String>())
+}
+
+/// The maximal runs of one script in normalised text, in order; other characters separate.
+fn runs(normalized: &str) -> Vec<(String, Script)> {
+    let mut out = Vec::new();
+    let mut run = String::new();
+    let mut run_script = None;
+    for c in normalized.chars() {
+        let s = script(c);
+        if s != run_script {
+            if let Some(previous) = run_script {
+                out.push((std::mem::take(&mut run), previous));
+            }
+            run_script = s;
+        }
+        if s.is_some() {
+            run.push(c);
+        }
+    }
+    if let Some(previous) = run_script {
+        out.push((run, previous));
+    }
+    out
+}
+
 /// Turns text into tokens. Construction loads jieba's dictionary (in `Full` mode), so build
 /// one analyzer and share it; analysis itself takes `&self` and is thread-safe.
 pub struct Analyzer {
@@ -75,38 +112,66 @@ impl Analyzer {
 
     /// Tokens of `text` in order of appearance, repeats kept (term frequency counts them).
     pub fn tokens(&self, text: &str) -> Vec<String> {
-        let normalized = normalize(text);
         let mut tokens = Vec::new();
-        let mut run = String::new();
-        let mut run_script = None;
-        for c in normalized.chars() {
-            let s = script(c);
-            if s != run_script && !run.is_empty() {
-                self.push_run(&run, run_script, &mut tokens);
-                run.clear();
-            }
-            run_script = s;
-            if s.is_some() {
-                run.push(c);
-            }
-        }
-        if !run.is_empty() {
-            self.push_run(&run, run_script, &mut tokens);
+        for (run, script) in runs(&normalize(text)) {
+            self.push_run(&run, script, &mut tokens);
         }
         tokens
     }
 
-    fn push_run(&self, run: &str, script: Option<Script>, tokens: &mut Vec<String>) {
+    /// The query's terms: its distinct tokens in order of first appearance, each marked
+    /// required or not. Required are letter and digit tokens, lone Han characters, and the
+    /// bigrams inside the words jieba finds in the query (in `BigramsOnly` mode: every
+    /// bigram). Bigrams that straddle two words, words of three or more characters and
+    /// one-character words inside a longer run only add to the score. A query with no
+    /// required term (say two one-character words) requires all its terms.
+    pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
+        let tokens = self.tokens(text);
+        let mut required: Vec<String> = Vec::new();
+        for (run, script) in runs(&normalize(text)) {
+            let chars: Vec<char> = run.chars().collect();
+            match script {
+                Script::Letter | Script::Digit => required.push(run),
+                Script::Han if chars.len() == 1 => required.push(run),
+                Script::Han => match &self.jieba {
+                    None => required.extend(bigrams(&chars)),
+                    Some(jieba) => {
+                        for word in jieba.cut(&run, false) {
+                            let word_chars: Vec<char> = word.word.chars().collect();
+                            if word_chars.len() >= 2 {
+                                required.extend(bigrams(&word_chars));
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        let mut terms: Vec<QueryTerm> = Vec::new();
+        for token in tokens {
+            if !terms.iter().any(|t| t.text == token) {
+                let is_required = required.contains(&token);
+                terms.push(QueryTerm {
+                    text: token,
+                    required: is_required,
+                });
+            }
+        }
+        if !terms.iter().any(|t| t.required) {
+            terms.iter_mut().for_each(|t| t.required = true);
+        }
+        terms
+    }
+
+    fn push_run(&self, run: &str, script: Script, tokens: &mut Vec<String>) {
         match script {
-            None => {}
-            Some(Script::Letter | Script::Digit) => tokens.push(run.to_owned()),
-            Some(Script::Han) => {
+            Script::Letter | Script::Digit => tokens.push(run.to_owned()),
+            Script::Han => {
                 let chars: Vec<char> = run.chars().collect();
                 if chars.len() == 1 {
                     tokens.push(run.to_owned());
                     return;
                 }
-                tokens.extend(chars.windows(2).map(|pair| pair.iter().collect::<String>()));
+                tokens.extend(bigrams(&chars));
                 if let Some(jieba) = &self.jieba {
                     for token in jieba.cut(run, false) {
                         if token.end - token.start != 2 {
@@ -163,6 +228,27 @@ mod tests {
             );
         }
         assert_eq!(full().tokens("女 款"), ["女", "款"]);
+    }
+
+    #[test]
+    fn query_terms_require_bigrams_inside_words() {
+        let terms = full().query_terms("羊绒围巾 iPhone");
+        let required: Vec<&str> = terms
+            .iter()
+            .filter(|t| t.required)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(required, ["羊绒", "围巾", "iphone"]);
+        let straddling = terms.iter().find(|t| t.text == "绒围").unwrap();
+        assert!(!straddling.required);
+        let bigram_only = Analyzer::new(AnalysisMode::BigramsOnly).query_terms("羊绒围巾");
+        assert!(bigram_only.iter().all(|t| t.required) && bigram_only.len() == 3);
+    }
+
+    #[test]
+    fn repeated_query_tokens_are_one_term() {
+        let terms = Analyzer::new(AnalysisMode::BigramsOnly).query_terms("围巾 围巾");
+        assert_eq!(terms.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,538 @@
+//! The in-memory search index: shops, products as columns, and an inverted index over three
+//! text fields (title, shop name, brand).
+//!
+//! Writes are incremental. A product upsert marks the old document dead and appends a new one;
+//! a delete marks it dead. Postings lists are sorted by document number because new documents
+//! always get the next number; dead documents stay in the lists (readers skip them) until
+//! [`Index::maybe_compact`] renumbers the live ones once the dead outnumber them.
+//!
+//! Invariants (checked by the tests):
+//! - `by_product_id` maps exactly the live products to their live document;
+//! - `total_len[f]` is the sum of the field lengths of the live documents;
+//! - `term.df[mask]` counts the live documents whose fields in `mask` contain the term.
+
+use std::collections::HashMap;
+
+use crate::error::{CoreError, CoreResult};
+use crate::text::{normalize, Analyzer};
+
+/// The indexed text fields, in the order every per-field array uses.
+pub const FIELDS: [&str; 3] = ["title", "shop_name", "brand"];
+pub const TITLE: usize = 0;
+pub const SHOP_NAME: usize = 1;
+pub const BRAND: usize = 2;
+
+/// A field length or term frequency is stored in one byte. Titles (60 characters), shop names
+/// (50) and brands (30) stay far below it; longer text saturates instead of wrapping.
+pub const MAX_FIELD_COUNT: u8 = u8::MAX;
+
+/// A shop as search sees it (validated by the service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopRecord {
+    pub shop_id: String,
+    pub name: String,
+    pub is_brand: bool,
+    /// Seconds since the Unix epoch.
+    pub opened_at_s: i64,
+    /// 店铺体验分, 0–5.
+    pub experience_score: f64,
+    pub experience_review_count: u32,
+}
+
+/// A product as search sees it (validated by the service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRecord {
+    pub product_id: String,
+    pub shop_id: String,
+    pub title: String,
+    pub brand: String,
+    pub category_id: String,
+    pub price_fen: i64,
+    pub sales_30d: i64,
+    pub stock: i64,
+    pub rating_sum: i64,
+    pub rating_count: i64,
+    /// Hero-image quality in [0, 1]; 0 without a hero image.
+    pub hero_quality: f64,
+    /// Hero-image dHash, if the product has a hero image.
+    pub dhash: Option<u64>,
+    /// Seconds since the Unix epoch.
+    pub listed_at_s: i64,
+}
+
+/// One document's occurrences of one term: how often it appears in each field.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Posting {
+    pub doc: u32,
+    pub tf: [u8; 3],
+}
+
+impl Posting {
+    /// Bit `f` set when field `f` contains the term.
+    pub fn field_mask(&self) -> usize {
+        (0..3).filter(|&f| self.tf[f] > 0).map(|f| 1 << f).sum()
+    }
+}
+
+/// A term of the dictionary.
+#[derive(Debug, Default)]
+pub(crate) struct Term {
+    /// Sorted by `doc`; may contain dead documents.
+    pub postings: Vec<Posting>,
+    /// `df[mask]`: live documents containing the term in at least one field of `mask`
+    /// (bit 0 title, bit 1 shop name, bit 2 brand). `df[0]` is always 0.
+    pub df: [u32; 8],
+}
+
+#[derive(Debug)]
+pub(crate) struct Shop {
+    pub record: ShopRecord,
+    /// `normalize(name)` with whitespace runs folded to one space and trimmed: a query equal
+    /// to it names this shop exactly.
+    pub folded_name: String,
+    pub name_tokens: Vec<String>,
+}
+
+/// Product columns, one entry per document (live or dead).
+#[derive(Debug, Default)]
+pub(crate) struct Docs {
+    pub alive: Vec<bool>,
+    pub shop: Vec<u32>,
+    pub category: Vec<u32>,
+    pub lens: Vec<[u8; 3]>,
+    pub records: Vec<ProductRecord>,
+}
+
+/// Folds text for the exact shop-name comparison.
+pub fn fold_name(text: &str) -> String {
+    normalize(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Counts tokens per distinct token, keeping first-appearance order.
+fn count_tokens(tokens: &[String], field: usize, into: &mut Vec<(String, [u8; 3])>) {
+    for token in tokens {
+        match into.iter_mut().find(|(t, _)| t == token) {
+            Some((_, tf)) => tf[field] = tf[field].saturating_add(1),
+            None => {
+                let mut tf = [0u8; 3];
+                tf[field] = 1;
+                into.push((token.clone(), tf));
+            }
+        }
+    }
+}
+
+fn saturating_len(tokens: &[String]) -> u8 {
+    u8::try_from(tokens.len()).unwrap_or(MAX_FIELD_COUNT)
+}
+
+pub struct Index {
+    pub(crate) analyzer: Analyzer,
+    pub(crate) shops: Vec<Shop>,
+    pub(crate) shop_by_id: HashMap<String, u32>,
+    pub(crate) categories: Vec<String>,
+    pub(crate) category_by_id: HashMap<String, u32>,
+    pub(crate) docs: Docs,
+    pub(crate) by_product_id: HashMap<String, u32>,
+    pub(crate) terms: Vec<Term>,
+    pub(crate) term_by_text: HashMap<String, u32>,
+    pub(crate) total_len: [u64; 3],
+    pub(crate) dead: usize,
+}
+
+impl Index {
+    pub fn new(analyzer: Analyzer) -> Self {
+        Self {
+            analyzer,
+            shops: Vec::new(),
+            shop_by_id: HashMap::new(),
+            categories: Vec::new(),
+            category_by_id: HashMap::new(),
+            docs: Docs::default(),
+            by_product_id: HashMap::new(),
+            terms: Vec::new(),
+            term_by_text: HashMap::new(),
+            total_len: [0; 3],
+            dead: 0,
+        }
+    }
+
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// Number of live products.
+    pub fn product_count(&self) -> usize {
+        self.by_product_id.len()
+    }
+
+    pub fn shop_count(&self) -> usize {
+        self.shops.len()
+    }
+
+    /// The live product with this id.
+    pub fn product(&self, product_id: &str) -> Option<&ProductRecord> {
+        self.by_product_id
+            .get(product_id)
+            .map(|&doc| &self.docs.records[doc as usize])
+    }
+
+    /// Creates or replaces shops. A renamed shop's products are re-indexed under the new name.
+    pub fn upsert_shops(&mut self, shops: Vec<ShopRecord>) {
+        let mut renamed: Vec<u32> = Vec::new();
+        for record in shops {
+            let folded_name = fold_name(&record.name);
+            let name_tokens = self.analyzer.tokens(&record.name);
+            match self.shop_by_id.get(&record.shop_id) {
+                Some(&idx) => {
+                    let shop = &mut self.shops[idx as usize];
+                    if shop.record.name != record.name {
+                        renamed.push(idx);
+                    }
+                    shop.record = record;
+                    shop.folded_name = folded_name;
+                    // Tokens change after the old documents are removed under the old name.
+                    if !renamed.contains(&idx) {
+                        shop.name_tokens = name_tokens;
+                    }
+                }
+                None => {
+                    let idx = self.shops.len() as u32;
+                    self.shop_by_id.insert(record.shop_id.clone(), idx);
+                    self.shops.push(Shop {
+                        record,
+                        folded_name,
+                        name_tokens,
+                    });
+                }
+            }
+        }
+        if renamed.is_empty() {
+            return;
+        }
+        let affected: Vec<u32> = (0..self.docs.alive.len() as u32)
+            .filter(|&doc| {
+                self.docs.alive[doc as usize] && renamed.contains(&self.docs.shop[doc as usize])
+            })
+            .collect();
+        let records: Vec<ProductRecord> = affected
+            .iter()
+            .map(|&doc| self.docs.records[doc as usize].clone())
+            .collect();
+        for &doc in &affected {
+            self.kill(doc);
+        }
+        for &idx in &renamed {
+            let shop = &mut self.shops[idx as usize];
+            shop.name_tokens = self.analyzer.tokens(&shop.record.name);
+        }
+        for record in records {
+            self.append(record)
+                .expect("the shop of a live product exists");
+        }
+        self.maybe_compact();
+    }
+
+    /// Creates or replaces products (the service has already dropped stale versions). Fails
+    /// without changing anything when a product names an unknown shop.
+    pub fn upsert_products(&mut self, products: Vec<ProductRecord>) -> CoreResult<()> {
+        if let Some(p) = products
+            .iter()
+            .find(|p| !self.shop_by_id.contains_key(&p.shop_id))
+        {
+            return Err(CoreError::FailedPrecondition(format!(
+                "product {} names unknown shop {}",
+                p.product_id, p.shop_id
+            )));
+        }
+        for record in products {
+            if let Some(&old) = self.by_product_id.get(&record.product_id) {
+                self.kill(old);
+            }
+            self.append(record)?;
+        }
+        self.maybe_compact();
+        Ok(())
+    }
+
+    /// Removes products; returns how many were present.
+    pub fn delete_products(&mut self, product_ids: &[String]) -> usize {
+        let mut deleted = 0;
+        for id in product_ids {
+            if let Some(&doc) = self.by_product_id.get(id) {
+                self.kill(doc);
+                deleted += 1;
+            }
+        }
+        self.maybe_compact();
+        deleted
+    }
+
+    /// Each distinct token of a document with its per-field frequency, and the field lengths.
+    fn analyse_document(
+        &self,
+        record: &ProductRecord,
+        shop: u32,
+    ) -> (Vec<(String, [u8; 3])>, [u8; 3]) {
+        let title = self.analyzer.tokens(&record.title);
+        let brand = self.analyzer.tokens(&record.brand);
+        let shop_name = &self.shops[shop as usize].name_tokens;
+        let mut counts = Vec::with_capacity(title.len() + shop_name.len() + brand.len());
+        count_tokens(&title, TITLE, &mut counts);
+        count_tokens(shop_name, SHOP_NAME, &mut counts);
+        count_tokens(&brand, BRAND, &mut counts);
+        let lens = [
+            saturating_len(&title),
+            saturating_len(shop_name),
+            saturating_len(&brand),
+        ];
+        (counts, lens)
+    }
+
+    fn append(&mut self, record: ProductRecord) -> CoreResult<()> {
+        let shop = *self.shop_by_id.get(&record.shop_id).ok_or_else(|| {
+            CoreError::FailedPrecondition(format!("unknown shop {}", record.shop_id))
+        })?;
+        let doc = u32::try_from(self.docs.alive.len())
+            .map_err(|_| CoreError::FailedPrecondition("index is full".to_owned()))?;
+        let (counts, lens) = self.analyse_document(&record, shop);
+        for (text, tf) in counts {
+            let term_id = match self.term_by_text.get(&text) {
+                Some(&id) => id,
+                None => {
+                    let id = self.terms.len() as u32;
+                    self.terms.push(Term::default());
+                    self.term_by_text.insert(text, id);
+                    id
+                }
+            };
+            let term = &mut self.terms[term_id as usize];
+            let posting = Posting { doc, tf };
+            add_to_df(&mut term.df, posting.field_mask(), 1);
+            term.postings.push(posting);
+        }
+        let category = match self.category_by_id.get(&record.category_id) {
+            Some(&c) => c,
+            None => {
+                let c = self.categories.len() as u32;
+                self.categories.push(record.category_id.clone());
+                self.category_by_id.insert(record.category_id.clone(), c);
+                c
+            }
+        };
+        for (f, len) in lens.iter().enumerate() {
+            self.total_len[f] += u64::from(*len);
+        }
+        self.by_product_id.insert(record.product_id.clone(), doc);
+        self.docs.alive.push(true);
+        self.docs.shop.push(shop);
+        self.docs.category.push(category);
+        self.docs.lens.push(lens);
+        self.docs.records.push(record);
+        Ok(())
+    }
+
+    /// Marks a live document dead and takes it out of the statistics.
+    fn kill(&mut self, doc: u32) {
+        let d = doc as usize;
+        debug_assert!(self.docs.alive[d]);
+        let record = &self.docs.records[d];
+        let (counts, lens) = self.analyse_document(record, self.docs.shop[d]);
+        for (text, tf) in counts {
+            let term = &mut self.terms[self.term_by_text[&text] as usize];
+            add_to_df(&mut term.df, Posting { doc, tf }.field_mask(), -1);
+        }
+        for (f, len) in lens.iter().enumerate() {
+            self.total_len[f] -= u64::from(*len);
+        }
+        self.by_product_id.remove(&record.product_id);
+        self.docs.alive[d] = false;
+        self.dead += 1;
+    }
+
+    /// Renumbers the live documents and drops dead postings once the dead outnumber the live
+    /// (and are at least a few thousand), so the amortised cost of a write stays constant.
+    pub fn maybe_compact(&mut self) {
+        if self.dead >= 4096 && self.dead > self.product_count() {
+            self.compact();
+        }
+    }
+
+    /// Renumbers the live documents densely, keeping their order, and drops dead postings and
+    /// terms left without postings.
+    pub fn compact(&mut self) {
+        let old = std::mem::take(&mut self.docs);
+        let mut new_number = vec![u32::MAX; old.alive.len()];
+        let mut next = 0u32;
+        for (doc, ((((alive, shop), category), lens), record)) in old
+            .alive
+            .into_iter()
+            .zip(old.shop)
+            .zip(old.category)
+            .zip(old.lens)
+            .zip(old.records)
+            .enumerate()
+        {
+            if alive {
+                new_number[doc] = next;
+                next += 1;
+                self.docs.alive.push(true);
+                self.docs.shop.push(shop);
+                self.docs.category.push(category);
+                self.docs.lens.push(lens);
+                self.by_product_id
+                    .insert(record.product_id.clone(), new_number[doc]);
+                self.docs.records.push(record);
+            }
+        }
+        let old_terms = std::mem::take(&mut self.terms);
+        let old_texts = std::mem::take(&mut self.term_by_text);
+        let mut text_of: Vec<Option<String>> = vec![None; old_terms.len()];
+        for (text, id) in old_texts {
+            text_of[id as usize] = Some(text);
+        }
+        for (term, text) in old_terms.into_iter().zip(text_of) {
+            let postings: Vec<Posting> = term
+                .postings
+                .into_iter()
+                .filter(|p| new_number[p.doc as usize] != u32::MAX)
+                .map(|p| Posting {
+                    doc: new_number[p.doc as usize],
+                    tf: p.tf,
+                })
+                .collect();
+            if postings.is_empty() {
+                continue;
+            }
+            let id = self.terms.len() as u32;
+            self.terms.push(Term {
+                postings,
+                df: term.df,
+            });
+            self.term_by_text
+                .insert(text.expect("every term has a text"), id);
+        }
+        self.dead = 0;
+    }
+}
+
+fn add_to_df(df: &mut [u32; 8], field_mask: usize, delta: i32) {
+    for (mask, count) in df.iter_mut().enumerate() {
+        if mask & field_mask != 0 {
+            *count = count.wrapping_add_signed(delta);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::text::AnalysisMode;
+
+    pub fn shop(id: &str, name: &str) -> ShopRecord {
+        ShopRecord {
+            shop_id: id.to_owned(),
+            name: name.to_owned(),
+            is_brand: false,
+            opened_at_s: 0,
+            experience_score: 4.0,
+            experience_review_count: 0,
+        }
+    }
+
+    pub fn product(id: &str, shop_id: &str, title: &str) -> ProductRecord {
+        ProductRecord {
+            product_id: id.to_owned(),
+            shop_id: shop_id.to_owned(),
+            title: title.to_owned(),
+            brand: String::new(),
+            category_id: "c1".to_owned(),
+            price_fen: 100,
+            sales_30d: 0,
+            stock: 1,
+            rating_sum: 0,
+            rating_count: 0,
+            hero_quality: 0.0,
+            dhash: None,
+            listed_at_s: 0,
+        }
+    }
+
+    /// Recomputes every statistic from scratch and compares.
+    pub fn check_invariants(index: &Index) {
+        let live: Vec<u32> = (0..index.docs.alive.len() as u32)
+            .filter(|&d| index.docs.alive[d as usize])
+            .collect();
+        assert_eq!(live.len(), index.by_product_id.len());
+        for &doc in &live {
+            let id = &index.docs.records[doc as usize].product_id;
+            assert_eq!(index.by_product_id[id], doc);
+        }
+        for f in 0..3 {
+            let total: u64 = live
+                .iter()
+                .map(|&d| u64::from(index.docs.lens[d as usize][f]))
+                .sum();
+            assert_eq!(total, index.total_len[f], "field {f}");
+        }
+        for term in &index.terms {
+            assert!(term.postings.windows(2).all(|w| w[0].doc < w[1].doc));
+            for mask in 1..8 {
+                let df = term
+                    .postings
+                    .iter()
+                    .filter(|p| index.docs.alive[p.doc as usize] && p.field_mask() & mask != 0)
+                    .count();
+                assert_eq!(df as u32, term.df[mask]);
+            }
+        }
+    }
+
+    #[test]
+    fn upsert_replace_delete_and_compact_keep_the_statistics() {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("s1", "山下有松"), shop("s2", "羊绒小店")]);
+        let mut products = Vec::new();
+        for i in 0..5000 {
+            products.push(product(
+                &format!("p{i}"),
+                if i % 2 == 0 { "s1" } else { "s2" },
+                "羊绒围巾女冬季",
+            ));
+        }
+        index.upsert_products(products.clone()).unwrap();
+        check_invariants(&index);
+        index.upsert_products(products[..100].to_vec()).unwrap();
+        assert_eq!(index.product_count(), 5000);
+        assert_eq!(index.dead, 100);
+        check_invariants(&index);
+        let ids: Vec<String> = (0..4500).map(|i| format!("p{i}")).collect();
+        assert_eq!(index.delete_products(&ids), 4500);
+        // 4,600 dead > 500 live: compacted.
+        assert_eq!(index.dead, 0);
+        assert_eq!(index.docs.alive.len(), 500);
+        check_invariants(&index);
+        index.upsert_shops(vec![shop("s1", "新名字")]);
+        check_invariants(&index);
+        assert!(index.term_by_text.contains_key("名字"));
+        let term = &index.terms[index.term_by_text["名字"] as usize];
+        assert_eq!(term.df[1 << SHOP_NAME], 250);
+    }
+
+    #[test]
+    fn unknown_shop_fails_without_writing() {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("s1", "店")]);
+        let err = index
+            .upsert_products(vec![
+                product("a", "s1", "标题一二三"),
+                product("b", "nope", "标题"),
+            ])
+            .unwrap_err();
+        assert!(matches!(err, CoreError::FailedPrecondition(_)));
+        assert_eq!(index.product_count(), 0);
+    }
+}

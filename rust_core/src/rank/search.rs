@@ -1,0 +1,913 @@
+//! Query execution: retrieval with the BM25F first phase, the business-signal second phase,
+//! sorting, shop caps and paging. The pure-Python twin is `xiaodian.reference.search`; both
+//! follow the same arithmetic in the same order, so their scores are equal to the last bit.
+//!
+//! Definitions (N live products; for field f: weight w_f, length len_f, mean length avg_f):
+//! - fields with w_f > 0 are *searched*; a product *contains* a term when a searched field does;
+//! - df(t) = live products containing t; idf(t) = ln(1 + (N − df + 0.5) / (df + 0.5));
+//! - factor_f(len) = w_f / ((1 − b) + b · (len / avg_f));
+//!   tf̃(t, p) = Σ_f tf_f(t, p) · factor_f(len_f(p)) over fields in the order title, shop name,
+//!   brand (fields where t is absent add nothing);
+//! - first_phase(p) = Σ_t idf(t) · (tf̃ / (k1 + tf̃)) over the query's terms in order, for the
+//!   terms p contains;
+//! - retrieval: products containing every required query term; when fewer than `page_size`
+//!   of them pass the filters, products containing any query term (`any_term_match`);
+//! - second phase, for the best `rerank_depth` by first phase:
+//!   additive = w_text·first_phase + w_hero·hero_quality + w_rating·rating +
+//!   w_shop·shop_score + w_sales·ln(1 + sales_30d), summed left to right, then
+//!   final = additive · brand factor · new-merchant factor (each 1 when it does not apply);
+//!   rating = (C·m + rating_sum) / (C + rating_count) (m when both are 0),
+//!   shop_score = (Cs·ms + score·reviews) / (Cs + reviews) (ms when both are 0),
+//!   a shop is new while now − opened_at < window_days · 86,400 s;
+//! - relevance order: products of a shop whose folded name equals the folded query first, then
+//!   the re-ranked products by final score, then the rest by first-phase score; every tie
+//!   is broken by product id (ascending), so the order is total and deterministic;
+//! - the other sorts order every match by their key, then first-phase score, then product id;
+//! - an empty query browses (every product passing the filters, relevance acting as sales).
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use super::index::{fold_name, Index, Posting, Term};
+use super::profile::RankingProfile;
+use crate::error::{CoreError, CoreResult, FieldViolation};
+
+pub const SECONDS_PER_DAY: i64 = 86_400;
+/// Largest accepted page size.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Relevance,
+    Sales,
+    PriceAscending,
+    PriceDescending,
+    Rating,
+    Newest,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub category_ids: Vec<String>,
+    pub shop_ids: Vec<String>,
+    pub min_price_fen: Option<i64>,
+    pub max_price_fen: Option<i64>,
+    pub in_stock_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub query: String,
+    pub filter: Filter,
+    pub sort: Sort,
+    /// 1–[`MAX_PAGE_SIZE`].
+    pub page_size: u32,
+    /// Zero-based page number.
+    pub page: u32,
+    /// At most this many products of one shop on a page; 0 means no cap.
+    pub max_per_shop: u32,
+    pub explain: bool,
+    /// The request's clock, seconds since the Unix epoch (new-merchant windows).
+    pub now_s: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub signal: &'static str,
+    pub value: f64,
+    pub weight: f64,
+    pub contribution: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub first_phase_score: f64,
+    pub matched_terms: Vec<String>,
+    pub any_term_match: bool,
+    pub signals: Vec<Signal>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub product_id: String,
+    pub shop_id: String,
+    pub title: String,
+    pub shop_name: String,
+    pub brand: String,
+    pub price_fen: i64,
+    pub sales_30d: i64,
+    /// Bayesian-smoothed rating.
+    pub rating: f64,
+    /// Final score; the first-phase score for hits beyond the re-rank depth.
+    pub score: f64,
+    pub explanation: Option<Explanation>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    pub hits: Vec<Hit>,
+    /// Products that matched retrieval and filters.
+    pub total_matched: u64,
+    pub any_term_match: bool,
+    /// More hits follow on later pages.
+    pub has_more: bool,
+}
+
+/// A query term resolved against the dictionary.
+struct ResolvedTerm<'a> {
+    text: String,
+    required: bool,
+    idf: f64,
+    /// `None` when no live product contains the term.
+    term: Option<&'a Term>,
+}
+
+/// A matched product with its sort keys.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    doc: u32,
+    exact_shop: bool,
+    first_phase: f64,
+    /// Final score once re-ranked.
+    final_score: Option<f64>,
+    key_int: i64,
+    key_float: f64,
+}
+
+/// Per-query constants of the BM25F formula.
+struct Bm25f {
+    k1: f64,
+    /// Bit f set when field f is searched.
+    searched: usize,
+    /// `factor[f][len]` = w_f / ((1 − b) + b · (len / avg_f)).
+    factor: [Vec<f64>; 3],
+}
+
+impl Bm25f {
+    fn new(index: &Index, profile: &RankingProfile) -> Self {
+        let weights = [
+            profile.title_weight,
+            profile.shop_name_weight,
+            profile.brand_weight,
+        ];
+        let live = index.product_count();
+        let b = profile.bm25_b;
+        let mut searched = 0;
+        let factor = std::array::from_fn(|f| {
+            if weights[f] > 0.0 {
+                searched |= 1 << f;
+            }
+            if weights[f] <= 0.0 || live == 0 || index.total_len[f] == 0 {
+                return vec![0.0; 256];
+            }
+            let avg = index.total_len[f] as f64 / live as f64;
+            (0..256u32)
+                .map(|len| weights[f] / ((1.0 - b) + b * (f64::from(len) / avg)))
+                .collect()
+        });
+        Self {
+            k1: profile.bm25_k1,
+            searched,
+            factor,
+        }
+    }
+
+    /// True when the posting's document contains the term in a searched field.
+    fn contains(&self, posting: &Posting) -> bool {
+        posting.field_mask() & self.searched != 0
+    }
+
+    /// idf(t) · tf̃ / (k1 + tf̃) for one posting that `contains` the term.
+    fn term_score(&self, idf: f64, posting: &Posting, lens: &[u8; 3]) -> f64 {
+        let mut tfw = 0.0;
+        for (f, (&tf, &len)) in posting.tf.iter().zip(lens).enumerate() {
+            if tf > 0 && self.searched & (1 << f) != 0 {
+                tfw += f64::from(tf) * self.factor[f][len as usize];
+            }
+        }
+        idf * (tfw / (self.k1 + tfw))
+    }
+}
+
+fn idf(live: usize, df: u32) -> f64 {
+    let n = live as f64;
+    let df = f64::from(df);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// A cursor over a postings list that only moves forward.
+struct Cursor<'a> {
+    postings: &'a [Posting],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The posting of `doc`, if any, moving past smaller documents (galloping search).
+    fn seek(&mut self, doc: u32) -> Option<&'a Posting> {
+        let rest = &self.postings[self.at..];
+        if rest.first().is_some_and(|p| p.doc >= doc) {
+            return rest.first().filter(|p| p.doc == doc);
+        }
+        let mut bound = 1;
+        while bound < rest.len() && rest[bound].doc < doc {
+            bound *= 2;
+        }
+        let window = &rest[bound / 2..rest.len().min(bound + 1)];
+        let offset = window.partition_point(|p| p.doc < doc);
+        self.at += bound / 2 + offset;
+        self.postings.get(self.at).filter(|p| p.doc == doc)
+    }
+}
+
+/// Product-level checks of the request's filter, with ids resolved to index numbers.
+struct CompiledFilter {
+    categories: Option<Vec<u32>>,
+    shops: Option<Vec<u32>>,
+    min_price_fen: Option<i64>,
+    max_price_fen: Option<i64>,
+    in_stock_only: bool,
+}
+
+impl CompiledFilter {
+    fn new(index: &Index, filter: &Filter) -> Self {
+        let resolve = |ids: &[String], map: &std::collections::HashMap<String, u32>| {
+            (!ids.is_empty()).then(|| ids.iter().filter_map(|id| map.get(id).copied()).collect())
+        };
+        Self {
+            categories: resolve(&filter.category_ids, &index.category_by_id),
+            shops: resolve(&filter.shop_ids, &index.shop_by_id),
+            min_price_fen: filter.min_price_fen,
+            max_price_fen: filter.max_price_fen,
+            in_stock_only: filter.in_stock_only,
+        }
+    }
+
+    fn accepts(&self, index: &Index, doc: u32) -> bool {
+        let d = doc as usize;
+        if !index.docs.alive[d] {
+            return false;
+        }
+        if let Some(categories) = &self.categories {
+            if !categories.contains(&index.docs.category[d]) {
+                return false;
+            }
+        }
+        if let Some(shops) = &self.shops {
+            if !shops.contains(&index.docs.shop[d]) {
+                return false;
+            }
+        }
+        if self.min_price_fen.is_none() && self.max_price_fen.is_none() && !self.in_stock_only {
+            return true;
+        }
+        let record = &index.docs.records[d];
+        self.min_price_fen.is_none_or(|min| record.price_fen >= min)
+            && self.max_price_fen.is_none_or(|max| record.price_fen <= max)
+            && (!self.in_stock_only || record.stock > 0)
+    }
+}
+
+/// Checks the request itself (the profile is validated where it is stored).
+fn validate(request: &SearchRequest) -> CoreResult<()> {
+    let mut violations = Vec::new();
+    if request.page_size == 0 || request.page_size > MAX_PAGE_SIZE {
+        violations.push(FieldViolation::new("page_size", "must be 1-100"));
+    }
+    if let (Some(min), Some(max)) = (request.filter.min_price_fen, request.filter.max_price_fen) {
+        if min > max {
+            violations.push(FieldViolation::new(
+                "filter.max_price_fen",
+                "must be >= filter.min_price_fen",
+            ));
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidArgument(violations))
+    }
+}
+
+/// Bayesian-smoothed product rating.
+pub fn bayesian_rating(profile: &RankingProfile, rating_sum: i64, rating_count: i64) -> f64 {
+    let c = profile.rating_prior_count;
+    let n = rating_count as f64;
+    if c + n == 0.0 {
+        return profile.rating_prior_mean;
+    }
+    (c * profile.rating_prior_mean + rating_sum as f64) / (c + n)
+}
+
+/// Smoothed shop experience score.
+pub fn smoothed_shop_score(profile: &RankingProfile, score: f64, reviews: u32) -> f64 {
+    let c = profile.shop_score_prior_count;
+    let n = f64::from(reviews);
+    if c + n == 0.0 {
+        return profile.shop_score_prior_mean;
+    }
+    (c * profile.shop_score_prior_mean + score * n) / (c + n)
+}
+
+struct Query<'a> {
+    index: &'a Index,
+    profile: &'a RankingProfile,
+    request: &'a SearchRequest,
+    bm25f: Bm25f,
+    terms: Vec<ResolvedTerm<'a>>,
+    filter: CompiledFilter,
+    exact_shops: HashSet<u32>,
+    browse: bool,
+}
+
+impl<'a> Query<'a> {
+    fn is_exact_shop(&self, doc: u32) -> bool {
+        !self.exact_shops.is_empty()
+            && self
+                .exact_shops
+                .contains(&self.index.docs.shop[doc as usize])
+    }
+
+    /// First-phase score and matched terms of one document (binary search per term).
+    fn first_phase_of(&self, doc: u32) -> (f64, Vec<String>) {
+        let lens = &self.index.docs.lens[doc as usize];
+        let mut score = 0.0;
+        let mut matched = Vec::new();
+        for t in &self.terms {
+            let Some(term) = t.term else { continue };
+            if let Ok(i) = term.postings.binary_search_by_key(&doc, |p| p.doc) {
+                let posting = &term.postings[i];
+                if self.bm25f.contains(posting) {
+                    score += self.bm25f.term_score(t.idf, posting, lens);
+                    matched.push(t.text.clone());
+                }
+            }
+        }
+        (score, matched)
+    }
+
+    fn candidate(&self, doc: u32, first_phase: f64) -> Candidate {
+        let record = &self.index.docs.records[doc as usize];
+        let (key_int, key_float) = match self.effective_sort() {
+            Sort::Relevance => (0, 0.0),
+            Sort::Sales => (record.sales_30d, 0.0),
+            Sort::PriceAscending | Sort::PriceDescending => (record.price_fen, 0.0),
+            Sort::Rating => (
+                0,
+                bayesian_rating(self.profile, record.rating_sum, record.rating_count),
+            ),
+            Sort::Newest => (record.listed_at_s, 0.0),
+        };
+        Candidate {
+            doc,
+            exact_shop: self.is_exact_shop(doc),
+            first_phase,
+            final_score: None,
+            key_int,
+            key_float,
+        }
+    }
+
+    fn effective_sort(&self) -> Sort {
+        if self.browse && self.request.sort == Sort::Relevance {
+            Sort::Sales
+        } else {
+            self.request.sort
+        }
+    }
+
+    fn product_id(&self, c: &Candidate) -> &str {
+        &self.index.docs.records[c.doc as usize].product_id
+    }
+
+    /// The order of the first phase (relevance) or of the requested sort.
+    fn compare(&self, a: &Candidate, b: &Candidate) -> Ordering {
+        let by_key = match self.effective_sort() {
+            Sort::Relevance => b
+                .exact_shop
+                .cmp(&a.exact_shop)
+                .then(b.first_phase.total_cmp(&a.first_phase)),
+            Sort::Sales | Sort::Newest | Sort::PriceDescending => b
+                .key_int
+                .cmp(&a.key_int)
+                .then(b.first_phase.total_cmp(&a.first_phase)),
+            Sort::PriceAscending => a
+                .key_int
+                .cmp(&b.key_int)
+                .then(b.first_phase.total_cmp(&a.first_phase)),
+            Sort::Rating => b
+                .key_float
+                .total_cmp(&a.key_float)
+                .then(b.first_phase.total_cmp(&a.first_phase)),
+        };
+        by_key.then_with(|| self.product_id(a).cmp(self.product_id(b)))
+    }
+
+    /// The order of the second phase.
+    fn compare_final(&self, a: &Candidate, b: &Candidate) -> Ordering {
+        b.exact_shop
+            .cmp(&a.exact_shop)
+            .then(
+                b.final_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.final_score.unwrap_or(0.0)),
+            )
+            .then_with(|| self.product_id(a).cmp(self.product_id(b)))
+    }
+
+    /// Visits every match in document order; `all_required` selects all-terms retrieval.
+    fn for_each_match(&self, all_required: bool, mut visit: impl FnMut(u32, f64)) {
+        let index = self.index;
+        if self.browse {
+            for doc in 0..index.docs.alive.len() as u32 {
+                if self.filter.accepts(index, doc) {
+                    visit(doc, 0.0);
+                }
+            }
+            return;
+        }
+        let mut cursors: Vec<Option<Cursor>> = self
+            .terms
+            .iter()
+            .map(|t| {
+                t.term.map(|term| Cursor {
+                    postings: &term.postings,
+                    at: 0,
+                })
+            })
+            .collect();
+        if all_required {
+            // Lead with the rarest required term; every other required term must be present.
+            let Some(lead) = self
+                .terms
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.required)
+                .map(|(i, t)| (i, t.term.map_or(0, |term| term.postings.len())))
+                .min_by_key(|&(_, len)| len)
+                .map(|(i, _)| i)
+            else {
+                return;
+            };
+            let Some(lead_term) = self.terms[lead].term else {
+                return;
+            };
+            'docs: for lead_posting in &lead_term.postings {
+                let doc = lead_posting.doc;
+                if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
+                    continue;
+                }
+                let lens = &index.docs.lens[doc as usize];
+                let mut score = 0.0;
+                for (i, t) in self.terms.iter().enumerate() {
+                    let posting = if i == lead {
+                        Some(lead_posting)
+                    } else {
+                        cursors[i].as_mut().and_then(|c| c.seek(doc))
+                    };
+                    match posting {
+                        Some(p) if self.bm25f.contains(p) => {
+                            score += self.bm25f.term_score(t.idf, p, lens);
+                        }
+                        _ if t.required => continue 'docs,
+                        _ => {}
+                    }
+                }
+                visit(doc, score);
+            }
+        } else {
+            loop {
+                let next = cursors
+                    .iter()
+                    .flatten()
+                    .filter_map(|c| c.postings.get(c.at).map(|p| p.doc))
+                    .min();
+                let Some(doc) = next else { break };
+                let lens = &index.docs.lens[doc as usize];
+                let mut score = 0.0;
+                let mut any = false;
+                for (i, t) in self.terms.iter().enumerate() {
+                    let Some(cursor) = cursors[i].as_mut() else {
+                        continue;
+                    };
+                    if let Some(p) = cursor.postings.get(cursor.at).filter(|p| p.doc == doc) {
+                        cursor.at += 1;
+                        if self.bm25f.contains(p) {
+                            score += self.bm25f.term_score(t.idf, p, lens);
+                            any = true;
+                        }
+                    }
+                }
+                if any && self.filter.accepts(index, doc) {
+                    visit(doc, score);
+                }
+            }
+        }
+    }
+
+    /// The best `k` matches in order, and the number of matches.
+    fn top(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
+        let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
+        let mut total = 0u64;
+        let mut threshold: Option<Candidate> = None;
+        self.for_each_match(all_required, |doc, first_phase| {
+            total += 1;
+            let candidate = self.candidate(doc, first_phase);
+            if let Some(t) = &threshold {
+                if self.compare(&candidate, t) != Ordering::Less {
+                    return;
+                }
+            }
+            kept.push(candidate);
+            if kept.len() >= 2 * k + 2 {
+                kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
+                kept.truncate(k + 1);
+                threshold = kept.pop();
+            }
+        });
+        kept.sort_unstable_by(|a, b| self.compare(a, b));
+        kept.truncate(k);
+        (kept, total)
+    }
+
+    /// The second phase: final score of one product, with its signals when asked.
+    fn second_phase(&self, doc: u32, first_phase: f64, explain: bool) -> (f64, Vec<Signal>) {
+        let p = self.profile;
+        let record = &self.index.docs.records[doc as usize];
+        let shop = &self.index.shops[self.index.docs.shop[doc as usize] as usize].record;
+        let rating = bayesian_rating(p, record.rating_sum, record.rating_count);
+        let shop_score =
+            smoothed_shop_score(p, shop.experience_score, shop.experience_review_count);
+        let sales = (record.sales_30d.max(0) as f64).ln_1p();
+        let additive = [
+            ("text", first_phase, p.text_weight),
+            ("hero_quality", record.hero_quality, p.hero_quality_weight),
+            ("rating", rating, p.rating_weight),
+            ("shop_score", shop_score, p.shop_score_weight),
+            ("sales", sales, p.sales_weight),
+        ];
+        let mut score = 0.0;
+        for (_, value, weight) in additive {
+            score += weight * value;
+        }
+        let brand = if shop.is_brand {
+            p.brand_multiplier
+        } else {
+            1.0
+        };
+        let window_s = i64::from(p.new_merchant_window_days) * SECONDS_PER_DAY;
+        let is_new = self.request.now_s.saturating_sub(shop.opened_at_s) < window_s;
+        let new_merchant = if is_new {
+            p.new_merchant_multiplier
+        } else {
+            1.0
+        };
+        score = score * brand * new_merchant;
+        let mut signals = Vec::new();
+        if explain {
+            for (signal, value, weight) in additive {
+                signals.push(Signal {
+                    signal,
+                    value,
+                    weight,
+                    contribution: weight * value,
+                });
+            }
+            for (signal, factor) in [
+                ("brand_multiplier", brand),
+                ("new_merchant_multiplier", new_merchant),
+            ] {
+                signals.push(Signal {
+                    signal,
+                    value: factor,
+                    weight: 1.0,
+                    contribution: factor,
+                });
+            }
+            if self.is_exact_shop(doc) {
+                signals.push(Signal {
+                    signal: "exact_shop_match",
+                    value: 1.0,
+                    weight: 1.0,
+                    contribution: 0.0,
+                });
+            }
+        }
+        (score, signals)
+    }
+
+    /// The first `k` products of the final order, and the number of matches.
+    fn ranked_prefix(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
+        let relevance = self.effective_sort() == Sort::Relevance;
+        let depth = self.profile.rerank_depth as usize;
+        let (mut ranked, total) = self.top(all_required, if relevance { k.max(depth) } else { k });
+        if relevance {
+            let reranked = depth.min(ranked.len());
+            for c in &mut ranked[..reranked] {
+                c.final_score = Some(self.second_phase(c.doc, c.first_phase, false).0);
+            }
+            ranked[..reranked].sort_unstable_by(|a, b| self.compare_final(a, b));
+        }
+        ranked.truncate(k);
+        (ranked, total)
+    }
+}
+
+/// Picks page `page` out of `ranked` with at most `cap` products of one shop per page (0: no
+/// cap). Pages are filled greedily in rank order; a product over its shop's cap waits for the
+/// next page. Returns the page's positions in `ranked` and how many products were placed on
+/// pages up to and including it.
+fn shape_page(
+    index: &Index,
+    ranked: &[Candidate],
+    page: u32,
+    page_size: usize,
+    cap: u32,
+) -> (Vec<usize>, usize) {
+    let mut placed = vec![false; ranked.len()];
+    let mut placed_count = 0;
+    let mut first_open = 0;
+    for p in 0..=page {
+        let mut on_page = Vec::new();
+        let mut per_shop: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut i = first_open;
+        while i < ranked.len() && on_page.len() < page_size {
+            if !placed[i] {
+                let shop = index.docs.shop[ranked[i].doc as usize];
+                let count = per_shop.entry(shop).or_insert(0);
+                if cap == 0 || *count < cap {
+                    *count += 1;
+                    placed[i] = true;
+                    placed_count += 1;
+                    on_page.push(i);
+                }
+            }
+            i += 1;
+        }
+        while first_open < ranked.len() && placed[first_open] {
+            first_open += 1;
+        }
+        if p == page {
+            return (on_page, placed_count);
+        }
+    }
+    unreachable!("the loop returns on the last page")
+}
+
+impl Index {
+    /// Runs one search. See the module documentation for the exact rules.
+    pub fn search(
+        &self,
+        profile: &RankingProfile,
+        request: &SearchRequest,
+    ) -> CoreResult<SearchResult> {
+        validate(request)?;
+        let terms = self.analyzer.query_terms(&request.query);
+        let browse = request.query.trim().is_empty();
+        let bm25f = Bm25f::new(self, profile);
+        let live = self.product_count();
+        let resolved = terms
+            .into_iter()
+            .map(|t| {
+                let term = self
+                    .term_by_text
+                    .get(&t.text)
+                    .map(|&id| &self.terms[id as usize])
+                    .filter(|term| term.df[bm25f.searched] > 0);
+                ResolvedTerm {
+                    idf: term.map_or(0.0, |term| idf(live, term.df[bm25f.searched])),
+                    text: t.text,
+                    required: t.required,
+                    term,
+                }
+            })
+            .collect();
+        let folded_query = fold_name(&request.query);
+        let exact_shops = if browse {
+            HashSet::new()
+        } else {
+            self.shops
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.folded_name == folded_query)
+                .map(|(i, _)| i as u32)
+                .collect()
+        };
+        let query = Query {
+            index: self,
+            profile,
+            request,
+            bm25f,
+            terms: resolved,
+            filter: CompiledFilter::new(self, &request.filter),
+            exact_shops,
+            browse,
+        };
+        let page_size = request.page_size as usize;
+        let mut any_term_match = false;
+        let mut k = (request.page as usize + 1) * page_size * 2;
+        loop {
+            let (ranked, total) = query.ranked_prefix(!any_term_match, k);
+            if !browse && !any_term_match && total < page_size as u64 {
+                any_term_match = true;
+                continue;
+            }
+            let (positions, placed) =
+                shape_page(self, &ranked, request.page, page_size, request.max_per_shop);
+            let complete = ranked.len() as u64 == total;
+            if positions.len() < page_size && !complete {
+                k *= 4;
+                continue;
+            }
+            let hits = positions
+                .iter()
+                .map(|&i| query.hit(&ranked[i], any_term_match))
+                .collect();
+            return Ok(SearchResult {
+                hits,
+                total_matched: total,
+                any_term_match,
+                has_more: (placed as u64) < total,
+            });
+        }
+    }
+}
+
+impl Query<'_> {
+    fn hit(&self, c: &Candidate, any_term_match: bool) -> Hit {
+        let record = &self.index.docs.records[c.doc as usize];
+        let shop = &self.index.shops[self.index.docs.shop[c.doc as usize] as usize].record;
+        let reranked = c.final_score.is_some() || self.effective_sort() != Sort::Relevance;
+        let (final_score, signals) = if reranked {
+            self.second_phase(c.doc, c.first_phase, self.request.explain)
+        } else {
+            (c.first_phase, Vec::new())
+        };
+        let explanation = self.request.explain.then(|| Explanation {
+            first_phase_score: c.first_phase,
+            matched_terms: self.first_phase_of(c.doc).1,
+            any_term_match,
+            signals,
+        });
+        Hit {
+            product_id: record.product_id.clone(),
+            shop_id: record.shop_id.clone(),
+            title: record.title.clone(),
+            shop_name: shop.name.clone(),
+            brand: record.brand.clone(),
+            price_fen: record.price_fen,
+            sales_30d: record.sales_30d,
+            rating: bayesian_rating(self.profile, record.rating_sum, record.rating_count),
+            score: final_score,
+            explanation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::index::tests::{check_invariants, product, shop};
+    use crate::text::{AnalysisMode, Analyzer};
+
+    fn request(query: &str) -> SearchRequest {
+        SearchRequest {
+            query: query.to_owned(),
+            filter: Filter::default(),
+            sort: Sort::Relevance,
+            page_size: 10,
+            page: 0,
+            max_per_shop: 0,
+            explain: true,
+            now_s: 1_000_000_000,
+        }
+    }
+
+    fn ids(result: &SearchResult) -> Vec<&str> {
+        result.hits.iter().map(|h| h.product_id.as_str()).collect()
+    }
+
+    fn catalog() -> Index {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+        index.upsert_shops(vec![
+            shop("s1", "山下有松"),
+            shop("s2", "羊绒小店"),
+            shop("s3", "数码配件"),
+        ]);
+        let mut p = vec![
+            product("a", "s1", "山下有松 羊绒围巾女 2025新款"),
+            product("b", "s2", "羊绒围巾 男士 冬季保暖"),
+            product("c", "s2", "纯棉围巾"),
+            product("d", "s3", "iPhone15手机壳 防摔"),
+            product("e", "s3", "中国农业发展银行 纪念币"),
+            product("f", "s3", "待处理 订单 贴纸"),
+        ];
+        p[0].sales_30d = 1000;
+        p[1].price_fen = 50;
+        index.upsert_products(p).unwrap();
+        check_invariants(&index);
+        index
+    }
+
+    #[test]
+    fn chinese_recall_infix_mixed_script_width_and_case() {
+        let index = catalog();
+        let profile = RankingProfile::default();
+        for (query, expected) in [
+            ("处理", "f"),
+            ("农业", "e"),
+            ("iphone 15 手机壳", "d"),
+            ("ＩＰＨＯＮＥ１５", "d"),
+            ("IPhone", "d"),
+        ] {
+            let result = index.search(&profile, &request(query)).unwrap();
+            assert!(
+                ids(&result).contains(&expected),
+                "{query}: {:?}",
+                ids(&result)
+            );
+        }
+    }
+
+    #[test]
+    fn falls_back_to_any_term_and_explains() {
+        let index = catalog();
+        let result = index
+            .search(&RankingProfile::default(), &request("羊绒 纯棉"))
+            .unwrap();
+        assert!(result.any_term_match);
+        assert_eq!(result.total_matched, 3);
+        let mut strict = request("羊绒围巾");
+        strict.page_size = 2;
+        let result = index.search(&RankingProfile::default(), &strict).unwrap();
+        assert!(!result.any_term_match);
+        // c matches too: 羊绒 in its shop's name, 围巾 in its title (BM25F spans fields).
+        assert_eq!(result.total_matched, 3);
+        let hit = &result.hits[0];
+        let explanation = hit.explanation.as_ref().unwrap();
+        let additive: f64 = explanation.signals[..5]
+            .iter()
+            .map(|s| s.contribution)
+            .sum();
+        let factors: f64 = explanation.signals[5..7]
+            .iter()
+            .map(|s| s.contribution)
+            .product();
+        assert!((additive * factors - hit.score).abs() <= 1e-12 * hit.score);
+        assert!(explanation.matched_terms.contains(&"羊绒".to_owned()));
+    }
+
+    #[test]
+    fn exact_shop_name_ranks_that_shop_first() {
+        let index = catalog();
+        let result = index
+            .search(&RankingProfile::default(), &request("羊绒小店"))
+            .unwrap();
+        assert_eq!(ids(&result)[..2], ["b", "c"]);
+    }
+
+    #[test]
+    fn filters_sorts_and_browse() {
+        let index = catalog();
+        let profile = RankingProfile::default();
+        let mut r = request("围巾");
+        r.sort = Sort::PriceAscending;
+        assert_eq!(ids(&index.search(&profile, &r).unwrap())[0], "b");
+        r.filter.max_price_fen = Some(60);
+        assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["b"]);
+        let mut browse = request("");
+        browse.filter.shop_ids = vec!["s3".to_owned()];
+        assert_eq!(index.search(&profile, &browse).unwrap().total_matched, 3);
+        r.filter.min_price_fen = Some(70);
+        assert!(matches!(
+            index.search(&profile, &r),
+            Err(CoreError::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn shop_cap_defers_to_later_pages_without_losing_products() {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("big", "大店"), shop("small", "小店")]);
+        let mut products: Vec<_> = (0..30)
+            .map(|i| product(&format!("b{i:02}"), "big", "羊绒围巾"))
+            .collect();
+        products.extend((0..5).map(|i| product(&format!("s{i}"), "small", "羊绒围巾")));
+        index.upsert_products(products).unwrap();
+        let mut seen = Vec::new();
+        let mut r = request("羊绒围巾");
+        r.max_per_shop = 3;
+        for page in 0..20 {
+            r.page = page;
+            let result = index.search(&RankingProfile::default(), &r).unwrap();
+            let big = result.hits.iter().filter(|h| h.shop_id == "big").count();
+            assert!(big <= 3);
+            seen.extend(result.hits.iter().map(|h| h.product_id.clone()));
+            if !result.has_more {
+                break;
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 35);
+    }
+}
