@@ -6,7 +6,7 @@ violated rule in `.violations`, with field paths relative to the value checked.
 
 from typing import Any
 
-__all__ = ["__version__", "default_ranking_profile", "validate_ranking_profile"]
+__all__ = ["SearchEngine", "__version__", "default_ranking_profile", "validate_ranking_profile"]
 
 __version__: str
 
@@ -15,3 +15,35 @@ def default_ranking_profile() -> dict[str, Any]:
 
 def validate_ranking_profile(profile: dict[str, Any]) -> None:
     """Raises `xiaodian.errors.InvalidArgument` listing every violated rule of the profile."""
+
+class SearchEngine:
+    """The in-memory search index (Rust). Thread-safe: searches run in parallel, a write
+    waits for them; the GIL is released around every call that touches the index.
+
+    Shop dicts: shop_id, name, is_brand, opened_at_s, experience_score,
+    experience_review_count. Product dicts: product_id, shop_id, title, brand, category_id,
+    price_fen, sales_30d, stock, rating_sum, rating_count, hero_quality, dhash (int or None),
+    listed_at_s. Request dicts: query, category_ids, shop_ids, min_price_fen, max_price_fen
+    (int or None), in_stock_only, sort (relevance, sales, price_ascending, price_descending,
+    rating, newest), page_size (1-100), page (0-based), max_per_shop, explain, now_s.
+    """
+
+    def __new__(cls, analysis: str = "full") -> SearchEngine:
+        """`analysis` is "full" (bigrams and jieba words) or "bigrams"."""
+    def upsert_shops(self, shops: list[dict[str, Any]]) -> None:
+        """Creates or replaces shops; a renamed shop's products are re-indexed."""
+    def upsert_products(self, products: list[dict[str, Any]]) -> None:
+        """Creates or replaces products; `FailedPrecondition` (nothing written) for an unknown shop."""
+    def delete_products(self, product_ids: list[str]) -> int:
+        """Removes products; returns how many were present."""
+    def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
+        total_matched, any_term_match, has_more."""
+    def product_count(self) -> int:
+        """Number of live products."""
+    def shop_count(self) -> int:
+        """Number of shops."""
+    def tokens(self, text: str) -> list[str]:
+        """The index tokens of `text`."""
+    def query_terms(self, text: str) -> list[tuple[str, bool]]:
+        """The query terms of `text` with their `required` flags."""

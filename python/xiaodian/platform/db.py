@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +48,31 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Functions registered with `after_commit` during the block run after the COMMIT, still
+        under the write lock, so in-memory state (the search index) changes in commit order."""
         conn = self.connection()
         with self._write_lock:
+            self._local.after_commit = []
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._local.after_commit = None
                 raise
             conn.execute("COMMIT")
+            callbacks, self._local.after_commit = self._local.after_commit, None
+            for callback in callbacks:
+                callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Runs `callback` once the current thread's transaction commits (never if it rolls back)."""
+        pending: list[Callable[[], None]] | None = getattr(self._local, "after_commit", None)
+        if pending is None:
+            raise RuntimeError("after_commit called outside a transaction")
+        pending.append(callback)
 
     def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Applies the migrations not yet applied, in order, each in its own transaction."""

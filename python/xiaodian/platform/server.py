@@ -22,8 +22,8 @@ from xiaodian.platform import idempotency
 from xiaodian.platform.config import Config
 from xiaodian.platform.db import Database
 from xiaodian.platform.interceptors import ErrorInterceptor
-from xiaodian.search import profiles
-from xiaodian.search.service import SearchService
+from xiaodian.search import catalog, profiles
+from xiaodian.search.service import SearchService, new_engine
 from xiaodian.settlement.service import SettlementService
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
 from xiaodian.v1 import creator_service_pb2_grpc as creator_grpc
@@ -40,7 +40,7 @@ SERVICE_NAMES = (
 )
 
 #: Every domain's schema, in the order they are applied.
-MIGRATIONS = [*idempotency.MIGRATIONS, *profiles.MIGRATIONS]
+MIGRATIONS = [*idempotency.MIGRATIONS, *profiles.MIGRATIONS, *catalog.MIGRATIONS]
 
 
 class XiaodianServer:
@@ -65,7 +65,8 @@ class XiaodianServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        search_grpc.add_SearchServiceServicer_to_server(SearchService(self.db), self._server)
+        self.search_engine = new_engine(self.db)
+        search_grpc.add_SearchServiceServicer_to_server(SearchService(self.db, self.search_engine), self._server)
         creator_grpc.add_CreatorServiceServicer_to_server(CreatorService(), self._server)
         settlement_grpc.add_SettlementServiceServicer_to_server(SettlementService(), self._server)
 
