@@ -4,6 +4,7 @@ xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo]
 xiaodian health [--addr HOST:PORT]
 xiaodian profile get [NAME] [--version N]
 xiaodian profile set NAME key=value ... [--expected-version N]
+xiaodian search QUERY [--explain] [--sort S] [--page-size N] [--profile P] [--category C] [--shop S]
 """
 
 from __future__ import annotations
@@ -38,13 +39,15 @@ def _serve(args: argparse.Namespace) -> int:
         if value is not None:
             setattr(config.server, name, value)
     configure_logging(config.server.log_level, config.server.log_format)
-    if args.demo:
-        log.warning(
-            "--demo: no demo data loaders exist yet (they arrive with the search, creator and "
-            "settlement engines); serving an empty catalog"
-        )
     server = XiaodianServer(config)
-    server.serve_until_signalled()
+    after_start = None
+    if args.demo:
+        from xiaodian.demo.load import load_demo
+
+        def after_start() -> None:
+            load_demo(server.address)
+
+    server.serve_until_signalled(after_start=after_start)
     return 0
 
 
@@ -89,6 +92,70 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+SORTS = {
+    "relevance": search_pb.SEARCH_SORT_RELEVANCE,
+    "sales": search_pb.SEARCH_SORT_SALES,
+    "price-up": search_pb.SEARCH_SORT_PRICE_ASCENDING,
+    "price-down": search_pb.SEARCH_SORT_PRICE_DESCENDING,
+    "rating": search_pb.SEARCH_SORT_RATING,
+    "newest": search_pb.SEARCH_SORT_NEWEST,
+}
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def _search(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    request = search_pb.SearchRequest(
+        query=args.query,
+        profile=args.profile,
+        sort=SORTS[args.sort],
+        page_size=args.page_size,
+        explain=args.explain,
+        max_per_shop=args.max_per_shop,
+        filter=search_pb.SearchFilter(category_ids=args.category, shop_ids=args.shop),
+    )
+    with Client(args.addr) as client:
+        response = client.search(request)
+    console = Console()
+    matching = "any term (too few matched all terms)" if response.any_term_match else "all terms"
+    title = (
+        f"{args.query!r}: {response.total_matched:,} matches on {matching}; "
+        f"profile {response.profile} v{response.profile_version}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column, justify in [("#", "right"), ("title", "left"), ("shop", "left"), ("price", "right"),
+                            ("sales 30d", "right"), ("rating", "right"), ("score", "right")]:  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    if args.explain:
+        table.add_column("why", justify="left")
+    for rank, hit in enumerate(response.hits, start=1):
+        row = [str(rank), hit.title, hit.shop_name, _yuan(hit.price_fen), f"{hit.sales_30d:,}",
+               f"{hit.rating:.2f}", f"{hit.score:.3f}"]  # fmt: skip
+        if args.explain:
+            e = hit.explanation
+            parts = [f"bm25f {e.first_phase_score:.3f}"]
+            for s in e.signals:
+                if s.signal in ("brand_multiplier", "new_merchant_multiplier"):
+                    if s.contribution != 1.0:
+                        parts.append(f"{s.signal.removesuffix('_multiplier')} ×{s.contribution:g}")
+                elif s.signal == "exact_shop_match":
+                    parts.append("names the shop")
+                elif s.signal != "text":
+                    parts.append(f"{s.signal} +{s.contribution:.3f}")
+            parts.append("terms " + " ".join(e.matched_terms))
+            row.append("; ".join(parts))
+        table.add_row(*row)
+    console.print(table)
+    if response.next_page_token:
+        console.print("more results follow (page with the API's page_token)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xiaodian", description="xiaodian platform core")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (get, set_):
         sub.add_argument("--addr", default=DEFAULT_TARGET)
     profile.set_defaults(run=_profile)
+
+    search = commands.add_parser("search", help="search products and print a table")
+    search.add_argument("query")
+    search.add_argument("--explain", action="store_true", help="show each signal's contribution")
+    search.add_argument("--sort", choices=sorted(SORTS), default="relevance")
+    search.add_argument("--page-size", dest="page_size", type=int, default=10)
+    search.add_argument("--max-per-shop", dest="max_per_shop", type=int, default=0)
+    search.add_argument("--profile", default="", help="ranking profile (default: default)")
+    search.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
+    search.add_argument("--shop", action="append", default=[], help="only this shop (repeatable)")
+    search.add_argument("--addr", default=DEFAULT_TARGET)
+    search.set_defaults(run=_search)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from types import FrameType
 
@@ -104,8 +105,9 @@ class XiaodianServer:
     def wait(self) -> None:
         self._stopped.wait()
 
-    def serve_until_signalled(self) -> None:
-        """Runs until SIGTERM or SIGINT, then stops gracefully. Call from the main thread."""
+    def serve_until_signalled(self, after_start: Callable[[], None] | None = None) -> None:
+        """Runs until SIGTERM or SIGINT, then stops gracefully. Call from the main thread.
+        `after_start` (say, loading demo data) runs once the server is serving."""
         stop_requested = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -115,6 +117,8 @@ class XiaodianServer:
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.start()
+            if after_start is not None:
+                after_start()
             stop_requested.wait()
         finally:
             self.stop()

@@ -157,6 +157,29 @@ def _shop_row(shop: pb.Shop) -> tuple[Any, ...]:
     )
 
 
+def _product_row(p: pb.Product, report: pb.HeroImageReport | None, listed_at_s: int) -> tuple[Any, ...]:
+    return (
+        p.product_id, p.shop_id, p.title.strip(), p.brand.strip(), p.category_id, p.price_fen,
+        p.sales_30d, p.stock, p.image_count, p.rating_sum, p.rating_count, p.version,
+        report.SerializeToString(deterministic=True) if report is not None else None,
+        listed_at_s,
+    )  # fmt: skip
+
+
+def engine_records(
+    shops: Sequence[pb.Shop], products: Sequence[pb.Product]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Shop and product messages (with hero-image reports, not bytes) as the engine's dicts,
+    exactly as the service would index them; for tests and benchmarks."""
+    shop_records = [shop_record(_shop_row(s)) for s in shops]
+    product_records = [
+        product_record(_product_row(p, p.hero_image.report if p.hero_image.HasField("report") else None,
+                                    p.listed_at.seconds))
+        for p in products
+    ]  # fmt: skip
+    return shop_records, product_records
+
+
 def shop_record(row: Sequence[Any]) -> dict[str, Any]:
     """A `shops` row as the engine's shop dict."""
     shop_id, name, is_brand, opened_at_s, score, reviews = row
@@ -242,14 +265,7 @@ def upsert_products(
         listed_at_s = previous[1] if previous else now_s  # kept unless the caller sets it
         if p.HasField("listed_at"):
             listed_at_s = p.listed_at.seconds
-        rows.append(
-            (
-                p.product_id, p.shop_id, p.title.strip(), p.brand.strip(), p.category_id, p.price_fen,
-                p.sales_30d, p.stock, p.image_count, p.rating_sum, p.rating_count, p.version,
-                report.SerializeToString(deterministic=True) if report is not None else None,
-                listed_at_s,
-            )
-        )  # fmt: skip
+        rows.append(_product_row(p, report, listed_at_s))
         outcome = pb.UPSERT_OUTCOME_UPDATED if previous else pb.UPSERT_OUTCOME_CREATED
         result = pb.UpsertProductResult(product_id=p.product_id, outcome=outcome, stored_version=p.version)
         if report is not None:

@@ -120,6 +120,25 @@ struct ResolvedTerm<'a> {
     idf: f64,
     /// `None` when no live product contains the term.
     term: Option<&'a Term>,
+    /// `title_scores[tf * 256 + len]`: the term score of a posting found only in the title,
+    /// `tf` ≤ [`TITLE_TABLE_MAX_TF`] times, in a title of `len` tokens; computed by
+    /// [`Bm25f::term_score`] itself, so looking it up gives the very same bits.
+    title_scores: Vec<f64>,
+}
+
+/// Largest title term frequency with a precomputed score (almost every posting).
+const TITLE_TABLE_MAX_TF: u8 = 3;
+
+impl ResolvedTerm<'_> {
+    #[inline(always)]
+    fn score(&self, bm25f: &Bm25f, posting: &Posting, lens: &[u8; 3]) -> f64 {
+        let [tf, shop, brand] = posting.tf;
+        if shop == 0 && brand == 0 && tf <= TITLE_TABLE_MAX_TF && !self.title_scores.is_empty() {
+            self.title_scores[usize::from(tf) << 8 | usize::from(lens[0])]
+        } else {
+            bm25f.term_score(self.idf, posting, lens)
+        }
+    }
 }
 
 /// A matched product with its sort keys.
@@ -173,11 +192,13 @@ impl Bm25f {
     }
 
     /// True when the posting's document contains the term in a searched field.
+    #[inline(always)]
     fn contains(&self, posting: &Posting) -> bool {
         posting.field_mask() & self.searched != 0
     }
 
     /// idf(t) · tf̃ / (k1 + tf̃) for one posting that `contains` the term.
+    #[inline(always)]
     fn term_score(&self, idf: f64, posting: &Posting, lens: &[u8; 3]) -> f64 {
         let mut tfw = 0.0;
         for (f, (&tf, &len)) in posting.tf.iter().zip(lens).enumerate() {
@@ -260,10 +281,13 @@ impl CompiledFilter {
         if self.min_price_fen.is_none() && self.max_price_fen.is_none() && !self.in_stock_only {
             return true;
         }
-        let record = &index.docs.records[d];
-        self.min_price_fen.is_none_or(|min| record.price_fen >= min)
-            && self.max_price_fen.is_none_or(|max| record.price_fen <= max)
-            && (!self.in_stock_only || record.stock > 0)
+        let features = &index.docs.features[d];
+        self.min_price_fen
+            .is_none_or(|min| features.price_fen >= min)
+            && self
+                .max_price_fen
+                .is_none_or(|max| features.price_fen <= max)
+            && (!self.in_stock_only || features.stock > 0)
     }
 }
 
@@ -337,7 +361,7 @@ impl<'a> Query<'a> {
             if let Ok(i) = term.postings.binary_search_by_key(&doc, |p| p.doc) {
                 let posting = &term.postings[i];
                 if self.bm25f.contains(posting) {
-                    score += self.bm25f.term_score(t.idf, posting, lens);
+                    score += t.score(&self.bm25f, posting, lens);
                     matched.push(t.text.clone());
                 }
             }
@@ -346,16 +370,20 @@ impl<'a> Query<'a> {
     }
 
     fn candidate(&self, doc: u32, first_phase: f64) -> Candidate {
-        let record = &self.index.docs.records[doc as usize];
         let (key_int, key_float) = match self.effective_sort() {
             Sort::Relevance => (0, 0.0),
-            Sort::Sales => (record.sales_30d, 0.0),
-            Sort::PriceAscending | Sort::PriceDescending => (record.price_fen, 0.0),
-            Sort::Rating => (
-                0,
-                bayesian_rating(self.profile, record.rating_sum, record.rating_count),
-            ),
-            Sort::Newest => (record.listed_at_s, 0.0),
+            sort => {
+                let f = &self.index.docs.features[doc as usize];
+                match sort {
+                    Sort::Sales => (f.sales_30d, 0.0),
+                    Sort::PriceAscending | Sort::PriceDescending => (f.price_fen, 0.0),
+                    Sort::Rating => (
+                        0,
+                        bayesian_rating(self.profile, f.rating_sum, f.rating_count),
+                    ),
+                    _ => (f.listed_at_s, 0.0),
+                }
+            }
         };
         Candidate {
             doc,
@@ -375,8 +403,18 @@ impl<'a> Query<'a> {
         }
     }
 
-    fn product_id(&self, c: &Candidate) -> &str {
-        &self.index.docs.records[c.doc as usize].product_id
+    /// Product-id order, the final tie-break: the cached 8-byte prefixes decide unless equal.
+    fn by_product_id(&self, a: &Candidate, b: &Candidate) -> Ordering {
+        let features = &self.index.docs.features;
+        features[a.doc as usize]
+            .id_prefix
+            .cmp(&features[b.doc as usize].id_prefix)
+            .then_with(|| {
+                let records = &self.index.docs.records;
+                records[a.doc as usize]
+                    .product_id
+                    .cmp(&records[b.doc as usize].product_id)
+            })
     }
 
     /// The order of the first phase (relevance) or of the requested sort.
@@ -399,7 +437,7 @@ impl<'a> Query<'a> {
                 .total_cmp(&a.key_float)
                 .then(b.first_phase.total_cmp(&a.first_phase)),
         };
-        by_key.then_with(|| self.product_id(a).cmp(self.product_id(b)))
+        by_key.then_with(|| self.by_product_id(a, b))
     }
 
     /// The order of the second phase.
@@ -411,7 +449,7 @@ impl<'a> Query<'a> {
                     .unwrap_or(0.0)
                     .total_cmp(&a.final_score.unwrap_or(0.0)),
             )
-            .then_with(|| self.product_id(a).cmp(self.product_id(b)))
+            .then_with(|| self.by_product_id(a, b))
     }
 
     /// Visits every match in document order; `all_required` selects all-terms retrieval.
@@ -466,7 +504,7 @@ impl<'a> Query<'a> {
                     };
                     match posting {
                         Some(p) if self.bm25f.contains(p) => {
-                            score += self.bm25f.term_score(t.idf, p, lens);
+                            score += t.score(&self.bm25f, p, lens);
                         }
                         _ if t.required => continue 'docs,
                         _ => {}
@@ -492,7 +530,7 @@ impl<'a> Query<'a> {
                     if let Some(p) = cursor.postings.get(cursor.at).filter(|p| p.doc == doc) {
                         cursor.at += 1;
                         if self.bm25f.contains(p) {
-                            score += self.bm25f.term_score(t.idf, p, lens);
+                            score += t.score(&self.bm25f, p, lens);
                             any = true;
                         }
                     }
@@ -509,8 +547,15 @@ impl<'a> Query<'a> {
         let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
         let mut total = 0u64;
         let mut threshold: Option<Candidate> = None;
+        let relevance = self.effective_sort() == Sort::Relevance;
         self.for_each_match(all_required, |doc, first_phase| {
             total += 1;
+            if let Some(t) = &threshold {
+                // The common rejection, decided on the score alone (most matches end here).
+                if relevance && !t.exact_shop && first_phase < t.first_phase {
+                    return;
+                }
+            }
             let candidate = self.candidate(doc, first_phase);
             if let Some(t) = &threshold {
                 if self.compare(&candidate, t) != Ordering::Less {
@@ -532,15 +577,15 @@ impl<'a> Query<'a> {
     /// The second phase: final score of one product, with its signals when asked.
     fn second_phase(&self, doc: u32, first_phase: f64, explain: bool) -> (f64, Vec<Signal>) {
         let p = self.profile;
-        let record = &self.index.docs.records[doc as usize];
+        let features = &self.index.docs.features[doc as usize];
         let shop = &self.index.shops[self.index.docs.shop[doc as usize] as usize].record;
-        let rating = bayesian_rating(p, record.rating_sum, record.rating_count);
+        let rating = bayesian_rating(p, features.rating_sum, features.rating_count);
         let shop_score =
             smoothed_shop_score(p, shop.experience_score, shop.experience_review_count);
-        let sales = (record.sales_30d.max(0) as f64).ln_1p();
+        let sales = (features.sales_30d.max(0) as f64).ln_1p();
         let additive = [
             ("text", first_phase, p.text_weight),
-            ("hero_quality", record.hero_quality, p.hero_quality_weight),
+            ("hero_quality", features.hero_quality, p.hero_quality_weight),
             ("rating", rating, p.rating_weight),
             ("shop_score", shop_score, p.shop_score_weight),
             ("sales", sales, p.sales_weight),
@@ -673,11 +718,27 @@ impl Index {
                     .get(&t.text)
                     .map(|&id| &self.terms[id as usize])
                     .filter(|term| term.df[bm25f.searched] > 0);
+                let idf = term.map_or(0.0, |term| idf(live, term.df[bm25f.searched]));
+                let title_scores = if term.is_some() && bm25f.searched & 1 != 0 {
+                    (0..=TITLE_TABLE_MAX_TF)
+                        .flat_map(|tf| (0..=u8::MAX).map(move |len| (tf, len)))
+                        .map(|(tf, len)| {
+                            let posting = Posting {
+                                doc: 0,
+                                tf: [tf, 0, 0],
+                            };
+                            bm25f.term_score(idf, &posting, &[len, 0, 0])
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 ResolvedTerm {
-                    idf: term.map_or(0.0, |term| idf(live, term.df[bm25f.searched])),
+                    idf,
                     text: t.text,
                     required: t.required,
                     term,
+                    title_scores,
                 }
             })
             .collect();
@@ -685,12 +746,10 @@ impl Index {
         let exact_shops = if browse {
             HashSet::new()
         } else {
-            self.shops
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.folded_name == folded_query)
-                .map(|(i, _)| i as u32)
-                .collect()
+            self.shops_by_folded_name
+                .get(&folded_query)
+                .map(|shops| shops.iter().copied().collect())
+                .unwrap_or_default()
         };
         let query = Query {
             index: self,
