@@ -1,0 +1,260 @@
+"""Engine suite: the Rust search engine vs tantivy-py vs the pure-Python reference, side by
+side in one process on the same generated catalog.
+
+The catalog is the demo generator's, with 包邮 ("free shipping") put in front of 70 % of the
+titles so that one query term matches 70 % of the catalog (the heavy-term latency goal).
+
+Figures (all single-threaded; each query set is timed round-robin across the engines, after
+one warm-up pass, median of the repeats per query):
+- indexing products/s (Rust "full" analysis; Rust "bigrams"; tantivy with our bigram tokens;
+  the reference on a subset);
+- BM25 top 10 ("AND" queries: all terms required, falling back as the engine does): Rust in
+  bigram mode with business weights at zero vs tantivy, same tokens; geometric mean of the
+  per-query time ratio;
+- business-signal OR queries (two words from unrelated listings, so retrieval falls back to
+  any term): Rust with the default profile (BM25F + second phase on the top 1,000) vs tantivy
+  Should-query with `weight_by_field` on sales; geometric mean ratio;
+- the heavy term: p50/p99 with the default profile;
+- the process RSS after indexing (measured in a fresh subprocess that only builds the index).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+HEAVY_TERM = "包邮"
+HEAVY_SHARE = 0.7
+SEED = 20261127
+BATCH = 10_000
+
+
+def catalog_batches(product_count: int) -> tuple[list[dict[str, Any]], Iterator[list[dict[str, Any]]]]:
+    """Shop records, and product records in batches, generated on the fly."""
+    from xiaodian.demo.catalog import stream_catalog
+    from xiaodian.search.catalog import engine_records
+
+    shops, products = stream_catalog(SEED, product_count)
+    shop_records, _ = engine_records(shops, [])
+    rng = random.Random(SEED)
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        batch = []
+        for product in products:
+            if rng.random() < HEAVY_SHARE and len(product.title) <= 57:
+                product.title = f"{HEAVY_TERM} {product.title}"
+            batch.append(product)
+            if len(batch) == BATCH:
+                yield engine_records([], batch)[1]
+                batch = []
+        if batch:
+            yield engine_records([], batch)[1]
+
+    return shop_records, batches()
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def measure_rss(product_count: int) -> dict[str, float]:
+    """Run in a fresh process: RSS before and after building a full-analysis index."""
+    from xiaodian import _core
+
+    engine = _core.SearchEngine("full")
+    before = rss_mb()
+    shops, batches = catalog_batches(product_count)
+    engine.upsert_shops(shops)
+    for batch in batches:
+        engine.upsert_products(batch)
+        del batch
+    return {"rss_before_mb": before, "rss_after_mb": rss_mb(), "products": engine.product_count()}
+
+
+def request(query: str, page_size: int = 10) -> dict[str, Any]:
+    return {
+        "query": query,
+        "category_ids": [],
+        "shop_ids": [],
+        "min_price_fen": None,
+        "max_price_fen": None,
+        "in_stock_only": False,
+        "sort": "relevance",
+        "page_size": page_size,
+        "page": 0,
+        "max_per_shop": 0,
+        "explain": False,
+        "now_s": 1_790_000_000,
+    }
+
+
+def and_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
+    """A word or two from one title: what people type."""
+    queries = []
+    for _ in range(count):
+        words = [w for w in rng.choice(titles).split() if w != HEAVY_TERM] or ["围巾"]
+        queries.append(" ".join(rng.sample(words, min(len(words), rng.choice((1, 2))))))
+    return queries
+
+
+def or_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
+    """A word from each of two unrelated titles: few products have both, so retrieval falls
+    back to any term."""
+    queries = []
+    for _ in range(count):
+        a = [w for w in rng.choice(titles).split() if w != HEAVY_TERM] or ["围巾"]
+        b = [w for w in rng.choice(titles).split() if w != HEAVY_TERM] or ["手机壳"]
+        queries.append(f"{rng.choice(a)[:4]} {rng.choice(b)[:4]}")
+    return queries
+
+
+def time_each(
+    functions: dict[str, Callable[[str], object]], queries: list[str], repeats: int
+) -> dict[str, list[float]]:
+    """Per-query median seconds for each engine, interleaved so machine noise hits all alike."""
+    for query in queries[: max(1, len(queries) // 10)]:  # warm-up
+        for fn in functions.values():
+            fn(query)
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for query in queries:
+        samples: dict[str, list[float]] = {name: [] for name in functions}
+        for _ in range(repeats):
+            for name, fn in functions.items():
+                started = time.perf_counter()
+                fn(query)
+                samples[name].append(time.perf_counter() - started)
+        for name in functions:
+            times[name].append(statistics.median(samples[name]))
+    return times
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)],
+        "qps": len(ordered) / sum(ordered),
+    }
+
+
+def geomean_ratio(slow: list[float], fast: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(s / f) for s, f in zip(slow, fast, strict=True)))
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    from xiaodian import _core
+    from xiaodian.reference.search import ReferenceSearchEngine
+    from xiaodian.reference.tantivy_peer import TantivyPeer, oracle_profile
+
+    product_count = 20_000 if quick else 1_000_000
+    reference_count = 2_000 if quick else 20_000
+    query_count = 40 if quick else 300
+    repeats = 3
+    rng = random.Random(SEED)
+    results: dict[str, Any] = {"products": product_count}
+
+    shops, batches = catalog_batches(product_count)
+    products = [p for batch in batches for p in batch]
+    results["heavy_term_share"] = sum(p["title"].startswith(HEAVY_TERM) for p in products) / len(products)
+
+    def index_rate(engine: Any, records: list[dict[str, Any]]) -> float:
+        started = time.perf_counter()
+        engine.upsert_shops(shops)
+        for i in range(0, len(records), BATCH):
+            engine.upsert_products(records[i : i + BATCH])
+        return len(records) / (time.perf_counter() - started)
+
+    full = _core.SearchEngine("full")
+    bigrams = _core.SearchEngine("bigrams")
+    results["index_rust_full_products_per_s"] = index_rate(full, products)
+    results["index_rust_bigrams_products_per_s"] = index_rate(bigrams, products)
+    started = time.perf_counter()
+    peer = TantivyPeer(
+        [(p["product_id"], p["title"]) for p in products], analyzer=bigrams, sales=[p["sales_30d"] for p in products]
+    )
+    results["index_tantivy_products_per_s"] = len(products) / (time.perf_counter() - started)
+    reference = ReferenceSearchEngine("full")
+    results["index_reference_products_per_s"] = index_rate(reference, products[:reference_count])
+    results["reference_products"] = reference_count
+
+    titles = [p["title"] for p in products]
+    default = _core.default_ranking_profile()
+    oracle = oracle_profile(rerank_depth=10)
+
+    ands = and_queries(titles, query_count, rng)
+    t = time_each(
+        {
+            "rust": lambda q: bigrams.search(oracle, request(q)),
+            "tantivy": lambda q: peer.search(q, 10),
+        },
+        ands,
+        repeats,
+    )
+    results["bm25_rust"] = summary(t["rust"])
+    results["bm25_tantivy"] = summary(t["tantivy"])
+    results["bm25_speedup_vs_tantivy_geomean"] = geomean_ratio(t["tantivy"], t["rust"])
+
+    ors = or_queries(titles, query_count, rng)
+    fell_back = sum(full.search(default, request(q))["any_term_match"] for q in ors)
+    results["or_queries_falling_back_share"] = fell_back / len(ors)
+    t = time_each(
+        {
+            "rust": lambda q: full.search(default, request(q)),
+            "tantivy": lambda q: peer.search_weighted(q, 10),
+        },
+        ors,
+        repeats,
+    )
+    results["business_or_rust"] = summary(t["rust"])
+    results["business_or_tantivy"] = summary(t["tantivy"])
+    results["business_or_speedup_vs_tantivy_geomean"] = geomean_ratio(t["tantivy"], t["rust"])
+
+    heavy = [HEAVY_TERM] * (50 if quick else 200)
+    t = time_each({"rust": lambda q: full.search(default, request(q))}, heavy, 1)
+    results["heavy_term_rust"] = summary(t["rust"])
+
+    # The reference on its subset, against Rust on the same subset.
+    small = _core.SearchEngine("full")
+    index_rate(small, products[:reference_count])
+    few = ands[: max(5, query_count // 20)]
+    t = time_each(
+        {
+            "rust": lambda q: small.search(default, request(q)),
+            "reference": lambda q: reference.search(default, request(q)),
+        },
+        few,
+        1,
+    )
+    results["reference_query_slowdown_geomean"] = geomean_ratio(t["reference"], t["rust"])
+
+    rss = subprocess.run(
+        [sys.executable, "-m", "benchmarks.engine", "--rss", str(product_count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    results.update(json.loads(rss.stdout))
+    return results
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--rss"]:
+        print(json.dumps(measure_rss(int(argv[1]))))
+        return 0
+    print(json.dumps(run(quick="--quick" in argv), indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
