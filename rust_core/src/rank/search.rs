@@ -25,6 +25,7 @@
 //! - the other sorts order every match by their key, then first-phase score, then product id;
 //! - an empty query browses (every product passing the filters, relevance acting as sales).
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -121,9 +122,31 @@ struct ResolvedTerm<'a> {
     /// `None` when no live product contains the term.
     term: Option<&'a Term>,
     /// `title_scores[tf * 256 + len]`: the term score of a posting found only in the title,
-    /// `tf` ≤ [`TITLE_TABLE_MAX_TF`] times, in a title of `len` tokens; computed by
-    /// [`Bm25f::term_score`] itself, so looking it up gives the very same bits.
-    title_scores: Vec<f64>,
+    /// `tf` ≤ [`TITLE_TABLE_MAX_TF`] times, in a title of `len` tokens, filled on first use
+    /// (NaN until then) by [`Bm25f::term_score`] itself, so a lookup gives the very same bits.
+    /// Empty when the title is not searched.
+    title_scores: Vec<Cell<f64>>,
+}
+
+/// Documents per window of term-at-a-time retrieval.
+const WINDOW: u32 = 4096;
+
+/// All-terms retrieval goes window by window when the lead (rarest required) term is in more
+/// than 1/this of the documents; below that, seeking from the lead's documents is cheaper.
+const DENSE_LEAD_FRACTION: usize = 16;
+
+/// The first position at or after `from` whose document is >= `doc` (galloping search).
+fn skip_to(list: &[Posting], from: usize, doc: u32) -> usize {
+    let rest = &list[from.min(list.len())..];
+    if rest.first().is_none_or(|p| p.doc >= doc) {
+        return from.min(list.len());
+    }
+    let mut bound = 1;
+    while bound < rest.len() && rest[bound].doc < doc {
+        bound *= 2;
+    }
+    let window = &rest[bound / 2..rest.len().min(bound + 1)];
+    from + bound / 2 + window.partition_point(|p| p.doc < doc)
 }
 
 /// Largest title term frequency with a precomputed score (almost every posting).
@@ -134,7 +157,14 @@ impl ResolvedTerm<'_> {
     fn score(&self, bm25f: &Bm25f, posting: &Posting, lens: &[u8; 3]) -> f64 {
         let [tf, shop, brand] = posting.tf;
         if shop == 0 && brand == 0 && tf <= TITLE_TABLE_MAX_TF && !self.title_scores.is_empty() {
-            self.title_scores[usize::from(tf) << 8 | usize::from(lens[0])]
+            let cached = &self.title_scores[usize::from(tf) << 8 | usize::from(lens[0])];
+            let score = cached.get();
+            if !score.is_nan() {
+                return score;
+            }
+            let score = bm25f.term_score(self.idf, posting, lens);
+            cached.set(score);
+            score
         } else {
             bm25f.term_score(self.idf, posting, lens)
         }
@@ -489,6 +519,10 @@ impl<'a> Query<'a> {
             let Some(lead_term) = self.terms[lead].term else {
                 return;
             };
+            if lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len() {
+                self.for_each_all_terms_match_windowed(lead, &mut visit);
+                return;
+            }
             'docs: for lead_posting in &lead_term.postings {
                 let doc = lead_posting.doc;
                 if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
@@ -513,30 +547,96 @@ impl<'a> Query<'a> {
                 visit(doc, score);
             }
         } else {
-            loop {
-                let next = cursors
-                    .iter()
-                    .flatten()
-                    .filter_map(|c| c.postings.get(c.at).map(|p| p.doc))
-                    .min();
-                let Some(doc) = next else { break };
-                let lens = &index.docs.lens[doc as usize];
-                let mut score = 0.0;
-                let mut any = false;
-                for (i, t) in self.terms.iter().enumerate() {
-                    let Some(cursor) = cursors[i].as_mut() else {
-                        continue;
-                    };
-                    if let Some(p) = cursor.postings.get(cursor.at).filter(|p| p.doc == doc) {
-                        cursor.at += 1;
-                        if self.bm25f.contains(p) {
-                            score += t.score(&self.bm25f, p, lens);
-                            any = true;
-                        }
+            self.for_each_any_term_match(&mut visit);
+        }
+    }
+
+    /// All-terms retrieval for a dense lead term, term at a time within the windows where the
+    /// lead term has documents (no per-document seeks); sums in query-term order as above.
+    fn for_each_all_terms_match_windowed(&self, lead: usize, visit: &mut impl FnMut(u32, f64)) {
+        let index = self.index;
+        let required = self.terms.iter().filter(|t| t.required).count();
+        let lists: Vec<&[Posting]> = self
+            .terms
+            .iter()
+            .map(|t| t.term.map_or(&[][..], |term| term.postings.as_slice()))
+            .collect();
+        let mut at = vec![0usize; lists.len()];
+        let mut scores = vec![0.0f64; WINDOW as usize];
+        let mut counts = vec![0usize; WINDOW as usize];
+        let mut touched = [0u64; WINDOW as usize / 64];
+        while let Some(first) = lists[lead].get(at[lead]) {
+            let base = first.doc - first.doc % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            for ((t, list), i) in self.terms.iter().zip(&lists).zip(at.iter_mut()) {
+                *i = skip_to(list, *i, base);
+                while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
+                    *i += 1;
+                    if self.bm25f.contains(p) {
+                        let slot = (p.doc - base) as usize;
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
+                        counts[slot] += usize::from(t.required);
+                        touched[slot / 64] |= 1 << (slot % 64);
                     }
                 }
-                if any && self.filter.accepts(index, doc) {
-                    visit(doc, score);
+            }
+            for (word_index, word) in touched.iter_mut().enumerate() {
+                while *word != 0 {
+                    let slot = word_index * 64 + word.trailing_zeros() as usize;
+                    *word &= *word - 1;
+                    let doc = base + slot as u32;
+                    if counts[slot] == required && self.filter.accepts(index, doc) {
+                        visit(doc, scores[slot]);
+                    }
+                    scores[slot] = 0.0;
+                    counts[slot] = 0;
+                }
+            }
+        }
+    }
+
+    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents: each term
+    /// adds its scores to the window's accumulators in query-term order (so every sum is the
+    /// same as adding per document in term order), then the window's matches are visited in
+    /// document order.
+    fn for_each_any_term_match(&self, visit: &mut impl FnMut(u32, f64)) {
+        let index = self.index;
+        let postings: Vec<(&ResolvedTerm, &[Posting])> = self
+            .terms
+            .iter()
+            .filter_map(|t| t.term.map(|term| (t, term.postings.as_slice())))
+            .collect();
+        let mut at = vec![0usize; postings.len()];
+        let mut scores = vec![0.0f64; WINDOW as usize];
+        let mut matched = [0u64; WINDOW as usize / 64];
+        loop {
+            let next = postings
+                .iter()
+                .zip(&at)
+                .filter_map(|((_, list), &i)| list.get(i).map(|p| p.doc))
+                .min();
+            let Some(next) = next else { break };
+            let base = next - next % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            for ((t, list), i) in postings.iter().zip(at.iter_mut()) {
+                while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
+                    *i += 1;
+                    if self.bm25f.contains(p) {
+                        let slot = (p.doc - base) as usize;
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
+                        matched[slot / 64] |= 1 << (slot % 64);
+                    }
+                }
+            }
+            for (word_index, word) in matched.iter_mut().enumerate() {
+                while *word != 0 {
+                    let slot = word_index * 64 + word.trailing_zeros() as usize;
+                    *word &= *word - 1;
+                    let doc = base + slot as u32;
+                    if self.filter.accepts(index, doc) {
+                        visit(doc, scores[slot]);
+                    }
+                    scores[slot] = 0.0;
                 }
             }
         }
@@ -720,16 +820,7 @@ impl Index {
                     .filter(|term| term.df[bm25f.searched] > 0);
                 let idf = term.map_or(0.0, |term| idf(live, term.df[bm25f.searched]));
                 let title_scores = if term.is_some() && bm25f.searched & 1 != 0 {
-                    (0..=TITLE_TABLE_MAX_TF)
-                        .flat_map(|tf| (0..=u8::MAX).map(move |len| (tf, len)))
-                        .map(|(tf, len)| {
-                            let posting = Posting {
-                                doc: 0,
-                                tf: [tf, 0, 0],
-                            };
-                            bm25f.term_score(idf, &posting, &[len, 0, 0])
-                        })
-                        .collect()
+                    vec![Cell::new(f64::NAN); (usize::from(TITLE_TABLE_MAX_TF) + 1) << 8]
                 } else {
                     Vec::new()
                 };

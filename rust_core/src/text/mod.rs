@@ -120,11 +120,12 @@ impl Analyzer {
     }
 
     /// The query's terms: its distinct tokens in order of first appearance, each marked
-    /// required or not. Required are letter and digit tokens, lone Han characters, and the
-    /// bigrams inside the words jieba finds in the query (in `BigramsOnly` mode: every
-    /// bigram). Bigrams that straddle two words, words of three or more characters and
-    /// one-character words inside a longer run only add to the score. A query with no
-    /// required term (say two one-character words) requires all its terms.
+    /// required or not. Required are letter and digit tokens, lone Han characters, and every
+    /// bigram except those that straddle the edge of a word of two or more characters that
+    /// jieba finds in the query ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", which jieba
+    /// cuts into 包 and 邮, requires 包邮). In `BigramsOnly` mode every bigram is required.
+    /// jieba's own words (of one, or three or more, characters) only add to the score.
+    /// Every query with a token has a required term.
     pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
         let tokens = self.tokens(text);
         let mut required: Vec<String> = Vec::new();
@@ -133,17 +134,28 @@ impl Analyzer {
             match script {
                 Script::Letter | Script::Digit => required.push(run),
                 Script::Han if chars.len() == 1 => required.push(run),
-                Script::Han => match &self.jieba {
-                    None => required.extend(bigrams(&chars)),
-                    Some(jieba) => {
-                        for word in jieba.cut(&run, false) {
-                            let word_chars: Vec<char> = word.word.chars().collect();
-                            if word_chars.len() >= 2 {
-                                required.extend(bigrams(&word_chars));
+                Script::Han => {
+                    // word_len[i]: length of the jieba word holding character i (1 without jieba).
+                    let mut word_len = vec![1usize; chars.len()];
+                    let mut word_of = (0..chars.len()).collect::<Vec<_>>();
+                    if let Some(jieba) = &self.jieba {
+                        let mut i = 0;
+                        for (w, word) in jieba.cut(&run, false).into_iter().enumerate() {
+                            let n = word.word.chars().count();
+                            for j in i..i + n {
+                                word_len[j] = n;
+                                word_of[j] = w;
                             }
+                            i += n;
                         }
                     }
-                },
+                    for i in 0..chars.len() - 1 {
+                        let straddles = word_of[i] != word_of[i + 1];
+                        if !straddles || (word_len[i] == 1 && word_len[i + 1] == 1) {
+                            required.push(chars[i..i + 2].iter().collect());
+                        }
+                    }
+                }
             }
         }
         let mut terms: Vec<QueryTerm> = Vec::new();
@@ -155,9 +167,6 @@ impl Analyzer {
                     required: is_required,
                 });
             }
-        }
-        if !terms.iter().any(|t| t.required) {
-            terms.iter_mut().for_each(|t| t.required = true);
         }
         terms
     }
@@ -243,6 +252,18 @@ mod tests {
         assert!(!straddling.required);
         let bigram_only = Analyzer::new(AnalysisMode::BigramsOnly).query_terms("羊绒围巾");
         assert!(bigram_only.iter().all(|t| t.required) && bigram_only.len() == 3);
+    }
+
+    #[test]
+    fn a_bigram_between_single_character_words_is_required() {
+        // jieba cuts 包邮 into 包 and 邮: the bigram is still required, the characters are not.
+        let terms = full().query_terms("包邮");
+        let required: Vec<(&str, bool)> = terms
+            .iter()
+            .map(|t| (t.text.as_str(), t.required))
+            .collect();
+        assert_eq!(required[0], ("包邮", true));
+        assert!(required[1..].iter().all(|(_, r)| !r), "{required:?}");
     }
 
     #[test]
