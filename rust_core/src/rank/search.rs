@@ -131,8 +131,9 @@ struct ResolvedTerm<'a> {
 /// Documents per window of term-at-a-time retrieval.
 const WINDOW: u32 = 4096;
 
-/// All-terms retrieval goes window by window when the lead (rarest required) term is in more
-/// than 1/this of the documents; below that, seeking from the lead's documents is cheaper.
+/// All-terms retrieval of a query with several terms goes window by window when the lead
+/// (rarest required) term is in more than 1/this of the documents; below that, seeking from the
+/// lead's documents is cheaper.
 const DENSE_LEAD_FRACTION: usize = 16;
 
 /// The first position at or after `from` whose document is >= `doc` (galloping search).
@@ -175,6 +176,8 @@ impl ResolvedTerm<'_> {
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     doc: u32,
+    /// [`Features::id_prefix`](super::index::Features) of the product, for cheap tie-breaks.
+    id_prefix: u64,
     exact_shop: bool,
     first_phase: f64,
     /// Final score once re-ranked.
@@ -293,6 +296,7 @@ impl CompiledFilter {
         }
     }
 
+    #[inline(always)]
     fn accepts(&self, index: &Index, doc: u32) -> bool {
         let d = doc as usize;
         if !index.docs.alive[d] {
@@ -374,6 +378,7 @@ struct Query<'a> {
 }
 
 impl<'a> Query<'a> {
+    #[inline]
     fn is_exact_shop(&self, doc: u32) -> bool {
         !self.exact_shops.is_empty()
             && self
@@ -399,6 +404,7 @@ impl<'a> Query<'a> {
         (score, matched)
     }
 
+    #[inline]
     fn candidate(&self, doc: u32, first_phase: f64) -> Candidate {
         let (key_int, key_float) = match self.effective_sort() {
             Sort::Relevance => (0, 0.0),
@@ -417,6 +423,7 @@ impl<'a> Query<'a> {
         };
         Candidate {
             doc,
+            id_prefix: self.index.docs.features[doc as usize].id_prefix,
             exact_shop: self.is_exact_shop(doc),
             first_phase,
             final_score: None,
@@ -434,20 +441,18 @@ impl<'a> Query<'a> {
     }
 
     /// Product-id order, the final tie-break: the cached 8-byte prefixes decide unless equal.
+    #[inline]
     fn by_product_id(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        let features = &self.index.docs.features;
-        features[a.doc as usize]
-            .id_prefix
-            .cmp(&features[b.doc as usize].id_prefix)
-            .then_with(|| {
-                let records = &self.index.docs.records;
-                records[a.doc as usize]
-                    .product_id
-                    .cmp(&records[b.doc as usize].product_id)
-            })
+        a.id_prefix.cmp(&b.id_prefix).then_with(|| {
+            let records = &self.index.docs.records;
+            records[a.doc as usize]
+                .product_id
+                .cmp(&records[b.doc as usize].product_id)
+        })
     }
 
     /// The order of the first phase (relevance) or of the requested sort.
+    #[inline]
     fn compare(&self, a: &Candidate, b: &Candidate) -> Ordering {
         let by_key = match self.effective_sort() {
             Sort::Relevance => b
@@ -519,7 +524,8 @@ impl<'a> Query<'a> {
             let Some(lead_term) = self.terms[lead].term else {
                 return;
             };
-            if lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len() {
+            let dense = lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len();
+            if dense && self.terms.len() > 1 {
                 self.for_each_all_terms_match_windowed(lead, &mut visit);
                 return;
             }

@@ -124,7 +124,8 @@ impl Analyzer {
     /// bigram except those that straddle the edge of a word of two or more characters that
     /// jieba finds in the query ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", which jieba
     /// cuts into 包 and 邮, requires 包邮). In `BigramsOnly` mode every bigram is required.
-    /// jieba's own words (of one, or three or more, characters) only add to the score.
+    /// jieba's words of three or more characters only add to the score; its one-character
+    /// words inside a longer run are left out (the run's bigrams cover them).
     /// Every query with a token has a required term.
     pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
         let tokens = self.tokens(text);
@@ -160,7 +161,9 @@ impl Analyzer {
         }
         let mut terms: Vec<QueryTerm> = Vec::new();
         for token in tokens {
-            if !terms.iter().any(|t| t.text == token) {
+            // A one-character word inside a longer run is covered by that run's bigrams.
+            let inner_character = token.chars().count() == 1 && !required.contains(&token);
+            if !inner_character && !terms.iter().any(|t| t.text == token) {
                 let is_required = required.contains(&token);
                 terms.push(QueryTerm {
                     text: token,
@@ -250,6 +253,12 @@ mod tests {
         assert_eq!(required, ["羊绒", "围巾", "iphone"]);
         let straddling = terms.iter().find(|t| t.text == "绒围").unwrap();
         assert!(!straddling.required);
+        let with_single = full().query_terms("羊绒围巾女");
+        assert!(
+            with_single.iter().all(|t| t.text != "女"),
+            "{with_single:?}"
+        );
+        assert_eq!(full().query_terms("女")[0].text, "女");
         let bigram_only = Analyzer::new(AnalysisMode::BigramsOnly).query_terms("羊绒围巾");
         assert!(bigram_only.iter().all(|t| t.required) && bigram_only.len() == 3);
     }
@@ -262,8 +271,7 @@ mod tests {
             .iter()
             .map(|t| (t.text.as_str(), t.required))
             .collect();
-        assert_eq!(required[0], ("包邮", true));
-        assert!(required[1..].iter().all(|(_, r)| !r), "{required:?}");
+        assert_eq!(required, [("包邮", true)]);
     }
 
     #[test]
