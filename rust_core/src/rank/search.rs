@@ -176,14 +176,36 @@ impl ResolvedTerm<'_> {
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     doc: u32,
+    /// The order key: a larger `rank_key` ranks first. Its high 64 bits are the sort's key
+    /// (relevance: the exact-shop flag; the final score's tier once re-ranked), its low 64 bits
+    /// the first-phase score (the final score once re-ranked), each mapped by [`ordered_f64`]
+    /// or [`ordered_i64`] so that integer order is the order of the values.
+    rank_key: u128,
     /// [`Features::id_prefix`](super::index::Features) of the product, for cheap tie-breaks.
     id_prefix: u64,
     exact_shop: bool,
     first_phase: f64,
     /// Final score once re-ranked.
     final_score: Option<f64>,
-    key_int: i64,
-    key_float: f64,
+}
+
+/// Maps an f64 to a u64 whose unsigned order is `f64::total_cmp`'s order.
+fn ordered_f64(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// Maps an i64 to a u64 with the same order.
+fn ordered_i64(value: i64) -> u64 {
+    (value as u64) ^ 1 << 63
+}
+
+fn rank_key(high: u64, low: f64) -> u128 {
+    u128::from(high) << 64 | u128::from(ordered_f64(low))
 }
 
 /// Per-query constants of the BM25F formula.
@@ -375,6 +397,8 @@ struct Query<'a> {
     filter: CompiledFilter,
     exact_shops: HashSet<u32>,
     browse: bool,
+    /// The requested sort; relevance acts as sales when browsing.
+    sort: Sort,
 }
 
 impl<'a> Query<'a> {
@@ -406,37 +430,25 @@ impl<'a> Query<'a> {
 
     #[inline]
     fn candidate(&self, doc: u32, first_phase: f64) -> Candidate {
-        let (key_int, key_float) = match self.effective_sort() {
-            Sort::Relevance => (0, 0.0),
-            sort => {
-                let f = &self.index.docs.features[doc as usize];
-                match sort {
-                    Sort::Sales => (f.sales_30d, 0.0),
-                    Sort::PriceAscending | Sort::PriceDescending => (f.price_fen, 0.0),
-                    Sort::Rating => (
-                        0,
-                        bayesian_rating(self.profile, f.rating_sum, f.rating_count),
-                    ),
-                    _ => (f.listed_at_s, 0.0),
-                }
+        let exact_shop = self.is_exact_shop(doc);
+        let f = &self.index.docs.features[doc as usize];
+        let high = match self.sort {
+            Sort::Relevance => u64::from(exact_shop),
+            Sort::Sales => ordered_i64(f.sales_30d),
+            Sort::PriceDescending => ordered_i64(f.price_fen),
+            Sort::PriceAscending => !ordered_i64(f.price_fen),
+            Sort::Rating => {
+                ordered_f64(bayesian_rating(self.profile, f.rating_sum, f.rating_count))
             }
+            Sort::Newest => ordered_i64(f.listed_at_s),
         };
         Candidate {
             doc,
-            id_prefix: self.index.docs.features[doc as usize].id_prefix,
-            exact_shop: self.is_exact_shop(doc),
+            rank_key: rank_key(high, first_phase),
+            id_prefix: f.id_prefix,
+            exact_shop,
             first_phase,
             final_score: None,
-            key_int,
-            key_float,
-        }
-    }
-
-    fn effective_sort(&self) -> Sort {
-        if self.browse && self.request.sort == Sort::Relevance {
-            Sort::Sales
-        } else {
-            self.request.sort
         }
     }
 
@@ -451,39 +463,11 @@ impl<'a> Query<'a> {
         })
     }
 
-    /// The order of the first phase (relevance) or of the requested sort.
+    /// The order of `rank_key`, then product id: a total order (ids are unique).
     #[inline]
     fn compare(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        let by_key = match self.effective_sort() {
-            Sort::Relevance => b
-                .exact_shop
-                .cmp(&a.exact_shop)
-                .then(b.first_phase.total_cmp(&a.first_phase)),
-            Sort::Sales | Sort::Newest | Sort::PriceDescending => b
-                .key_int
-                .cmp(&a.key_int)
-                .then(b.first_phase.total_cmp(&a.first_phase)),
-            Sort::PriceAscending => a
-                .key_int
-                .cmp(&b.key_int)
-                .then(b.first_phase.total_cmp(&a.first_phase)),
-            Sort::Rating => b
-                .key_float
-                .total_cmp(&a.key_float)
-                .then(b.first_phase.total_cmp(&a.first_phase)),
-        };
-        by_key.then_with(|| self.by_product_id(a, b))
-    }
-
-    /// The order of the second phase.
-    fn compare_final(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        b.exact_shop
-            .cmp(&a.exact_shop)
-            .then(
-                b.final_score
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.final_score.unwrap_or(0.0)),
-            )
+        b.rank_key
+            .cmp(&a.rank_key)
             .then_with(|| self.by_product_id(a, b))
     }
 
@@ -653,12 +637,12 @@ impl<'a> Query<'a> {
         let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
         let mut total = 0u64;
         let mut threshold: Option<Candidate> = None;
-        let relevance = self.effective_sort() == Sort::Relevance;
+        let relevance = self.sort == Sort::Relevance;
         self.for_each_match(all_required, |doc, first_phase| {
             total += 1;
             if let Some(t) = &threshold {
                 // The common rejection, decided on the score alone (most matches end here).
-                if relevance && !t.exact_shop && first_phase < t.first_phase {
+                if relevance && t.rank_key >> 64 == 0 && first_phase < t.first_phase {
                     return;
                 }
             }
@@ -748,15 +732,17 @@ impl<'a> Query<'a> {
 
     /// The first `k` products of the final order, and the number of matches.
     fn ranked_prefix(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
-        let relevance = self.effective_sort() == Sort::Relevance;
+        let relevance = self.sort == Sort::Relevance;
         let depth = self.profile.rerank_depth as usize;
         let (mut ranked, total) = self.top(all_required, if relevance { k.max(depth) } else { k });
         if relevance {
             let reranked = depth.min(ranked.len());
             for c in &mut ranked[..reranked] {
-                c.final_score = Some(self.second_phase(c.doc, c.first_phase, false).0);
+                let final_score = self.second_phase(c.doc, c.first_phase, false).0;
+                c.final_score = Some(final_score);
+                c.rank_key = rank_key(u64::from(c.exact_shop), final_score);
             }
-            ranked[..reranked].sort_unstable_by(|a, b| self.compare_final(a, b));
+            ranked[..reranked].sort_unstable_by(|a, b| self.compare(a, b));
         }
         ranked.truncate(k);
         (ranked, total)
@@ -857,6 +843,11 @@ impl Index {
             filter: CompiledFilter::new(self, &request.filter),
             exact_shops,
             browse,
+            sort: if browse && request.sort == Sort::Relevance {
+                Sort::Sales
+            } else {
+                request.sort
+            },
         };
         let page_size = request.page_size as usize;
         let mut any_term_match = false;
@@ -892,7 +883,7 @@ impl Query<'_> {
     fn hit(&self, c: &Candidate, any_term_match: bool) -> Hit {
         let record = &self.index.docs.records[c.doc as usize];
         let shop = &self.index.shops[self.index.docs.shop[c.doc as usize] as usize].record;
-        let reranked = c.final_score.is_some() || self.effective_sort() != Sort::Relevance;
+        let reranked = c.final_score.is_some() || self.sort != Sort::Relevance;
         let (final_score, signals) = if reranked {
             self.second_phase(c.doc, c.first_phase, self.request.explain)
         } else {
