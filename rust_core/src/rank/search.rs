@@ -641,8 +641,10 @@ impl<'a> Query<'a> {
         self.for_each_match(all_required, |doc, first_phase| {
             total += 1;
             if let Some(t) = &threshold {
-                // The common rejection, decided on the score alone (most matches end here).
-                if relevance && t.rank_key >> 64 == 0 && first_phase < t.first_phase {
+                // The common rejection, decided on the rank key alone (most matches end here).
+                if relevance
+                    && rank_key(u64::from(self.is_exact_shop(doc)), first_phase) < t.rank_key
+                {
                     return;
                 }
             }
@@ -1010,6 +1012,26 @@ mod tests {
             .search(&RankingProfile::default(), &request("羊绒小店"))
             .unwrap();
         assert_eq!(ids(&result)[..2], ["b", "c"]);
+    }
+
+    #[test]
+    fn an_exact_shop_match_found_after_the_top_k_threshold_still_ranks_first() {
+        // Found by the differential test: six strong matches of another shop fill the top-k
+        // buffer and set its threshold before the weaker exact-shop match is visited.
+        let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+        index.upsert_shops(vec![shop("a", "羊绒小店"), shop("b", "杂货铺")]);
+        let mut products: Vec<_> = (0..6)
+            .map(|i| product(&format!("b{i}"), "b", "羊绒小店 羊绒小店"))
+            .collect();
+        products.push(product("a1", "a", "袜子"));
+        index.upsert_products(products).unwrap();
+        let profile = RankingProfile {
+            rerank_depth: 1,
+            ..RankingProfile::default()
+        };
+        let mut r = request("羊绒小店");
+        r.page_size = 1;
+        assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["a1"]);
     }
 
     #[test]
