@@ -11,10 +11,13 @@
 //! - `total_len[f]` is the sum of the field lengths of the live documents;
 //! - `term.df[mask]` counts the live documents whose fields in `mask` contain the term.
 
-use std::collections::HashMap;
-
 use crate::error::{CoreError, CoreResult};
 use crate::text::{normalize, Analyzer};
+
+/// Hash maps keyed by terms and ids: foldhash is several times faster than the default
+/// SipHash on short keys, and the keys come from our own catalog, not from attackers
+/// choosing collisions (the seed is still random per process).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The indexed text fields, in the order every per-field array uses.
 pub const FIELDS: [&str; 3] = ["title", "shop_name", "brand"];
@@ -150,22 +153,48 @@ pub fn fold_name(text: &str) -> String {
         .join(" ")
 }
 
-/// Counts tokens per distinct token, keeping first-appearance order.
-fn count_tokens(tokens: &[String], field: usize, into: &mut Vec<(String, [u8; 3])>) {
-    for token in tokens {
-        match into.iter_mut().find(|(t, _)| t == token) {
-            Some((_, tf)) => tf[field] = tf[field].saturating_add(1),
-            None => {
+fn saturating_len(tokens: &[&str]) -> u8 {
+    u8::try_from(tokens.len()).unwrap_or(MAX_FIELD_COUNT)
+}
+
+/// Each distinct token of a document with its frequency per field, and the field lengths.
+/// `title` and `brand` are normalised text; `shop_name` the shop's tokens.
+fn document_terms<'a>(
+    analyzer: &Analyzer,
+    title: &'a str,
+    shop_name: &'a [String],
+    brand: &'a str,
+) -> (Vec<(&'a str, [u8; 3])>, [u8; 3]) {
+    let mut fields: [Vec<&'a str>; 3] = [
+        Vec::new(),
+        shop_name.iter().map(String::as_str).collect(),
+        Vec::new(),
+    ];
+    analyzer.token_slices(title, &mut fields[TITLE]);
+    analyzer.token_slices(brand, &mut fields[BRAND]);
+    let lens = [
+        saturating_len(&fields[TITLE]),
+        saturating_len(&fields[SHOP_NAME]),
+        saturating_len(&fields[BRAND]),
+    ];
+    let mut all: Vec<(&str, usize)> = fields
+        .iter()
+        .enumerate()
+        .flat_map(|(f, tokens)| tokens.iter().map(move |&t| (t, f)))
+        .collect();
+    all.sort_unstable();
+    let mut counts: Vec<(&str, [u8; 3])> = Vec::with_capacity(all.len());
+    for (token, field) in all {
+        match counts.last_mut() {
+            Some((last, tf)) if *last == token => tf[field] = tf[field].saturating_add(1),
+            _ => {
                 let mut tf = [0u8; 3];
                 tf[field] = 1;
-                into.push((token.clone(), tf));
+                counts.push((token, tf));
             }
         }
     }
-}
-
-fn saturating_len(tokens: &[String]) -> u8 {
-    u8::try_from(tokens.len()).unwrap_or(MAX_FIELD_COUNT)
+    (counts, lens)
 }
 
 pub struct Index {
@@ -189,14 +218,14 @@ impl Index {
         Self {
             analyzer,
             shops: Vec::new(),
-            shop_by_id: HashMap::new(),
-            shops_by_folded_name: HashMap::new(),
+            shop_by_id: HashMap::default(),
+            shops_by_folded_name: HashMap::default(),
             categories: Vec::new(),
-            category_by_id: HashMap::new(),
+            category_by_id: HashMap::default(),
             docs: Docs::default(),
-            by_product_id: HashMap::new(),
+            by_product_id: HashMap::default(),
             terms: Vec::new(),
-            term_by_text: HashMap::new(),
+            term_by_text: HashMap::default(),
             total_len: [0; 3],
             dead: 0,
         }
@@ -324,41 +353,23 @@ impl Index {
         deleted
     }
 
-    /// Each distinct token of a document with its per-field frequency, and the field lengths.
-    fn analyse_document(
-        &self,
-        record: &ProductRecord,
-        shop: u32,
-    ) -> (Vec<(String, [u8; 3])>, [u8; 3]) {
-        let title = self.analyzer.tokens(&record.title);
-        let brand = self.analyzer.tokens(&record.brand);
-        let shop_name = &self.shops[shop as usize].name_tokens;
-        let mut counts = Vec::with_capacity(title.len() + shop_name.len() + brand.len());
-        count_tokens(&title, TITLE, &mut counts);
-        count_tokens(shop_name, SHOP_NAME, &mut counts);
-        count_tokens(&brand, BRAND, &mut counts);
-        let lens = [
-            saturating_len(&title),
-            saturating_len(shop_name),
-            saturating_len(&brand),
-        ];
-        (counts, lens)
-    }
-
     fn append(&mut self, record: ProductRecord) -> CoreResult<()> {
         let shop = *self.shop_by_id.get(&record.shop_id).ok_or_else(|| {
             CoreError::FailedPrecondition(format!("unknown shop {}", record.shop_id))
         })?;
         let doc = u32::try_from(self.docs.alive.len())
             .map_err(|_| CoreError::FailedPrecondition("index is full".to_owned()))?;
-        let (counts, lens) = self.analyse_document(&record, shop);
+        let title = normalize(&record.title);
+        let brand = normalize(&record.brand);
+        let shop_name = &self.shops[shop as usize].name_tokens;
+        let (counts, lens) = document_terms(&self.analyzer, &title, shop_name, &brand);
         for (text, tf) in counts {
-            let term_id = match self.term_by_text.get(&text) {
+            let term_id = match self.term_by_text.get(text) {
                 Some(&id) => id,
                 None => {
                     let id = self.terms.len() as u32;
                     self.terms.push(Term::default());
-                    self.term_by_text.insert(text, id);
+                    self.term_by_text.insert(text.to_owned(), id);
                     id
                 }
             };
@@ -394,9 +405,12 @@ impl Index {
         let d = doc as usize;
         debug_assert!(self.docs.alive[d]);
         let record = &self.docs.records[d];
-        let (counts, lens) = self.analyse_document(record, self.docs.shop[d]);
+        let title = normalize(&record.title);
+        let brand = normalize(&record.brand);
+        let shop_name = &self.shops[self.docs.shop[d] as usize].name_tokens;
+        let (counts, lens) = document_terms(&self.analyzer, &title, shop_name, &brand);
         for (text, tf) in counts {
-            let term = &mut self.terms[self.term_by_text[&text] as usize];
+            let term = &mut self.terms[self.term_by_text[text] as usize];
             add_to_df(&mut term.df, Posting { doc, tf }.field_mask(), -1);
         }
         for (f, len) in lens.iter().enumerate() {

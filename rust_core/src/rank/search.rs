@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::index::{fold_name, Index, Posting, Term};
+use super::index::{fold_name, HashMap, Index, Posting, Term};
 use super::profile::RankingProfile;
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
@@ -306,7 +306,7 @@ struct CompiledFilter {
 
 impl CompiledFilter {
     fn new(index: &Index, filter: &Filter) -> Self {
-        let resolve = |ids: &[String], map: &std::collections::HashMap<String, u32>| {
+        let resolve = |ids: &[String], map: &HashMap<String, u32>| {
             (!ids.is_empty()).then(|| ids.iter().filter_map(|id| map.get(id).copied()).collect())
         };
         Self {

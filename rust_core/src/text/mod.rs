@@ -59,30 +59,24 @@ pub struct QueryTerm {
     pub required: bool,
 }
 
-/// Every character bigram of a Han run, in order.
-fn bigrams(chars: &[char]) -> impl Iterator<Item = String> + '_ {
-    chars.windows(2).map(|pair| pair.iter().collect::<String>())
-}
-
-/// The maximal runs of one script in normalised text, in order; other characters separate.
-fn runs(normalized: &str) -> Vec<(String, Script)> {
+/// The maximal runs of one script in normalised text, in order, as slices of it; other
+/// characters separate runs.
+fn runs(normalized: &str) -> Vec<(&str, Script)> {
     let mut out = Vec::new();
-    let mut run = String::new();
+    let mut start = 0;
     let mut run_script = None;
-    for c in normalized.chars() {
+    for (i, c) in normalized.char_indices() {
         let s = script(c);
         if s != run_script {
             if let Some(previous) = run_script {
-                out.push((std::mem::take(&mut run), previous));
+                out.push((&normalized[start..i], previous));
             }
             run_script = s;
-        }
-        if s.is_some() {
-            run.push(c);
+            start = i;
         }
     }
     if let Some(previous) = run_script {
-        out.push((run, previous));
+        out.push((&normalized[start..], previous));
     }
     out
 }
@@ -112,11 +106,18 @@ impl Analyzer {
 
     /// Tokens of `text` in order of appearance, repeats kept (term frequency counts them).
     pub fn tokens(&self, text: &str) -> Vec<String> {
+        let normalized = normalize(text);
         let mut tokens = Vec::new();
-        for (run, script) in runs(&normalize(text)) {
-            self.push_run(&run, script, &mut tokens);
+        self.token_slices(&normalized, &mut tokens);
+        tokens.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The tokens of already normalised text, as slices of it (no allocation per token):
+    /// what [`Analyzer::tokens`] returns for the text before normalisation.
+    pub fn token_slices<'a>(&self, normalized: &'a str, tokens: &mut Vec<&'a str>) {
+        for (run, script) in runs(normalized) {
+            self.push_run(run, script, tokens);
         }
-        tokens
     }
 
     /// The query's terms: its distinct tokens in order of first appearance, each marked
@@ -130,18 +131,19 @@ impl Analyzer {
     pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
         let tokens = self.tokens(text);
         let mut required: Vec<String> = Vec::new();
-        for (run, script) in runs(&normalize(text)) {
+        let normalized = normalize(text);
+        for (run, script) in runs(&normalized) {
             let chars: Vec<char> = run.chars().collect();
             match script {
-                Script::Letter | Script::Digit => required.push(run),
-                Script::Han if chars.len() == 1 => required.push(run),
+                Script::Letter | Script::Digit => required.push(run.to_owned()),
+                Script::Han if chars.len() == 1 => required.push(run.to_owned()),
                 Script::Han => {
                     // word_len[i]: length of the jieba word holding character i (1 without jieba).
                     let mut word_len = vec![1usize; chars.len()];
                     let mut word_of = (0..chars.len()).collect::<Vec<_>>();
                     if let Some(jieba) = &self.jieba {
                         let mut i = 0;
-                        for (w, word) in jieba.cut(&run, false).into_iter().enumerate() {
+                        for (w, word) in jieba.cut(run, false).into_iter().enumerate() {
                             let n = word.word.chars().count();
                             for j in i..i + n {
                                 word_len[j] = n;
@@ -174,20 +176,23 @@ impl Analyzer {
         terms
     }
 
-    fn push_run(&self, run: &str, script: Script, tokens: &mut Vec<String>) {
+    fn push_run<'a>(&self, run: &'a str, script: Script, tokens: &mut Vec<&'a str>) {
         match script {
-            Script::Letter | Script::Digit => tokens.push(run.to_owned()),
+            Script::Letter | Script::Digit => tokens.push(run),
             Script::Han => {
-                let chars: Vec<char> = run.chars().collect();
-                if chars.len() == 1 {
-                    tokens.push(run.to_owned());
+                let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
+                if starts.len() == 1 {
+                    tokens.push(run);
                     return;
                 }
-                tokens.extend(bigrams(&chars));
+                for pair in 0..starts.len() - 1 {
+                    let end = starts.get(pair + 2).copied().unwrap_or(run.len());
+                    tokens.push(&run[starts[pair]..end]);
+                }
                 if let Some(jieba) = &self.jieba {
                     for token in jieba.cut(run, false) {
                         if token.end - token.start != 2 {
-                            tokens.push(token.word.to_owned());
+                            tokens.push(token.word);
                         }
                     }
                 }
