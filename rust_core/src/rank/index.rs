@@ -80,14 +80,57 @@ impl Posting {
     }
 }
 
+/// Postings per block of [`BlockBound`]s.
+pub const BLOCK: usize = 32;
+
+/// What bounds the score of every posting of one block: the largest term frequency and the
+/// shortest field length per field (the BM25F term score grows with the first and shrinks
+/// with the second). Dead documents may still count; the bound stays an upper bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockBound {
+    pub max_tf: [u8; 3],
+    pub min_len: [u8; 3],
+}
+
+impl BlockBound {
+    fn of(posting: &Posting, lens: &[u8; 3]) -> Self {
+        Self {
+            max_tf: posting.tf,
+            min_len: *lens,
+        }
+    }
+
+    fn widen(&mut self, posting: &Posting, lens: &[u8; 3]) {
+        for (max_tf, tf) in self.max_tf.iter_mut().zip(posting.tf) {
+            *max_tf = (*max_tf).max(tf);
+        }
+        for (min_len, &len) in self.min_len.iter_mut().zip(lens) {
+            *min_len = (*min_len).min(len);
+        }
+    }
+}
+
 /// A term of the dictionary.
 #[derive(Debug, Default)]
 pub(crate) struct Term {
     /// Sorted by `doc`; may contain dead documents.
     pub postings: Vec<Posting>,
+    /// `blocks[i]` bounds `postings[i * BLOCK..(i + 1) * BLOCK]`.
+    pub blocks: Vec<BlockBound>,
     /// `df[mask]`: live documents containing the term in at least one field of `mask`
     /// (bit 0 title, bit 1 shop name, bit 2 brand). `df[0]` is always 0.
     pub df: [u32; 8],
+}
+
+impl Term {
+    fn push(&mut self, posting: Posting, lens: &[u8; 3]) {
+        if self.postings.len().is_multiple_of(BLOCK) {
+            self.blocks.push(BlockBound::of(&posting, lens));
+        } else if let Some(bound) = self.blocks.last_mut() {
+            bound.widen(&posting, lens);
+        }
+        self.postings.push(posting);
+    }
 }
 
 #[derive(Debug)]
@@ -376,7 +419,7 @@ impl Index {
             let term = &mut self.terms[term_id as usize];
             let posting = Posting { doc, tf };
             add_to_df(&mut term.df, posting.field_mask(), 1);
-            term.postings.push(posting);
+            term.push(posting, &lens);
         }
         let category = match self.category_by_id.get(&record.category_id) {
             Some(&c) => c,
@@ -465,23 +508,21 @@ impl Index {
             text_of[id as usize] = Some(text);
         }
         for (term, text) in old_terms.into_iter().zip(text_of) {
-            let postings: Vec<Posting> = term
-                .postings
-                .into_iter()
-                .filter(|p| new_number[p.doc as usize] != u32::MAX)
-                .map(|p| Posting {
-                    doc: new_number[p.doc as usize],
-                    tf: p.tf,
-                })
-                .collect();
-            if postings.is_empty() {
+            let mut compacted = Term {
+                df: term.df,
+                ..Term::default()
+            };
+            for p in term.postings {
+                let doc = new_number[p.doc as usize];
+                if doc != u32::MAX {
+                    compacted.push(Posting { doc, tf: p.tf }, &self.docs.lens[doc as usize]);
+                }
+            }
+            if compacted.postings.is_empty() {
                 continue;
             }
             let id = self.terms.len() as u32;
-            self.terms.push(Term {
-                postings,
-                df: term.df,
-            });
+            self.terms.push(compacted);
             self.term_by_text
                 .insert(text.expect("every term has a text"), id);
         }
@@ -550,6 +591,15 @@ pub(crate) mod tests {
         }
         for term in &index.terms {
             assert!(term.postings.windows(2).all(|w| w[0].doc < w[1].doc));
+            assert_eq!(term.blocks.len(), term.postings.len().div_ceil(BLOCK));
+            for (block, bound) in term.postings.chunks(BLOCK).zip(&term.blocks) {
+                for p in block {
+                    let lens = &index.docs.lens[p.doc as usize];
+                    assert!(
+                        (0..3).all(|f| p.tf[f] <= bound.max_tf[f] && lens[f] >= bound.min_len[f])
+                    );
+                }
+            }
             for mask in 1..8 {
                 let df = term
                     .postings

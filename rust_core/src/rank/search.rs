@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::index::{fold_name, HashMap, Index, Posting, Term};
+use super::index::{fold_name, HashMap, Index, Posting, Term, BLOCK};
 use super::profile::RankingProfile;
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
@@ -638,18 +638,22 @@ impl<'a> Query<'a> {
         let mut total = 0u64;
         let mut threshold: Option<Candidate> = None;
         let relevance = self.sort == Sort::Relevance;
-        self.for_each_match(all_required, |doc, first_phase| {
-            total += 1;
-            if let Some(t) = &threshold {
-                // The common rejection, decided on the rank key alone (most matches end here).
-                if relevance
-                    && rank_key(u64::from(self.is_exact_shop(doc)), first_phase) < t.rank_key
-                {
-                    return;
+        let mut consider = |doc: u32, first_phase: f64, threshold: &mut Option<Candidate>| {
+            if let Some(t) = threshold.as_ref() {
+                // The common rejection, decided on the first-phase key alone (most matches end
+                // here). First-phase scores are sums of non-negative terms from 0.0, never NaN
+                // or -0.0, so `<` is their total order.
+                if relevance {
+                    let exact = self.is_exact_shop(doc);
+                    if (t.exact_shop && !exact)
+                        || (exact == t.exact_shop && first_phase < t.first_phase)
+                    {
+                        return;
+                    }
                 }
             }
             let candidate = self.candidate(doc, first_phase);
-            if let Some(t) = &threshold {
+            if let Some(t) = threshold.as_ref() {
                 if self.compare(&candidate, t) != Ordering::Less {
                     return;
                 }
@@ -658,12 +662,70 @@ impl<'a> Query<'a> {
             if kept.len() >= 2 * k + 2 {
                 kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
                 kept.truncate(k + 1);
-                threshold = kept.pop();
+                *threshold = kept.pop();
             }
-        });
+        };
+        if let Some((term, idf)) = self.block_max_term() {
+            // One term, no filter, no shop named: the count is the term's document frequency,
+            // and a block whose bound cannot beat the threshold is skipped whole.
+            total = u64::from(term.df[self.bm25f.searched]);
+            let lens = &self.index.docs.lens;
+            let alive = &self.index.docs.alive;
+            for (block, bound) in term.postings.chunks(BLOCK).zip(&term.blocks) {
+                if let Some(t) = &threshold {
+                    let probe = Posting {
+                        doc: 0,
+                        tf: bound.max_tf,
+                    };
+                    let best = self.bm25f.term_score(idf, &probe, &bound.min_len);
+                    // The slack absorbs any last-bit rounding in the bound's arithmetic.
+                    if best * (1.0 + 1e-9) < t.first_phase {
+                        continue;
+                    }
+                }
+                let floor = threshold
+                    .as_ref()
+                    .map_or(f64::NEG_INFINITY, |t| t.first_phase);
+                for p in block {
+                    if self.bm25f.contains(p) && alive[p.doc as usize] {
+                        let score = self.terms[0].score(&self.bm25f, p, &lens[p.doc as usize]);
+                        if score >= floor {
+                            consider(p.doc, score, &mut threshold);
+                        }
+                    }
+                }
+            }
+        } else {
+            self.for_each_match(all_required, |doc, first_phase| {
+                total += 1;
+                consider(doc, first_phase, &mut threshold);
+            });
+        }
         kept.sort_unstable_by(|a, b| self.compare(a, b));
         kept.truncate(k);
         (kept, total)
+    }
+
+    /// The term (and its idf) when block-max skipping applies: relevance order, a single
+    /// query term, no filter and no shop named by the query.
+    fn block_max_term(&self) -> Option<(&'a Term, f64)> {
+        let f = &self.filter;
+        let unfiltered = f.categories.is_none()
+            && f.shops.is_none()
+            && f.min_price_fen.is_none()
+            && f.max_price_fen.is_none()
+            && !f.in_stock_only;
+        match self.terms.as_slice() {
+            [only]
+                if self.sort == Sort::Relevance
+                    && !self.browse
+                    && unfiltered
+                    && self.exact_shops.is_empty() =>
+            {
+                only.term.map(|term| (term, only.idf))
+            }
+            _ => None,
+        }
     }
 
     /// The second phase: final score of one product, with its signals when asked.
@@ -1032,6 +1094,48 @@ mod tests {
         let mut r = request("羊绒小店");
         r.page_size = 1;
         assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["a1"]);
+    }
+
+    #[test]
+    fn block_max_skipping_changes_no_result() {
+        // One term and no filter take the block-skipping path; `in_stock_only` (true of every
+        // product here) takes the plain scan. Both must give the same pages and counts.
+        let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+        index.upsert_shops(vec![shop("s", "店")]);
+        let words = [
+            "羊绒", "围巾", "女士", "冬季", "加厚", "保暖", "长款", "流苏",
+        ];
+        let products: Vec<_> = (0..3000)
+            .map(|i: usize| {
+                let n = 1 + (i * 7919) % 12;
+                let title: Vec<&str> = (0..n).map(|j| words[(i + j * 3) % words.len()]).collect();
+                product(
+                    &format!("p{:05}", (i * 104_729) % 100_000),
+                    "s",
+                    &title.join(" "),
+                )
+            })
+            .collect();
+        index.upsert_products(products).unwrap();
+        for depth in [1, 10, 1000] {
+            let profile = RankingProfile {
+                rerank_depth: depth,
+                ..RankingProfile::default()
+            };
+            for page in [0, 3] {
+                let mut fast = request("羊绒");
+                fast.page = page;
+                fast.explain = false;
+                let mut scan = fast.clone();
+                scan.filter.in_stock_only = true;
+                let (a, b) = (
+                    index.search(&profile, &fast).unwrap(),
+                    index.search(&profile, &scan).unwrap(),
+                );
+                assert_eq!(a, b, "depth {depth} page {page}");
+                assert!(a.total_matched > 100);
+            }
+        }
     }
 
     #[test]
