@@ -1,0 +1,681 @@
+"""The executable specification of the Rust search engine, in plain Python.
+
+`ReferenceSearchEngine` has the methods and dict shapes of `xiaodian._core.SearchEngine`
+(`rust_core/src/python.rs`) and must give the same answers: the same hits in the same order,
+the same `total_matched`, `any_term_match` and `has_more`, the same explanations, and scores
+equal to the last bit, because every score is computed with the same floating-point operations
+in the same order as `rust_core/src/rank/search.rs`. It keeps the products in a dict (each with
+its analysed fields, kept until a shop changes) and recomputes every statistic on each search;
+the Rust engine's inverted index, postings, dead documents, compaction, retrieval windows and
+seeks, score tables, packed rank keys and top-k selection are optimisations that must not
+change a result, and `tests/search/test_reference_search.py` holds the two to that.
+
+Analysis (`rust_core/src/text/mod.rs`):
+- normalize = NFKC, then each character lowercased on its own (no final-sigma rule);
+- the normalised text is cut into maximal runs of one script: Han (the CJK ideograph ranges of
+  `is_han`), digit (ASCII 0-9), letter (`str.isalpha`; Rust uses `char::is_alphabetic`, which
+  also counts a few rare marks and letter numbers); anything else separates runs and vanishes;
+- a letter or digit run is one token; a Han run of one character is that character; a longer
+  Han run gives its character bigrams in order, then (analysis "full") the words jieba finds
+  in it (`cut(run, HMM=False)`) whose length is not 2;
+- query terms are the distinct tokens in order of first appearance; required are letter and
+  digit runs, lone Han characters, and every bigram except one that straddles the edge of a
+  jieba word of two or more characters ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", cut
+  into 包 and 邮, requires 包邮; "bigrams": every bigram); jieba's words of three or more
+  characters only add to the score, its one-character words inside a longer run are left out
+  (the run's bigrams cover them); every query with a token has a required term.
+
+Index (`rust_core/src/rank/index.rs`), for each live product:
+- three fields in this order: title, shop name (the current name of its shop, so renaming a
+  shop changes its products), brand; a field's length is its number of tokens and a term's
+  frequency in a field its number of occurrences, both saturating at 255;
+- N = live products; df(t) = live products containing t in a field with positive weight
+  (a *searched* field); avg_f = (sum of the live products' len_f) / N.
+
+Search (`rust_core/src/rank/search.rs`, whose module doc lists the same rules):
+- idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5));
+  factor_f(len) = w_f / ((1 - b) + b * (len / avg_f));
+  tf~ = 0.0 + tf_f * factor_f(len_f) for the searched fields where t occurs, in field order;
+  first_phase = 0.0 + idf * (tf~ / (k1 + tf~)) for the contained query terms, in term order;
+- retrieval: products containing every required term (none when the query has no term);
+  when fewer than `page_size` pass the filters, products containing any term
+  (`any_term_match`); a blank query (only whitespace) browses every product passing the
+  filters with first phase 0 and relevance acting as the sales sort;
+- second phase: additive = 0.0 + w_text*first_phase + w_hero*hero_quality + w_rating*rating
+  + w_shop*shop_score + w_sales*log1p(max(sales_30d, 0)), left to right, then
+  final = additive * brand * new_merchant (each 1.0 when it does not apply; a shop is new
+  while now_s - opened_at_s, saturating, is below window_days * 86400);
+- relevance: order every match by (exact shop first, first phase descending, product id);
+  the first `rerank_depth` get the second phase and are reordered by (exact shop first, final
+  descending, product id), the rest keep their order and score = first phase; a product is an
+  exact-shop match when its shop's folded name (normalize, whitespace runs to one space,
+  trimmed) equals the folded query;
+- other sorts order every match by their key (sales, price, Bayesian rating or listed_at),
+  then first phase descending, then product id; every hit gets the second phase;
+- pages (`shape_page`): filled greedily in rank order with at most `max_per_shop` products of
+  one shop per page (0: no cap), a product over its shop's cap waits for the next page;
+  has_more = products placed on pages up to the requested one < total_matched.
+
+Invariants the Rust code relies on and this code shows directly: the order is total (ties end
+at the unique product id), so document numbering never matters; scores are finite and never
+-0.0, so Python's float order equals Rust's `total_cmp`; a page computed from the whole ranking
+equals the Rust page computed from a long enough prefix of it (an earlier page that is not full
+has used up the prefix, and then no later page can be full either).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jieba
+
+from xiaodian.errors import FailedPrecondition, InvalidArgument
+
+#: The indexed text fields, in the order of every per-field tuple.
+FIELDS = ("title", "shop_name", "brand")
+#: Field lengths and term frequencies are stored in one byte and saturate there.
+MAX_FIELD_COUNT = 255
+MAX_PAGE_SIZE = 100
+SECONDS_PER_DAY = 86_400
+SORTS = ("relevance", "sales", "price_ascending", "price_descending", "rating", "newest")
+ANALYSES = ("full", "bigrams")
+
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
+
+#: Rust's `char::is_whitespace` (the Unicode White_Space property), used by `str::trim` and
+#: `split_whitespace`. Python's `str.isspace` also accepts U+001C-U+001F, so it is not used.
+_WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
+    chr(c) for c in range(0x2000, 0x200B)
+)
+
+_HAN, _LETTER, _DIGIT = "han", "letter", "digit"
+
+_SHOP_KEYS = ("shop_id", "name", "is_brand", "opened_at_s", "experience_score", "experience_review_count")
+_PRODUCT_KEYS = (
+    "product_id",
+    "shop_id",
+    "title",
+    "brand",
+    "category_id",
+    "price_fen",
+    "sales_30d",
+    "stock",
+    "rating_sum",
+    "rating_count",
+    "hero_quality",
+    "dhash",
+    "listed_at_s",
+)
+
+
+# --- analysis ------------------------------------------------------------------------------
+
+
+def normalize(text: str) -> str:
+    """NFKC, then lowercase character by character: `ＩＰｈｏｎｅ１５` becomes `iphone15`."""
+    return "".join(c.lower() for c in unicodedata.normalize("NFKC", text))
+
+
+def is_han(c: str) -> bool:
+    """CJK ideographs: the Unified Ideographs blocks and their extensions."""
+    cp = ord(c)
+    return (
+        0x3400 <= cp <= 0x4DBF
+        or 0x4E00 <= cp <= 0x9FFF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x20000 <= cp <= 0x2FA1F
+        or 0x30000 <= cp <= 0x323AF
+    )
+
+
+def _script(c: str) -> str | None:
+    if is_han(c):
+        return _HAN
+    if "0" <= c <= "9":
+        return _DIGIT
+    if c.isalpha():
+        return _LETTER
+    return None
+
+
+def _runs(normalized: str) -> list[tuple[str, str]]:
+    """The maximal runs of one script, in order; other characters separate and vanish."""
+    out: list[tuple[str, str]] = []
+    run: list[str] = []
+    run_script: str | None = None
+    for c in normalized:
+        s = _script(c)
+        if s != run_script:
+            if run_script is not None:
+                out.append(("".join(run), run_script))
+                run = []
+            run_script = s
+        if s is not None:
+            run.append(c)
+    if run_script is not None:
+        out.append(("".join(run), run_script))
+    return out
+
+
+def _bigrams(chars: str) -> list[str]:
+    return [chars[i : i + 2] for i in range(len(chars) - 1)]
+
+
+@functools.cache
+def _jieba_tokenizer() -> Any:
+    """One jieba tokenizer with the default dictionary (the one jieba-rs embeds), built once."""
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _jieba_words(run: str) -> list[str]:
+    """jieba's words of a Han run, without the HMM for unknown words (as `cut(run, false)`)."""
+    return list(_jieba_tokenizer().cut(run, HMM=False))
+
+
+def _is_blank(text: str) -> bool:
+    """`text.trim().is_empty()` in Rust."""
+    return all(c in _WHITESPACE for c in text)
+
+
+def _split_whitespace(text: str) -> list[str]:
+    """Rust's `str::split_whitespace`."""
+    words: list[str] = []
+    word: list[str] = []
+    for c in text:
+        if c in _WHITESPACE:
+            if word:
+                words.append("".join(word))
+                word = []
+        else:
+            word.append(c)
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def fold_name(text: str) -> str:
+    """Folds text for the exact shop-name comparison: normalised, whitespace runs to one space."""
+    return " ".join(_split_whitespace(normalize(text)))
+
+
+class Analyzer:
+    """Text to tokens; `analysis` is "full" (bigrams and jieba words) or "bigrams"."""
+
+    def __init__(self, analysis: str = "full") -> None:
+        if analysis not in ANALYSES:
+            raise InvalidArgument(
+                f'unknown analysis {_rust_debug_str(analysis)}: use "full" or "bigrams"',
+                [("analysis", "must be full or bigrams")],
+            )
+        self.full = analysis == "full"
+
+    def tokens(self, text: str) -> list[str]:
+        """Tokens in order of appearance, repeats kept."""
+        tokens: list[str] = []
+        for run, script in _runs(normalize(text)):
+            if script != _HAN or len(run) == 1:
+                tokens.append(run)
+                continue
+            tokens.extend(_bigrams(run))
+            if self.full:
+                tokens.extend(word for word in _jieba_words(run) if len(word) != 2)
+        return tokens
+
+    def query_terms(self, text: str) -> list[tuple[str, bool]]:
+        """Distinct tokens in order of first appearance, each with its `required` flag."""
+        required: set[str] = set()
+        for run, script in _runs(normalize(text)):
+            if script != _HAN or len(run) == 1:
+                required.add(run)
+                continue
+            # word_of[i]: the jieba word holding character i (each character its own word in
+            # "bigrams" mode); word_len[i]: that word's length.
+            words = _jieba_words(run) if self.full else list(run)
+            word_of = [w for w, word in enumerate(words) for _ in word]
+            word_len = [len(word) for word in words for _ in word]
+            for i in range(len(run) - 1):
+                straddles = word_of[i] != word_of[i + 1]
+                if not straddles or (word_len[i] == 1 and word_len[i + 1] == 1):
+                    required.add(run[i : i + 2])
+        terms: list[tuple[str, bool]] = []
+        seen: set[str] = set()
+        for token in self.tokens(text):
+            # A one-character jieba word inside a longer run is covered by the run's bigrams.
+            inner_character = len(token) == 1 and token not in required
+            if not inner_character and token not in seen:
+                seen.add(token)
+                terms.append((token, token in required))
+        return terms
+
+
+# --- ranking arithmetic ----------------------------------------------------------------------
+
+
+def idf(live: int, df: int) -> float:
+    """ln(1 + (N - df + 0.5) / (df + 0.5))."""
+    n = float(live)
+    d = float(df)
+    return math.log(1.0 + (n - d + 0.5) / (d + 0.5))
+
+
+def bayesian_rating(profile: Mapping[str, Any], rating_sum: int, rating_count: int) -> float:
+    """(C*m + rating_sum) / (C + rating_count), or m when C + rating_count is 0."""
+    c = float(profile["rating_prior_count"])
+    mean = float(profile["rating_prior_mean"])
+    n = float(rating_count)
+    if c + n == 0.0:
+        return mean
+    return (c * mean + float(rating_sum)) / (c + n)
+
+
+def smoothed_shop_score(profile: Mapping[str, Any], score: float, reviews: int) -> float:
+    """(Cs*ms + score*reviews) / (Cs + reviews), or ms when Cs + reviews is 0."""
+    c = float(profile["shop_score_prior_count"])
+    mean = float(profile["shop_score_prior_mean"])
+    n = float(reviews)
+    if c + n == 0.0:
+        return mean
+    return (c * mean + float(score) * n) / (c + n)
+
+
+def _saturating_sub(a: int, b: int) -> int:
+    return max(_I64_MIN, min(_I64_MAX, a - b))
+
+
+def _rust_debug_str(text: str) -> str:
+    """`format!("{text:?}")` for the common cases (quotes, backslashes, control characters)."""
+    escaped = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+    out = []
+    for c in text:
+        if c in escaped:
+            out.append(escaped[c])
+        elif not c.isprintable():
+            out.append(f"\\u{{{ord(c):x}}}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def shape_page(shops: Sequence[str], page: int, page_size: int, cap: int) -> tuple[list[int], int]:
+    """Page `page` of a ranking whose products belong to `shops` (one shop id per rank).
+
+    Pages are filled greedily in rank order with at most `cap` products of one shop (0: no
+    cap); a product over its shop's cap waits for the next page. Returns the page's positions
+    and how many products were placed on pages up to and including it.
+    """
+    placed = [False] * len(shops)
+    placed_count = 0
+    first_open = 0
+    for p in range(page + 1):
+        on_page: list[int] = []
+        per_shop: dict[str, int] = {}
+        i = first_open
+        while i < len(shops) and len(on_page) < page_size:
+            if not placed[i]:
+                count = per_shop.get(shops[i], 0)
+                if cap == 0 or count < cap:
+                    per_shop[shops[i]] = count + 1
+                    placed[i] = True
+                    placed_count += 1
+                    on_page.append(i)
+            i += 1
+        while first_open < len(shops) and placed[first_open]:
+            first_open += 1
+        if p == page:
+            return on_page, placed_count
+    raise AssertionError("the loop returns on the last page")
+
+
+# --- the engine --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Shop:
+    record: dict[str, Any]
+    folded_name: str
+    name_tokens: list[str]
+
+
+@dataclass
+class _Document:
+    """A product's per-field term frequencies and field lengths, as the index stores them."""
+
+    tf: dict[str, tuple[int, int, int]]
+    lens: tuple[int, int, int]
+
+
+@dataclass
+class _Product:
+    record: dict[str, Any]
+    title_tokens: list[str]
+    brand_tokens: list[str]
+    #: Built on first use; forgotten whenever a shop changes (its name is a field).
+    document: _Document | None = None
+
+
+@dataclass
+class _Candidate:
+    product: _Product
+    first_phase: float
+    exact_shop: bool
+    final_score: float | None = None
+
+    @property
+    def product_id(self) -> str:
+        return str(self.product.record["product_id"])
+
+
+def _validate(request: Mapping[str, Any]) -> None:
+    violations: list[tuple[str, str]] = []
+    if not 1 <= request["page_size"] <= MAX_PAGE_SIZE:
+        violations.append(("page_size", "must be 1-100"))
+    low, high = request["min_price_fen"], request["max_price_fen"]
+    if low is not None and high is not None and low > high:
+        violations.append(("filter.max_price_fen", "must be >= filter.min_price_fen"))
+    if violations:
+        message = "invalid argument: " + "; ".join(f"{field}: {rule}" for field, rule in violations)
+        raise InvalidArgument(message, violations)
+
+
+class ReferenceSearchEngine:
+    """The search index of `xiaodian._core.SearchEngine`, written for clarity, not speed."""
+
+    def __init__(self, analysis: str = "full") -> None:
+        self._analyzer = Analyzer(analysis)
+        self._shops: dict[str, _Shop] = {}
+        self._products: dict[str, _Product] = {}
+
+    # --- writes
+
+    def upsert_shops(self, shops: Iterable[Mapping[str, Any]]) -> None:
+        """Creates or replaces shops; a renamed shop's products are searched under the new name."""
+        for shop in shops:
+            record = {key: shop[key] for key in _SHOP_KEYS}
+            name = record["name"]
+            self._shops[record["shop_id"]] = _Shop(record, fold_name(name), self._analyzer.tokens(name))
+        for product in self._products.values():
+            product.document = None
+
+    def upsert_products(self, products: Iterable[Mapping[str, Any]]) -> None:
+        """Creates or replaces products; raises FailedPrecondition, writing nothing, when one
+        names an unknown shop."""
+        records = [{key: product[key] for key in _PRODUCT_KEYS} for product in products]
+        for record in records:
+            if record["shop_id"] not in self._shops:
+                raise FailedPrecondition(
+                    f"failed precondition: product {record['product_id']} names unknown shop {record['shop_id']}"
+                )
+        for record in records:
+            self._products[record["product_id"]] = _Product(
+                record, self._analyzer.tokens(record["title"]), self._analyzer.tokens(record["brand"])
+            )
+
+    def delete_products(self, product_ids: Iterable[str]) -> int:
+        """Removes products; returns how many were present."""
+        deleted = 0
+        for product_id in product_ids:
+            if self._products.pop(product_id, None) is not None:
+                deleted += 1
+        return deleted
+
+    # --- reads
+
+    def product_count(self) -> int:
+        return len(self._products)
+
+    def shop_count(self) -> int:
+        return len(self._shops)
+
+    def tokens(self, text: str) -> list[str]:
+        return self._analyzer.tokens(text)
+
+    def query_terms(self, text: str) -> list[tuple[str, bool]]:
+        return self._analyzer.query_terms(text)
+
+    def _document(self, product: _Product) -> _Document:
+        if product.document is None:
+            product.document = self._analyse(product)
+        return product.document
+
+    def _analyse(self, product: _Product) -> _Document:
+        fields = (product.title_tokens, self._shops[product.record["shop_id"]].name_tokens, product.brand_tokens)
+        tf: dict[str, list[int]] = {}
+        for f, tokens in enumerate(fields):
+            for token in tokens:
+                counts = tf.setdefault(token, [0, 0, 0])
+                counts[f] = min(counts[f] + 1, MAX_FIELD_COUNT)
+        title, shop_name, brand = (min(len(tokens), MAX_FIELD_COUNT) for tokens in fields)
+        return _Document({t: (c[0], c[1], c[2]) for t, c in tf.items()}, (title, shop_name, brand))
+
+    def search(self, profile: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+        """Runs one search with a (validated) profile dict and a request dict."""
+        sort = request["sort"]
+        if sort not in SORTS:
+            raise InvalidArgument(f"unknown sort {_rust_debug_str(sort)}", [("sort", "unknown sort")])
+        _validate(request)
+        return _Search(self, profile, request).run()
+
+
+class _Search:
+    """One search over a snapshot of the engine."""
+
+    def __init__(self, engine: ReferenceSearchEngine, profile: Mapping[str, Any], request: Mapping[str, Any]):
+        self.engine = engine
+        self.profile = profile
+        self.request = request
+        query: str = request["query"]
+        self.terms = engine._analyzer.query_terms(query)
+        self.browse = _is_blank(query)
+        self.sort: str = "sales" if self.browse and request["sort"] == "relevance" else request["sort"]
+        self.weights = (
+            float(profile["title_weight"]),
+            float(profile["shop_name_weight"]),
+            float(profile["brand_weight"]),
+        )
+        self.searched = tuple(w > 0.0 for w in self.weights)
+        self.k1 = float(profile["bm25_k1"])
+        self.b = float(profile["bm25_b"])
+        self.docs = {product_id: engine._document(p) for product_id, p in engine._products.items()}
+        self.live = len(self.docs)
+        self.total_len = tuple(sum(d.lens[f] for d in self.docs.values()) for f in range(3))
+        self.idf = {
+            text: idf(self.live, sum(1 for d in self.docs.values() if self.contains(d, text))) for text, _ in self.terms
+        }
+        folded_query = fold_name(query)
+        self.exact_shops = (
+            set()
+            if self.browse
+            else {shop_id for shop_id, shop in engine._shops.items() if shop.folded_name == folded_query}
+        )
+
+    # --- the first phase
+
+    def contains(self, doc: _Document, text: str) -> bool:
+        """True when a searched field of the document contains the term."""
+        tf = doc.tf.get(text)
+        return tf is not None and any(tf[f] > 0 and self.searched[f] for f in range(3))
+
+    def factor(self, f: int, length: int) -> float:
+        """w_f / ((1 - b) + b * (len / avg_f)); 0 for fields that are not searched."""
+        if self.weights[f] <= 0.0 or self.live == 0 or self.total_len[f] == 0:
+            return 0.0
+        avg = float(self.total_len[f]) / float(self.live)
+        return self.weights[f] / ((1.0 - self.b) + self.b * (float(length) / avg))
+
+    def term_score(self, text: str, doc: _Document) -> float:
+        tf = doc.tf[text]
+        tfw = 0.0
+        for f in range(3):
+            if tf[f] > 0 and self.searched[f]:
+                tfw += float(tf[f]) * self.factor(f, doc.lens[f])
+        return self.idf[text] * (tfw / (self.k1 + tfw))
+
+    def first_phase(self, product_id: str) -> tuple[float, list[str]]:
+        """First-phase score and the matched terms, in query-term order."""
+        doc = self.docs[product_id]
+        score = 0.0
+        matched: list[str] = []
+        for text, _ in self.terms:
+            if self.contains(doc, text):
+                score += self.term_score(text, doc)
+                matched.append(text)
+        return score, matched
+
+    # --- retrieval
+
+    def matches(self, product_id: str, all_required: bool) -> bool:
+        if self.browse:
+            return True
+        doc = self.docs[product_id]
+        if all_required:
+            required = [text for text, is_required in self.terms if is_required]
+            return bool(required) and all(self.contains(doc, text) for text in required)
+        return any(self.contains(doc, text) for text, _ in self.terms)
+
+    def accepts(self, record: Mapping[str, Any]) -> bool:
+        r = self.request
+        if r["category_ids"] and record["category_id"] not in r["category_ids"]:
+            return False
+        if r["shop_ids"] and record["shop_id"] not in r["shop_ids"]:
+            return False
+        if r["min_price_fen"] is not None and record["price_fen"] < r["min_price_fen"]:
+            return False
+        if r["max_price_fen"] is not None and record["price_fen"] > r["max_price_fen"]:
+            return False
+        return not (r["in_stock_only"] and record["stock"] <= 0)
+
+    def retrieve(self, all_required: bool) -> list[_Candidate]:
+        candidates = []
+        for product_id, product in self.engine._products.items():
+            if self.matches(product_id, all_required) and self.accepts(product.record):
+                first_phase = 0.0 if self.browse else self.first_phase(product_id)[0]
+                exact = product.record["shop_id"] in self.exact_shops
+                candidates.append(_Candidate(product, first_phase, exact))
+        return candidates
+
+    # --- ordering
+
+    def order_key(self, c: _Candidate) -> tuple[Any, ...]:
+        """The first-phase (relevance) order, or the order of the requested sort."""
+        record = c.product.record
+        if self.sort == "relevance":
+            return (not c.exact_shop, -c.first_phase, c.product_id)
+        if self.sort == "sales":
+            key: float = -record["sales_30d"]
+        elif self.sort == "newest":
+            key = -record["listed_at_s"]
+        elif self.sort == "price_descending":
+            key = -record["price_fen"]
+        elif self.sort == "price_ascending":
+            key = record["price_fen"]
+        else:  # rating
+            key = -bayesian_rating(self.profile, record["rating_sum"], record["rating_count"])
+        return (key, -c.first_phase, c.product_id)
+
+    def ranking(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        """Every match in final order; in relevance order the first `rerank_depth` re-ranked."""
+        ranked = sorted(candidates, key=self.order_key)
+        if self.sort != "relevance":
+            return ranked
+        depth = int(self.profile["rerank_depth"])
+        head = ranked[:depth]
+        for c in head:
+            c.final_score = self.second_phase(c, explain=False)[0]
+        head.sort(key=lambda c: (not c.exact_shop, -(c.final_score or 0.0), c.product_id))
+        return head + ranked[depth:]
+
+    # --- the second phase
+
+    def second_phase(self, c: _Candidate, explain: bool) -> tuple[float, list[dict[str, Any]]]:
+        p = self.profile
+        record = c.product.record
+        shop = self.engine._shops[record["shop_id"]].record
+        rating = bayesian_rating(p, record["rating_sum"], record["rating_count"])
+        shop_score = smoothed_shop_score(p, shop["experience_score"], shop["experience_review_count"])
+        sales = math.log1p(float(max(record["sales_30d"], 0)))
+        additive = [
+            ("text", c.first_phase, float(p["text_weight"])),
+            ("hero_quality", float(record["hero_quality"]), float(p["hero_quality_weight"])),
+            ("rating", rating, float(p["rating_weight"])),
+            ("shop_score", shop_score, float(p["shop_score_weight"])),
+            ("sales", sales, float(p["sales_weight"])),
+        ]
+        score = 0.0
+        for _, value, weight in additive:
+            score += weight * value
+        brand = float(p["brand_multiplier"]) if shop["is_brand"] else 1.0
+        window_s = int(p["new_merchant_window_days"]) * SECONDS_PER_DAY
+        is_new = _saturating_sub(self.request["now_s"], shop["opened_at_s"]) < window_s
+        new_merchant = float(p["new_merchant_multiplier"]) if is_new else 1.0
+        score = score * brand * new_merchant
+        signals: list[dict[str, Any]] = []
+        if explain:
+            for signal, value, weight in additive:
+                signals.append({"signal": signal, "value": value, "weight": weight, "contribution": weight * value})
+            for signal, factor in (("brand_multiplier", brand), ("new_merchant_multiplier", new_merchant)):
+                signals.append({"signal": signal, "value": factor, "weight": 1.0, "contribution": factor})
+            if c.exact_shop:
+                signals.append({"signal": "exact_shop_match", "value": 1.0, "weight": 1.0, "contribution": 0.0})
+        return score, signals
+
+    # --- the answer
+
+    def hit(self, c: _Candidate, any_term_match: bool) -> dict[str, Any]:
+        record = c.product.record
+        shop = self.engine._shops[record["shop_id"]].record
+        explain = bool(self.request["explain"])
+        if c.final_score is not None or self.sort != "relevance":
+            score, signals = self.second_phase(c, explain)
+        else:
+            score, signals = c.first_phase, []
+        explanation = None
+        if explain:
+            explanation = {
+                "first_phase_score": c.first_phase,
+                "matched_terms": self.first_phase(c.product_id)[1],
+                "any_term_match": any_term_match,
+                "signals": signals,
+            }
+        return {
+            "product_id": record["product_id"],
+            "shop_id": record["shop_id"],
+            "title": record["title"],
+            "shop_name": shop["name"],
+            "brand": record["brand"],
+            "price_fen": record["price_fen"],
+            "sales_30d": record["sales_30d"],
+            "rating": bayesian_rating(self.profile, record["rating_sum"], record["rating_count"]),
+            "score": score,
+            "explanation": explanation,
+        }
+
+    def run(self) -> dict[str, Any]:
+        page_size = int(self.request["page_size"])
+        any_term_match = False
+        candidates = self.retrieve(all_required=True)
+        if not self.browse and len(candidates) < page_size:
+            any_term_match = True
+            candidates = self.retrieve(all_required=False)
+        ranked = self.ranking(candidates)
+        positions, placed = shape_page(
+            [c.product.record["shop_id"] for c in ranked],
+            int(self.request["page"]),
+            page_size,
+            int(self.request["max_per_shop"]),
+        )
+        return {
+            "hits": [self.hit(ranked[i], any_term_match) for i in positions],
+            "total_matched": len(candidates),
+            "any_term_match": any_term_match,
+            "has_more": placed < len(candidates),
+        }

@@ -1,0 +1,612 @@
+"""Differential tests: the Rust search engine against its pure-Python reference.
+
+`xiaodian.reference.search.ReferenceSearchEngine` is the executable specification of
+`xiaodian._core.SearchEngine`. Hypothesis builds random catalogs and write sequences, applies
+them to both, and requires the same hits in the same order, the same counts and flags, the same
+matched terms, and scores and explanation numbers equal within a relative 1e-9.
+
+Generated Han characters are restricted to U+4E00-U+9FA5, the block jieba's dictionary is made
+of. Python jieba only treats U+4E00-U+9FD5 as Han (`re_han_default`) and cuts a run into separate
+blocks at any other ideograph, while jieba-rs keeps one block (its class covers U+4E00-U+9FFF and
+the extensions); no dictionary word contains such characters, so the words should not change,
+but the route sums start at other places and an exact floating-point tie could in principle
+resolve differently (a check of 30,000 strings mixing them in found no difference). Characters
+outside the common block may also be newer than Python's Unicode tables (`unicodedata`,
+`str.isalpha`), where the Rust crates know them. Neither difference is in the engine under test.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from xiaodian import errors
+from xiaodian._core import SearchEngine, default_ranking_profile, validate_ranking_profile
+from xiaodian.reference.search import SORTS, ReferenceSearchEngine
+
+NOW = 1_750_000_000
+DAY = 86_400
+
+HAN_WORDS = [
+    "羊绒",
+    "围巾",
+    "女",
+    "男士",
+    "冬季",
+    "保暖",
+    "纯棉",
+    "手机壳",
+    "防摔",
+    "中国",
+    "农业",
+    "发展",
+    "银行",
+    "纪念币",
+    "待处理",
+    "订单",
+    "贴纸",
+    "新款",
+    "包邮",
+    "连衣裙",
+    "牛仔裤",
+    "运动鞋",
+    "旗舰店",
+    "官方",
+    "正品",
+    "小店",
+    "数码",
+    "配件",
+    "山下有松",
+    "手机",
+    "壳",
+    "款",
+]
+LATIN_WORDS = ["iPhone", "Nike", "Adidas", "Huawei", "Xiaomi", "Pro", "Max", "Air", "T"]
+FULL_WIDTH = ["ＩＰｈｏｎｅ", "Ｎｉｋｅ", "ＰＲＯ", "１５", "２０２５"]
+DIGITS = ["15", "2025", "128", "3", "0"]
+SEPARATORS = ["", "", " ", " ", "\u3000", "  ", "【", "】", "-", ",", "!", "·", "/", "（", "）", "、"]
+SHOP_NAMES = ["山下有松", "羊绒小店", "羊绒 小店", "数码配件", "Nike官方旗舰店", "小米 旗舰店", "ＮＩＫＥ 官方", "店"]
+BRANDS = ["", "", "Nike", "ＮＩＫＥ", "Apple", "小米", "华为", "山下有松", "羊绒"]
+CATEGORIES = ["c0", "c1", "c2"]
+# Short ids, ids sharing their first 8 bytes (the Rust engine compares 8-byte prefixes first),
+# and multi-byte ids whose 8-byte prefix ends inside a character.
+PRODUCT_IDS = [f"p{i:02d}" for i in range(8)] + [f"sku-2025-{i}" for i in range(6)] + ["商品甲一", "商品甲二", "商品乙"]
+
+common_han = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+word = st.one_of(
+    st.sampled_from(HAN_WORDS),
+    st.sampled_from(HAN_WORDS),
+    st.sampled_from(LATIN_WORDS),
+    st.sampled_from(FULL_WIDTH),
+    st.sampled_from(DIGITS),
+    common_han,
+)
+
+
+@st.composite
+def texts(draw: st.DrawFn, min_words: int = 0, max_words: int = 6) -> str:
+    """Words from the vocabulary joined by random separators (often none: longer Han runs)."""
+    pieces = draw(st.lists(st.tuples(word, st.sampled_from(SEPARATORS)), min_size=min_words, max_size=max_words))
+    return "".join(w + sep for w, sep in pieces)
+
+
+def full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@st.composite
+def shops(draw: st.DrawFn, shop_id: str) -> dict[str, Any]:
+    window = draw(st.sampled_from([0, 30, 89, 90, 91, 400]))
+    return {
+        "shop_id": shop_id,
+        "name": draw(st.one_of(st.sampled_from(SHOP_NAMES), texts(min_words=1, max_words=3))),
+        "is_brand": draw(st.booleans()),
+        "opened_at_s": NOW - window * DAY + draw(st.sampled_from([0, 0, -1, 1])),
+        "experience_score": draw(st.one_of(st.sampled_from([0.0, 4.0, 5.0]), st.floats(0.0, 5.0))),
+        "experience_review_count": draw(st.sampled_from([0, 0, 1, 10, 300])),
+    }
+
+
+@st.composite
+def products(draw: st.DrawFn, shop_ids: list[str], shop_names: list[str]) -> dict[str, Any]:
+    rating_count = draw(st.sampled_from([0, 0, 1, 3, 50]))
+    # Titles often name a shop (not always their own), so shop-name queries match many products.
+    named = draw(st.one_of(st.just(""), st.sampled_from(shop_names)))
+    return {
+        "product_id": draw(st.sampled_from(PRODUCT_IDS)),
+        "shop_id": draw(st.sampled_from(shop_ids)),
+        "title": named + draw(texts(min_words=1)),
+        "brand": draw(st.sampled_from(BRANDS)),
+        "category_id": draw(st.sampled_from(CATEGORIES)),
+        "price_fen": draw(st.one_of(st.sampled_from([100, 100, 990, 5000]), st.integers(1, 10_000))),
+        "sales_30d": draw(st.one_of(st.sampled_from([0, 0, 10, 1000]), st.integers(0, 5000))),
+        "stock": draw(st.integers(0, 3)),
+        "rating_count": rating_count,
+        "rating_sum": draw(st.integers(rating_count, 5 * rating_count)),
+        "hero_quality": draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))),
+        "dhash": draw(st.one_of(st.none(), st.integers(0, 2**64 - 1))),
+        "listed_at_s": draw(st.sampled_from([NOW, NOW - DAY, NOW - 100 * DAY])),
+    }
+
+
+def weight(*common: float, high: float = 3.0) -> st.SearchStrategy[float]:
+    return st.one_of(st.sampled_from(common), st.floats(0.0, high))
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> dict[str, Any]:
+    profile = default_ranking_profile()
+    profile.update(
+        bm25_k1=draw(weight(0.0, 1.2, 2.0)),
+        bm25_b=draw(weight(0.0, 0.75, 1.0, high=1.0)),
+        title_weight=draw(weight(0.0, 1.0, 2.0)),
+        shop_name_weight=draw(weight(0.0, 1.0)),
+        brand_weight=draw(weight(0.0, 1.5)),
+        text_weight=draw(weight(0.0, 1.0)),
+        hero_quality_weight=draw(weight(0.0, 0.3)),
+        rating_weight=draw(weight(0.0, 0.3)),
+        shop_score_weight=draw(weight(0.0, 0.2)),
+        sales_weight=draw(weight(0.0, 0.2)),
+        rating_prior_count=draw(weight(0.0, 20.0, high=100.0)),
+        rating_prior_mean=draw(st.floats(1.0, 5.0)),
+        shop_score_prior_count=draw(weight(0.0, 50.0, high=100.0)),
+        shop_score_prior_mean=draw(st.floats(0.0, 5.0)),
+        brand_multiplier=draw(weight(1.0, 2.0, high=5.0)),
+        new_merchant_multiplier=draw(weight(1.0, 1.2, high=5.0)),
+        new_merchant_window_days=draw(st.sampled_from([0, 30, 90, 3650])),
+        rerank_depth=draw(st.one_of(st.integers(1, 5), st.just(1000))),
+    )
+    if profile["title_weight"] == profile["shop_name_weight"] == profile["brand_weight"] == 0.0:
+        profile["title_weight"] = 1.0
+    validate_ranking_profile(profile)
+    return profile
+
+
+@st.composite
+def queries(draw: st.DrawFn, catalog_tokens: list[str], shop_names: list[str]) -> str:
+    """Mostly words of the catalog (so that there are matches), also shop names and noise."""
+    kind = draw(st.sampled_from(["tokens", "tokens", "tokens", "words", "shop", "text", "blank"]))
+    if kind == "tokens" and catalog_tokens:
+        words = draw(st.lists(st.sampled_from(catalog_tokens), min_size=1, max_size=3))
+        return str(draw(st.sampled_from([" ", "", "\u3000", "-"])).join(words))
+    if kind == "shop" and shop_names:
+        name = draw(st.sampled_from(shop_names))
+        variant = draw(st.sampled_from(["as is", "spaced", "full width", "upper"]))
+        if variant == "spaced":
+            return " " + name.replace(" ", " \u3000 ") + "  "
+        if variant == "full width":
+            return full_width(name)
+        return name.upper() if variant == "upper" else name
+    if kind == "blank":
+        return str(draw(st.sampled_from(["", " ", "\u3000", " \t ", "【】", "!", " - "])))  # last: no token
+    if kind == "words":
+        return str(draw(st.sampled_from([" ", ""])).join(draw(st.lists(word, min_size=1, max_size=3))))
+    return str(draw(texts()))
+
+
+@st.composite
+def requests(draw: st.DrawFn, catalog_tokens: list[str], shop_names: list[str], shop_ids: list[str]) -> dict[str, Any]:
+    prices = sorted(draw(st.lists(st.sampled_from([1, 100, 990, 2000, 10_000]), min_size=2, max_size=2)))
+    filters = draw(
+        st.one_of(
+            st.just(set()),
+            st.just(set()),
+            st.sets(st.sampled_from(["category", "shop", "min", "max", "stock"]), min_size=1, max_size=3),
+        )
+    )
+    return {
+        "query": draw(queries(catalog_tokens, shop_names)),
+        "category_ids": draw(st.lists(st.sampled_from([*CATEGORIES, "c9"]), min_size=1, max_size=2))
+        if "category" in filters
+        else [],
+        "shop_ids": draw(st.lists(st.sampled_from([*shop_ids, "nope"]), min_size=1, max_size=2))
+        if "shop" in filters
+        else [],
+        "min_price_fen": prices[0] if "min" in filters else None,
+        "max_price_fen": prices[1] if "max" in filters else None,
+        "in_stock_only": "stock" in filters,
+        "sort": draw(st.sampled_from([*SORTS, "relevance", "relevance", "relevance"])),
+        "page_size": draw(st.one_of(st.integers(1, 6), st.just(100))),
+        "page": draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3])),
+        "max_per_shop": draw(st.sampled_from([0, 0, 1, 2, 3])),
+        "explain": draw(st.sampled_from([True, True, True, False])),
+        "now_s": NOW,
+    }
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
+    """The Rust result equals the reference result (numbers within a relative 1e-9)."""
+    assert [h["product_id"] for h in rust["hits"]] == [h["product_id"] for h in reference["hits"]]
+    for key in ("total_matched", "any_term_match", "has_more"):
+        assert rust[key] == reference[key], key
+    for r, p in zip(rust["hits"], reference["hits"], strict=True):
+        context = r["product_id"]
+        for key in ("shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d"):
+            assert r[key] == p[key], (context, key)
+        assert close(r["rating"], p["rating"]), (context, r["rating"], p["rating"])
+        assert close(r["score"], p["score"]), (context, r["score"], p["score"])
+        if r["explanation"] is None or p["explanation"] is None:
+            assert r["explanation"] is p["explanation"] is None, context
+            continue
+        re, pe = r["explanation"], p["explanation"]
+        assert close(re["first_phase_score"], pe["first_phase_score"]), (context, re, pe)
+        assert re["matched_terms"] == pe["matched_terms"], context
+        assert re["any_term_match"] == pe["any_term_match"], context
+        assert [s["signal"] for s in re["signals"]] == [s["signal"] for s in pe["signals"]], context
+        for rs, ps in zip(re["signals"], pe["signals"], strict=True):
+            for key in ("value", "weight", "contribution"):
+                assert close(rs[key], ps[key]), (context, rs, ps)
+
+
+class Pair:
+    """The Rust engine and the reference, written to together and compared on every read."""
+
+    def __init__(self, analysis: str) -> None:
+        self.rust = SearchEngine(analysis)
+        self.reference = ReferenceSearchEngine(analysis)
+
+    def check_counts(self) -> None:
+        assert self.rust.product_count() == self.reference.product_count()
+        assert self.rust.shop_count() == self.reference.shop_count()
+
+    def upsert_shops(self, shops: list[dict[str, Any]]) -> None:
+        self.rust.upsert_shops(shops)
+        self.reference.upsert_shops(shops)
+        self.check_counts()
+
+    def upsert_products(self, products: list[dict[str, Any]]) -> None:
+        outcomes = []
+        for engine in (self.rust, self.reference):
+            try:
+                engine.upsert_products(products)
+                outcomes.append(None)
+            except errors.FailedPrecondition as error:
+                outcomes.append(str(error))
+        assert outcomes[0] == outcomes[1]
+        self.check_counts()
+
+    def delete_products(self, product_ids: list[str]) -> None:
+        assert self.rust.delete_products(product_ids) == self.reference.delete_products(product_ids)
+        self.check_counts()
+
+    def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        rust = self.rust.search(profile, request)
+        reference = self.reference.search(profile, request)
+        assert_same(rust, reference)
+        return rust
+
+
+def shop_record(shop_id: str, name: str, **fields: Any) -> dict[str, Any]:
+    defaults = {"is_brand": False, "opened_at_s": 0, "experience_score": 4.0, "experience_review_count": 0}
+    return {"shop_id": shop_id, "name": name, **defaults, **fields}
+
+
+def product_record(product_id: str, shop_id: str, title: str, **fields: Any) -> dict[str, Any]:
+    defaults = {
+        "brand": "",
+        "category_id": "c0",
+        "price_fen": 100,
+        "sales_30d": 0,
+        "stock": 1,
+        "rating_sum": 0,
+        "rating_count": 0,
+        "hero_quality": 0.0,
+        "dhash": None,
+        "listed_at_s": 0,
+    }
+    return {"product_id": product_id, "shop_id": shop_id, "title": title, **defaults, **fields}
+
+
+def search_request(query: str, **fields: Any) -> dict[str, Any]:
+    defaults = {
+        "category_ids": [],
+        "shop_ids": [],
+        "min_price_fen": None,
+        "max_price_fen": None,
+        "in_stock_only": False,
+        "sort": "relevance",
+        "page_size": 10,
+        "page": 0,
+        "max_per_shop": 0,
+        "explain": True,
+        "now_s": NOW,
+    }
+    return {"query": query, **defaults, **fields}
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data(), analysis=st.sampled_from(["full", "bigrams"]))
+def test_search_agrees_with_the_reference(data: st.DataObject, analysis: str) -> None:
+    """Random shops, product batches (replacements, refused batches), deletes, renames and new
+    shops, then random searches with random profiles, filters, sorts, pages and shop caps."""
+    pair = Pair(analysis)
+    shop_ids = [f"s{i}" for i in range(data.draw(st.integers(1, 4), label="shops"))]
+    shop_names: list[str] = []
+    titles: list[str] = []
+    initial = [data.draw(shops(shop_id)) for shop_id in shop_ids]
+    shop_names.extend(s["name"] for s in initial)
+    pair.upsert_shops(initial)
+    operations = data.draw(
+        st.lists(st.sampled_from(["products", "products", "products", "delete", "shop"]), min_size=1, max_size=6),
+        label="operations",
+    )
+    for i, operation in enumerate(["products", *operations]):
+        if operation == "products":
+            batch = data.draw(st.lists(products(shop_ids, shop_names), min_size=4 if i == 0 else 1, max_size=12))
+            if i > 0 and data.draw(st.integers(0, 9)) == 9:
+                batch[-1] = {**batch[-1], "shop_id": "unknown"}  # refused, nothing written
+            titles.extend(p["title"] for p in batch)
+            pair.upsert_products(batch)
+        elif operation == "delete":
+            pair.delete_products(data.draw(st.lists(st.sampled_from([*PRODUCT_IDS, "nope"]), max_size=4)))
+        else:  # rename or change a shop, or open a new one
+            shop_id = data.draw(st.sampled_from([*shop_ids, f"s{len(shop_ids)}"]))
+            if shop_id not in shop_ids:
+                shop_ids.append(shop_id)
+            shop = data.draw(shops(shop_id))
+            shop_names.append(shop["name"])
+            pair.upsert_shops([shop])
+    catalog_tokens = sorted({token for text in titles + shop_names for token in pair.rust.tokens(text)})
+    for _ in range(data.draw(st.integers(2, 10), label="searches")):
+        pair.search(data.draw(profiles()), data.draw(requests(catalog_tokens, shop_names, shop_ids)))
+
+
+SHOP_WORDS = ["羊绒", "小店", "数码", "配件", "Nike", "官方", "围巾", "袜子"]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data(), analysis=st.sampled_from(["full", "bigrams"]))
+def test_shop_name_queries_agree(data: st.DataObject, analysis: str) -> None:
+    """The exact-shop tier: few shop names (some folding to the same name), titles made of their
+    words so that many products match, small pages and re-rank depths, renames (which also move
+    a shop's products to the end of the Rust document order)."""
+    pair = Pair(analysis)
+    names = ["羊绒小店", "羊绒 小店", "ＮＩＫＥ官方", "nike 官方", "数码配件", "小店"]
+    shop_ids = [f"s{i}" for i in range(data.draw(st.integers(2, 4)))]
+    pair.upsert_shops(
+        [{**data.draw(shops(shop_id)), "name": data.draw(st.sampled_from(names))} for shop_id in shop_ids]
+    )
+    title = st.lists(st.sampled_from(SHOP_WORDS), min_size=1, max_size=4).map(" ".join)
+    pair.upsert_products(
+        [
+            {**product, "product_id": f"p{i:02d}", "title": data.draw(title)}
+            for i, product in enumerate(data.draw(st.lists(products(shop_ids, names), min_size=6, max_size=20)))
+        ]
+    )
+    for _ in range(data.draw(st.integers(0, 2), label="renames")):
+        shop_id = data.draw(st.sampled_from(shop_ids))
+        pair.upsert_shops([{**data.draw(shops(shop_id)), "name": data.draw(st.sampled_from(names))}])
+    for _ in range(data.draw(st.integers(1, 6), label="searches")):
+        profile = {**data.draw(profiles()), "rerank_depth": data.draw(st.integers(1, 3))}
+        request = search_request(
+            data.draw(st.sampled_from(names)),
+            sort=data.draw(st.sampled_from(["relevance", "relevance", "sales"])),
+            page_size=data.draw(st.integers(1, 3)),
+            page=data.draw(st.integers(0, 2)),
+            max_per_shop=data.draw(st.integers(0, 2)),
+        )
+        pair.search(profile, request)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1), size=st.integers(40, 400))
+def test_larger_catalogs_agree(data: st.DataObject, seed: int, size: int) -> None:
+    """Catalogs of hundreds of products (postings lists longer than the Rust engine's blocks of
+    32, common terms and rare ones), built from a seed for speed, with replacements and
+    deletes; the searches are drawn as in the test above."""
+    rng = random.Random(seed)
+    pair = Pair(rng.choice(["full", "bigrams"]))
+    shop_ids = [f"s{i}" for i in range(rng.randint(2, 6))]
+    shop_names = [rng.choice(SHOP_NAMES) for _ in shop_ids]
+    pair.upsert_shops(
+        [
+            shop_record(
+                shop_id,
+                name,
+                is_brand=rng.random() < 0.3,
+                opened_at_s=NOW - rng.choice([10, 100]) * DAY,
+                experience_score=rng.uniform(0.0, 5.0),
+                experience_review_count=rng.choice([0, 5, 100]),
+            )
+            for shop_id, name in zip(shop_ids, shop_names, strict=True)
+        ]
+    )
+    vocabulary = HAN_WORDS + LATIN_WORDS + FULL_WIDTH + DIGITS
+
+    def product(i: int) -> dict[str, Any]:
+        words = rng.choices(vocabulary, k=rng.randint(1, 8))
+        rating_count = rng.choice([0, 0, 2, 40])
+        return product_record(
+            f"sku-{i:05d}" if i % 3 else f"p{i}",
+            rng.choice(shop_ids),
+            "".join(w + rng.choice(SEPARATORS) for w in words),
+            brand=rng.choice(BRANDS),
+            category_id=rng.choice(CATEGORIES),
+            price_fen=rng.choice([100, 990, rng.randint(1, 10_000)]),
+            sales_30d=rng.choice([0, 10, rng.randint(0, 5000)]),
+            stock=rng.randint(0, 3),
+            rating_sum=rng.randint(rating_count, 5 * rating_count),
+            rating_count=rating_count,
+            hero_quality=rng.random(),
+            listed_at_s=NOW - rng.randint(0, 200) * DAY,
+        )
+
+    catalog = [product(i) for i in range(size)]
+    for start in range(0, size, 97):
+        pair.upsert_products(catalog[start : start + 97])
+    pair.upsert_products([product(rng.randrange(size)) for _ in range(size // 5)])
+    pair.delete_products([catalog[rng.randrange(size)]["product_id"] for _ in range(size // 10)])
+    titles = [p["title"] for p in catalog]
+    catalog_tokens = sorted({token for text in titles + shop_names for token in pair.rust.tokens(text)})
+    for _ in range(10):
+        pair.search(data.draw(profiles()), data.draw(requests(catalog_tokens, shop_names, shop_ids)))
+
+
+def test_exact_shop_tier_paging_and_fallback_on_a_fixed_catalog() -> None:
+    pair = Pair("full")
+    names = ["山下有松", "羊绒小店", "羊绒  小店", "数码配件"]
+    pair.upsert_shops(
+        [
+            shop_record(f"s{i}", name, is_brand=i == 1, opened_at_s=NOW - i * 40 * DAY, experience_review_count=10)
+            for i, name in enumerate(names)
+        ]
+    )
+    titles = [
+        "山下有松 羊绒围巾女 2025新款",
+        "羊绒围巾 男士 冬季保暖",
+        "纯棉围巾",
+        "iPhone15手机壳 防摔",
+        "待处理 订单 贴纸",
+    ]
+    pair.upsert_products(
+        [
+            product_record(
+                PRODUCT_IDS[i % len(PRODUCT_IDS)] + f"-{i}",
+                f"s{i % 4}",
+                titles[i % len(titles)],
+                brand=BRANDS[i % len(BRANDS)],
+                category_id=CATEGORIES[i % 3],
+                price_fen=100 * (i % 7 + 1),
+                sales_30d=10 * (i % 5),
+                stock=i % 3,
+                rating_sum=4 * (i % 4),
+                rating_count=i % 4,
+                hero_quality=(i % 10) / 10,
+                listed_at_s=NOW - i * DAY,
+            )
+            for i in range(40)
+        ]
+    )
+    profile = {**default_ranking_profile(), "rerank_depth": 3}
+    for query in ["羊绒 小店", "羊绒小店", "羊绒围巾", "羊绒 纯棉", "iphone", "", "贴纸 新款"]:
+        for sort in SORTS:
+            for page in range(4):
+                pair.search(profile, search_request(query, sort=sort, page_size=4, page=page, max_per_shop=2))
+    exact = pair.search(profile, search_request("羊绒 小店", page_size=20))
+    assert {h["shop_id"] for h in exact["hits"]} == {"s1", "s2"}
+    assert exact["hits"][0]["explanation"]["signals"][-1]["signal"] == "exact_shop_match"
+
+
+def test_saturated_field_lengths_and_term_frequencies() -> None:
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("s", "羊" * 300)])
+    long_titles = ["羊" * 300, "羊绒" * 200, "羊羊 " * 300, "围巾"]
+    pair.upsert_products(
+        [product_record(f"p{i}", "s", title, brand="羊羊" * 130) for i, title in enumerate(long_titles)]
+    )
+    for query in ["羊羊", "羊绒", "围巾 羊", "绒羊"]:
+        assert pair.search(default_ranking_profile(), search_request(query))["total_matched"] >= 1
+
+
+def test_compaction_windows_and_renames_do_not_change_results() -> None:
+    """Over 4,096 documents (two retrieval windows in Rust), then enough dead documents to make
+    the Rust index renumber itself (4,096 dead > live), then a rename."""
+    rng = random.Random(7)
+    pair = Pair("bigrams")
+    pair.upsert_shops(
+        [
+            shop_record(f"s{i}", SHOP_NAMES[i], is_brand=i == 0, opened_at_s=NOW, experience_score=3.0 + i / 2)
+            for i in range(3)
+        ]
+    )
+
+    def product(i: int) -> dict[str, Any]:
+        return product_record(
+            f"p{i:04d}",
+            f"s{i % 3}",
+            "".join(rng.choice(HAN_WORDS) for _ in range(3)) + rng.choice(LATIN_WORDS),
+            brand=rng.choice(BRANDS),
+            category_id=rng.choice(CATEGORIES),
+            price_fen=rng.randint(1, 500),
+            sales_30d=rng.randint(0, 100),
+            stock=rng.randint(0, 2),
+            hero_quality=rng.random(),
+        )
+
+    profile = {**default_ranking_profile(), "rerank_depth": 5}
+    queries = ["羊绒围巾", "专卖", "手机壳 iPhone", "", "新款 连衣裙 nike", "山下有松 官方"]
+    pair.upsert_products([product(i) for i in range(2100)])
+    pair.upsert_products([product(i) for i in range(2100)])
+    for query in queries:
+        pair.search(profile, search_request(query, page_size=7, max_per_shop=3))
+    pair.delete_products([f"p{i:04d}" for i in range(2000)])
+    pair.upsert_shops([shop_record("s1", "羊绒围巾专卖", is_brand=True, experience_score=5.0)])
+    for query in queries:
+        for sort in ("relevance", "price_ascending", "rating"):
+            for page in (0, 2):
+                pair.search(profile, search_request(query, sort=sort, page=page, page_size=7, max_per_shop=3))
+
+
+def test_an_exact_shop_match_after_the_top_k_threshold_is_kept() -> None:
+    """Regression (found by this file): six strong matches of another shop fill the Rust
+    `top`'s buffer (2k + 2 with k = 2) and set its threshold; the exact-shop product, indexed
+    after them with a lower first phase, must still rank first, as exact-shop matches come
+    before all others. The engine used to reject it on the score alone."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("a", "羊绒小店"), shop_record("b", "杂货铺")])
+    pair.upsert_products(
+        [product_record(f"b{i}", "b", "羊绒小店 羊绒小店") for i in range(6)] + [product_record("a1", "a", "袜子")]
+    )
+    profile = {**default_ranking_profile(), "rerank_depth": 1}
+    request = search_request("羊绒小店", page_size=1)
+    assert [h["product_id"] for h in pair.reference.search(profile, request)["hits"]] == ["a1"]
+    pair.search(profile, request)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"page_size": 0},
+        {"page_size": 101},
+        {"min_price_fen": 200, "max_price_fen": 100},
+        {"page_size": 0, "min_price_fen": 2, "max_price_fen": 1},
+        {"sort": "best"},
+        {"sort": "best", "page_size": 0},
+    ],
+)
+def test_invalid_requests_fail_alike(change: dict[str, Any]) -> None:
+    request = {**search_request("羊绒"), **change}
+    failures = []
+    for engine in (SearchEngine(), ReferenceSearchEngine()):
+        with pytest.raises(errors.InvalidArgument) as caught:
+            engine.search(default_ranking_profile(), request)
+        failures.append((str(caught.value), caught.value.violations))
+    assert failures[0] == failures[1]
+
+
+ENGINES = {analysis: (SearchEngine(analysis), ReferenceSearchEngine(analysis)) for analysis in ("full", "bigrams")}
+
+analysis_texts = st.one_of(
+    texts(max_words=8),
+    st.text(alphabet=common_han, max_size=24),
+    st.text(alphabet=st.one_of(common_han, st.sampled_from("aZ9０Ａｚ  \u3000-!·【】")), max_size=24),
+    st.lists(st.sampled_from(HAN_WORDS), max_size=6).map("".join),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=analysis_texts, analysis=st.sampled_from(["full", "bigrams"]))
+def test_tokens_and_query_terms_agree(text: str, analysis: str) -> None:
+    rust, reference = ENGINES[analysis]
+    assert rust.tokens(text) == reference.tokens(text)
+    assert rust.query_terms(text) == reference.query_terms(text)
