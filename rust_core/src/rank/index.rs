@@ -142,13 +142,20 @@ pub(crate) struct Shop {
     pub name_tokens: Vec<String>,
 }
 
-/// The numbers of a product that ranking, sorting and filtering read, in one cache line, so
-/// the hot loops never touch the strings of [`ProductRecord`].
+/// The first 8 bytes of a product id, big-endian, zero-padded: comparing two prefixes orders
+/// ids like comparing the ids, except when the prefixes are equal (ids have no NUL).
+pub(crate) fn id_prefix(product_id: &str) -> u64 {
+    let mut prefix = [0u8; 8];
+    let id = product_id.as_bytes();
+    let n = id.len().min(8);
+    prefix[..n].copy_from_slice(&id[..n]);
+    u64::from_be_bytes(prefix)
+}
+
+/// The numbers of a product that the second phase, the sorts and the filters read, in one
+/// cache line, so the hot loops never touch the strings of [`ProductRecord`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Features {
-    /// The first 8 bytes of the product id, big-endian, zero-padded: comparing two prefixes
-    /// orders ids like comparing the ids, except when the prefixes are equal (ids have no NUL).
-    pub id_prefix: u64,
     pub price_fen: i64,
     pub sales_30d: i64,
     pub stock: i64,
@@ -160,12 +167,7 @@ pub(crate) struct Features {
 
 impl Features {
     fn of(record: &ProductRecord) -> Self {
-        let mut prefix = [0u8; 8];
-        let id = record.product_id.as_bytes();
-        let n = id.len().min(8);
-        prefix[..n].copy_from_slice(&id[..n]);
         Self {
-            id_prefix: u64::from_be_bytes(prefix),
             price_fen: record.price_fen,
             sales_30d: record.sales_30d,
             stock: record.stock,
@@ -184,6 +186,8 @@ pub(crate) struct Docs {
     pub shop: Vec<u32>,
     pub category: Vec<u32>,
     pub lens: Vec<[u8; 3]>,
+    /// [`id_prefix`] of each product: its own dense column, read on every tie-break.
+    pub id_prefix: Vec<u64>,
     pub features: Vec<Features>,
     pub records: Vec<ProductRecord>,
 }
@@ -438,6 +442,7 @@ impl Index {
         self.docs.shop.push(shop);
         self.docs.category.push(category);
         self.docs.lens.push(lens);
+        self.docs.id_prefix.push(id_prefix(&record.product_id));
         self.docs.features.push(Features::of(&record));
         self.docs.records.push(record);
         Ok(())
@@ -478,12 +483,13 @@ impl Index {
         let old = std::mem::take(&mut self.docs);
         let mut new_number = vec![u32::MAX; old.alive.len()];
         let mut next = 0u32;
-        for (doc, (((((alive, shop), category), lens), features), record)) in old
+        for (doc, ((((((alive, shop), category), lens), prefix), features), record)) in old
             .alive
             .into_iter()
             .zip(old.shop)
             .zip(old.category)
             .zip(old.lens)
+            .zip(old.id_prefix)
             .zip(old.features)
             .zip(old.records)
             .enumerate()
@@ -495,6 +501,7 @@ impl Index {
                 self.docs.shop.push(shop);
                 self.docs.category.push(category);
                 self.docs.lens.push(lens);
+                self.docs.id_prefix.push(prefix);
                 self.docs.features.push(features);
                 self.by_product_id
                     .insert(record.product_id.clone(), new_number[doc]);

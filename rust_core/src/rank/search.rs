@@ -181,7 +181,7 @@ struct Candidate {
     /// the first-phase score (the final score once re-ranked), each mapped by [`ordered_f64`]
     /// or [`ordered_i64`] so that integer order is the order of the values.
     rank_key: u128,
-    /// [`Features::id_prefix`](super::index::Features) of the product, for cheap tie-breaks.
+    /// The product's [`id_prefix`](super::index::id_prefix), for cheap tie-breaks.
     id_prefix: u64,
     exact_shop: bool,
     first_phase: f64,
@@ -431,21 +431,25 @@ impl<'a> Query<'a> {
     #[inline]
     fn candidate(&self, doc: u32, first_phase: f64) -> Candidate {
         let exact_shop = self.is_exact_shop(doc);
-        let f = &self.index.docs.features[doc as usize];
         let high = match self.sort {
             Sort::Relevance => u64::from(exact_shop),
-            Sort::Sales => ordered_i64(f.sales_30d),
-            Sort::PriceDescending => ordered_i64(f.price_fen),
-            Sort::PriceAscending => !ordered_i64(f.price_fen),
-            Sort::Rating => {
-                ordered_f64(bayesian_rating(self.profile, f.rating_sum, f.rating_count))
+            sort => {
+                let f = &self.index.docs.features[doc as usize];
+                match sort {
+                    Sort::Sales => ordered_i64(f.sales_30d),
+                    Sort::PriceDescending => ordered_i64(f.price_fen),
+                    Sort::PriceAscending => !ordered_i64(f.price_fen),
+                    Sort::Rating => {
+                        ordered_f64(bayesian_rating(self.profile, f.rating_sum, f.rating_count))
+                    }
+                    _ => ordered_i64(f.listed_at_s),
+                }
             }
-            Sort::Newest => ordered_i64(f.listed_at_s),
         };
         Candidate {
             doc,
             rank_key: rank_key(high, first_phase),
-            id_prefix: f.id_prefix,
+            id_prefix: self.index.docs.id_prefix[doc as usize],
             exact_shop,
             first_phase,
             final_score: None,
