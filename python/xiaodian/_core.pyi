@@ -4,7 +4,7 @@ Errors are raised as `xiaodian.errors` classes: `InvalidArgument` (a `ValueError
 violated rule in `.violations`, with field paths relative to the value checked.
 """
 
-from typing import Any
+from typing import Any, final
 
 __all__ = ["SearchEngine", "__version__", "default_ranking_profile", "validate_ranking_profile"]
 
@@ -16,6 +16,7 @@ def default_ranking_profile() -> dict[str, Any]:
 def validate_ranking_profile(profile: dict[str, Any]) -> None:
     """Raises `xiaodian.errors.InvalidArgument` listing every violated rule of the profile."""
 
+@final
 class SearchEngine:
     """The in-memory search index (Rust). Thread-safe: searches run in parallel, a write
     waits for them; the GIL is released around every call that touches the index.

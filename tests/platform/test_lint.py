@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     "command",
     [
-        ["-m", "ruff", "check", "python", "tests", "scripts"],
-        ["-m", "ruff", "format", "--check", "python", "tests", "scripts"],
+        ["-m", "ruff", "check", "python", "tests", "scripts", "benchmarks"],
+        ["-m", "ruff", "format", "--check", "python", "tests", "scripts", "benchmarks"],
         ["-m", "mypy"],
         ["-m", "mypy.stubtest", "xiaodian._core"],
     ],

@@ -1,0 +1,26 @@
+"""The benchmark suites run (on small inputs) and report every figure; no speed is asserted
+here: speed goals are checked by reading the benchmark's ratios, not by timed tests."""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks import engine
+
+
+def test_engine_suite_reports_every_figure() -> None:
+    results = engine.run(quick=True)
+    for name in (
+        "index_rust_full_products_per_s",
+        "index_tantivy_products_per_s",
+        "index_reference_products_per_s",
+        "bm25_speedup_vs_tantivy_geomean",
+        "business_or_speedup_vs_tantivy_geomean",
+        "reference_query_slowdown_geomean",
+        "rss_after_mb",
+    ):
+        assert math.isfinite(results[name]) and results[name] > 0, name
+    for name in ("bm25_rust", "bm25_tantivy", "business_or_rust", "business_or_tantivy", "heavy_term_rust"):
+        assert 0 < results[name]["p50_ms"] <= results[name]["p99_ms"], name
+    assert 0.6 < results["heavy_term_share"] < 0.8
+    assert results["or_queries_falling_back_share"] > 0.3
