@@ -181,8 +181,6 @@ struct Candidate {
     /// the first-phase score (the final score once re-ranked), each mapped by [`ordered_f64`]
     /// or [`ordered_i64`] so that integer order is the order of the values.
     rank_key: u128,
-    /// The product's [`id_prefix`](super::index::id_prefix), for cheap tie-breaks.
-    id_prefix: u64,
     exact_shop: bool,
     first_phase: f64,
     /// Final score once re-ranked.
@@ -449,7 +447,6 @@ impl<'a> Query<'a> {
         Candidate {
             doc,
             rank_key: rank_key(high, first_phase),
-            id_prefix: self.index.docs.id_prefix[doc as usize],
             exact_shop,
             first_phase,
             final_score: None,
@@ -459,7 +456,9 @@ impl<'a> Query<'a> {
     /// Product-id order, the final tie-break: the cached 8-byte prefixes decide unless equal.
     #[inline]
     fn by_product_id(&self, a: &Candidate, b: &Candidate) -> Ordering {
-        a.id_prefix.cmp(&b.id_prefix).then_with(|| {
+        let prefixes = &self.index.docs.id_prefix;
+        let (pa, pb) = (prefixes[a.doc as usize], prefixes[b.doc as usize]);
+        pa.cmp(&pb).then_with(|| {
             let records = &self.index.docs.records;
             records[a.doc as usize]
                 .product_id
