@@ -6,7 +6,14 @@ violated rule in `.violations`, with field paths relative to the value checked.
 
 from typing import Any, final
 
-__all__ = ["SearchEngine", "__version__", "default_ranking_profile", "validate_ranking_profile"]
+__all__ = [
+    "SearchEngine",
+    "__version__",
+    "analyze_hero_image",
+    "default_ranking_profile",
+    "dhash_distance",
+    "validate_ranking_profile",
+]
 
 __version__: str
 
@@ -48,3 +55,12 @@ class SearchEngine:
         """The index tokens of `text`."""
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """The query terms of `text` with their `required` flags."""
+
+def analyze_hero_image(image_bytes: bytes) -> dict[str, Any]:
+    """Decodes (limits first: 10 MB, 50 megapixels, JPEG/PNG/WebP/BMP, no animation) and
+    analyses a hero image. Keys as `xiaodian.v1.HeroImageReport` (`format` its enum number).
+    Raises `InvalidArgument` on `image_bytes` whose description starts with the reason:
+    format, size, dimensions, animation or corrupt."""
+
+def dhash_distance(a: int, b: int) -> int:
+    """Hamming distance between two 64-bit dHashes."""

@@ -2,6 +2,7 @@
 //! `python.rs`, compiled only with the `python` feature, so `cargo test` needs no Python.
 
 pub mod error;
+pub mod hero;
 pub mod rank;
 pub mod text;
 

@@ -7,6 +7,7 @@ use std::sync::RwLock;
 use pyo3::prelude::*;
 
 use crate::error::{CoreError, FieldViolation};
+use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
@@ -503,10 +504,59 @@ impl SearchEngine {
     }
 }
 
+/// A hero-image report as a dict (keys as `xiaodian.v1.HeroImageReport`; `format` is the
+/// enum's number).
+#[derive(IntoPyObject)]
+struct HeroReportDict {
+    width: u32,
+    height: u32,
+    format: u32,
+    squareness: f64,
+    sharpness: f64,
+    exposure: f64,
+    border_whiteness: f64,
+    dhash: u64,
+    quality: f64,
+}
+
+impl From<HeroReport> for HeroReportDict {
+    fn from(r: HeroReport) -> Self {
+        Self {
+            width: r.width,
+            height: r.height,
+            format: r.format as u32,
+            squareness: r.squareness,
+            sharpness: r.sharpness,
+            exposure: r.exposure,
+            border_whiteness: r.border_whiteness,
+            dhash: r.dhash,
+            quality: r.quality,
+        }
+    }
+}
+
+/// Decodes (with every limit checked first) and analyses a hero image; raises
+/// `InvalidArgument` with a violation on `image_bytes` whose description starts with the
+/// reason: format, size, dimensions, animation or corrupt.
+#[pyfunction]
+fn analyze_hero_image(py: Python<'_>, image_bytes: &[u8]) -> PyResult<HeroReportDict> {
+    py.detach(|| hero::analyze(image_bytes))
+        .map(Into::into)
+        .map_err(to_py_err)
+}
+
+/// Hamming distance between two dHashes.
+#[pyfunction]
+fn dhash_distance(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<SearchEngine>()?;
+    m.add_function(wrap_pyfunction!(analyze_hero_image, m)?)?;
+    m.add_function(wrap_pyfunction!(dhash_distance, m)?)?;
     m.add_function(wrap_pyfunction!(default_ranking_profile, m)?)?;
     m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)?;
     Ok(())
