@@ -117,6 +117,8 @@ pub(crate) struct Term {
     pub postings: Vec<Posting>,
     /// `blocks[i]` bounds `postings[i * BLOCK..(i + 1) * BLOCK]`.
     pub blocks: Vec<BlockBound>,
+    /// Bounds every posting (the union of the blocks' bounds).
+    pub whole: Option<BlockBound>,
     /// `df[mask]`: live documents containing the term in at least one field of `mask`
     /// (bit 0 title, bit 1 shop name, bit 2 brand). `df[0]` is always 0.
     pub df: [u32; 8],
@@ -124,6 +126,10 @@ pub(crate) struct Term {
 
 impl Term {
     fn push(&mut self, posting: Posting, lens: &[u8; 3]) {
+        match &mut self.whole {
+            Some(bound) => bound.widen(&posting, lens),
+            None => self.whole = Some(BlockBound::of(&posting, lens)),
+        }
         if self.postings.len().is_multiple_of(BLOCK) {
             self.blocks.push(BlockBound::of(&posting, lens));
         } else if let Some(bound) = self.blocks.last_mut() {

@@ -126,6 +126,8 @@ struct ResolvedTerm<'a> {
     /// (NaN until then) by [`Bm25f::term_score`] itself, so a lookup gives the very same bits.
     /// Empty when the title is not searched.
     title_scores: Vec<Cell<f64>>,
+    /// No posting of the term scores more (0 without postings).
+    upper: f64,
 }
 
 /// Documents per window of term-at-a-time retrieval.
@@ -475,12 +477,21 @@ impl<'a> Query<'a> {
     }
 
     /// Visits every match in document order; `all_required` selects all-terms retrieval.
-    fn for_each_match(&self, all_required: bool, mut visit: impl FnMut(u32, f64)) {
+    /// `visit(doc, Some(score))` for each match that may rank, `visit(doc, None)` for a match
+    /// that only counts: any-term retrieval skips scoring documents that contain only terms
+    /// whose upper bounds add up to less than `floor` (MaxScore), the score the top-k already
+    /// beats; `floor` is -inf until then.
+    fn for_each_match(
+        &self,
+        all_required: bool,
+        floor: &Cell<f64>,
+        mut visit: impl FnMut(u32, Option<f64>),
+    ) {
         let index = self.index;
         if self.browse {
             for doc in 0..index.docs.alive.len() as u32 {
                 if self.filter.accepts(index, doc) {
-                    visit(doc, 0.0);
+                    visit(doc, Some(0.0));
                 }
             }
             return;
@@ -537,16 +548,20 @@ impl<'a> Query<'a> {
                         _ => {}
                     }
                 }
-                visit(doc, score);
+                visit(doc, Some(score));
             }
         } else {
-            self.for_each_any_term_match(&mut visit);
+            self.for_each_any_term_match(floor, &mut visit);
         }
     }
 
     /// All-terms retrieval for a dense lead term, term at a time within the windows where the
     /// lead term has documents (no per-document seeks); sums in query-term order as above.
-    fn for_each_all_terms_match_windowed(&self, lead: usize, visit: &mut impl FnMut(u32, f64)) {
+    fn for_each_all_terms_match_windowed(
+        &self,
+        lead: usize,
+        visit: &mut impl FnMut(u32, Option<f64>),
+    ) {
         let index = self.index;
         let required = self.terms.iter().filter(|t| t.required).count();
         let lists: Vec<&[Posting]> = self
@@ -579,7 +594,7 @@ impl<'a> Query<'a> {
                     *word &= *word - 1;
                     let doc = base + slot as u32;
                     if counts[slot] == required && self.filter.accepts(index, doc) {
-                        visit(doc, scores[slot]);
+                        visit(doc, Some(scores[slot]));
                     }
                     scores[slot] = 0.0;
                     counts[slot] = 0;
@@ -588,22 +603,30 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents: each term
-    /// adds its scores to the window's accumulators in query-term order (so every sum is the
-    /// same as adding per document in term order), then the window's matches are visited in
-    /// document order.
-    fn for_each_any_term_match(&self, visit: &mut impl FnMut(u32, f64)) {
+    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents. In each
+    /// window a first pass marks the matches and the *candidates*: documents containing an
+    /// essential term (MaxScore: the terms left after taking, in increasing order of upper
+    /// bound, those whose bounds add up to less than `floor`). A second pass adds the terms'
+    /// scores to the candidates in query-term order (so every sum is the same as adding per
+    /// document in term order). Matches that are not candidates are only counted.
+    fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, Option<f64>)) {
         let index = self.index;
-        let postings: Vec<(&ResolvedTerm, &[Posting])> = self
+        let terms: Vec<(&ResolvedTerm, &[Posting])> = self
             .terms
             .iter()
             .filter_map(|t| t.term.map(|term| (t, term.postings.as_slice())))
             .collect();
-        let mut at = vec![0usize; postings.len()];
+        let mut by_upper: Vec<usize> = (0..terms.len()).collect();
+        by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
+        let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
+        let mut at = vec![0usize; terms.len()];
+        let mut starts = vec![0usize; terms.len()];
+        let mut essential = vec![true; terms.len()];
         let mut scores = vec![0.0f64; WINDOW as usize];
         let mut matched = [0u64; WINDOW as usize / 64];
+        let mut candidate = [0u64; WINDOW as usize / 64];
         loop {
-            let next = postings
+            let next = terms
                 .iter()
                 .zip(&at)
                 .filter_map(|((_, list), &i)| list.get(i).map(|p| p.doc))
@@ -611,23 +634,57 @@ impl<'a> Query<'a> {
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
-            for ((t, list), i) in postings.iter().zip(at.iter_mut()) {
-                while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
-                    *i += 1;
-                    if self.bm25f.contains(p) {
-                        let slot = (p.doc - base) as usize;
-                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
-                        matched[slot / 64] |= 1 << (slot % 64);
+            essential.fill(true);
+            let floor = floor.get();
+            if prune && floor > f64::NEG_INFINITY {
+                let mut bound = 0.0;
+                for &i in &by_upper {
+                    // The slack absorbs last-bit differences between summation orders.
+                    if (bound + terms[i].0.upper) * (1.0 + 1e-9) < floor {
+                        bound += terms[i].0.upper;
+                        essential[i] = false;
+                    } else {
+                        break;
                     }
                 }
             }
-            for (word_index, word) in matched.iter_mut().enumerate() {
+            for (i, (_, list)) in terms.iter().enumerate() {
+                starts[i] = at[i];
+                while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
+                    at[i] += 1;
+                    if self.bm25f.contains(p) {
+                        let slot = (p.doc - base) as usize;
+                        matched[slot / 64] |= 1 << (slot % 64);
+                        candidate[slot / 64] |= u64::from(essential[i]) << (slot % 64);
+                    }
+                }
+            }
+            for (word_index, (word, candidates)) in matched.iter_mut().zip(&candidate).enumerate() {
+                let mut only_counted = *word & !candidates;
+                *word = 0;
+                while only_counted != 0 {
+                    let doc = base + (word_index * 64) as u32 + only_counted.trailing_zeros();
+                    only_counted &= only_counted - 1;
+                    if self.filter.accepts(index, doc) {
+                        visit(doc, None);
+                    }
+                }
+            }
+            for (i, (t, list)) in terms.iter().enumerate() {
+                for p in &list[starts[i]..at[i]] {
+                    let slot = (p.doc - base) as usize;
+                    if candidate[slot / 64] & 1 << (slot % 64) != 0 && self.bm25f.contains(p) {
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
+                    }
+                }
+            }
+            for (word_index, word) in candidate.iter_mut().enumerate() {
                 while *word != 0 {
                     let slot = word_index * 64 + word.trailing_zeros() as usize;
                     *word &= *word - 1;
                     let doc = base + slot as u32;
                     if self.filter.accepts(index, doc) {
-                        visit(doc, scores[slot]);
+                        visit(doc, Some(scores[slot]));
                     }
                     scores[slot] = 0.0;
                 }
@@ -641,6 +698,7 @@ impl<'a> Query<'a> {
         let mut total = 0u64;
         let mut threshold: Option<Candidate> = None;
         let relevance = self.sort == Sort::Relevance;
+        let floor = Cell::new(f64::NEG_INFINITY);
         let mut consider = |doc: u32, first_phase: f64, threshold: &mut Option<Candidate>| {
             if let Some(t) = threshold.as_ref() {
                 // The common rejection, decided on the first-phase key alone (most matches end
@@ -666,6 +724,9 @@ impl<'a> Query<'a> {
                 kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
                 kept.truncate(k + 1);
                 *threshold = kept.pop();
+                if let Some(t) = threshold.as_ref().filter(|t| relevance && !t.exact_shop) {
+                    floor.set(t.first_phase);
+                }
             }
         };
         if let Some((term, idf)) = self.block_max_term() {
@@ -699,9 +760,11 @@ impl<'a> Query<'a> {
                 }
             }
         } else {
-            self.for_each_match(all_required, |doc, first_phase| {
+            self.for_each_match(all_required, &floor, |doc, first_phase| {
                 total += 1;
-                consider(doc, first_phase, &mut threshold);
+                if let Some(first_phase) = first_phase {
+                    consider(doc, first_phase, &mut threshold);
+                }
             });
         }
         kept.sort_unstable_by(|a, b| self.compare(a, b));
@@ -883,12 +946,20 @@ impl Index {
                 } else {
                     Vec::new()
                 };
+                let upper = term.and_then(|term| term.whole).map_or(0.0, |bound| {
+                    let probe = Posting {
+                        doc: 0,
+                        tf: bound.max_tf,
+                    };
+                    bm25f.term_score(idf, &probe, &bound.min_len)
+                });
                 ResolvedTerm {
                     idf,
                     text: t.text,
                     required: t.required,
                     term,
                     title_scores,
+                    upper,
                 }
             })
             .collect();
