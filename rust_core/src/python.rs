@@ -283,6 +283,7 @@ struct SearchRequestDict {
     page_size: u32,
     page: u32,
     max_per_shop: u32,
+    keep_duplicates: bool,
     explain: bool,
     now_s: i64,
 }
@@ -318,6 +319,7 @@ impl TryFrom<SearchRequestDict> for SearchRequest {
             page_size: d.page_size,
             page: d.page,
             max_per_shop: d.max_per_shop,
+            keep_duplicates: d.keep_duplicates,
             explain: d.explain,
             now_s: d.now_s,
         })
@@ -351,6 +353,7 @@ struct HitDict {
     sales_30d: i64,
     rating: f64,
     score: f64,
+    collapsed_duplicates: u32,
     explanation: Option<ExplanationDict>,
 }
 
@@ -360,6 +363,7 @@ struct SearchResultDict {
     total_matched: u64,
     any_term_match: bool,
     has_more: bool,
+    collapsed_duplicates: u32,
 }
 
 impl From<SearchResult> for SearchResultDict {
@@ -374,6 +378,7 @@ impl From<SearchResult> for SearchResultDict {
             sales_30d: h.sales_30d,
             rating: h.rating,
             score: h.score,
+            collapsed_duplicates: h.collapsed_duplicates,
             explanation: h.explanation.map(|e: Explanation| ExplanationDict {
                 first_phase_score: e.first_phase_score,
                 matched_terms: e.matched_terms,
@@ -395,6 +400,7 @@ impl From<SearchResult> for SearchResultDict {
             total_matched: r.total_matched,
             any_term_match: r.any_term_match,
             has_more: r.has_more,
+            collapsed_duplicates: r.collapsed_duplicates,
         }
     }
 }

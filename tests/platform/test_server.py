@@ -38,7 +38,6 @@ def test_reflection_lists_the_services_health_and_reflection(server) -> None:
 @pytest.mark.parametrize(
     ("call", "capability"),
     [
-        (lambda c: c.analyze_hero_image(image_bytes=b"x"), "hero image analysis"),
         (lambda c: c.score_creators(period="2025-06"), "creator scoring engine"),
         (lambda c: c.get_balance(account="escrow"), "commission settlement engine"),
         (lambda c: list(c.stream_record_orders([])), "commission settlement engine"),

@@ -128,7 +128,7 @@ def products(draw: st.DrawFn, shop_ids: list[str], shop_names: list[str]) -> dic
         "rating_count": rating_count,
         "rating_sum": draw(st.integers(rating_count, 5 * rating_count)),
         "hero_quality": draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0))),
-        "dhash": draw(st.one_of(st.none(), st.integers(0, 2**64 - 1))),
+        "dhash": draw(dhashes()),
         "listed_at_s": draw(st.sampled_from([NOW, NOW - DAY, NOW - 100 * DAY])),
     }
 
@@ -213,9 +213,29 @@ def requests(draw: st.DrawFn, catalog_tokens: list[str], shop_names: list[str], 
         "page_size": draw(st.one_of(st.integers(1, 6), st.just(100))),
         "page": draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3])),
         "max_per_shop": draw(st.sampled_from([0, 0, 1, 2, 3])),
+        "keep_duplicates": draw(st.sampled_from([False, False, True])),
         "explain": draw(st.sampled_from([True, True, True, False])),
         "now_s": NOW,
     }
+
+
+#: A few photos: products share one (a copied white-label listing) or differ from it in a few
+#: bits, so near-duplicate collapsing has work to do; None is a product without hero image.
+PHOTOS = (0x0F0F_0F0F_0F0F_0F0F, 0xFFFF_0000_FFFF_0000, 0x1234_5678_9ABC_DEF0)
+
+
+@st.composite
+def dhashes(draw: st.DrawFn) -> int | None:
+    kind = draw(st.sampled_from(["none", "photo", "photo", "random"]))
+    if kind == "none":
+        return None
+    if kind == "random":
+        return draw(st.integers(0, 2**64 - 1))
+    flipped = draw(st.lists(st.integers(0, 63), max_size=8))
+    photo = draw(st.sampled_from(PHOTOS))
+    for bit in flipped:
+        photo ^= 1 << bit
+    return photo
 
 
 def close(a: float, b: float) -> bool:
@@ -225,11 +245,11 @@ def close(a: float, b: float) -> bool:
 def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
     """The Rust result equals the reference result (numbers within a relative 1e-9)."""
     assert [h["product_id"] for h in rust["hits"]] == [h["product_id"] for h in reference["hits"]]
-    for key in ("total_matched", "any_term_match", "has_more"):
+    for key in ("total_matched", "any_term_match", "has_more", "collapsed_duplicates"):
         assert rust[key] == reference[key], key
     for r, p in zip(rust["hits"], reference["hits"], strict=True):
         context = r["product_id"]
-        for key in ("shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d"):
+        for key in ("shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "collapsed_duplicates"):
             assert r[key] == p[key], (context, key)
         assert close(r["rating"], p["rating"]), (context, r["rating"], p["rating"])
         assert close(r["score"], p["score"]), (context, r["score"], p["score"])
@@ -316,6 +336,7 @@ def search_request(query: str, **fields: Any) -> dict[str, Any]:
         "page_size": 10,
         "page": 0,
         "max_per_shop": 0,
+        "keep_duplicates": False,
         "explain": True,
         "now_s": NOW,
     }
@@ -610,3 +631,31 @@ def test_tokens_and_query_terms_agree(text: str, analysis: str) -> None:
     rust, reference = ENGINES[analysis]
     assert rust.tokens(text) == reference.tokens(text)
     assert rust.query_terms(text) == reference.query_terms(text)
+
+
+def test_five_copies_of_one_photo_from_five_shops_show_once() -> None:
+    """The white-label case: the same photo (or one a few bits off) from five shops collapses
+    into the best-ranked copy; `keep_duplicates` shows all five; pages stay consistent."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record(f"s{i}", f"店铺{i}") for i in range(6)])
+    photo = PHOTOS[0]
+    copies = [
+        product_record(f"copy{i}", f"s{i}", "羊绒围巾 白牌同款", sales_30d=10 * i, dhash=photo ^ (1 << i))
+        for i in range(5)
+    ]
+    other = product_record("other", "s5", "羊绒围巾 原创设计", dhash=PHOTOS[1])
+    pair.upsert_products([*copies, other])
+    profile = default_ranking_profile()
+    result = pair.search(profile, search_request("羊绒围巾", page_size=10))
+    ids = [h["product_id"] for h in result["hits"]]
+    assert len(ids) == 2 and "other" in ids
+    kept = next(h for h in result["hits"] if h["product_id"] != "other")
+    assert (kept["collapsed_duplicates"], result["collapsed_duplicates"]) == (4, 4)
+    everything = pair.search(profile, search_request("羊绒围巾", page_size=10, keep_duplicates=True))
+    assert len(everything["hits"]) == 6 and everything["collapsed_duplicates"] == 0
+    strict = pair.search({**profile, "duplicate_max_distance": 0}, search_request("羊绒围巾", page_size=10))
+    assert len(strict["hits"]) == 6  # every copy differs in one bit from the photo, two from each other
+    first = pair.search(profile, search_request("羊绒围巾", page_size=1))
+    second = pair.search(profile, search_request("羊绒围巾", page_size=1, page=1))
+    assert first["has_more"] and not second["has_more"]
+    assert {first["hits"][0]["product_id"], second["hits"][0]["product_id"]} == set(ids)

@@ -248,10 +248,15 @@ def test_delete_and_stream_upsert(catalog: Client) -> None:
     assert catalog.search(query="快充").total_matched == 3
 
 
-def test_hero_image_bytes_wait_for_the_image_capability(catalog: Client) -> None:
-    with_bytes = product("p-img", "s-wool", "羊绒围巾 带图", hero_image=pb.HeroImage(image_bytes=b"\x89PNG"))
-    with pytest.raises(errors.Unimplemented):
-        catalog.upsert_products(products=[with_bytes])
+def test_a_bad_hero_image_rejects_the_batch_naming_the_field_and_reason(catalog: Client) -> None:
+    good = product("p-ok", "s-wool", "羊绒围巾 无图款")
+    broken = product("p-img", "s-wool", "羊绒围巾 带图", hero_image=pb.HeroImage(image_bytes=b"\x89PNG\r\n\x1a\n"))
+    with pytest.raises(errors.InvalidArgument) as caught:
+        catalog.upsert_products(products=[good, broken])
+    [violation] = caught.value.violations
+    assert violation.field == "products[1].hero_image.image_bytes"
+    assert violation.description.split(":")[0] in {"corrupt", "format"}
+    assert "p-ok" not in ids(catalog.search(query="无图款"))
 
 
 def test_the_index_is_rebuilt_from_sqlite_at_start(tmp_path: Path) -> None:

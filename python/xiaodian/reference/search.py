@@ -52,9 +52,14 @@ Search (`rust_core/src/rank/search.rs`, whose module doc lists the same rules):
   trimmed) equals the folded query;
 - other sorts order every match by their key (sales, price, Bayesian rating or listed_at),
   then first phase descending, then product id; every hit gets the second phase;
-- pages (`shape_page`): filled greedily in rank order with at most `max_per_shop` products of
-  one shop per page (0: no cap), a product over its shop's cap waits for the next page;
-  has_more = products placed on pages up to the requested one < total_matched.
+- pages (`shape_page`): near-duplicates collapse first (unless `keep_duplicates`): in rank
+  order a product whose dHash is within `duplicate_max_distance` bits of a better-ranked kept
+  product's joins the best-ranked such product and appears on no page; then pages are filled
+  greedily in rank order with at most `max_per_shop` products of one shop per page (0: no
+  cap), a product over its shop's cap waiting for the next page; has_more = a product neither
+  collapsed nor placed on pages up to the requested one remains; a hit's
+  collapsed_duplicates counts the products collapsed into it among the positions examined
+  while filling the pages up to this one, the response's those met filling this page.
 
 Invariants the Rust code relies on and this code shows directly: the order is total (ties end
 at the unique product id), so document numbering never matters; scores are finite and never
@@ -306,16 +311,59 @@ def _rust_debug_str(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def shape_page(shops: Sequence[str], page: int, page_size: int, cap: int) -> tuple[list[int], int]:
-    """Page `page` of a ranking whose products belong to `shops` (one shop id per rank).
+@dataclass(frozen=True)
+class Shaped:
+    """One page of a ranking after shaping."""
 
-    Pages are filled greedily in rank order with at most `cap` products of one shop (0: no
-    cap); a product over its shop's cap waits for the next page. Returns the page's positions
-    and how many products were placed on pages up to and including it.
+    positions: list[int]
+    """The page's positions in the ranking, in order."""
+    collapsed_into: list[int | None]
+    """Per position: the better-ranked near-duplicate it collapsed into, if any."""
+    scanned_before: int
+    """Positions before this were examined filling the pages up to the previous one..."""
+    scanned: int
+    """...and up to this one."""
+    any_left: bool
+    """A product neither collapsed nor placed on a page up to this one remains."""
+
+    def collapsed_into_count(self, position: int) -> int:
+        return sum(1 for into in self.collapsed_into[: self.scanned] if into == position)
+
+    def collapsed_on_page(self) -> int:
+        return sum(1 for into in self.collapsed_into[self.scanned_before : self.scanned] if into is not None)
+
+
+def shape_page(
+    shops: Sequence[str],
+    dhashes: Sequence[int | None],
+    page: int,
+    page_size: int,
+    cap: int,
+    max_distance: int | None,
+) -> Shaped:
+    """Page `page` of a ranking whose products belong to `shops` and have hero-image
+    `dhashes` (one each per rank).
+
+    Near-duplicates first (unless `max_distance` is None): in rank order, a product whose dHash
+    is within `max_distance` bits of a better-ranked kept product's collapses into the
+    best-ranked such product and appears on no page; products without a hero image never
+    collapse. Then pages are filled greedily in rank order with at most `cap` products of one
+    shop (0: no cap); a product over its shop's cap waits for the next page.
     """
-    placed = [False] * len(shops)
-    placed_count = 0
+    collapsed_into: list[int | None] = [None] * len(shops)
+    if max_distance is not None:
+        kept: list[tuple[int, int]] = []
+        for i, dhash in enumerate(dhashes):
+            if dhash is None:
+                continue
+            into = next((position for other, position in kept if (dhash ^ other).bit_count() <= max_distance), None)
+            if into is None:
+                kept.append((dhash, i))
+            else:
+                collapsed_into[i] = into
+    placed = [into is not None for into in collapsed_into]
     first_open = 0
+    scanned = 0
     for p in range(page + 1):
         on_page: list[int] = []
         per_shop: dict[str, int] = {}
@@ -326,13 +374,13 @@ def shape_page(shops: Sequence[str], page: int, page_size: int, cap: int) -> tup
                 if cap == 0 or count < cap:
                     per_shop[shops[i]] = count + 1
                     placed[i] = True
-                    placed_count += 1
                     on_page.append(i)
             i += 1
+        scanned_before, scanned = scanned, max(scanned, i)
         while first_open < len(shops) and placed[first_open]:
             first_open += 1
         if p == page:
-            return on_page, placed_count
+            return Shaped(on_page, collapsed_into, scanned_before, scanned, first_open < len(shops))
     raise AssertionError("the loop returns on the last page")
 
 
@@ -667,15 +715,23 @@ class _Search:
             any_term_match = True
             candidates = self.retrieve(all_required=False)
         ranked = self.ranking(candidates)
-        positions, placed = shape_page(
+        shaped = shape_page(
             [c.product.record["shop_id"] for c in ranked],
+            [c.product.record["dhash"] for c in ranked],
             int(self.request["page"]),
             page_size,
             int(self.request["max_per_shop"]),
+            None if self.request["keep_duplicates"] else int(self.profile["duplicate_max_distance"]),
         )
+        hits = []
+        for i in shaped.positions:
+            hit = self.hit(ranked[i], any_term_match)
+            hit["collapsed_duplicates"] = shaped.collapsed_into_count(i)
+            hits.append(hit)
         return {
-            "hits": [self.hit(ranked[i], any_term_match) for i in positions],
+            "hits": hits,
             "total_matched": len(candidates),
             "any_term_match": any_term_match,
-            "has_more": placed < len(candidates),
+            "has_more": shaped.any_left,
+            "collapsed_duplicates": shaped.collapsed_on_page(),
         }

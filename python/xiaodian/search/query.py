@@ -114,6 +114,7 @@ def engine_request(request: pb.SearchRequest, token: PageToken | None) -> dict[s
         "page_size": request.page_size or DEFAULT_PAGE_SIZE,
         "page": token.page if token else 0,
         "max_per_shop": request.max_per_shop,
+        "keep_duplicates": request.keep_duplicates,
         "explain": request.explain,
         "now_s": token.now_s if token else int(time.time()),
     }
@@ -126,6 +127,7 @@ def response(
     message = pb.SearchResponse(
         total_matched=result["total_matched"],
         any_term_match=result["any_term_match"],
+        collapsed_duplicates=result["collapsed_duplicates"],
         profile=profile,
         profile_version=profile_version,
     )

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import grpc
 
 from xiaodian import _core
+from xiaodian.errors import InvalidArgument
 from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
-from xiaodian.platform.pending import pending
 from xiaodian.platform.validation import Violations
 from xiaodian.search import catalog, profiles, query
 from xiaodian.v1 import search_service_pb2 as pb
@@ -24,7 +24,28 @@ from xiaodian.v1 import search_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("xiaodian.search")
 
-HERO_IMAGES = "hero image analysis"
+
+def hero_reports(products: Sequence[pb.Product]) -> list[pb.HeroImageReport | None]:
+    """Each product's hero-image report: analysed from the bytes (in Rust, without the GIL),
+    taken as sent, or None without a hero image. Every bad image is reported, each as a field
+    violation on `products[i].hero_image.image_bytes`, and then the batch is refused."""
+    reports: list[pb.HeroImageReport | None] = []
+    violations: list[tuple[str, str]] = []
+    for i, product in enumerate(products):
+        source = product.hero_image.WhichOneof("source") if product.HasField("hero_image") else None
+        if source == "image_bytes":
+            try:
+                reports.append(pb.HeroImageReport(**_core.analyze_hero_image(product.hero_image.image_bytes)))
+            except InvalidArgument as error:
+                violations += error.under(f"products[{i}].hero_image").violations
+                reports.append(None)
+        elif source == "report":
+            reports.append(product.hero_image.report)
+        else:
+            reports.append(None)
+    if violations:
+        raise InvalidArgument("invalid hero images: " + "; ".join(f"{f}: {d}" for f, d in violations), violations)
+    return reports
 
 
 def new_engine(db: Database) -> _core.SearchEngine:
@@ -71,23 +92,18 @@ class SearchService(pb_grpc.SearchServiceServicer):
         return run_once(self.db, "UpsertShops", request, pb.UpsertShopsResponse, write)
 
     def _upsert_products(self, request: pb.UpsertProductsRequest) -> pb.UpsertProductsResponse:
+        # Images are decoded before the write transaction, so the write lock is never held
+        # while pixels are analysed.
+        reports = hero_reports(request.products)
+
         def write(conn):  # type: ignore[no-untyped-def]
             catalog.validate_products(conn, request.products)
-            reports = [self._hero_report(p) for p in request.products]
             done = catalog.upsert_products(conn, request.products, reports)
             if done.records:
                 self.db.after_commit(lambda: self.engine.upsert_products(done.records))
             return pb.UpsertProductsResponse(results=done.results)
 
         return run_once(self.db, "UpsertProducts", request, pb.UpsertProductsResponse, write)
-
-    @staticmethod
-    def _hero_report(product: pb.Product) -> pb.HeroImageReport | None:
-        if not product.HasField("hero_image"):
-            return None
-        if product.hero_image.WhichOneof("source") == "image_bytes":
-            raise pending("UpsertProducts with hero_image.image_bytes", HERO_IMAGES)
-        return product.hero_image.report
 
     def UpsertProducts(
         self, request: pb.UpsertProductsRequest, context: grpc.ServicerContext
@@ -140,4 +156,6 @@ class SearchService(pb_grpc.SearchServiceServicer):
     def AnalyzeHeroImage(
         self, request: pb.AnalyzeHeroImageRequest, context: grpc.ServicerContext
     ) -> pb.AnalyzeHeroImageResponse:
-        raise pending("AnalyzeHeroImage", HERO_IMAGES)
+        if not request.image_bytes:
+            raise InvalidArgument.of("image_bytes", "is required")
+        return pb.AnalyzeHeroImageResponse(report=pb.HeroImageReport(**_core.analyze_hero_image(request.image_bytes)))

@@ -147,6 +147,13 @@ pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
             "animated images are not accepted",
         ));
     }
+    if format == HeroFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // The JPEG decoder fills a truncated scan with grey rather than failing.
+        return Err(refuse(
+            Refusal::Corrupt,
+            "truncated JPEG (no end-of-image marker after the scan)",
+        ));
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);
@@ -156,6 +163,16 @@ pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
     reader.limits(limits);
     let image = reader.decode().map_err(|e| refuse(Refusal::Corrupt, e))?;
     Ok((image, format))
+}
+
+/// True when a JPEG has an end-of-image marker (FF D9) after its first start-of-scan (FF DA).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let first = |m: [u8; 2]| bytes.windows(2).position(|w| w == m);
+    let last = |m: [u8; 2]| bytes.windows(2).rposition(|w| w == m);
+    match (first([0xFF, 0xDA]), last([0xFF, 0xD9])) {
+        (Some(scan), Some(end)) => end > scan,
+        _ => false,
+    }
 }
 
 /// Grey (ITU-R 601 luma, Pillow's "L" formula), alpha ignored.
@@ -319,6 +336,9 @@ mod tests {
     fn refuses_bad_input_with_a_reason() {
         assert_eq!(reason(b"definitely not an image"), "format");
         assert_eq!(reason(&vec![0u8; MAX_BYTES + 1]), "size");
+        let jpeg = encode(&checkerboard(64, 64, 8), ImageFormat::Jpeg);
+        assert!(analyze(&jpeg).is_ok());
+        assert_eq!(reason(&jpeg[..jpeg.len() - 40]), "corrupt");
         let png = encode(&checkerboard(64, 64, 8), ImageFormat::Png);
         // A PNG declaring 100,000 x 100,000 pixels (CRC left stale: the header size is read
         // before any decoder checks it).

@@ -67,6 +67,8 @@ pub struct SearchRequest {
     pub page: u32,
     /// At most this many products of one shop on a page; 0 means no cap.
     pub max_per_shop: u32,
+    /// Keep near-duplicate hero images instead of collapsing them.
+    pub keep_duplicates: bool,
     pub explain: bool,
     /// The request's clock, seconds since the Unix epoch (new-merchant windows).
     pub now_s: i64,
@@ -101,6 +103,8 @@ pub struct Hit {
     pub rating: f64,
     /// Final score; the first-phase score for hits beyond the re-rank depth.
     pub score: f64,
+    /// Near-duplicates collapsed into this hit (among the products examined so far).
+    pub collapsed_duplicates: u32,
     pub explanation: Option<Explanation>,
 }
 
@@ -112,6 +116,8 @@ pub struct SearchResult {
     pub any_term_match: bool,
     /// More hits follow on later pages.
     pub has_more: bool,
+    /// Near-duplicates met (and left out) while filling this page.
+    pub collapsed_duplicates: u32,
 }
 
 /// A query term resolved against the dictionary.
@@ -879,23 +885,76 @@ impl<'a> Query<'a> {
     }
 }
 
-/// Picks page `page` out of `ranked` with at most `cap` products of one shop per page (0: no
-/// cap). Pages are filled greedily in rank order; a product over its shop's cap waits for the
-/// next page. Returns the page's positions in `ranked` and how many products were placed on
-/// pages up to and including it.
+/// One page of a ranking after shaping.
+struct Shaped {
+    /// The page's positions in the ranking, in order.
+    positions: Vec<usize>,
+    /// `collapsed_into[i]`: the position of the better-ranked near-duplicate that position `i`
+    /// collapsed into, if any.
+    collapsed_into: Vec<Option<usize>>,
+    /// Positions before this were examined while filling the pages up to the previous one...
+    scanned_before: usize,
+    /// ...and up to this one.
+    scanned: usize,
+    /// A product that is neither collapsed nor placed on a page up to this one remains.
+    any_left: bool,
+}
+
+impl Shaped {
+    /// Duplicates collapsed into the product at `position`, among the examined positions.
+    fn collapsed_into_count(&self, position: usize) -> u32 {
+        self.collapsed_into[..self.scanned]
+            .iter()
+            .filter(|&&into| into == Some(position))
+            .count() as u32
+    }
+
+    /// Duplicates met while filling this page.
+    fn collapsed_on_page(&self) -> u32 {
+        self.collapsed_into[self.scanned_before..self.scanned]
+            .iter()
+            .filter(|into| into.is_some())
+            .count() as u32
+    }
+}
+
+/// Shapes `ranked` into pages and returns page `page`.
+///
+/// Near-duplicates first (unless `max_distance` is None): in rank order, a product whose hero
+/// image's dHash is within `max_distance` bits of a better-ranked kept product's collapses into
+/// the best-ranked such product and appears on no page; products without a hero image never
+/// collapse. Then pages are filled greedily in rank order with at most `cap` products of one
+/// shop per page (0: no cap); a product over its shop's cap waits for the next page.
 fn shape_page(
     index: &Index,
     ranked: &[Candidate],
     page: u32,
     page_size: usize,
     cap: u32,
-) -> (Vec<usize>, usize) {
-    let mut placed = vec![false; ranked.len()];
-    let mut placed_count = 0;
+    max_distance: Option<u32>,
+) -> Shaped {
+    let mut collapsed_into = vec![None; ranked.len()];
+    if let Some(max_distance) = max_distance {
+        let mut kept: Vec<(u64, usize)> = Vec::new();
+        for (i, c) in ranked.iter().enumerate() {
+            let Some(hash) = index.docs.records[c.doc as usize].dhash else {
+                continue;
+            };
+            match kept
+                .iter()
+                .find(|(other, _)| (hash ^ other).count_ones() <= max_distance)
+            {
+                Some(&(_, into)) => collapsed_into[i] = Some(into),
+                None => kept.push((hash, i)),
+            }
+        }
+    }
+    let mut placed: Vec<bool> = collapsed_into.iter().map(Option::is_some).collect();
     let mut first_open = 0;
+    let mut scanned = 0;
     for p in 0..=page {
         let mut on_page = Vec::new();
-        let mut per_shop: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut per_shop: HashMap<u32, u32> = HashMap::default();
         let mut i = first_open;
         while i < ranked.len() && on_page.len() < page_size {
             if !placed[i] {
@@ -904,17 +963,24 @@ fn shape_page(
                 if cap == 0 || *count < cap {
                     *count += 1;
                     placed[i] = true;
-                    placed_count += 1;
                     on_page.push(i);
                 }
             }
             i += 1;
         }
+        let scanned_before = scanned;
+        scanned = scanned.max(i);
         while first_open < ranked.len() && placed[first_open] {
             first_open += 1;
         }
         if p == page {
-            return (on_page, placed_count);
+            return Shaped {
+                positions: on_page,
+                collapsed_into,
+                scanned_before,
+                scanned,
+                any_left: first_open < ranked.len(),
+            };
         }
     }
     unreachable!("the loop returns on the last page")
@@ -996,22 +1062,36 @@ impl Index {
                 any_term_match = true;
                 continue;
             }
-            let (positions, placed) =
-                shape_page(self, &ranked, request.page, page_size, request.max_per_shop);
+            let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
+            let shaped = shape_page(
+                self,
+                &ranked,
+                request.page,
+                page_size,
+                request.max_per_shop,
+                max_distance,
+            );
             let complete = ranked.len() as u64 == total;
-            if positions.len() < page_size && !complete {
+            // A longer prefix is needed to fill the page, or to know whether anything is left.
+            if (shaped.positions.len() < page_size || !shaped.any_left) && !complete {
                 k *= 4;
                 continue;
             }
-            let hits = positions
+            let hits = shaped
+                .positions
                 .iter()
-                .map(|&i| query.hit(&ranked[i], any_term_match))
+                .map(|&i| {
+                    let mut hit = query.hit(&ranked[i], any_term_match);
+                    hit.collapsed_duplicates = shaped.collapsed_into_count(i);
+                    hit
+                })
                 .collect();
             return Ok(SearchResult {
                 hits,
                 total_matched: total,
                 any_term_match,
-                has_more: (placed as u64) < total,
+                has_more: shaped.any_left,
+                collapsed_duplicates: shaped.collapsed_on_page(),
             });
         }
     }
@@ -1043,6 +1123,7 @@ impl Query<'_> {
             sales_30d: record.sales_30d,
             rating: bayesian_rating(self.profile, record.rating_sum, record.rating_count),
             score: final_score,
+            collapsed_duplicates: 0,
             explanation,
         }
     }
@@ -1062,6 +1143,7 @@ mod tests {
             page_size: 10,
             page: 0,
             max_per_shop: 0,
+            keep_duplicates: false,
             explain: true,
             now_s: 1_000_000_000,
         }
