@@ -14,7 +14,8 @@
 //! - `exposure` = mean grey / 255;
 //! - `border_whiteness` = share of pixels with grey ≥ [`WHITE`] in the outer ring, whose
 //!   thickness is max(1, shorter side / 20);
-//! - `dhash` = 64-bit gradient hash (dHash) of `image_hasher` (9×8 grey, row-major);
+//! - `dhash` = 64-bit gradient hash (dHash) of `image_hasher` (9×8 grey, row-major) of that
+//!   grey image;
 //! - `quality` = 0.35·squareness + 0.35·min(1, ln(1 + sharpness) / ln(1 + 1000))
 //!   + 0.15·(1 − 2·|exposure − 0.5|) + 0.15·border_whiteness, in [0, 1].
 
@@ -177,13 +178,18 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 
 /// Grey (ITU-R 601 luma, Pillow's "L" formula), alpha ignored.
 fn grey(image: &DynamicImage) -> GrayImage {
-    let rgb = image.to_rgb8();
-    GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| {
-        let [r, g, b] = rgb.get_pixel(x, y).0;
-        let luma =
-            (19595 * u32::from(r) + 38470 * u32::from(g) + 7471 * u32::from(b) + 0x8000) >> 16;
-        image::Luma([luma as u8])
-    })
+    let luma = |rgb: &[u8]| {
+        let [r, g, b] = [u32::from(rgb[0]), u32::from(rgb[1]), u32::from(rgb[2])];
+        ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8
+    };
+    let (w, h) = (image.width(), image.height());
+    let pixels: Vec<u8> = match image {
+        DynamicImage::ImageLuma8(grey) => return grey.clone(),
+        DynamicImage::ImageRgb8(rgb) => rgb.as_raw().chunks_exact(3).map(luma).collect(),
+        DynamicImage::ImageRgba8(rgba) => rgba.as_raw().chunks_exact(4).map(luma).collect(),
+        other => other.to_rgb8().as_raw().chunks_exact(3).map(luma).collect(),
+    };
+    GrayImage::from_raw(w, h, pixels).expect("one grey byte per pixel")
 }
 
 /// The grey image scaled so its longer side is at most [`ANALYSIS_SIDE`].
@@ -200,22 +206,28 @@ fn analysis_grey(image: &DynamicImage) -> GrayImage {
     image::imageops::resize(&full, nw, nh, FilterType::Triangle)
 }
 
-/// Population variance of the 4-neighbour Laplacian over interior pixels (0 below 3×3).
+/// Population variance of the 4-neighbour Laplacian over interior pixels (0 below 3×3),
+/// in two passes (mean, then squared deviations) for accuracy.
 pub fn laplacian_variance(grey: &GrayImage) -> f64 {
-    let (w, h) = grey.dimensions();
+    let (w, h) = (grey.width() as usize, grey.height() as usize);
     if w < 3 || h < 3 {
         return 0.0;
     }
-    let p = |x: u32, y: u32| f64::from(grey.get_pixel(x, y).0[0]);
-    let mut values = Vec::with_capacity(((w - 2) * (h - 2)) as usize);
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            values.push(p(x, y - 1) + p(x, y + 1) + p(x - 1, y) + p(x + 1, y) - 4.0 * p(x, y));
-        }
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
+    let p = grey.as_raw();
+    let laplacian = |x: usize, y: usize| {
+        let at = |x: usize, y: usize| f64::from(p[y * w + x]);
+        at(x, y - 1) + at(x, y + 1) + at(x - 1, y) + at(x + 1, y) - 4.0 * at(x, y)
+    };
+    let interior = || (1..h - 1).flat_map(move |y| (1..w - 1).map(move |x| (x, y)));
+    let n = ((w - 2) * (h - 2)) as f64;
+    let mean = interior().map(|(x, y)| laplacian(x, y)).sum::<f64>() / n;
+    interior()
+        .map(|(x, y)| {
+            let d = laplacian(x, y) - mean;
+            d * d
+        })
+        .sum::<f64>()
+        / n
 }
 
 /// Share of the outer ring's pixels that are white.
@@ -243,7 +255,9 @@ pub fn quality(squareness: f64, sharpness: f64, exposure: f64, border_whiteness:
     (0.35 * squareness + 0.35 * sharp + 0.15 * exposed + 0.15 * border_whiteness).clamp(0.0, 1.0)
 }
 
-/// The 64-bit dHash, bits in `image_hasher`'s order read as a big-endian integer.
+/// The 64-bit dHash of a grey image, bits in `image_hasher`'s order read as a big-endian
+/// integer. Hashing the analysis-size grey image (not the full picture) keeps the 9×8 resize
+/// cheap; near-duplicates are judged on it either way.
 pub fn dhash(image: &DynamicImage) -> u64 {
     let hasher = HasherConfig::new()
         .hash_alg(HashAlg::Gradient)
@@ -273,7 +287,7 @@ pub fn analyze(bytes: &[u8]) -> CoreResult<HeroReport> {
         sharpness,
         exposure,
         border_whiteness,
-        dhash: dhash(&image),
+        dhash: dhash(&DynamicImage::ImageLuma8(grey.clone())),
         quality: quality(squareness, sharpness, exposure, border_whiteness),
     })
 }
