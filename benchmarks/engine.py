@@ -15,6 +15,7 @@ one warm-up pass, median of the repeats per query):
   any term): Rust with the default profile (BM25F + second phase on the top 1,000) vs tantivy
   Should-query with `weight_by_field` on sales; geometric mean ratio;
 - the heavy term: p50/p99 with the default profile;
+- shaping: the median extra time per query of near-duplicate collapse plus `max_per_shop` 2;
 - the process RSS after indexing (measured in a fresh subprocess that only builds the index).
 """
 
@@ -82,7 +83,7 @@ def measure_rss(product_count: int) -> dict[str, float]:
     return {"rss_before_mb": before, "rss_after_mb": rss_mb(), "products": engine.product_count()}
 
 
-def request(query: str, page_size: int = 10) -> dict[str, Any]:
+def request(query: str, page_size: int = 10, **fields: Any) -> dict[str, Any]:
     return {
         "query": query,
         "category_ids": [],
@@ -94,8 +95,10 @@ def request(query: str, page_size: int = 10) -> dict[str, Any]:
         "page_size": page_size,
         "page": 0,
         "max_per_shop": 0,
+        "keep_duplicates": False,
         "explain": False,
         "now_s": 1_790_000_000,
+        **fields,
     }
 
 
@@ -219,6 +222,19 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["business_or_rust"] = summary(t["rust"])
     results["business_or_tantivy"] = summary(t["tantivy"])
     results["business_or_speedup_vs_tantivy_geomean"] = geomean_ratio(t["tantivy"], t["rust"])
+
+    # Shaping: near-duplicate collapse plus a shop cap, against neither, same queries and engine.
+    t = time_each(
+        {
+            "plain": lambda q: full.search(default, request(q, keep_duplicates=True)),
+            "shaped": lambda q: full.search(default, request(q, max_per_shop=2)),
+        },
+        ands,
+        repeats,
+    )
+    results["shaping_overhead_us_median"] = 1e6 * statistics.median(
+        s - p for s, p in zip(t["shaped"], t["plain"], strict=True)
+    )
 
     heavy = [HEAVY_TERM] * (50 if quick else 200)
     t = time_each({"rust": lambda q: full.search(default, request(q))}, heavy, 1)

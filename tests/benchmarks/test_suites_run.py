@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from benchmarks import engine
+from benchmarks import engine, images
 
 
 def test_engine_suite_reports_every_figure() -> None:
@@ -24,3 +24,10 @@ def test_engine_suite_reports_every_figure() -> None:
         assert 0 < results[name]["p50_ms"] <= results[name]["p99_ms"], name
     assert 0.6 < results["heavy_term_share"] < 0.8
     assert results["or_queries_falling_back_share"] > 0.3
+    assert math.isfinite(results["shaping_overhead_us_median"])
+
+
+def test_images_suite_reports_every_figure() -> None:
+    results = images.run(quick=True)
+    for name in ("jpeg_rust_per_s", "jpeg_reference_per_s", "png_rust_per_s", "png_speedup_vs_reference"):
+        assert math.isfinite(results[name]) and results[name] > 0, name
