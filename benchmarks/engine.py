@@ -125,15 +125,18 @@ def or_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
 def time_each(
     functions: dict[str, Callable[[str], object]], queries: list[str], repeats: int
 ) -> dict[str, list[float]]:
-    """Per-query median seconds for each engine, interleaved so machine noise hits all alike."""
+    """Per-query median seconds for each engine, interleaved (in alternating order) so machine
+    noise and cache warmth hit all alike."""
     for query in queries[: max(1, len(queries) // 10)]:  # warm-up
         for fn in functions.values():
             fn(query)
     times: dict[str, list[float]] = {name: [] for name in functions}
     for query in queries:
         samples: dict[str, list[float]] = {name: [] for name in functions}
-        for _ in range(repeats):
-            for name, fn in functions.items():
+        for repeat in range(repeats):
+            # Alternate the order so that no engine always runs on caches the other warmed.
+            order = list(functions.items())
+            for name, fn in order if repeat % 2 == 0 else reversed(order):
                 started = time.perf_counter()
                 fn(query)
                 samples[name].append(time.perf_counter() - started)
@@ -163,7 +166,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     product_count = 20_000 if quick else 1_000_000
     reference_count = 2_000 if quick else 20_000
     query_count = 40 if quick else 300
-    repeats = 3
+    repeats = 4
     rng = random.Random(SEED)
     results: dict[str, Any] = {"products": product_count}
 
