@@ -121,10 +121,9 @@ pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
             ))
         }
     };
-    // Dimensions from the header alone (imagesize reads a few bytes, allocates nothing), so
-    // a bomb is refused before any decoder sizes its buffers from the header's claim.
-    let size = imagesize::blob_size(bytes).map_err(|e| refuse(Refusal::Corrupt, e))?;
-    let (width, height) = (size.width as u64, size.height as u64);
+    // Dimensions from the header alone, so a bomb is refused before any decoder sizes its
+    // buffers from the header's claim.
+    let (width, height) = header_dimensions(bytes, format)?;
     let pixels = width * height;
     if width == 0 || height == 0 || pixels > MAX_PIXELS {
         return Err(refuse(
@@ -166,14 +165,81 @@ pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
     Ok((image, format))
 }
 
-/// True when a JPEG has an end-of-image marker (FF D9) after its first start-of-scan (FF DA).
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let first = |m: [u8; 2]| bytes.windows(2).position(|w| w == m);
-    let last = |m: [u8; 2]| bytes.windows(2).rposition(|w| w == m);
-    match (first([0xFF, 0xDA]), last([0xFF, 0xD9])) {
-        (Some(scan), Some(end)) => end > scan,
-        _ => false,
+/// True when a JPEG's segments, walked by their lengths from the start, reach an end-of-image
+/// marker (FF D9) after at least one scan. Embedded thumbnails or stray marker bytes inside
+/// segments cannot fool it, since segment payloads are skipped whole.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    if b.len() < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+        return false;
     }
+    let mut i = 2;
+    let mut seen_scan = false;
+    while i + 1 < b.len() {
+        if b[i] != 0xFF {
+            return false;
+        }
+        let marker = b[i + 1];
+        match marker {
+            0xFF => i += 1, // fill byte
+            0xD9 => return seen_scan,
+            0x01 | 0xD0..=0xD7 => i += 2, // markers without a payload
+            _ => {
+                let Some(len) = b.get(i + 2..i + 4) else {
+                    return false;
+                };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if len < 2 {
+                    return false;
+                }
+                i += 2 + len;
+                if marker == 0xDA {
+                    seen_scan = true;
+                    // Entropy-coded data runs to the next marker other than a stuffed zero
+                    // (FF 00) or a restart marker (FF D0-D7).
+                    while i + 1 < b.len()
+                        && !(b[i] == 0xFF && b[i + 1] != 0x00 && !(0xD0..=0xD7).contains(&b[i + 1]))
+                    {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Width and height from the header alone. BMP is read here (its height is negative for
+/// top-down bitmaps, which `imagesize` reads as a huge unsigned number); other formats by
+/// `imagesize`, which reads a few bytes and allocates nothing.
+fn header_dimensions(bytes: &[u8], format: HeroFormat) -> CoreResult<(u64, u64)> {
+    if format == HeroFormat::Bmp {
+        let le_u32 = |at: usize| {
+            bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let le_u16 = |at: usize| {
+            bytes
+                .get(at..at + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let dims = match le_u32(14) {
+            // BITMAPCOREHEADER: 16-bit unsigned sides.
+            Some(12) => le_u16(18)
+                .zip(le_u16(20))
+                .map(|(w, h)| (u64::from(w), u64::from(h))),
+            Some(_) => le_u32(18).zip(le_u32(22)).map(|(w, h)| {
+                (
+                    u64::from((w as i32).unsigned_abs()),
+                    u64::from((h as i32).unsigned_abs()),
+                )
+            }),
+            None => None,
+        };
+        return dims.ok_or_else(|| refuse(Refusal::Corrupt, "BMP header too short"));
+    }
+    let size = imagesize::blob_size(bytes).map_err(|e| refuse(Refusal::Corrupt, e))?;
+    Ok((size.width as u64, size.height as u64))
 }
 
 /// Grey (ITU-R 601 luma, Pillow's "L" formula), alpha ignored.
@@ -362,6 +428,9 @@ mod tests {
         assert_eq!(reason(&png_bomb), "dimensions");
         assert_eq!(reason(&png[..png.len() / 2]), "corrupt");
         // A small BMP whose header declares 100,000 x 100,000 pixels: refused from the header.
+        let mut top_down = encode(&checkerboard(8, 8, 2), ImageFormat::Bmp);
+        top_down[22..26].copy_from_slice(&(-8i32).to_le_bytes());
+        assert_eq!(analyze(&top_down).unwrap().height, 8);
         let mut bomb = encode(&checkerboard(8, 8, 2), ImageFormat::Bmp);
         bomb[18..22].copy_from_slice(&100_000i32.to_le_bytes());
         bomb[22..26].copy_from_slice(&100_000i32.to_le_bytes());
