@@ -46,6 +46,7 @@ def request(query: str) -> dict[str, object]:
         "page_size": K,
         "page": 0,
         "max_per_shop": 0,
+        "keep_duplicates": True,  # tantivy knows nothing of hero images
         "explain": False,
         "now_s": 0,
     }
