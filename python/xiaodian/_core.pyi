@@ -33,7 +33,8 @@ class SearchEngine:
     price_fen, sales_30d, stock, rating_sum, rating_count, hero_quality, dhash (int or None),
     listed_at_s. Request dicts: query, category_ids, shop_ids, min_price_fen, max_price_fen
     (int or None), in_stock_only, sort (relevance, sales, price_ascending, price_descending,
-    rating, newest), page_size (1-100), page (0-based), max_per_shop, explain, now_s.
+    rating, newest), page_size (1-100), page (0-based), max_per_shop, keep_duplicates, explain,
+    now_s.
     """
 
     def __new__(cls, analysis: str = "full") -> SearchEngine:
@@ -46,7 +47,7 @@ class SearchEngine:
         """Removes products; returns how many were present."""
     def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
-        total_matched, any_term_match, has_more."""
+        total_matched, any_term_match, has_more, collapsed_duplicates."""
     def product_count(self) -> int:
         """Number of live products."""
     def shop_count(self) -> int:
