@@ -4,6 +4,7 @@
 pub mod error;
 pub mod hero;
 pub mod rank;
+pub mod settle;
 pub mod text;
 
 pub use error::{CoreError, CoreResult, FieldViolation};

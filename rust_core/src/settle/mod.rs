@@ -1,0 +1,286 @@
+//! Commission settlement: the exact split of an order line among the merchant, the platform,
+//! subsidy funders, the creator and an agency chain (SPEC §5). Pure integer arithmetic, every
+//! operation checked: an amount that would overflow is an error, never a wrapped number.
+//!
+//! Issue 5 groundwork: the split of one order (discounts, fee with the new-merchant allowance,
+//! commissions, chain) and the rounding rules. Refund reversal, the batch entry point and the
+//! Python binding come with the settlement service.
+//!
+//! Rounding is half up to the fen: `round_half_up(a / b) = (2a + b) div 2b` for a ≥ 0, b > 0.
+//! Per line, exactly: `paid + subsidy = merchant + fee + creator + Σ chain kept`.
+
+use crate::error::{CoreError, CoreResult, FieldViolation};
+
+/// Parts per million in one whole.
+pub const PPM: i64 = 1_000_000;
+/// Largest accepted commission or pass-down ratio: 90 %.
+pub const MAX_RATIO_PPM: u32 = 900_000;
+
+fn overflow(what: &str) -> CoreError {
+    CoreError::Overflow(what.to_owned())
+}
+
+fn invalid(field: impl Into<String>, description: impl Into<String>) -> CoreError {
+    CoreError::InvalidArgument(vec![FieldViolation::new(field, description)])
+}
+
+/// `round_half_up(a / b)` for `a >= 0`, `b > 0`, computed in 128 bits.
+pub fn round_half_up(a: i128, b: i128) -> CoreResult<i64> {
+    debug_assert!(a >= 0 && b > 0);
+    let twice = a
+        .checked_mul(2)
+        .and_then(|x| x.checked_add(b))
+        .ok_or_else(|| overflow("rounding"))?;
+    let quotient = twice / b.checked_mul(2).ok_or_else(|| overflow("rounding"))?;
+    i64::try_from(quotient).map_err(|_| overflow("rounded amount"))
+}
+
+/// `amount × ratio_ppm / 1,000,000`, rounded half up to the fen.
+pub fn apply_ppm(amount_fen: i64, ratio_ppm: u32) -> CoreResult<i64> {
+    round_half_up(
+        i128::from(amount_fen) * i128::from(ratio_ppm),
+        i128::from(PPM),
+    )
+}
+
+/// Splits `amount` over `weights` by the largest-remainder method: share i is
+/// ⌊amount·wᵢ/W⌋, and the leftover fen go one each to the largest remainders
+/// (amount·wᵢ mod W), ties to the larger weight, then to the earlier position.
+/// Fails when `amount` exceeds W (the discount is larger than what it applies to).
+pub fn apportion(amount: i64, weights: &[i64]) -> CoreResult<Vec<i64>> {
+    let total: i128 = weights.iter().map(|&w| i128::from(w)).sum();
+    if amount < 0 || weights.iter().any(|&w| w < 0) {
+        return Err(invalid("amount_fen", "amounts and weights must be >= 0"));
+    }
+    if i128::from(amount) > total {
+        return Err(invalid(
+            "amount_fen",
+            format!("{amount} fen is more than the {total} fen it applies to"),
+        ));
+    }
+    if amount == 0 {
+        return Ok(vec![0; weights.len()]);
+    }
+    let mut shares = Vec::with_capacity(weights.len());
+    let mut remainders = Vec::with_capacity(weights.len());
+    for &w in weights {
+        let product = i128::from(amount) * i128::from(w);
+        shares.push(i64::try_from(product / total).map_err(|_| overflow("share"))?);
+        remainders.push(product % total);
+    }
+    let leftover = amount - shares.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| {
+        remainders[b]
+            .cmp(&remainders[a])
+            .then(weights[b].cmp(&weights[a]))
+            .then(a.cmp(&b))
+    });
+    for &i in order.iter().take(leftover as usize) {
+        shares[i] += 1;
+    }
+    Ok(shares)
+}
+
+/// Who funds a discount (WeChat's coupon types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funder {
+    Merchant,
+    Creator,
+    Platform,
+    Government,
+}
+
+impl Funder {
+    /// Funders other than the merchant pay the merchant what they fund (a subsidy).
+    pub fn subsidises(self) -> bool {
+        self != Funder::Merchant
+    }
+}
+
+/// One discount, with its lines as positions in the order (empty: every line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discount {
+    pub funder: Funder,
+    pub amount_fen: i64,
+    pub lines: Vec<usize>,
+}
+
+/// What each line is discounted, per discount (`per_discount[d][line]`), after applying the
+/// discounts in order, each over its lines' payable amounts at that point.
+pub fn apply_discounts(gross: &[i64], discounts: &[Discount]) -> CoreResult<Vec<Vec<i64>>> {
+    let mut payable = gross.to_vec();
+    let mut per_discount = Vec::with_capacity(discounts.len());
+    for (d, discount) in discounts.iter().enumerate() {
+        let lines: Vec<usize> = if discount.lines.is_empty() {
+            (0..gross.len()).collect()
+        } else {
+            discount.lines.clone()
+        };
+        if let Some(&bad) = lines.iter().find(|&&l| l >= gross.len()) {
+            return Err(invalid(
+                format!("discounts[{d}].line_ids"),
+                format!("no line {bad}"),
+            ));
+        }
+        let weights: Vec<i64> = lines.iter().map(|&l| payable[l]).collect();
+        let shares = apportion(discount.amount_fen, &weights).map_err(|e| match e {
+            CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
+                v.into_iter()
+                    .map(|f| {
+                        FieldViolation::new(format!("discounts[{d}].{}", f.field), f.description)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        let mut row = vec![0; gross.len()];
+        for (&l, share) in lines.iter().zip(shares) {
+            row[l] = share;
+            payable[l] -= share;
+        }
+        per_discount.push(row);
+    }
+    Ok(per_discount)
+}
+
+/// One party of an agency chain and the share of what it receives that it passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainLink {
+    pub pass_down_ppm: u32,
+}
+
+/// What each chain party keeps when the head receives `head_fen`: each passes
+/// `round_half_up(received × pass_down / 1,000,000)` to the next; the last keeps all.
+pub fn chain_kept(head_fen: i64, chain: &[ChainLink]) -> CoreResult<Vec<i64>> {
+    let mut kept = Vec::with_capacity(chain.len());
+    let mut received = head_fen;
+    for (i, link) in chain.iter().enumerate() {
+        let passed = if i + 1 == chain.len() {
+            0
+        } else {
+            apply_ppm(received, link.pass_down_ppm)?
+        };
+        kept.push(received - passed);
+        received = passed;
+    }
+    Ok(kept)
+}
+
+/// The platform fee of a line with fee base `gmv`, `allowance` fen of fee base still at the
+/// new-merchant rate (consumed here), and the category's rate.
+pub fn line_fee(
+    gmv: i64,
+    allowance: &mut i64,
+    new_merchant_ppm: u32,
+    category_ppm: u32,
+) -> CoreResult<i64> {
+    let low = gmv.min(*allowance).max(0);
+    *allowance -= low;
+    let numerator = i128::from(low) * i128::from(new_merchant_ppm)
+        + i128::from(gmv - low) * i128::from(category_ppm);
+    round_half_up(numerator, i128::from(PPM))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_half_up() {
+        assert_eq!(round_half_up(5, 10).unwrap(), 1);
+        assert_eq!(round_half_up(4, 10).unwrap(), 0);
+        assert_eq!(apply_ppm(999, 500_000).unwrap(), 500); // 499.5 -> 500
+        assert_eq!(
+            apply_ppm(i64::MAX, 900_000).unwrap(),
+            8_301_034_833_169_298_226
+        );
+    }
+
+    #[test]
+    fn largest_remainder_with_the_tie_rules() {
+        // 10 over 10:10:10 -> 3.33 each: one leftover fen, equal remainders and weights -> first.
+        assert_eq!(apportion(10, &[10, 10, 10]).unwrap(), [4, 3, 3]);
+        // Largest remainder: 5 over 30:10 -> 3.75, 1.25.
+        assert_eq!(apportion(5, &[30, 10]).unwrap(), [4, 1]);
+        // Equal remainders (2 of 4 each), the larger weight wins: 2 over 1:3 -> 0.5, 1.5.
+        assert_eq!(apportion(2, &[1, 3]).unwrap(), [0, 2]);
+        // Remainders 2, 0, 2 of 4: the tie between equal weights goes to the earlier line.
+        assert_eq!(apportion(2, &[1, 2, 1]).unwrap(), [1, 1, 0]);
+        assert!(apportion(11, &[5, 5]).is_err());
+        assert_eq!(apportion(0, &[0, 0]).unwrap(), [0, 0]);
+    }
+
+    #[test]
+    fn apportioning_always_adds_up_and_stays_within_one_fen() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..10_000 {
+            let weights: Vec<i64> = (0..1 + next(6)).map(|_| next(100_000) as i64).collect();
+            let total: i64 = weights.iter().sum();
+            let amount = if total == 0 {
+                0
+            } else {
+                next(total as u64 + 1) as i64
+            };
+            let shares = apportion(amount, &weights).unwrap();
+            assert_eq!(shares.iter().sum::<i64>(), amount);
+            for (&s, &w) in shares.iter().zip(&weights) {
+                let exact = amount as f64 * w as f64 / total.max(1) as f64;
+                assert!((s as f64 - exact).abs() < 1.0 + 1e-9, "{s} vs {exact}");
+                assert!(s <= w);
+            }
+        }
+    }
+
+    #[test]
+    fn discounts_apply_in_order_on_what_is_still_payable() {
+        let gross = [1000, 3000];
+        let discounts = [
+            Discount {
+                funder: Funder::Merchant,
+                amount_fen: 400,
+                lines: vec![],
+            },
+            Discount {
+                funder: Funder::Platform,
+                amount_fen: 100,
+                lines: vec![1],
+            },
+        ];
+        let per = apply_discounts(&gross, &discounts).unwrap();
+        assert_eq!(per[0], [100, 300]);
+        assert_eq!(per[1], [0, 100]);
+        let too_much = [Discount {
+            funder: Funder::Creator,
+            amount_fen: 1001,
+            lines: vec![0],
+        }];
+        match apply_discounts(&gross, &too_much) {
+            Err(CoreError::InvalidArgument(v)) => assert_eq!(v[0].field, "discounts[0].amount_fen"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_five_party_example_of_wechat() {
+        // Merchant pays ¥10 (1000 fen) -> agency keeps ¥4 -> sub-agency ¥2 -> creator ¥2 ->
+        // promoter agency ¥1 -> promoter ¥1.
+        let chain = [600_000, 666_667, 500_000, 500_000, 0].map(|p| ChainLink { pass_down_ppm: p });
+        assert_eq!(chain_kept(1000, &chain).unwrap(), [400, 200, 200, 100, 100]);
+    }
+
+    #[test]
+    fn a_line_crossing_the_new_merchant_cap_is_split() {
+        let mut allowance = 300;
+        // 300 fen at 1 %, 700 at 5 %: (300 * 10,000 + 700 * 50,000 + 500,000) div 1,000,000 = 38.
+        assert_eq!(line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(), 38);
+        assert_eq!(allowance, 0);
+        assert_eq!(line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(), 50);
+    }
+}
