@@ -280,3 +280,25 @@ def test_the_index_is_rebuilt_from_sqlite_at_start(tmp_path: Path) -> None:
         second.stop(grace=1)
     assert set(ids(after)[:2]) == {"p-scarf", "p-cotton"}
     assert [(h.product_id, h.score) for h in after.hits] == [(h.product_id, h.score) for h in before.hits]
+
+
+def test_a_failed_index_update_rebuilds_the_index_from_the_committed_catalog(
+    server: XiaodianServer, client: Client
+) -> None:
+    class Failing:
+        """An index whose next product upsert fails, as a bug would."""
+
+        def __init__(self, real: object) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str) -> object:
+            if name == "upsert_products":
+                raise RuntimeError("injected index failure")
+            return getattr(self.real, name)
+
+    client.upsert_shops(shops=CATALOG_SHOPS)
+    server.search.engine = Failing(server.search.engine)  # type: ignore[assignment]
+    result = client.upsert_products(products=CATALOG_PRODUCTS)  # committed: the caller is told so
+    assert len(result.results) == len(CATALOG_PRODUCTS)
+    assert not isinstance(server.search.engine, Failing)
+    assert "p-case" in ids(client.search(query="iphone 15 手机壳"))

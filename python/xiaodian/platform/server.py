@@ -66,8 +66,8 @@ class XiaodianServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        self.search_engine = new_engine(self.db)
-        search_grpc.add_SearchServiceServicer_to_server(SearchService(self.db, self.search_engine), self._server)
+        self.search = SearchService(self.db, new_engine(self.db))
+        search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
         creator_grpc.add_CreatorServiceServicer_to_server(CreatorService(), self._server)
         settlement_grpc.add_SettlementServiceServicer_to_server(SettlementService(), self._server)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -62,6 +62,20 @@ class SearchService(pb_grpc.SearchServiceServicer):
         self.db = db
         self.engine = engine
 
+    def _after_commit(self, update: Callable[[_core.SearchEngine], object]) -> None:
+        """Applies `update` to the index once the write commits. Should it fail, the committed
+        catalog is still the truth: the index is rebuilt from it, so searches never keep
+        serving a stale index (the write itself has succeeded and its caller is told so)."""
+
+        def apply() -> None:
+            try:
+                update(self.engine)
+            except Exception:
+                log.exception("index update failed after commit; rebuilding the index from the database")
+                self.engine = new_engine(self.db)
+
+        self.db.after_commit(apply)
+
     def GetRankingProfile(
         self, request: pb.GetRankingProfileRequest, context: grpc.ServicerContext
     ) -> pb.GetRankingProfileResponse:
@@ -86,7 +100,7 @@ class SearchService(pb_grpc.SearchServiceServicer):
         def write(conn):  # type: ignore[no-untyped-def]
             catalog.validate_shops(request.shops)
             records = catalog.upsert_shops(conn, request.shops)
-            self.db.after_commit(lambda: self.engine.upsert_shops(records))
+            self._after_commit(lambda engine: engine.upsert_shops(records))
             return pb.UpsertShopsResponse(upserted_count=len(records))
 
         return run_once(self.db, "UpsertShops", request, pb.UpsertShopsResponse, write)
@@ -100,7 +114,7 @@ class SearchService(pb_grpc.SearchServiceServicer):
             catalog.validate_products(conn, request.products)
             done = catalog.upsert_products(conn, request.products, reports)
             if done.records:
-                self.db.after_commit(lambda: self.engine.upsert_products(done.records))
+                self._after_commit(lambda engine: engine.upsert_products(done.records))
             return pb.UpsertProductsResponse(results=done.results)
 
         return run_once(self.db, "UpsertProducts", request, pb.UpsertProductsResponse, write)
@@ -138,7 +152,7 @@ class SearchService(pb_grpc.SearchServiceServicer):
             v.raise_if_any()
             deleted, missing = catalog.delete_products(conn, request.product_ids)
             if deleted:
-                self.db.after_commit(lambda: self.engine.delete_products(deleted))
+                self._after_commit(lambda engine: engine.delete_products(deleted))
             return pb.DeleteProductsResponse(deleted_count=len(deleted), not_found_product_ids=missing)
 
         return run_once(self.db, "DeleteProducts", request, pb.DeleteProductsResponse, write)
