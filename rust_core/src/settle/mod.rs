@@ -316,6 +316,64 @@ pub fn reverse_line(
     })
 }
 
+/// One order line as the split needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub unit_price_fen: i64,
+    pub quantity: i64,
+    /// The platform fee rate of the line's category.
+    pub category_fee_ppm: u32,
+}
+
+/// Splits every line of one order: discounts apportioned in order, then per line (in line
+/// order) the fee, consuming `allowance` (fee base still at `new_merchant_ppm`), and the
+/// commissions. Nothing is consumed when the order is refused.
+pub fn split_order(
+    lines: &[OrderLine],
+    discounts: &[Discount],
+    terms: &Commissions,
+    allowance: &mut i64,
+    new_merchant_ppm: u32,
+) -> CoreResult<Vec<LineSplit>> {
+    let gross: Vec<i64> = lines
+        .iter()
+        .map(|l| {
+            l.unit_price_fen
+                .checked_mul(l.quantity)
+                .ok_or_else(|| overflow("gross"))
+        })
+        .collect::<CoreResult<_>>()?;
+    let per_discount = apply_discounts(&gross, discounts)?;
+    let mut remaining = *allowance;
+    let mut splits = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let mut paid = gross[i];
+        let mut subsidy = [0i64; 3];
+        for (discount, row) in discounts.iter().zip(&per_discount) {
+            paid -= row[i];
+            match discount.funder {
+                Funder::Merchant => {}
+                Funder::Creator => subsidy[0] += row[i],
+                Funder::Platform => subsidy[1] += row[i],
+                Funder::Government => subsidy[2] += row[i],
+            }
+        }
+        let gmv = paid + subsidy.iter().sum::<i64>();
+        let fee = line_fee(gmv, &mut remaining, new_merchant_ppm, line.category_fee_ppm)?;
+        let split = split_line(paid, subsidy, fee, terms).map_err(|e| match e {
+            CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
+                v.into_iter()
+                    .map(|f| FieldViolation::new(format!("lines[{i}]"), f.description))
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        splits.push(split);
+    }
+    *allowance = remaining;
+    Ok(splits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +530,70 @@ mod tests {
                 .zip(&split.subsidy)
                 .all(|(r, s)| r <= s));
         }
+    }
+
+    #[test]
+    fn an_order_worked_by_hand() {
+        // Two lines: 2 x ¥50 and 1 x ¥100 (10,000 + 10,000 fen). A ¥20 merchant coupon on both
+        // lines (1,000 each), then a ¥10 platform coupon on line 1 only. Creator 10 %, no
+        // chain; 5,000 fen of new-merchant allowance left, fee 1 % / 5 %.
+        let lines = [
+            OrderLine {
+                unit_price_fen: 5_000,
+                quantity: 2,
+                category_fee_ppm: 50_000,
+            },
+            OrderLine {
+                unit_price_fen: 10_000,
+                quantity: 1,
+                category_fee_ppm: 50_000,
+            },
+        ];
+        let discounts = [
+            Discount {
+                funder: Funder::Merchant,
+                amount_fen: 2_000,
+                lines: vec![],
+            },
+            Discount {
+                funder: Funder::Platform,
+                amount_fen: 1_000,
+                lines: vec![1],
+            },
+        ];
+        let terms = Commissions {
+            creator_ppm: 100_000,
+            service_ppm: 0,
+            chain: vec![],
+        };
+        let mut allowance = 5_000;
+        let splits = split_order(&lines, &discounts, &terms, &mut allowance, 10_000).unwrap();
+        // Line 0: paid 9,000, gmv 9,000: 5,000 at 1 % + 4,000 at 5 % = 50 + 200 = 250.
+        assert_eq!(
+            (splits[0].paid, splits[0].fee, splits[0].creator_commission),
+            (9_000, 250, 900)
+        );
+        assert_eq!(splits[0].merchant, 9_000 - 250 - 900);
+        // Line 1: paid 8,000 + 1,000 platform subsidy = gmv 9,000, all at 5 % = 450.
+        assert_eq!(
+            (splits[1].paid, splits[1].subsidy, splits[1].fee),
+            (8_000, [0, 1_000, 0], 450)
+        );
+        assert_eq!(splits[1].creator_commission, 800);
+        assert_eq!(splits[1].merchant, 9_000 - 450 - 800);
+        assert_eq!(allowance, 0);
+        // Refused orders consume nothing.
+        let mut allowance = 5_000;
+        let greedy = Commissions {
+            creator_ppm: 900_000,
+            service_ppm: 900_000,
+            chain: vec![ChainLink { pass_down_ppm: 0 }],
+        };
+        match split_order(&lines, &discounts, &greedy, &mut allowance, 10_000) {
+            Err(CoreError::InvalidArgument(v)) => assert_eq!(v[0].field, "lines[0]"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(allowance, 5_000);
     }
 
     #[test]
