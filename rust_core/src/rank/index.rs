@@ -309,11 +309,12 @@ impl Index {
         let mut renamed: Vec<u32> = Vec::new();
         for record in shops {
             let folded_name = fold_name(&record.name);
-            let name_tokens = self.analyzer.tokens(&record.name);
             match self.shop_by_id.get(&record.shop_id) {
                 Some(&idx) => {
                     let shop = &mut self.shops[idx as usize];
-                    if shop.record.name != record.name {
+                    // A renamed shop's name tokens are renewed below, once its products have
+                    // been taken out of the index under the old ones.
+                    if shop.record.name != record.name && !renamed.contains(&idx) {
                         renamed.push(idx);
                     }
                     if let Some(same) = self.shops_by_folded_name.get_mut(&shop.folded_name) {
@@ -325,10 +326,6 @@ impl Index {
                         .push(idx);
                     shop.record = record;
                     shop.folded_name = folded_name;
-                    // Tokens change after the old documents are removed under the old name.
-                    if !renamed.contains(&idx) {
-                        shop.name_tokens = name_tokens;
-                    }
                 }
                 None => {
                     let idx = self.shops.len() as u32;
@@ -337,6 +334,7 @@ impl Index {
                         .entry(folded_name.clone())
                         .or_default()
                         .push(idx);
+                    let name_tokens = self.analyzer.tokens(&record.name);
                     self.shops.push(Shop {
                         record,
                         folded_name,

@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::index::{fold_name, HashMap, Index, Posting, Term, BLOCK};
+use super::index::{fold_name, BlockBound, HashMap, Index, Posting, Term, BLOCK};
 use super::profile::RankingProfile;
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
@@ -158,6 +158,17 @@ fn skip_to(list: &[Posting], from: usize, doc: u32) -> usize {
     from + bound / 2 + window.partition_point(|p| p.doc < doc)
 }
 
+/// Calls `visit(slot)` for every set bit of `bits`, in increasing order, clearing them.
+fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
+    for (word_index, word) in bits.iter_mut().enumerate() {
+        while *word != 0 {
+            let slot = word_index * 64 + word.trailing_zeros() as usize;
+            *word &= *word - 1;
+            visit(slot);
+        }
+    }
+}
+
 /// Largest title term frequency with a precomputed score (almost every posting).
 const TITLE_TABLE_MAX_TF: u8 = 3;
 
@@ -258,6 +269,15 @@ impl Bm25f {
         posting.field_mask() & self.searched != 0
     }
 
+    /// The largest term score of any posting that `bound` bounds.
+    fn bound_score(&self, idf: f64, bound: &BlockBound) -> f64 {
+        let probe = Posting {
+            doc: 0,
+            tf: bound.max_tf,
+        };
+        self.term_score(idf, &probe, &bound.min_len)
+    }
+
     /// idf(t) · tf̃ / (k1 + tf̃) for one posting that `contains` the term.
     #[inline(always)]
     fn term_score(&self, idf: f64, posting: &Posting, lens: &[u8; 3]) -> f64 {
@@ -284,19 +304,9 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    /// The posting of `doc`, if any, moving past smaller documents (galloping search).
+    /// The posting of `doc`, if any, moving past smaller documents.
     fn seek(&mut self, doc: u32) -> Option<&'a Posting> {
-        let rest = &self.postings[self.at..];
-        if rest.first().is_some_and(|p| p.doc >= doc) {
-            return rest.first().filter(|p| p.doc == doc);
-        }
-        let mut bound = 1;
-        while bound < rest.len() && rest[bound].doc < doc {
-            bound *= 2;
-        }
-        let window = &rest[bound / 2..rest.len().min(bound + 1)];
-        let offset = window.partition_point(|p| p.doc < doc);
-        self.at += bound / 2 + offset;
+        self.at = skip_to(self.postings, self.at, doc);
         self.postings.get(self.at).filter(|p| p.doc == doc)
     }
 }
@@ -416,22 +426,19 @@ impl<'a> Query<'a> {
                 .contains(&self.index.docs.shop[doc as usize])
     }
 
-    /// First-phase score and matched terms of one document (binary search per term).
-    fn first_phase_of(&self, doc: u32) -> (f64, Vec<String>) {
-        let lens = &self.index.docs.lens[doc as usize];
-        let mut score = 0.0;
-        let mut matched = Vec::new();
-        for t in &self.terms {
-            let Some(term) = t.term else { continue };
-            if let Ok(i) = term.postings.binary_search_by_key(&doc, |p| p.doc) {
-                let posting = &term.postings[i];
-                if self.bm25f.contains(posting) {
-                    score += t.score(&self.bm25f, posting, lens);
-                    matched.push(t.text.clone());
-                }
-            }
-        }
-        (score, matched)
+    /// The query terms one document contains in a searched field (binary search per term).
+    fn matched_terms(&self, doc: u32) -> Vec<String> {
+        self.terms
+            .iter()
+            .filter(|t| {
+                t.term.is_some_and(|term| {
+                    term.postings
+                        .binary_search_by_key(&doc, |p| p.doc)
+                        .is_ok_and(|i| self.bm25f.contains(&term.postings[i]))
+                })
+            })
+            .map(|t| t.text.clone())
+            .collect()
     }
 
     #[inline]
@@ -594,18 +601,14 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            for (word_index, word) in touched.iter_mut().enumerate() {
-                while *word != 0 {
-                    let slot = word_index * 64 + word.trailing_zeros() as usize;
-                    *word &= *word - 1;
-                    let doc = base + slot as u32;
-                    if counts[slot] == required && self.filter.accepts(index, doc) {
-                        visit(doc, Some(scores[slot]));
-                    }
-                    scores[slot] = 0.0;
-                    counts[slot] = 0;
+            drain_bits(&mut touched, |slot| {
+                let doc = base + slot as u32;
+                if counts[slot] == required && self.filter.accepts(index, doc) {
+                    visit(doc, Some(scores[slot]));
                 }
-            }
+                scores[slot] = 0.0;
+                counts[slot] = 0;
+            });
         }
     }
 
@@ -665,17 +668,15 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            for (word_index, (word, candidates)) in matched.iter_mut().zip(&candidate).enumerate() {
-                let mut only_counted = *word & !candidates;
-                *word = 0;
-                while only_counted != 0 {
-                    let doc = base + (word_index * 64) as u32 + only_counted.trailing_zeros();
-                    only_counted &= only_counted - 1;
-                    if self.filter.accepts(index, doc) {
-                        visit(doc, None);
-                    }
-                }
+            for (word, candidates) in matched.iter_mut().zip(&candidate) {
+                *word &= !candidates;
             }
+            drain_bits(&mut matched, |slot| {
+                let doc = base + slot as u32;
+                if self.filter.accepts(index, doc) {
+                    visit(doc, None);
+                }
+            });
             for (i, (t, list)) in terms.iter().enumerate() {
                 for p in &list[starts[i]..at[i]] {
                     let slot = (p.doc - base) as usize;
@@ -684,17 +685,13 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            for (word_index, word) in candidate.iter_mut().enumerate() {
-                while *word != 0 {
-                    let slot = word_index * 64 + word.trailing_zeros() as usize;
-                    *word &= *word - 1;
-                    let doc = base + slot as u32;
-                    if self.filter.accepts(index, doc) {
-                        visit(doc, Some(scores[slot]));
-                    }
-                    scores[slot] = 0.0;
+            drain_bits(&mut candidate, |slot| {
+                let doc = base + slot as u32;
+                if self.filter.accepts(index, doc) {
+                    visit(doc, Some(scores[slot]));
                 }
-            }
+                scores[slot] = 0.0;
+            });
         }
     }
 
@@ -743,11 +740,7 @@ impl<'a> Query<'a> {
             let alive = &self.index.docs.alive;
             for (block, bound) in term.postings.chunks(BLOCK).zip(&term.blocks) {
                 if let Some(t) = &threshold {
-                    let probe = Posting {
-                        doc: 0,
-                        tf: bound.max_tf,
-                    };
-                    let best = self.bm25f.term_score(idf, &probe, &bound.min_len);
+                    let best = self.bm25f.bound_score(idf, bound);
                     // The slack absorbs any last-bit rounding in the bound's arithmetic.
                     if best * (1.0 + 1e-9) < t.first_phase {
                         continue;
@@ -866,22 +859,31 @@ impl<'a> Query<'a> {
         (score, signals)
     }
 
-    /// The first `k` products of the final order, and the number of matches.
-    fn ranked_prefix(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
-        let relevance = self.sort == Sort::Relevance;
-        let depth = self.profile.rerank_depth as usize;
-        let (mut ranked, total) = self.top(all_required, if relevance { k.max(depth) } else { k });
-        if relevance {
-            let reranked = depth.min(ranked.len());
-            for c in &mut ranked[..reranked] {
+    /// How many first-phase candidates the first `k` products of the final order need:
+    /// under relevance, at least the re-rank depth.
+    fn candidates_for(&self, k: usize) -> usize {
+        if self.sort == Sort::Relevance {
+            k.max(self.profile.rerank_depth as usize)
+        } else {
+            k
+        }
+    }
+
+    /// The first `k` products of the final order, from the first-phase `candidates` (in
+    /// order, at least [`Query::candidates_for`] of them when there are that many matches):
+    /// under relevance, the best `rerank_depth` get the second phase and are reordered by it.
+    fn rerank(&self, mut candidates: Vec<Candidate>, k: usize) -> Vec<Candidate> {
+        if self.sort == Sort::Relevance {
+            let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
+            for c in &mut candidates[..reranked] {
                 let final_score = self.second_phase(c.doc, c.first_phase, false).0;
                 c.final_score = Some(final_score);
                 c.rank_key = rank_key(u64::from(c.exact_shop), final_score);
             }
-            ranked[..reranked].sort_unstable_by(|a, b| self.compare(a, b));
+            candidates[..reranked].sort_unstable_by(|a, b| self.compare(a, b));
         }
-        ranked.truncate(k);
-        (ranked, total)
+        candidates.truncate(k);
+        candidates
     }
 }
 
@@ -1012,13 +1014,9 @@ impl Index {
                 } else {
                     Vec::new()
                 };
-                let upper = term.and_then(|term| term.whole).map_or(0.0, |bound| {
-                    let probe = Posting {
-                        doc: 0,
-                        tf: bound.max_tf,
-                    };
-                    bm25f.term_score(idf, &probe, &bound.min_len)
-                });
+                let upper = term
+                    .and_then(|term| term.whole)
+                    .map_or(0.0, |bound| bm25f.bound_score(idf, &bound));
                 ResolvedTerm {
                     idf,
                     text: t.text,
@@ -1057,11 +1055,12 @@ impl Index {
         let mut any_term_match = false;
         let mut k = (request.page as usize + 1) * page_size * 2;
         loop {
-            let (ranked, total) = query.ranked_prefix(!any_term_match, k);
+            let (candidates, total) = query.top(!any_term_match, query.candidates_for(k));
             if !browse && !any_term_match && total < page_size as u64 {
-                any_term_match = true;
+                any_term_match = true; // decided before any second-phase work is spent
                 continue;
             }
+            let ranked = query.rerank(candidates, k);
             let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
             let shaped = shape_page(
                 self,
@@ -1109,7 +1108,7 @@ impl Query<'_> {
         };
         let explanation = self.request.explain.then(|| Explanation {
             first_phase_score: c.first_phase,
-            matched_terms: self.first_phase_of(c.doc).1,
+            matched_terms: self.matched_terms(c.doc),
             any_term_match,
             signals,
         });
