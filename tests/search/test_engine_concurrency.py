@@ -10,24 +10,13 @@ import time
 from xiaodian import _core
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.search.catalog import engine_records
+from xiaodian.search.query import engine_request
+from xiaodian.v1 import search_service_pb2 as pb
 
 
 def request(query: str) -> dict[str, object]:
-    return {
-        "query": query,
-        "category_ids": [],
-        "shop_ids": [],
-        "min_price_fen": None,
-        "max_price_fen": None,
-        "in_stock_only": False,
-        "sort": "relevance",
-        "page_size": 10,
-        "page": 0,
-        "max_per_shop": 0,
-        "keep_duplicates": True,
-        "explain": False,
-        "now_s": 1_790_000_000,
-    }
+    """The engine request the service builds for a first page of 10."""
+    return engine_request(pb.SearchRequest(query=query, page_size=10, keep_duplicates=True), None)
 
 
 def test_python_threads_run_while_rust_indexes() -> None:

@@ -16,6 +16,8 @@ from xiaodian import _core
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.reference.tantivy_peer import TantivyPeer, oracle_profile
 from xiaodian.search.catalog import engine_records
+from xiaodian.search.query import engine_request
+from xiaodian.v1 import search_service_pb2 as pb
 
 K = 10
 K1 = 1.2
@@ -35,21 +37,10 @@ def generated_queries(titles: list[str], count: int, seed: int) -> list[str]:
 
 
 def request(query: str) -> dict[str, object]:
-    return {
-        "query": query,
-        "category_ids": [],
-        "shop_ids": [],
-        "min_price_fen": None,
-        "max_price_fen": None,
-        "in_stock_only": False,
-        "sort": "relevance",
-        "page_size": K,
-        "page": 0,
-        "max_per_shop": 0,
-        "keep_duplicates": True,  # tantivy knows nothing of hero images
-        "explain": False,
-        "now_s": 0,
-    }
+    """The engine request the service builds for a first page of 10."""
+    return engine_request(
+        pb.SearchRequest(query=query, page_size=10, keep_duplicates=True), None
+    )  # tantivy knows nothing of hero images
 
 
 def agrees(ours: list[tuple[str, float]], theirs: list[tuple[str, float]]) -> bool:

@@ -137,13 +137,16 @@ def _validate_report(v: Violations, at: str, report: pb.HeroImageReport) -> None
     v.check_range(f"{at}.sharpness", report.sharpness, 0.0, float("inf"))
 
 
+def _rows_with_ids(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> Iterator[Any]:
+    """Rows of `select ... IN ({ids})` for any number of ids, 500 bound parameters at a time
+    (under SQLite's limit)."""
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        yield from conn.execute(select.format(ids=",".join("?" * len(chunk))), chunk)
+
+
 def _existing_shop_ids(conn: sqlite3.Connection, shop_ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(shop_ids), 500):
-        chunk = shop_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        found.update(row[0] for row in conn.execute(f"SELECT shop_id FROM shops WHERE shop_id IN ({marks})", chunk))
-    return found
+    return {row[0] for row in _rows_with_ids(conn, "SELECT shop_id FROM shops WHERE shop_id IN ({ids})", shop_ids)}
 
 
 def _shop_row(shop: pb.Shop) -> tuple[Any, ...]:
@@ -241,15 +244,11 @@ def upsert_products(
 ) -> ProductUpsert:
     """Stores validated products, skipping those whose stored version is higher (stale).
     `hero_reports[i]` is product i's report (computed from bytes or as sent), or None."""
-    stored: dict[str, tuple[int, int]] = {}
-    ids = [p.product_id for p in products]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for product_id, version, listed_at_s in conn.execute(
-            f"SELECT product_id, version, listed_at_s FROM products WHERE product_id IN ({marks})", chunk
-        ):
-            stored[product_id] = (version, listed_at_s)
+    select = "SELECT product_id, version, listed_at_s FROM products WHERE product_id IN ({ids})"
+    stored: dict[str, tuple[int, int]] = {
+        product_id: (version, listed_at_s)
+        for product_id, version, listed_at_s in _rows_with_ids(conn, select, [p.product_id for p in products])
+    }
     now_s = int(time.time())
     results: list[pb.UpsertProductResult] = []
     rows: list[tuple[Any, ...]] = []
