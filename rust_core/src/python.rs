@@ -301,7 +301,7 @@ impl TryFrom<SearchRequestDict> for SearchRequest {
             "newest" => Sort::Newest,
             other => {
                 return Err(InvalidArgument::new_err((
-                    format!("unknown sort {other:?}"),
+                    format!("unknown sort '{other}'"),
                     vec![("sort".to_owned(), "unknown sort".to_owned())],
                 )))
             }
@@ -410,7 +410,7 @@ fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
         "full" => Ok(AnalysisMode::Full),
         "bigrams" => Ok(AnalysisMode::BigramsOnly),
         other => Err(InvalidArgument::new_err((
-            format!("unknown analysis {other:?}: use \"full\" or \"bigrams\""),
+            format!("unknown analysis '{other}': use 'full' or 'bigrams'"),
             vec![("analysis".to_owned(), "must be full or bigrams".to_owned())],
         ))),
     }

@@ -219,7 +219,7 @@ class Analyzer:
     def __init__(self, analysis: str = "full") -> None:
         if analysis not in ANALYSES:
             raise InvalidArgument(
-                f'unknown analysis {_rust_debug_str(analysis)}: use "full" or "bigrams"',
+                f"unknown analysis '{analysis}': use 'full' or 'bigrams'",
                 [("analysis", "must be full or bigrams")],
             )
         self.full = analysis == "full"
@@ -295,20 +295,6 @@ def smoothed_shop_score(profile: Mapping[str, Any], score: float, reviews: int) 
 
 def _saturating_sub(a: int, b: int) -> int:
     return max(_I64_MIN, min(_I64_MAX, a - b))
-
-
-def _rust_debug_str(text: str) -> str:
-    """`format!("{text:?}")` for the common cases (quotes, backslashes, control characters)."""
-    escaped = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
-    out = []
-    for c in text:
-        if c in escaped:
-            out.append(escaped[c])
-        elif not c.isprintable():
-            out.append(f"\\u{{{ord(c):x}}}")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
 
 
 @dataclass(frozen=True)
@@ -509,7 +495,7 @@ class ReferenceSearchEngine:
         """Runs one search with a (validated) profile dict and a request dict."""
         sort = request["sort"]
         if sort not in SORTS:
-            raise InvalidArgument(f"unknown sort {_rust_debug_str(sort)}", [("sort", "unknown sort")])
+            raise InvalidArgument(f"unknown sort '{sort}'", [("sort", "unknown sort")])
         _validate(request)
         return _Search(self, profile, request).run()
 
