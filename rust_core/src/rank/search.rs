@@ -1100,11 +1100,13 @@ impl Query<'_> {
     fn hit(&self, c: &Candidate, any_term_match: bool) -> Hit {
         let record = &self.index.docs.records[c.doc as usize];
         let shop = &self.index.shops[self.index.docs.shop[c.doc as usize] as usize].record;
-        let reranked = c.final_score.is_some() || self.sort != Sort::Relevance;
-        let (final_score, signals) = if reranked {
-            self.second_phase(c.doc, c.first_phase, self.request.explain)
-        } else {
-            (c.first_phase, Vec::new())
+        let (final_score, signals) = match c.final_score {
+            // Re-ranked already: the score is known, only an explanation needs the signals.
+            Some(score) if !self.request.explain => (score, Vec::new()),
+            _ if c.final_score.is_some() || self.sort != Sort::Relevance => {
+                self.second_phase(c.doc, c.first_phase, self.request.explain)
+            }
+            _ => (c.first_phase, Vec::new()),
         };
         let explanation = self.request.explain.then(|| Explanation {
             first_phase_score: c.first_phase,
