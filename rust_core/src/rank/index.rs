@@ -68,6 +68,9 @@ pub struct ProductRecord {
 pub(crate) struct Posting {
     pub doc: u32,
     pub tf: [u8; 3],
+    /// The document's title length (its `lens[0]`), kept here, in what would be padding, so
+    /// that scoring a title-only posting reads no document column.
+    pub title_len: u8,
 }
 
 impl Posting {
@@ -126,6 +129,7 @@ pub(crate) struct Term {
 
 impl Term {
     fn push(&mut self, posting: Posting, lens: &[u8; 3]) {
+        debug_assert_eq!(posting.title_len, lens[0]);
         match &mut self.whole {
             Some(bound) => bound.widen(&posting, lens),
             None => self.whole = Some(BlockBound::of(&posting, lens)),
@@ -425,7 +429,11 @@ impl Index {
                 }
             };
             let term = &mut self.terms[term_id as usize];
-            let posting = Posting { doc, tf };
+            let posting = Posting {
+                doc,
+                tf,
+                title_len: lens[0],
+            };
             add_to_df(&mut term.df, posting.field_mask(), 1);
             term.push(posting, &lens);
         }
@@ -463,7 +471,12 @@ impl Index {
         let (counts, lens) = document_terms(&self.analyzer, &title, shop_name, &brand);
         for (text, tf) in counts {
             let term = &mut self.terms[self.term_by_text[text] as usize];
-            add_to_df(&mut term.df, Posting { doc, tf }.field_mask(), -1);
+            let posting = Posting {
+                doc,
+                tf,
+                title_len: lens[0],
+            };
+            add_to_df(&mut term.df, posting.field_mask(), -1);
         }
         for (f, len) in lens.iter().enumerate() {
             self.total_len[f] -= u64::from(*len);
@@ -526,7 +539,7 @@ impl Index {
             for p in term.postings {
                 let doc = new_number[p.doc as usize];
                 if doc != u32::MAX {
-                    compacted.push(Posting { doc, tf: p.tf }, &self.docs.lens[doc as usize]);
+                    compacted.push(Posting { doc, ..p }, &self.docs.lens[doc as usize]);
                 }
             }
             if compacted.postings.is_empty() {

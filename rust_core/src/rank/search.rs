@@ -173,21 +173,27 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
 const TITLE_TABLE_MAX_TF: u8 = 3;
 
 impl ResolvedTerm<'_> {
+    /// The term's score in `posting`'s document; `lens` is the index's field-length column,
+    /// read only when the term is in a field other than the title.
     #[inline(always)]
-    fn score(&self, bm25f: &Bm25f, posting: &Posting, lens: &[u8; 3]) -> f64 {
+    fn score(&self, bm25f: &Bm25f, posting: &Posting, lens: &[[u8; 3]]) -> f64 {
         let [tf, shop, brand] = posting.tf;
-        if shop == 0 && brand == 0 && tf <= TITLE_TABLE_MAX_TF && !self.title_scores.is_empty() {
-            let cached = &self.title_scores[usize::from(tf) << 8 | usize::from(lens[0])];
-            let score = cached.get();
-            if !score.is_nan() {
-                return score;
-            }
-            let score = bm25f.term_score(self.idf, posting, lens);
-            cached.set(score);
-            score
-        } else {
-            bm25f.term_score(self.idf, posting, lens)
+        if shop != 0 || brand != 0 {
+            return bm25f.term_score(self.idf, posting, &lens[posting.doc as usize]);
         }
+        // Title only: the other fields' lengths do not enter the score.
+        let title_only = [posting.title_len, 0, 0];
+        if tf > TITLE_TABLE_MAX_TF || self.title_scores.is_empty() {
+            return bm25f.term_score(self.idf, posting, &title_only);
+        }
+        let cached = &self.title_scores[usize::from(tf) << 8 | usize::from(posting.title_len)];
+        let score = cached.get();
+        if !score.is_nan() {
+            return score;
+        }
+        let score = bm25f.term_score(self.idf, posting, &title_only);
+        cached.set(score);
+        score
     }
 }
 
@@ -274,6 +280,7 @@ impl Bm25f {
         let probe = Posting {
             doc: 0,
             tf: bound.max_tf,
+            title_len: bound.min_len[0],
         };
         self.term_score(idf, &probe, &bound.min_len)
     }
@@ -545,7 +552,6 @@ impl<'a> Query<'a> {
                 if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
                     continue;
                 }
-                let lens = &index.docs.lens[doc as usize];
                 let mut score = 0.0;
                 for (i, t) in self.terms.iter().enumerate() {
                     let posting = if i == lead {
@@ -555,7 +561,7 @@ impl<'a> Query<'a> {
                     };
                     match posting {
                         Some(p) if self.bm25f.contains(p) => {
-                            score += t.score(&self.bm25f, p, lens);
+                            score += t.score(&self.bm25f, p, &index.docs.lens);
                         }
                         _ if t.required => continue 'docs,
                         _ => {}
@@ -595,7 +601,7 @@ impl<'a> Query<'a> {
                     *i += 1;
                     if self.bm25f.contains(p) {
                         let slot = (p.doc - base) as usize;
-                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens);
                         counts[slot] += usize::from(t.required);
                         touched[slot / 64] |= 1 << (slot % 64);
                     }
@@ -681,7 +687,7 @@ impl<'a> Query<'a> {
                 for p in &list[starts[i]..at[i]] {
                     let slot = (p.doc - base) as usize;
                     if candidate[slot / 64] & 1 << (slot % 64) != 0 && self.bm25f.contains(p) {
-                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens[p.doc as usize]);
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens);
                     }
                 }
             }
@@ -751,7 +757,7 @@ impl<'a> Query<'a> {
                     .map_or(f64::NEG_INFINITY, |t| t.first_phase);
                 for p in block {
                     if self.bm25f.contains(p) && alive[p.doc as usize] {
-                        let score = self.terms[0].score(&self.bm25f, p, &lens[p.doc as usize]);
+                        let score = self.terms[0].score(&self.bm25f, p, lens);
                         if score >= floor {
                             consider(p.doc, score, &mut threshold);
                         }
