@@ -65,3 +65,30 @@ def analyze_hero_image(image_bytes: bytes) -> dict[str, Any]:
 
 def dhash_distance(a: int, b: int) -> int:
     """Hamming distance between two 64-bit dHashes."""
+
+#: (shop position in `allowances`, lines as (unit_price_fen, quantity, category_fee_ppm),
+#: discounts as (funder 1-4 as `DiscountFunder`, amount_fen, line positions; empty = all),
+#: terms as (creator_ppm, service_ppm, each chain party's pass_down_ppm)).
+OrderTuple = tuple[
+    int,
+    list[tuple[int, int, int]],
+    list[tuple[int, int, list[int]]],
+    tuple[int, int, list[int]],
+]
+#: (gross, discount shares in discount order, paid, [creator, platform, government] subsidy,
+#: new_merchant_base, fee, creator_commission, chain_kept, merchant).
+LineTuple = tuple[int, list[int], int, list[int], int, int, int, list[int], int]
+
+def split_orders(
+    orders: list[OrderTuple], allowances: list[int], new_merchant_ppm: int
+) -> tuple[list[list[LineTuple]], list[int]]:
+    """Splits orders in order (GIL released), each consuming its shop's new-merchant
+    allowance; returns the splits and the allowances left. All or nothing: `InvalidArgument`
+    naming `orders[i]...` for a refused order, and nothing consumed."""
+
+def reverse_line(
+    split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]
+) -> tuple[list[int], int, int, list[int], int]:
+    """Cumulative reversal of a line split (paid, subsidy, fee, creator_commission, chain_kept,
+    merchant) once `refunded` fen were refunded in total: (subsidy, fee, creator_commission,
+    chain_kept, merchant). A paid-0 line reverses whole when `whole_order`."""

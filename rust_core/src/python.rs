@@ -11,6 +11,9 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
+use crate::settle::{
+    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, Reversal,
+};
 use crate::text::{AnalysisMode, Analyzer};
 
 // One exception hierarchy for the whole project, defined in Python (`xiaodian.errors`):
@@ -557,6 +560,152 @@ fn dhash_distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
 
+/// One order of `split_orders`: (shop position in `allowances`, lines as (unit_price_fen,
+/// quantity, category_fee_ppm), discounts as (funder 1-4 as in `DiscountFunder`, amount_fen,
+/// line positions; empty = every line), terms as (creator_ppm, service_ppm, each chain
+/// party's pass_down_ppm)).
+type OrderTuple = (
+    usize,
+    Vec<(i64, i64, u32)>,
+    Vec<(u8, i64, Vec<usize>)>,
+    (u32, u32, Vec<u32>),
+);
+
+/// One line's split: (gross, discount shares in discount order, paid, subsidy (creator,
+/// platform, government), new_merchant_base, fee, creator_commission, chain_kept, merchant).
+type LineTuple = (i64, Vec<i64>, i64, [i64; 3], i64, i64, i64, Vec<i64>, i64);
+
+fn terms_of((creator_ppm, service_ppm, pass_downs): (u32, u32, Vec<u32>)) -> Commissions {
+    Commissions {
+        creator_ppm,
+        service_ppm,
+        chain: pass_downs
+            .into_iter()
+            .map(|pass_down_ppm| ChainLink { pass_down_ppm })
+            .collect(),
+    }
+}
+
+fn order_input(
+    i: usize,
+    (shop, lines, discounts, terms): OrderTuple,
+) -> Result<OrderInput, CoreError> {
+    let discounts = discounts
+        .into_iter()
+        .enumerate()
+        .map(|(d, (funder, amount_fen, lines))| {
+            let funder = match funder {
+                1 => Funder::Merchant,
+                2 => Funder::Creator,
+                3 => Funder::Platform,
+                4 => Funder::Government,
+                _ => {
+                    return Err(CoreError::InvalidArgument(vec![FieldViolation::new(
+                        format!("orders[{i}].discounts[{d}].funder"),
+                        "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT",
+                    )]))
+                }
+            };
+            Ok(Discount {
+                funder,
+                amount_fen,
+                lines,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(OrderInput {
+        shop,
+        lines: lines
+            .into_iter()
+            .map(|(unit_price_fen, quantity, category_fee_ppm)| OrderLine {
+                unit_price_fen,
+                quantity,
+                category_fee_ppm,
+            })
+            .collect(),
+        discounts,
+        terms: terms_of(terms),
+    })
+}
+
+/// Splits a batch of orders (GIL released): returns each order's line splits and the shops'
+/// allowances after the batch. All or nothing: a refused order raises `InvalidArgument`
+/// naming `orders[i]…`, and nothing is consumed.
+#[pyfunction]
+fn split_orders(
+    py: Python<'_>,
+    orders: Vec<OrderTuple>,
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+) -> PyResult<(Vec<Vec<LineTuple>>, Vec<i64>)> {
+    let splits = py
+        .detach(|| {
+            let inputs = orders
+                .into_iter()
+                .enumerate()
+                .map(|(i, order)| order_input(i, order))
+                .collect::<Result<Vec<_>, _>>()?;
+            settle::split_orders(&inputs, &mut allowances, new_merchant_ppm)
+        })
+        .map_err(to_py_err)?;
+    let tuples = splits
+        .into_iter()
+        .map(|lines| {
+            lines
+                .into_iter()
+                .map(|l: LineSplit| {
+                    (
+                        l.gross,
+                        l.discounts,
+                        l.paid,
+                        l.subsidy,
+                        l.new_merchant_base,
+                        l.fee,
+                        l.creator_commission,
+                        l.chain_kept,
+                        l.merchant,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    Ok((tuples, allowances))
+}
+
+/// What a line's refunds reversed: (subsidy, fee, creator_commission, chain_kept, merchant).
+type ReversalTuple = ([i64; 3], i64, i64, Vec<i64>, i64);
+
+/// The cumulative reversal of a line (`settle::Reversal::of`): `split` is (paid, subsidy,
+/// fee, creator_commission, chain_kept, merchant); returns (subsidy, fee, creator_commission,
+/// chain_kept, merchant) reversed in total once `refunded` fen of it were refunded.
+#[pyfunction]
+fn reverse_line(
+    split: (i64, [i64; 3], i64, i64, Vec<i64>, i64),
+    refunded: i64,
+    whole_order: bool,
+    pass_downs: Vec<u32>,
+) -> PyResult<ReversalTuple> {
+    let (paid, subsidy, fee, creator_commission, chain_kept, merchant) = split;
+    let line = LineSplit {
+        paid,
+        subsidy,
+        fee,
+        creator_commission,
+        chain_kept,
+        merchant,
+        ..LineSplit::default()
+    };
+    let terms = terms_of((0, 0, pass_downs));
+    let r = Reversal::of(&line, refunded, whole_order, &terms).map_err(to_py_err)?;
+    Ok((
+        r.subsidy,
+        r.fee,
+        r.creator_commission,
+        r.chain_kept,
+        r.merchant,
+    ))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -565,5 +714,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dhash_distance, m)?)?;
     m.add_function(wrap_pyfunction!(default_ranking_profile, m)?)?;
     m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(split_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(reverse_line, m)?)?;
     Ok(())
 }

@@ -2,10 +2,6 @@
 //! subsidy funders, the creator and an agency chain (SPEC §5). Pure integer arithmetic, every
 //! operation checked: an amount that would overflow is an error, never a wrapped number.
 //!
-//! Issue 5 groundwork: the split of one order (discounts, fee with the new-merchant allowance,
-//! commissions, chain) and the rounding rules. Refund reversal, the batch entry point and the
-//! Python binding come with the settlement service.
-//!
 //! Rounding is half up to the fen: `round_half_up(a / b) = (2a + b) div 2b` for a ≥ 0, b > 0.
 //! Per line, exactly: `paid + subsidy = merchant + fee + creator + Σ chain kept`.
 
@@ -168,32 +164,40 @@ pub fn chain_kept(head_fen: i64, chain: &[ChainLink]) -> CoreResult<Vec<i64>> {
 }
 
 /// The platform fee of a line with fee base `gmv`, `allowance` fen of fee base still at the
-/// new-merchant rate (consumed here), and the category's rate.
+/// new-merchant rate (consumed here), and the category's rate: `(fee, low)` where `low` is
+/// the part of `gmv` charged at the new-merchant rate.
 pub fn line_fee(
     gmv: i64,
     allowance: &mut i64,
     new_merchant_ppm: u32,
     category_ppm: u32,
-) -> CoreResult<i64> {
+) -> CoreResult<(i64, i64)> {
     let low = gmv.min(*allowance).max(0);
     *allowance -= low;
     let numerator = i128::from(low) * i128::from(new_merchant_ppm)
         + i128::from(gmv - low) * i128::from(category_ppm);
-    round_half_up(numerator, i128::from(PPM))
+    Ok((round_half_up(numerator, i128::from(PPM))?, low))
 }
 
 /// How one line's money divides. Exactly: `paid + Σ subsidy = merchant + fee + creator +
 /// Σ chain_kept`, every amount ≥ 0.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LineSplit {
+    /// `unit_price × quantity`.
+    pub gross: i64,
+    /// Each discount of the order's share of this line, in discount order (0 where a discount
+    /// does not cover the line).
+    pub discounts: Vec<i64>,
     /// What the buyer paid: gross minus every discount.
     pub paid: i64,
     /// Discount parts paid to the merchant by their funders: creator, platform, government.
     pub subsidy: [i64; 3],
+    /// The part of the gmv charged at the new-merchant rate.
+    pub new_merchant_base: i64,
     /// The platform's technical service fee.
     pub fee: i64,
     pub creator_commission: i64,
-    /// What each chain party keeps, head first.
+    /// What each chain party keeps, head first; they add up to the agency service fee.
     pub chain_kept: Vec<i64>,
     pub merchant: i64,
 }
@@ -203,13 +207,14 @@ impl LineSplit {
         self.paid + self.subsidy.iter().sum::<i64>()
     }
 
+    /// The agency service fee: what the merchant pays the chain's head.
     pub fn chain_head(&self) -> i64 {
         self.chain_kept.iter().sum()
     }
 }
 
 /// Commission terms of a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Commissions {
     pub creator_ppm: u32,
     /// Agency service fee, paid to the head of `chain`.
@@ -259,61 +264,105 @@ pub fn split_line(
         creator_commission,
         chain_kept,
         merchant: gmv - taken,
+        ..LineSplit::default()
     })
 }
 
-/// The cumulative reversal of a line after `refunded` fen of its `paid` were refunded in
-/// total: each component c (each subsidy, the fee, the creator commission, the chain head)
-/// reversed `round_half_up(c · refunded / paid)`, the chain recomputed on the reversed head,
-/// and the merchant giving back the rest. Returned as a [`LineSplit`] of reversed amounts
-/// whose `paid` is `refunded`; at `refunded == paid` it equals the split itself.
-///
-/// Open for the settlement issue: rounding each component on its own can leave the merchant's
-/// part negative on a small partial refund (paid 46, creator commission 34 and chain head
-/// 34 at ~74 %: refunding 1 fen reverses 1 fen of each, so the merchant would *receive*
-/// 1 fen), and a line paid wholly by subsidies (paid 0) has nothing to refund.
-pub fn reverse_line(
-    split: &LineSplit,
-    refunded: i64,
-    terms: &Commissions,
-) -> CoreResult<LineSplit> {
-    if refunded < 0 || refunded > split.paid {
-        return Err(invalid(
-            "amount_fen",
-            format!("at most {} fen of this line can be refunded", split.paid),
-        ));
+/// What a line's refunds have reversed in total: the buyer gets `refunded` back, each subsidy
+/// funder its `subsidy` part, and each party gives back its part. Exactly: `refunded +
+/// Σ subsidy = merchant + fee + creator_commission + Σ chain_kept`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reversal {
+    pub refunded: i64,
+    pub subsidy: [i64; 3],
+    pub fee: i64,
+    pub creator_commission: i64,
+    pub chain_kept: Vec<i64>,
+    pub merchant: i64,
+}
+
+impl Reversal {
+    pub fn chain_head(&self) -> i64 {
+        self.chain_kept.iter().sum()
     }
-    if refunded == 0 {
-        return Ok(LineSplit {
-            paid: 0,
-            subsidy: [0; 3],
-            fee: 0,
-            creator_commission: 0,
-            chain_kept: vec![0; split.chain_kept.len()],
-            merchant: 0,
-        });
+
+    /// What must have been reversed after `refunded` fen of the line's `paid` came back to the
+    /// buyer in total (SPEC §5, cumulative): each component c (each subsidy, the fee, the
+    /// creator commission, the chain head) reversed `round_half_up(c · refunded / paid)`, the
+    /// chain recomputed on the reversed head, and the merchant giving back the rest.
+    ///
+    /// Two rules the SPEC leaves open, decided here:
+    /// - The merchant's part, the residual, stays within [0, merchant's share]: where the
+    ///   rounding of the other parts would push it out, the difference is taken from (or
+    ///   added to) the fee, then the creator commission, then the chain head, each within
+    ///   [0, its share]. (Without this a 1-fen refund of a line paid 46 whose creator and
+    ///   chain take 34 fen each would reverse 1 fen of each and *pay* the merchant 1 fen.)
+    ///   There is always room: what is reversed, refunded + Σ subsidy, is at most the gmv.
+    /// - A line paid entirely by subsidies (paid 0) has nothing of its own to refund; it is
+    ///   reversed whole when `whole_order` is refunded (every line's refunded = paid), so a
+    ///   fully refunded order nets every party, funders included, to zero.
+    ///
+    /// At `refunded == paid` (paid > 0) the reversal equals the split itself.
+    pub fn of(
+        split: &LineSplit,
+        refunded: i64,
+        whole_order: bool,
+        terms: &Commissions,
+    ) -> CoreResult<Self> {
+        if refunded < 0 || refunded > split.paid {
+            return Err(invalid(
+                "amount_fen",
+                format!("at most {} fen of this line can be refunded", split.paid),
+            ));
+        }
+        let (numerator, denominator) = match split.paid {
+            0 => (i128::from(whole_order), 1),
+            paid => (i128::from(refunded), i128::from(paid)),
+        };
+        let part = |c: i64| round_half_up(i128::from(c) * numerator, denominator);
+        let subsidy = [
+            part(split.subsidy[0])?,
+            part(split.subsidy[1])?,
+            part(split.subsidy[2])?,
+        ];
+        let mut fee = part(split.fee)?;
+        let mut creator_commission = part(split.creator_commission)?;
+        let mut head = part(split.chain_head())?;
+        let returned = refunded + subsidy.iter().sum::<i64>();
+        let mut merchant = returned - fee - creator_commission - head;
+        let others = [
+            (&mut fee, split.fee),
+            (&mut creator_commission, split.creator_commission),
+            (&mut head, split.chain_head()),
+        ];
+        if merchant < 0 {
+            let mut deficit = -merchant;
+            for (reversed, _) in others {
+                let take = deficit.min(*reversed);
+                *reversed -= take;
+                deficit -= take;
+            }
+            debug_assert_eq!(deficit, 0);
+            merchant = 0;
+        } else if merchant > split.merchant {
+            let mut excess = merchant - split.merchant;
+            for (reversed, share) in others {
+                let add = excess.min(share - *reversed);
+                *reversed += add;
+                excess -= add;
+            }
+            debug_assert_eq!(excess, 0);
+            merchant = split.merchant;
+        }
+        Ok(Reversal {
+            refunded,
+            subsidy,
+            fee,
+            creator_commission,
+            chain_kept: chain_kept(head, &terms.chain)?,
+            merchant,
+        })
     }
-    let part = |c: i64| round_half_up(i128::from(c) * i128::from(refunded), i128::from(split.paid));
-    let subsidy = [
-        part(split.subsidy[0])?,
-        part(split.subsidy[1])?,
-        part(split.subsidy[2])?,
-    ];
-    let fee = part(split.fee)?;
-    let creator_commission = part(split.creator_commission)?;
-    let chain_kept = chain_kept(part(split.chain_head())?, &terms.chain)?;
-    let merchant = refunded + subsidy.iter().sum::<i64>()
-        - fee
-        - creator_commission
-        - chain_kept.iter().sum::<i64>();
-    Ok(LineSplit {
-        paid: refunded,
-        subsidy,
-        fee,
-        creator_commission,
-        chain_kept,
-        merchant,
-    })
 }
 
 /// One order line as the split needs it.
@@ -359,7 +408,7 @@ pub fn split_order(
             }
         }
         let gmv = paid + subsidy.iter().sum::<i64>();
-        let fee = line_fee(gmv, &mut remaining, new_merchant_ppm, line.category_fee_ppm)?;
+        let (fee, low) = line_fee(gmv, &mut remaining, new_merchant_ppm, line.category_fee_ppm)?;
         let split = split_line(paid, subsidy, fee, terms).map_err(|e| match e {
             CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
                 v.into_iter()
@@ -368,9 +417,59 @@ pub fn split_order(
             ),
             other => other,
         })?;
-        splits.push(split);
+        splits.push(LineSplit {
+            gross: gross[i],
+            discounts: per_discount.iter().map(|row| row[i]).collect(),
+            new_merchant_base: low,
+            ..split
+        });
     }
     *allowance = remaining;
+    Ok(splits)
+}
+
+/// One order of a batch: its shop's position in the batch's allowance list, and what
+/// [`split_order`] needs.
+#[derive(Debug, Clone)]
+pub struct OrderInput {
+    pub shop: usize,
+    pub lines: Vec<OrderLine>,
+    pub discounts: Vec<Discount>,
+    pub terms: Commissions,
+}
+
+/// Splits a batch of orders in order, each consuming its shop's allowance
+/// (`allowances[order.shop]`) as if recorded one by one. All or nothing: on the first refused
+/// order the error names it (`orders[i].…`) and no allowance is consumed.
+pub fn split_orders(
+    orders: &[OrderInput],
+    allowances: &mut [i64],
+    new_merchant_ppm: u32,
+) -> CoreResult<Vec<Vec<LineSplit>>> {
+    let mut remaining = allowances.to_vec();
+    let mut splits = Vec::with_capacity(orders.len());
+    for (i, order) in orders.iter().enumerate() {
+        let allowance = remaining
+            .get_mut(order.shop)
+            .ok_or_else(|| invalid(format!("orders[{i}]"), "no allowance for the order's shop"))?;
+        let split = split_order(
+            &order.lines,
+            &order.discounts,
+            &order.terms,
+            allowance,
+            new_merchant_ppm,
+        )
+        .map_err(|e| match e {
+            CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
+                v.into_iter()
+                    .map(|f| FieldViolation::new(format!("orders[{i}].{}", f.field), f.description))
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        splits.push(split);
+    }
+    allowances.copy_from_slice(&remaining);
     Ok(splits)
 }
 
@@ -494,7 +593,7 @@ mod tests {
                     .collect(),
             };
             let mut allowance = next(2_000_000) as i64;
-            let fee = line_fee(
+            let (fee, _) = line_fee(
                 paid + subsidy.iter().sum::<i64>(),
                 &mut allowance,
                 10_000,
@@ -507,29 +606,86 @@ mod tests {
             let out = split.merchant + split.fee + split.creator_commission + split.chain_head();
             assert_eq!(split.gmv(), out);
             assert!(split.merchant >= 0);
-            if paid > 0 {
-                // (A line paid entirely by subsidies has nothing to refund: SPEC §5's reversal
-                // divides by paid. Left for the settlement issue to decide.)
-                assert_eq!(reverse_line(&split, paid, &terms).unwrap(), split);
-            }
-            let refunded = if paid == 0 {
-                0
-            } else {
-                next(paid as u64 + 1) as i64
-            };
-            let partial = reverse_line(&split, refunded, &terms).unwrap();
-            let out =
-                partial.merchant + partial.fee + partial.creator_commission + partial.chain_head();
-            assert_eq!(partial.gmv(), out, "a reversal balances too");
-            assert!(
-                partial.fee <= split.fee && partial.creator_commission <= split.creator_commission
+            let full = Reversal::of(&split, paid, true, &terms).unwrap();
+            assert_eq!(
+                (
+                    full.subsidy,
+                    full.fee,
+                    full.creator_commission,
+                    full.merchant
+                ),
+                (
+                    split.subsidy,
+                    split.fee,
+                    split.creator_commission,
+                    split.merchant
+                )
             );
-            assert!(partial
-                .subsidy
-                .iter()
-                .zip(&split.subsidy)
-                .all(|(r, s)| r <= s));
+            assert_eq!(full.chain_kept, split.chain_kept);
+            let mut previous = Reversal::of(&split, 0, false, &terms).unwrap();
+            assert_eq!(previous.merchant + previous.fee + previous.chain_head(), 0);
+            let mut refunded = 0;
+            while refunded < paid {
+                refunded += 1 + next((paid - refunded) as u64) as i64;
+                let r = Reversal::of(&split, refunded, refunded == paid, &terms).unwrap();
+                let out = r.merchant + r.fee + r.creator_commission + r.chain_head();
+                assert_eq!(r.refunded + r.subsidy.iter().sum::<i64>(), out, "balances");
+                for (reversed, share) in [
+                    (r.fee, split.fee),
+                    (r.creator_commission, split.creator_commission),
+                    (r.merchant, split.merchant),
+                ]
+                .into_iter()
+                .chain(r.subsidy.into_iter().zip(split.subsidy))
+                .chain(
+                    r.chain_kept
+                        .iter()
+                        .copied()
+                        .zip(split.chain_kept.iter().copied()),
+                ) {
+                    assert!((0..=share).contains(&reversed), "{r:?} of {split:?}");
+                }
+                previous = r;
+            }
+            if paid > 0 {
+                assert_eq!(
+                    previous, full,
+                    "partial refunds add up to the full reversal"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn a_tiny_refund_never_pays_the_merchant() {
+        // paid 46, creator 74 % (34 fen), chain head 74 % (34 fen): the SPEC's per-component
+        // rounding reverses 1 fen of each for a 1-fen refund; the merchant's residual would be
+        // -1, so the fee, then the creator commission give way.
+        let terms = Commissions {
+            creator_ppm: 740_000,
+            service_ppm: 740_000,
+            chain: vec![ChainLink { pass_down_ppm: 0 }],
+        };
+        let split = split_line(46, [0, 0, 22], 0, &terms).unwrap();
+        assert_eq!((split.creator_commission, split.chain_head()), (34, 34));
+        let r = Reversal::of(&split, 1, false, &terms).unwrap();
+        assert_eq!(
+            (r.merchant, r.fee, r.creator_commission, r.chain_head()),
+            (0, 0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn a_line_paid_by_subsidies_is_reversed_with_the_whole_order() {
+        let terms = Commissions::default();
+        let split = split_line(0, [0, 500, 0], 25, &terms).unwrap();
+        assert_eq!(
+            Reversal::of(&split, 0, false, &terms).unwrap().subsidy,
+            [0; 3]
+        );
+        let r = Reversal::of(&split, 0, true, &terms).unwrap();
+        assert_eq!((r.subsidy, r.fee, r.merchant), ([0, 500, 0], 25, 475));
+        assert!(Reversal::of(&split, 1, true, &terms).is_err());
     }
 
     #[test]
@@ -600,8 +756,14 @@ mod tests {
     fn a_line_crossing_the_new_merchant_cap_is_split() {
         let mut allowance = 300;
         // 300 fen at 1 %, 700 at 5 %: (300 * 10,000 + 700 * 50,000 + 500,000) div 1,000,000 = 38.
-        assert_eq!(line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(), 38);
+        assert_eq!(
+            line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(),
+            (38, 300)
+        );
         assert_eq!(allowance, 0);
-        assert_eq!(line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(), 50);
+        assert_eq!(
+            line_fee(1000, &mut allowance, 10_000, 50_000).unwrap(),
+            (50, 0)
+        );
     }
 }
