@@ -12,6 +12,8 @@ __all__ = [
     "analyze_hero_image",
     "default_ranking_profile",
     "dhash_distance",
+    "reverse_line",
+    "split_orders",
     "validate_ranking_profile",
 ]
 
@@ -69,7 +71,7 @@ def dhash_distance(a: int, b: int) -> int:
 #: (shop position in `allowances`, lines as (unit_price_fen, quantity, category_fee_ppm),
 #: discounts as (funder 1-4 as `DiscountFunder`, amount_fen, line positions; empty = all),
 #: terms as (creator_ppm, service_ppm, each chain party's pass_down_ppm)).
-OrderTuple = tuple[
+_OrderTuple = tuple[
     int,
     list[tuple[int, int, int]],
     list[tuple[int, int, list[int]]],
@@ -77,11 +79,11 @@ OrderTuple = tuple[
 ]
 #: (gross, discount shares in discount order, paid, [creator, platform, government] subsidy,
 #: new_merchant_base, fee, creator_commission, chain_kept, merchant).
-LineTuple = tuple[int, list[int], int, list[int], int, int, int, list[int], int]
+_LineTuple = tuple[int, list[int], int, list[int], int, int, int, list[int], int]
 
 def split_orders(
-    orders: list[OrderTuple], allowances: list[int], new_merchant_ppm: int
-) -> tuple[list[list[LineTuple]], list[int]]:
+    orders: list[_OrderTuple], allowances: list[int], new_merchant_ppm: int
+) -> tuple[list[list[_LineTuple]], list[int]]:
     """Splits orders in order (GIL released), each consuming its shop's new-merchant
     allowance; returns the splits and the allowances left. All or nothing: `InvalidArgument`
     naming `orders[i]...` for a refused order, and nothing consumed."""

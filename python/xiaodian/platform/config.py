@@ -51,9 +51,26 @@ class SearchConfig:
 
 
 @dataclass
+class SettlementConfig:
+    #: Platform technical service fee (技术服务费) of a category without its own rate, ppm.
+    default_fee_rate_ppm: int = 50_000
+    #: Fee rate per category id, ppm (a table: `[settlement.fee_rate_ppm_by_category]`).
+    fee_rate_ppm_by_category: dict[str, Any] = field(default_factory=dict)
+    #: New-merchant policy: a shop's first `new_merchant_cap_fen` of fee base at this rate.
+    new_merchant_cap_fen: int = 100_000_000
+    new_merchant_rate_ppm: int = 10_000
+    #: Only shops opened (per the search catalog) within this many days before an order was
+    #: paid get the allowance; 0 means no window.
+    new_merchant_window_days: int = 0
+    #: An order settles this many days after receipt is confirmed.
+    settle_after_days: int = 7
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    settlement: SettlementConfig = field(default_factory=SettlementConfig)
 
     @property
     def database_path(self) -> Path:
@@ -130,6 +147,18 @@ def _check(config: Config) -> None:
         raise ConfigError(f"[server] log_format must be 'json' or 'text', got {server.log_format!r}")
     if server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[server] log_level must be DEBUG, INFO, WARNING or ERROR, got {server.log_level!r}")
+    settlement = config.settlement
+    for key in ("default_fee_rate_ppm", "new_merchant_rate_ppm"):
+        if not 0 <= getattr(settlement, key) <= 1_000_000:
+            raise ConfigError(f"[settlement] {key} must be within 0-1,000,000 ppm")
+    for category, rate in settlement.fee_rate_ppm_by_category.items():
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 0 <= rate <= 1_000_000:
+            raise ConfigError(
+                f"[settlement.fee_rate_ppm_by_category] {category} must be an integer within 0-1,000,000 ppm"
+            )
+    for key in ("new_merchant_cap_fen", "new_merchant_window_days", "settle_after_days"):
+        if getattr(settlement, key) < 0:
+            raise ConfigError(f"[settlement] {key} must be >= 0")
     defaults = _core.default_ranking_profile()
     settable = set(defaults) - {"name"}
     unknown = sorted(set(config.search.default_profile) - settable)

@@ -25,7 +25,8 @@ from xiaodian.platform.db import Database
 from xiaodian.platform.interceptors import ErrorInterceptor
 from xiaodian.search import catalog, profiles
 from xiaodian.search.service import SearchService, new_engine
-from xiaodian.settlement.service import SettlementService
+from xiaodian.settlement import store as settlement_store
+from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
 from xiaodian.v1 import creator_service_pb2_grpc as creator_grpc
 from xiaodian.v1 import search_service_pb2_grpc as search_grpc
@@ -41,7 +42,7 @@ SERVICE_NAMES = (
 )
 
 #: Every domain's schema, in the order they are applied.
-MIGRATIONS = [*idempotency.MIGRATIONS, *profiles.MIGRATIONS, *catalog.MIGRATIONS]
+MIGRATIONS = [*idempotency.MIGRATIONS, *profiles.MIGRATIONS, *catalog.MIGRATIONS, *settlement_store.MIGRATIONS]
 
 
 class XiaodianServer:
@@ -69,7 +70,8 @@ class XiaodianServer:
         self.search = SearchService(self.db, new_engine(self.db))
         search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
         creator_grpc.add_CreatorServiceServicer_to_server(CreatorService(), self._server)
-        settlement_grpc.add_SettlementServiceServicer_to_server(SettlementService(), self._server)
+        self.settlement = SettlementService(self.db, policy_of(config.settlement))
+        settlement_grpc.add_SettlementServiceServicer_to_server(self.settlement, self._server)
 
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)

@@ -1,4 +1,10 @@
-"""The gRPC SettlementService: every method answers UNIMPLEMENTED until the commission settlement engine lands."""
+"""The gRPC SettlementService: orders, their lifecycle, settlement runs and the ledger.
+
+Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
+at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
+after_sale_id) replay too. The split itself is computed by the Rust kernel
+(`_core.split_orders`, GIL released).
+"""
 
 from __future__ import annotations
 
@@ -6,61 +12,174 @@ from collections.abc import Iterator
 
 import grpc
 
-from xiaodian.platform.pending import pending
+from xiaodian.errors import InvalidArgument
+from xiaodian.platform.config import SettlementConfig
+from xiaodian.platform.db import Database
+from xiaodian.platform.idempotency import check_request_id, run_once
+from xiaodian.platform.validation import Violations
+from xiaodian.settlement import ledger, store
+from xiaodian.settlement.orders import FeePolicy
 from xiaodian.v1 import settlement_service_pb2 as pb
 from xiaodian.v1 import settlement_service_pb2_grpc as pb_grpc
 
-SETTLEMENT = "commission settlement engine (split, ledger, lifecycle)"
+MAX_BATCH = 10_000
+MAX_PAGE_SIZE = 1_000
+DEFAULT_PAGE_SIZE = 100
+
+
+def policy_of(config: SettlementConfig) -> store.Policy:
+    return store.Policy(
+        fees=FeePolicy(
+            default_rate_ppm=config.default_fee_rate_ppm,
+            rate_ppm_by_category=tuple(sorted((str(k), int(v)) for k, v in config.fee_rate_ppm_by_category.items())),
+            new_merchant_cap_fen=config.new_merchant_cap_fen,
+            new_merchant_rate_ppm=config.new_merchant_rate_ppm,
+        ),
+        settle_after_days=config.settle_after_days,
+        new_merchant_window_days=config.new_merchant_window_days,
+    )
+
+
+def _time_range(request: pb.GetStatementRequest | pb.GetGuidePerformanceRequest) -> tuple[int | None, int | None]:
+    start = request.start_time.ToMicroseconds() if request.HasField("start_time") else None
+    end = request.end_time.ToMicroseconds() if request.HasField("end_time") else None
+    return start, end
 
 
 class SettlementService(pb_grpc.SettlementServiceServicer):
+    def __init__(self, db: Database, policy: store.Policy | None = None) -> None:
+        self.db = db
+        self.policy = policy or store.Policy()
+
     def PreviewSplit(self, request: pb.PreviewSplitRequest, context: grpc.ServicerContext) -> pb.PreviewSplitResponse:
-        raise pending("PreviewSplit", SETTLEMENT)
+        if not request.HasField("order"):
+            raise InvalidArgument.of("order", "is required")
+        conn = self.db.connection()
+        [(order, lines)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
+        return pb.PreviewSplitResponse(split=store.record_response(order, lines).split)
+
+    def record(
+        self, request_id_holder: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest, method: str
+    ) -> pb.RecordOrdersResponse:
+        """Records one batch durably (in-process entry point of RecordOrders and the stream)."""
+        v = Violations()
+        v.check_batch("orders", len(request_id_holder.orders), MAX_BATCH)
+        v.raise_if_any()
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            recorded = store.record_orders(conn, request_id_holder.orders, self.policy)
+            return pb.RecordOrdersResponse(orders=[store.record_response(o, lines) for o, lines in recorded])
+
+        return run_once(self.db, method, request_id_holder, pb.RecordOrdersResponse, write)
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
-        raise pending("RecordOrder", SETTLEMENT)
+        def write(conn):  # type: ignore[no-untyped-def]
+            [(order, lines)] = store.record_orders(conn, [request.order], self.policy, field="order")
+            return store.record_response(order, lines)
+
+        return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 
     def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
-        raise pending("RecordOrders", SETTLEMENT)
+        return self.record(request, "RecordOrders")
 
     def StreamRecordOrders(
         self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.StreamRecordOrdersResponse]:
-        raise pending("StreamRecordOrders", SETTLEMENT)
+        for batch in request_iterator:
+            check_request_id(batch.request_id)
+            recorded = self.record(batch, "StreamRecordOrders")
+            yield pb.StreamRecordOrdersResponse(
+                request_id=batch.request_id, order_ids=[o.order_id for o in recorded.orders]
+            )
 
     def ConfirmReceipt(
         self, request: pb.ConfirmReceiptRequest, context: grpc.ServicerContext
     ) -> pb.ConfirmReceiptResponse:
-        raise pending("ConfirmReceipt", SETTLEMENT)
+        return run_once(
+            self.db,
+            "ConfirmReceipt",
+            request,
+            pb.ConfirmReceiptResponse,
+            lambda conn: store.confirm_receipt(conn, request, self.policy),
+        )
 
     def OpenAfterSale(
         self, request: pb.OpenAfterSaleRequest, context: grpc.ServicerContext
     ) -> pb.OpenAfterSaleResponse:
-        raise pending("OpenAfterSale", SETTLEMENT)
+        return run_once(
+            self.db,
+            "OpenAfterSale",
+            request,
+            pb.OpenAfterSaleResponse,
+            lambda conn: store.open_after_sale(conn, request),
+        )
 
     def RecordRefund(self, request: pb.RecordRefundRequest, context: grpc.ServicerContext) -> pb.RecordRefundResponse:
-        raise pending("RecordRefund", SETTLEMENT)
+        return run_once(
+            self.db, "RecordRefund", request, pb.RecordRefundResponse, lambda conn: store.record_refund(conn, request)
+        )
 
     def CloseAfterSale(
         self, request: pb.CloseAfterSaleRequest, context: grpc.ServicerContext
     ) -> pb.CloseAfterSaleResponse:
-        raise pending("CloseAfterSale", SETTLEMENT)
+        return run_once(
+            self.db,
+            "CloseAfterSale",
+            request,
+            pb.CloseAfterSaleResponse,
+            lambda conn: store.close_after_sale(conn, request),
+        )
 
     def RunSettlement(
         self, request: pb.RunSettlementRequest, context: grpc.ServicerContext
     ) -> pb.RunSettlementResponse:
-        raise pending("RunSettlement", SETTLEMENT)
+        v = Violations()
+        v.check(request.HasField("as_of"), "as_of", "is required")
+        v.raise_if_any()
+        return run_once(
+            self.db,
+            "RunSettlement",
+            request,
+            pb.RunSettlementResponse,
+            lambda conn: store.run_settlement(conn, request.as_of.ToMicroseconds()),
+        )
 
     def GetOrder(self, request: pb.GetOrderRequest, context: grpc.ServicerContext) -> pb.GetOrderResponse:
-        raise pending("GetOrder", SETTLEMENT)
+        v = Violations()
+        v.check_id("order_id", request.order_id)
+        v.raise_if_any()
+        return store.get_order(self.db.connection(), request.order_id)
 
     def GetStatement(self, request: pb.GetStatementRequest, context: grpc.ServicerContext) -> pb.GetStatementResponse:
-        raise pending("GetStatement", SETTLEMENT)
+        ledger.check_account(request.account)
+        v = Violations()
+        v.check(request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be 0-{MAX_PAGE_SIZE:,}")
+        v.raise_if_any()
+        start, end = _time_range(request)
+        transfers, token = ledger.statement(
+            self.db.connection(),
+            request.account,
+            start,
+            end,
+            request.page_size or DEFAULT_PAGE_SIZE,
+            request.page_token,
+        )
+        return pb.GetStatementResponse(transfers=transfers, next_page_token=token)
 
     def GetBalance(self, request: pb.GetBalanceRequest, context: grpc.ServicerContext) -> pb.GetBalanceResponse:
-        raise pending("GetBalance", SETTLEMENT)
+        ledger.check_account(request.account)
+        conn = self.db.connection()
+        return pb.GetBalanceResponse(
+            account=request.account,
+            settled_fen=ledger.balance(conn, request.account),
+            pending_fen=store.pending_fen(conn, request.account),
+        )
 
     def GetGuidePerformance(
         self, request: pb.GetGuidePerformanceRequest, context: grpc.ServicerContext
     ) -> pb.GetGuidePerformanceResponse:
-        raise pending("GetGuidePerformance", SETTLEMENT)
+        v = Violations()
+        v.check_id("guide_id", request.guide_id)
+        v.raise_if_any()
+        start, end = _time_range(request)
+        return store.guide_performance(self.db.connection(), request.guide_id, start, end)

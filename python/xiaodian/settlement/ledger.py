@@ -1,0 +1,173 @@
+"""The double-entry ledger (SPEC §5): immutable transfers between accounts, and balances.
+
+Invariants: every transfer moves amount_fen > 0 from its debit account to its credit account
+and has a deterministic id (so a replayed write posts nothing twice); an account's balance is
+its credits minus its debits, so the balances of all accounts sum to zero after every
+transaction. Transfers are posted inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from xiaodian.errors import InvalidArgument
+from xiaodian.platform.db import Migration
+from xiaodian.v1 import settlement_service_pb2 as pb
+
+MIGRATIONS = [
+    Migration(
+        "settlement-0001-ledger",
+        """
+        CREATE TABLE ledger_transfers (
+            seq INTEGER PRIMARY KEY,
+            transfer_id TEXT NOT NULL UNIQUE,
+            debit TEXT NOT NULL,
+            credit TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+            code INTEGER NOT NULL,
+            order_id TEXT NOT NULL,
+            refund_id TEXT NOT NULL,
+            booked_at_us INTEGER NOT NULL
+        );
+        CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit, booked_at_us, seq);
+        CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit, booked_at_us, seq);
+        CREATE TABLE ledger_balances (
+            account TEXT PRIMARY KEY,
+            balance_fen INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )
+]
+
+#: Account names of SPEC §5.
+ACCOUNT_PATTERN = re.compile(
+    r"buyer_funds|escrow|platform:fee|platform:subsidy|government:subsidy"
+    r"|merchant:[A-Za-z0-9_.:-]{1,64}|creator:[A-Za-z0-9_.:-]{1,64}"
+    r"|party:(AGENCY|SUB_AGENCY|CREATOR|PROMOTER_AGENCY|PROMOTER):[A-Za-z0-9_.:-]{1,64}"
+)
+
+
+def check_account(account: str, field: str = "account") -> None:
+    if not ACCOUNT_PATTERN.fullmatch(account):
+        raise InvalidArgument.of(
+            field,
+            "must be buyer_funds, escrow, platform:fee, platform:subsidy, government:subsidy, merchant:{shop_id}, "
+            "creator:{creator_id} or party:{KIND}:{party_id}",
+        )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    transfer_id: str
+    debit: str
+    credit: str
+    amount_fen: int
+    code: int
+    order_id: str
+    refund_id: str
+    booked_at_us: int
+
+
+def movement(
+    transfer_id: str,
+    source: str,
+    target: str,
+    amount_fen: int,
+    code: int,
+    order_id: str,
+    booked_at_us: int,
+    refund_id: str = "",
+) -> Transfer | None:
+    """`amount_fen` from `source` to `target`; a negative amount moves the other way, zero is no
+    transfer at all."""
+    if amount_fen == 0:
+        return None
+    if amount_fen < 0:
+        source, target, amount_fen = target, source, -amount_fen
+    return Transfer(transfer_id, source, target, amount_fen, code, order_id, refund_id, booked_at_us)
+
+
+def post(conn: sqlite3.Connection, transfers: Iterable[Transfer | None]) -> int:
+    """Books the transfers (None entries skipped) and updates the balances; returns how many
+    were booked. A transfer id already booked is an error: callers never post twice."""
+    booked = [t for t in transfers if t is not None]
+    if not booked:
+        return 0
+    conn.executemany(
+        "INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (t.transfer_id, t.debit, t.credit, t.amount_fen, t.code, t.order_id, t.refund_id, t.booked_at_us)
+            for t in booked
+        ],
+    )
+    deltas: dict[str, int] = {}
+    for t in booked:
+        deltas[t.debit] = deltas.get(t.debit, 0) - t.amount_fen
+        deltas[t.credit] = deltas.get(t.credit, 0) + t.amount_fen
+    conn.executemany(
+        "INSERT INTO ledger_balances (account, balance_fen) VALUES (?, ?)"
+        " ON CONFLICT (account) DO UPDATE SET balance_fen = balance_fen + excluded.balance_fen",
+        list(deltas.items()),
+    )
+    return len(booked)
+
+
+def balance(conn: sqlite3.Connection, account: str) -> int:
+    row = conn.execute("SELECT balance_fen FROM ledger_balances WHERE account = ?", (account,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def balances_total(conn: sqlite3.Connection) -> int:
+    """The sum of every balance: always zero."""
+    return int(conn.execute("SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances").fetchone()[0])
+
+
+def _token(booked_at_us: int, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{booked_at_us}:{seq}".encode()).decode()
+
+
+def _untoken(token: str) -> tuple[int, int]:
+    try:
+        booked_at_us, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        return int(booked_at_us), int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument.of("page_token", "is not a token this service issued") from None
+
+
+def statement(
+    conn: sqlite3.Connection, account: str, start_us: int | None, end_us: int | None, page_size: int, page_token: str
+) -> tuple[list[pb.Transfer], str]:
+    """The account's transfers booked in [start, end), oldest first (by booking time, then
+    booking order), one page, and the next page's token ("" on the last page)."""
+    after = _untoken(page_token) if page_token else (-(2**63), -1)
+    low = max(start_us if start_us is not None else -(2**63), after[0])
+    high = end_us if end_us is not None else 2**63 - 1
+    rows = conn.execute(
+        "SELECT transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us, seq"
+        " FROM ledger_transfers WHERE seq IN ("
+        "  SELECT seq FROM ledger_transfers WHERE debit = ?1 AND booked_at_us >= ?2 AND booked_at_us < ?3"
+        "  UNION SELECT seq FROM ledger_transfers WHERE credit = ?1 AND booked_at_us >= ?2 AND booked_at_us < ?3)"
+        " AND (booked_at_us > ?4 OR (booked_at_us = ?4 AND seq > ?5))"
+        " ORDER BY booked_at_us, seq LIMIT ?6",
+        (account, low, high, after[0], after[1], page_size + 1),
+    ).fetchall()
+    transfers = []
+    for transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us, _seq in rows[:page_size]:
+        message = pb.Transfer(
+            transfer_id=transfer_id,
+            debit_account=debit,
+            credit_account=credit,
+            amount_fen=amount_fen,
+            code=code,
+            order_id=order_id,
+            refund_id=refund_id,
+        )
+        message.booked_at.FromMicroseconds(booked_at_us)
+        transfers.append(message)
+    next_token = _token(rows[page_size - 1][7], rows[page_size - 1][8]) if len(rows) > page_size else ""
+    return transfers, next_token

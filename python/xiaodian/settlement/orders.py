@@ -1,0 +1,249 @@
+"""Orders as the split kernel sees them: validation (SPEC §5), conversion to the kernel's
+tuples, and the kernel's line splits as `xiaodian.v1.OrderSplit` messages.
+
+A line split is kept as the kernel's `LineTuple` (gross, discount shares, paid, subsidy
+[creator, platform, government], new_merchant_base, fee, creator_commission, chain_kept,
+merchant); per line, exactly: paid + Σ subsidy = merchant + fee + creator + Σ chain_kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xiaodian.platform.validation import Violations
+from xiaodian.v1 import settlement_service_pb2 as pb
+
+#: A line split as the kernel returns it (see the module docstring).
+LineTuple = tuple[int, list[int], int, list[int], int, int, int, list[int], int]
+#: An order as the kernel takes it: (shop position, lines, discounts, commission terms).
+OrderTuple = tuple[int, list[tuple[int, int, int]], list[tuple[int, int, list[int]]], tuple[int, int, list[int]]]
+#: A line's cumulative reversal: (subsidy, fee, creator_commission, chain_kept, merchant).
+ReversalTuple = tuple[list[int], int, int, list[int], int]
+
+MAX_LINES = 500
+MAX_DISCOUNTS = 50
+MAX_CHAIN = 5
+MAX_RATIO_PPM = 900_000
+#: Largest unit price and quantity accepted: amounts stay far from 64-bit overflow.
+MAX_UNIT_PRICE_FEN = 10**12
+MAX_QUANTITY = 1_000_000
+
+FUNDER_NAMES = {
+    pb.DISCOUNT_FUNDER_MERCHANT: "MERCHANT",
+    pb.DISCOUNT_FUNDER_CREATOR: "CREATOR",
+    pb.DISCOUNT_FUNDER_PLATFORM: "PLATFORM",
+    pb.DISCOUNT_FUNDER_GOVERNMENT: "GOVERNMENT",
+}
+PARTY_KIND_NAMES = {
+    pb.PARTY_KIND_AGENCY: "AGENCY",
+    pb.PARTY_KIND_SUB_AGENCY: "SUB_AGENCY",
+    pb.PARTY_KIND_CREATOR: "CREATOR",
+    pb.PARTY_KIND_PROMOTER_AGENCY: "PROMOTER_AGENCY",
+    pb.PARTY_KIND_PROMOTER: "PROMOTER",
+}
+
+BUYER_FUNDS = "buyer_funds"
+ESCROW = "escrow"
+PLATFORM_FEE = "platform:fee"
+PLATFORM_SUBSIDY = "platform:subsidy"
+GOVERNMENT_SUBSIDY = "government:subsidy"
+
+
+def merchant_account(shop_id: str) -> str:
+    return f"merchant:{shop_id}"
+
+
+def creator_account(creator_id: str) -> str:
+    return f"creator:{creator_id}"
+
+
+def party_account(party: pb.ChainParty) -> str:
+    return f"party:{PARTY_KIND_NAMES[party.kind]}:{party.party_id}"
+
+
+def validate_order(v: Violations, at: str, order: pb.Order) -> None:
+    """Every rule of SPEC §5 that can be checked without the split (the split itself refuses
+    a discount larger than its lines' payable total and a line whose fee and commissions
+    exceed its gmv)."""
+    v.check_id(f"{at}.order_id", order.order_id)
+    v.check_id(f"{at}.shop_id", order.shop_id)
+    v.check(order.HasField("paid_at"), f"{at}.paid_at", "is required")
+    v.check(1 <= len(order.lines) <= MAX_LINES, f"{at}.lines", f"must hold 1-{MAX_LINES} lines")
+    line_ids: set[str] = set()
+    for i, line in enumerate(order.lines):
+        where = f"{at}.lines[{i}]"
+        if v.check_id(f"{where}.line_id", line.line_id):
+            v.check(line.line_id not in line_ids, f"{where}.line_id", "must be unique within the order")
+            line_ids.add(line.line_id)
+        v.check_id(f"{where}.product_id", line.product_id)
+        v.check_id(f"{where}.category_id", line.category_id)
+        v.check(
+            0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN,
+            f"{where}.unit_price_fen",
+            f"must be 0-{MAX_UNIT_PRICE_FEN:,} fen",
+        )
+        v.check(1 <= line.quantity <= MAX_QUANTITY, f"{where}.quantity", f"must be 1-{MAX_QUANTITY:,}")
+    v.check(len(order.discounts) <= MAX_DISCOUNTS, f"{at}.discounts", f"must hold at most {MAX_DISCOUNTS} discounts")
+    discount_ids: set[str] = set()
+    attribution = order.attribution
+    has_creator = order.HasField("attribution") and attribution.HasField("creator")
+    for d, discount in enumerate(order.discounts):
+        where = f"{at}.discounts[{d}]"
+        if v.check_id(f"{where}.discount_id", discount.discount_id):
+            v.check(discount.discount_id not in discount_ids, f"{where}.discount_id", "must be unique within the order")
+            discount_ids.add(discount.discount_id)
+        v.check(discount.funder in FUNDER_NAMES, f"{where}.funder", "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT")
+        if discount.funder == pb.DISCOUNT_FUNDER_CREATOR:
+            v.check(has_creator, f"{where}.funder", "a CREATOR-funded discount needs attribution.creator (its funder)")
+        v.check(discount.amount_fen > 0, f"{where}.amount_fen", "must be > 0")
+        v.check(len(set(discount.line_ids)) == len(discount.line_ids), f"{where}.line_ids", "must not repeat a line")
+        for line_id in discount.line_ids:
+            v.check(line_id in line_ids, f"{where}.line_ids", f"names no line of the order: {line_id!r}")
+    if has_creator:
+        v.check_id(f"{at}.attribution.creator.creator_id", attribution.creator.creator_id)
+        v.check(
+            attribution.creator.ratio_ppm <= MAX_RATIO_PPM,
+            f"{at}.attribution.creator.ratio_ppm",
+            f"must be at most {MAX_RATIO_PPM:,}",
+        )
+    if order.HasField("attribution") and attribution.HasField("agency_chain"):
+        chain = attribution.agency_chain
+        where = f"{at}.attribution.agency_chain"
+        v.check(
+            chain.service_ratio_ppm <= MAX_RATIO_PPM, f"{where}.service_ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}"
+        )
+        v.check(1 <= len(chain.parties) <= MAX_CHAIN, f"{where}.parties", f"must hold 1-{MAX_CHAIN} parties")
+        for p, party in enumerate(chain.parties):
+            v.check(party.kind in PARTY_KIND_NAMES, f"{where}.parties[{p}].kind", "is required")
+            v.check_id(f"{where}.parties[{p}].party_id", party.party_id)
+            v.check(
+                party.pass_down_ppm <= MAX_RATIO_PPM,
+                f"{where}.parties[{p}].pass_down_ppm",
+                f"must be at most {MAX_RATIO_PPM:,}",
+            )
+        if chain.parties:
+            v.check(
+                chain.parties[-1].pass_down_ppm == 0,
+                f"{where}.parties[{len(chain.parties) - 1}].pass_down_ppm",
+                "must be 0 for the last party (it keeps all it receives)",
+            )
+    if order.guide_id:
+        v.check_id(f"{at}.guide_id", order.guide_id)
+    if order.is_gift:
+        v.check_id(f"{at}.giver_id", order.giver_id)
+    elif order.giver_id:
+        v.add(f"{at}.giver_id", "must be empty unless is_gift")
+
+
+def chain_parties(order: pb.Order) -> Sequence[pb.ChainParty]:
+    attribution = order.attribution
+    return attribution.agency_chain.parties if attribution.HasField("agency_chain") else ()
+
+
+def pass_downs(order: pb.Order) -> list[int]:
+    return [p.pass_down_ppm for p in chain_parties(order)]
+
+
+@dataclass(frozen=True)
+class FeePolicy:
+    """The platform technical service fee (SPEC §5): a rate per category, and the
+    new-merchant allowance of `new_merchant_cap_fen` fee base at `new_merchant_rate_ppm`."""
+
+    default_rate_ppm: int = 50_000
+    rate_ppm_by_category: tuple[tuple[str, int], ...] = ()
+    new_merchant_cap_fen: int = 100_000_000
+    new_merchant_rate_ppm: int = 10_000
+
+    def rate_ppm(self, category_id: str) -> int:
+        return dict(self.rate_ppm_by_category).get(category_id, self.default_rate_ppm)
+
+
+def kernel_order(order: pb.Order, shop_position: int, fees: FeePolicy) -> OrderTuple:
+    """The order as `_core.split_orders` takes it."""
+    positions = {line.line_id: i for i, line in enumerate(order.lines)}
+    rates = dict(fees.rate_ppm_by_category)
+    lines = [
+        (line.unit_price_fen, line.quantity, rates.get(line.category_id, fees.default_rate_ppm)) for line in order.lines
+    ]
+    discounts = [(int(d.funder), d.amount_fen, [positions[i] for i in d.line_ids]) for d in order.discounts]
+    attribution = order.attribution
+    creator_ppm = attribution.creator.ratio_ppm if attribution.HasField("creator") else 0
+    service_ppm = attribution.agency_chain.service_ratio_ppm if attribution.HasField("agency_chain") else 0
+    return (shop_position, lines, discounts, (creator_ppm, service_ppm, pass_downs(order)))
+
+
+def split_message(order: pb.Order, lines: Sequence[LineTuple]) -> pb.OrderSplit:
+    """The kernel's line splits of `order` as an `OrderSplit`."""
+    split = pb.OrderSplit()
+    parties = chain_parties(order)
+    covers = [set(d.line_ids) for d in order.discounts]
+    for line, (gross, shares, paid, subsidy, base, fee, creator, kept, merchant) in zip(
+        order.lines, lines, strict=True
+    ):
+        message = split.lines.add(
+            line_id=line.line_id,
+            gross_fen=gross,
+            paid_fen=paid,
+            creator_subsidy_fen=subsidy[0],
+            platform_subsidy_fen=subsidy[1],
+            government_subsidy_fen=subsidy[2],
+            gmv_fen=paid + sum(subsidy),
+            new_merchant_fee_base_fen=base,
+            fee_fen=fee,
+            creator_commission_fen=creator,
+            agency_service_fee_fen=sum(kept),
+            merchant_fen=merchant,
+        )
+        for discount, share, cover in zip(order.discounts, shares, covers, strict=True):
+            if not cover or line.line_id in cover:
+                message.discounts.add(discount_id=discount.discount_id, funder=discount.funder, amount_fen=share)
+        received = sum(kept)
+        for party, keeps in zip(parties, kept, strict=True):
+            message.chain.add(
+                kind=party.kind,
+                party_id=party.party_id,
+                received_fen=received,
+                passed_down_fen=received - keeps,
+                kept_fen=keeps,
+            )
+            received -= keeps
+        split.paid_fen += paid
+        split.subsidy_fen += sum(subsidy)
+        split.fee_fen += fee
+        split.creator_commission_fen += creator
+        split.agency_service_fee_fen += sum(kept)
+        split.merchant_fen += merchant
+    return split
+
+
+def subsidy_accounts(order: pb.Order) -> list[str]:
+    """The accounts of the creator, platform and government subsidy funders, in that order."""
+    attribution = order.attribution
+    creator = creator_account(attribution.creator.creator_id) if attribution.HasField("creator") else ""
+    return [creator, PLATFORM_SUBSIDY, GOVERNMENT_SUBSIDY]
+
+
+def party_accounts(order: pb.Order) -> tuple[str, str, list[str]]:
+    """(merchant, creator (or ""), chain party accounts head first)."""
+    attribution = order.attribution
+    creator = creator_account(attribution.creator.creator_id) if attribution.HasField("creator") else ""
+    return merchant_account(order.shop_id), creator, [party_account(p) for p in chain_parties(order)]
+
+
+def payouts(order: pb.Order, lines: Sequence[LineTuple]) -> dict[str, int]:
+    """What each party receives when the order settles (before any refund)."""
+    merchant, creator, parties = party_accounts(order)
+    owed: dict[str, int] = {}
+
+    def add(account: str, amount: int) -> None:
+        owed[account] = owed.get(account, 0) + amount
+
+    for _gross, _shares, _paid, _subsidy, _base, fee, creator_commission, kept, merchant_fen in lines:
+        add(merchant, merchant_fen)
+        add(PLATFORM_FEE, fee)
+        if creator:
+            add(creator, creator_commission)
+        for account, keeps in zip(parties, kept, strict=True):
+            add(account, keeps)
+    return owed

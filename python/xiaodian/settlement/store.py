@@ -1,0 +1,725 @@
+"""Orders and their lifecycle in SQLite (SPEC §5): record → confirm receipt → settle, with
+after-sale freezes and refunds, each operation one transaction that also posts its ledger
+transfers.
+
+Money flows (all through `escrow`):
+- recording: buyer_funds → escrow (what was paid), each subsidy funder → escrow;
+- settling: escrow → each party (merchant, platform:fee, creator, chain parties), the amounts
+  in `settlement_payouts` (the split, less what refunds before settlement reversed);
+- a refund before settlement: escrow → buyer_funds and → the subsidy funders, and the
+  parties' payouts shrink by their reversed parts;
+- a refund after settlement (a clawback): each party → escrow its reversed part (balances may
+  go negative), then escrow → buyer_funds and → the funders.
+Invariant: escrow holds exactly the unsettled payouts of every order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from xiaodian import _core
+from xiaodian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from xiaodian.platform.db import Migration
+from xiaodian.platform.validation import Violations
+from xiaodian.settlement import ledger
+from xiaodian.settlement.orders import (
+    BUYER_FUNDS,
+    ESCROW,
+    PLATFORM_FEE,
+    FeePolicy,
+    LineTuple,
+    ReversalTuple,
+    kernel_order,
+    party_accounts,
+    pass_downs,
+    payouts,
+    split_message,
+    subsidy_accounts,
+    validate_order,
+)
+from xiaodian.v1 import settlement_service_pb2 as pb
+
+MIGRATIONS = [
+    *ledger.MIGRATIONS,
+    Migration(
+        "settlement-0002-orders",
+        """
+        CREATE TABLE settlement_orders (
+            order_id TEXT PRIMARY KEY,
+            shop_id TEXT NOT NULL,
+            content_sha256 BLOB NOT NULL,
+            paid_at_us INTEGER NOT NULL,
+            state INTEGER NOT NULL,
+            confirmed_at_us INTEGER,
+            settle_after_us INTEGER,
+            settled_at_us INTEGER,
+            guide_id TEXT,
+            paid_fen INTEGER NOT NULL,
+            refunded_fen INTEGER NOT NULL DEFAULT 0,
+            order_pb BLOB NOT NULL,
+            split_json TEXT NOT NULL,
+            line_refunds_json TEXT NOT NULL
+        );
+        CREATE INDEX settlement_orders_due ON settlement_orders (state, settle_after_us);
+        CREATE INDEX settlement_orders_guide ON settlement_orders (guide_id, paid_at_us) WHERE guide_id IS NOT NULL;
+        CREATE TABLE settlement_payouts (
+            order_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL,
+            PRIMARY KEY (order_id, account)
+        ) WITHOUT ROWID;
+        CREATE INDEX settlement_payouts_account ON settlement_payouts (account);
+        CREATE TABLE settlement_allowances (
+            shop_id TEXT PRIMARY KEY,
+            used_fen INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE settlement_refunds (
+            refund_id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            content_sha256 BLOB NOT NULL,
+            refunded_at_us INTEGER NOT NULL,
+            refund_pb BLOB NOT NULL,
+            response_pb BLOB NOT NULL
+        );
+        CREATE INDEX settlement_refunds_order ON settlement_refunds (order_id, refunded_at_us);
+        CREATE TABLE settlement_after_sales (
+            after_sale_id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            content_sha256 BLOB NOT NULL,
+            opened_at_us INTEGER NOT NULL,
+            resolved_at_us INTEGER,
+            refund_id TEXT,
+            after_sale_pb BLOB NOT NULL
+        );
+        CREATE INDEX settlement_after_sales_order ON settlement_after_sales (order_id, opened_at_us)
+        """,
+    ),
+]
+
+PAID, CONFIRMED, SETTLED, CLOSED = (
+    pb.ORDER_STATE_PAID,
+    pb.ORDER_STATE_RECEIPT_CONFIRMED,
+    pb.ORDER_STATE_SETTLED,
+    pb.ORDER_STATE_CLOSED,
+)
+STATE_NAMES: dict[int, str] = {PAID: "PAID", CONFIRMED: "RECEIPT_CONFIRMED", SETTLED: "SETTLED", CLOSED: "CLOSED"}
+DAY_US = 86_400 * 1_000_000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settlement configuration: fees, and how long after receipt an order settles.
+    `new_merchant_window_days` > 0 limits the new-merchant allowance to shops opened (in the
+    search catalog) within that many days before the order was paid."""
+
+    fees: FeePolicy = FeePolicy()
+    settle_after_days: int = 7
+    new_merchant_window_days: int = 0
+
+
+def content_digest(message: Message) -> bytes:
+    """The digest of a request's content, its request_id left out (natural-key replays)."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    if hasattr(copy, "request_id"):
+        copy.request_id = ""  # type: ignore[attr-defined]
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+@dataclass
+class StoredOrder:
+    order: pb.Order
+    state: int
+    lines: list[LineTuple]
+    line_refunds: list[int]
+    confirmed_at_us: int | None
+    settle_after_us: int | None
+    settled_at_us: int | None
+
+
+def _load(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
+    row = conn.execute(
+        "SELECT order_pb, state, split_json, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us"
+        " FROM settlement_orders WHERE order_id = ?",
+        (order_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no order {order_id!r}", reason="ORDER_NOT_FOUND", metadata={"order_id": order_id})
+    order_pb, state, split_json, refunds_json, confirmed, settle_after, settled = row
+    lines = [tuple(line) for line in json.loads(split_json)]
+    return StoredOrder(
+        pb.Order.FromString(order_pb),
+        state,
+        lines,
+        json.loads(refunds_json),
+        confirmed,
+        settle_after,
+        settled,  # type: ignore[arg-type]
+    )
+
+
+def _wrong_state(order_id: str, state: int, wanted: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"order {order_id!r} is {STATE_NAMES[state]}; {wanted}",
+        reason="ORDER_STATE",
+        metadata={"order_id": order_id, "state": STATE_NAMES[state]},
+    )
+
+
+# --- recording ---------------------------------------------------------------------------
+
+
+def _allowances(
+    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy
+) -> tuple[list[int], list[int], dict[str, int]]:
+    """Each order's position in the allowance list, the allowances (per shop, the new-merchant
+    fee base still allowed), and each shop's position."""
+    shops: dict[str, int] = {}
+    positions = [shops.setdefault(o.shop_id, len(shops)) for o in orders]
+    cap = policy.fees.new_merchant_cap_fen
+    allowances = []
+    for shop_id in shops:
+        row = conn.execute("SELECT used_fen FROM settlement_allowances WHERE shop_id = ?", (shop_id,)).fetchone()
+        allowances.append(max(0, cap - (row[0] if row else 0)))
+    if policy.new_merchant_window_days > 0:
+        # With a window, only orders of shops opened within it get the allowance: such orders
+        # are split against their shop's allowance, the others against an empty one.
+        window_us = policy.new_merchant_window_days * DAY_US
+        opened = {
+            shop_id: row[0] * 1_000_000
+            for shop_id in shops
+            if (row := conn.execute("SELECT opened_at_s FROM shops WHERE shop_id = ?", (shop_id,)).fetchone())
+        }
+        none = len(allowances)
+        allowances.append(0)
+        for i, order in enumerate(orders):
+            opened_at_us = opened.get(order.shop_id)
+            if opened_at_us is None or order.paid_at.ToMicroseconds() >= opened_at_us + window_us:
+                positions[i] = none
+    return positions, allowances, shops
+
+
+def record_orders(
+    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy, field: str = "orders", preview: bool = False
+) -> list[tuple[pb.Order, list[LineTuple]]]:
+    """Validates and records orders in one go (all or nothing), or only splits them when
+    `preview`. An order already recorded with the same content is returned as it was split; with
+    other content it is ALREADY_EXISTS."""
+    v = Violations()
+    seen: set[str] = set()
+    for i, order in enumerate(orders):
+        at = f"{field}[{i}]" if field == "orders" else field
+        validate_order(v, at, order)
+        if order.order_id in seen:
+            v.add(f"{at}.order_id", "must be unique within the batch")
+        seen.add(order.order_id)
+    v.raise_if_any()
+    digests = [hashlib.sha256(o.SerializeToString(deterministic=True)).digest() for o in orders]
+    stored: dict[str, tuple[bytes, str]] = {}
+    if not preview:
+        ids = [o.order_id for o in orders]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for order_id, digest, split_json in conn.execute(
+                f"SELECT order_id, content_sha256, split_json FROM settlement_orders WHERE order_id IN ({marks})", chunk
+            ):
+                stored[order_id] = (digest, split_json)
+    new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
+    for order, digest in zip(orders, digests, strict=True):
+        if order.order_id in stored and stored[order.order_id][0] != digest:
+            raise AlreadyExists(
+                f"order {order.order_id!r} was already recorded with different content",
+                reason="ORDER_ID_REUSED",
+                metadata={"order_id": order.order_id},
+            )
+    positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
+    kernel = [kernel_order(o, p, policy.fees) for (_, o, _), p in zip(new, positions, strict=True)]
+    try:
+        splits, left = _core.split_orders(kernel, allowances, policy.fees.new_merchant_rate_ppm)
+    except InvalidArgument as error:
+        # The kernel numbers the new orders only; name them as the request does.
+        violations = []
+        for f, d in error.violations:
+            head, _, rest = f.partition("].")
+            i = new[int(head.removeprefix("orders["))][0]
+            violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
+        raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
+    split_of = {o.order_id: s for (_, o, _), s in zip(new, splits, strict=True)}
+    if not preview and new:
+        _insert(conn, [(o, d) for _, o, d in new], splits)
+        conn.executemany(
+            "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
+            " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
+            [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
+        )
+    result = []
+    for order in orders:
+        if order.order_id in split_of:
+            result.append((order, split_of[order.order_id]))
+        else:
+            result.append((order, [tuple(line) for line in json.loads(stored[order.order_id][1])]))  # type: ignore[misc]
+    return result
+
+
+def _insert(conn: sqlite3.Connection, new: Sequence[tuple[pb.Order, bytes]], splits: Sequence[list[LineTuple]]) -> None:
+    order_rows = []
+    payout_rows = []
+    transfers: list[ledger.Transfer | None] = []
+    for (order, digest), lines in zip(new, splits, strict=True):
+        paid_at_us = order.paid_at.ToMicroseconds()
+        paid = sum(line[2] for line in lines)
+        order_rows.append(
+            (
+                order.order_id,
+                order.shop_id,
+                digest,
+                paid_at_us,
+                PAID,
+                order.guide_id or None,
+                paid,
+                order.SerializeToString(deterministic=True),
+                json.dumps(lines, separators=(",", ":")),
+                json.dumps([0] * len(lines)),
+            )
+        )
+        payout_rows += [(order.order_id, account, amount) for account, amount in payouts(order, lines).items()]
+        transfers.append(
+            ledger.movement(
+                f"{order.order_id}/payment",
+                BUYER_FUNDS,
+                ESCROW,
+                paid,
+                pb.TRANSFER_CODE_PAYMENT,
+                order.order_id,
+                paid_at_us,
+            )
+        )
+        for j, account in enumerate(subsidy_accounts(order)):
+            amount = sum(line[3][j] for line in lines)
+            transfers.append(
+                ledger.movement(
+                    f"{order.order_id}/subsidy/{account}",
+                    account,
+                    ESCROW,
+                    amount,
+                    pb.TRANSFER_CODE_SUBSIDY,
+                    order.order_id,
+                    paid_at_us,
+                )
+            )
+    conn.executemany(
+        "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
+        " order_pb, split_json, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        order_rows,
+    )
+    conn.executemany("INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)", payout_rows)
+    ledger.post(conn, transfers)
+
+
+def record_response(order: pb.Order, lines: Sequence[LineTuple]) -> pb.RecordOrderResponse:
+    return pb.RecordOrderResponse(order_id=order.order_id, split=split_message(order, lines), state=PAID)
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+
+
+def confirm_receipt(
+    conn: sqlite3.Connection, request: pb.ConfirmReceiptRequest, policy: Policy
+) -> pb.ConfirmReceiptResponse:
+    v = Violations()
+    v.check_id("order_id", request.order_id)
+    v.check(request.HasField("confirmed_at"), "confirmed_at", "is required")
+    v.raise_if_any()
+    stored = _load(conn, request.order_id)
+    confirmed_at_us = request.confirmed_at.ToMicroseconds()
+    if confirmed_at_us < stored.order.paid_at.ToMicroseconds():
+        raise InvalidArgument.of("confirmed_at", "must not be before the order's paid_at")
+    response = pb.ConfirmReceiptResponse(state=CONFIRMED)
+    if stored.confirmed_at_us is not None:
+        if stored.confirmed_at_us != confirmed_at_us:
+            raise _wrong_state(request.order_id, stored.state, "its receipt was confirmed at another time")
+        response.state = stored.state  # type: ignore[assignment]
+        response.settle_after.FromMicroseconds(stored.settle_after_us or 0)
+        return response
+    if stored.state != PAID:
+        raise _wrong_state(request.order_id, stored.state, "only a PAID order can be confirmed")
+    settle_after_us = confirmed_at_us + policy.settle_after_days * DAY_US
+    conn.execute(
+        "UPDATE settlement_orders SET state = ?, confirmed_at_us = ?, settle_after_us = ? WHERE order_id = ?",
+        (CONFIRMED, confirmed_at_us, settle_after_us, request.order_id),
+    )
+    response.settle_after.FromMicroseconds(settle_after_us)
+    return response
+
+
+def _open_cases(conn: sqlite3.Connection, order_id: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM settlement_after_sales WHERE order_id = ? AND resolved_at_us IS NULL", (order_id,)
+        ).fetchone()[0]
+    )
+
+
+def _case(conn: sqlite3.Connection, order_id: str, after_sale_id: str) -> tuple[pb.AfterSale, bool]:
+    """The order's after-sale case and whether it is open."""
+    row = conn.execute(
+        "SELECT after_sale_pb, resolved_at_us FROM settlement_after_sales WHERE after_sale_id = ? AND order_id = ?",
+        (after_sale_id, order_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(
+            f"order {order_id!r} has no after-sale case {after_sale_id!r}",
+            reason="AFTER_SALE_NOT_FOUND",
+            metadata={"order_id": order_id, "after_sale_id": after_sale_id},
+        )
+    return pb.AfterSale.FromString(row[0]), row[1] is None
+
+
+def _resolve_case(conn: sqlite3.Connection, case: pb.AfterSale, resolved_at_us: int, refund_id: str) -> None:
+    case.resolved_at.FromMicroseconds(resolved_at_us)
+    case.refund_id = refund_id
+    conn.execute(
+        "UPDATE settlement_after_sales SET resolved_at_us = ?, refund_id = ?, after_sale_pb = ?"
+        " WHERE after_sale_id = ?",
+        (resolved_at_us, refund_id or None, case.SerializeToString(deterministic=True), case.after_sale_id),
+    )
+
+
+def open_after_sale(conn: sqlite3.Connection, request: pb.OpenAfterSaleRequest) -> pb.OpenAfterSaleResponse:
+    v = Violations()
+    v.check_id("order_id", request.order_id)
+    v.check_id("after_sale_id", request.after_sale_id)
+    v.check(request.HasField("opened_at"), "opened_at", "is required")
+    v.check(len(request.reason) <= 500, "reason", "must be at most 500 characters")
+    v.raise_if_any()
+    digest = content_digest(request)
+    row = conn.execute(
+        "SELECT content_sha256 FROM settlement_after_sales WHERE after_sale_id = ?", (request.after_sale_id,)
+    ).fetchone()
+    if row is not None:
+        if row[0] != digest:
+            raise AlreadyExists(
+                f"after-sale case {request.after_sale_id!r} was already opened with different content",
+                reason="AFTER_SALE_ID_REUSED",
+                metadata={"after_sale_id": request.after_sale_id},
+            )
+        return pb.OpenAfterSaleResponse(frozen=True)
+    stored = _load(conn, request.order_id)
+    line_ids = {line.line_id for line in stored.order.lines}
+    for line_id in request.line_ids:
+        if line_id not in line_ids:
+            raise InvalidArgument.of("line_ids", f"names no line of the order: {line_id!r}")
+    if stored.state == CLOSED:
+        raise _wrong_state(request.order_id, stored.state, "a fully refunded order has no after-sale")
+    case = pb.AfterSale(after_sale_id=request.after_sale_id, line_ids=request.line_ids, opened_at=request.opened_at)
+    conn.execute(
+        "INSERT INTO settlement_after_sales (after_sale_id, order_id, content_sha256, opened_at_us, after_sale_pb)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            request.after_sale_id,
+            request.order_id,
+            digest,
+            request.opened_at.ToMicroseconds(),
+            case.SerializeToString(deterministic=True),
+        ),
+    )
+    return pb.OpenAfterSaleResponse(frozen=True)
+
+
+def close_after_sale(conn: sqlite3.Connection, request: pb.CloseAfterSaleRequest) -> pb.CloseAfterSaleResponse:
+    v = Violations()
+    v.check_id("order_id", request.order_id)
+    v.check_id("after_sale_id", request.after_sale_id)
+    v.check(request.HasField("closed_at"), "closed_at", "is required")
+    v.raise_if_any()
+    case, is_open = _case(conn, request.order_id, request.after_sale_id)
+    if not is_open:
+        if case.resolved_at == request.closed_at and not case.refund_id:
+            return pb.CloseAfterSaleResponse(frozen=_open_cases(conn, request.order_id) > 0)  # the same close again
+        raise FailedPrecondition(
+            f"after-sale case {request.after_sale_id!r} is already resolved",
+            reason="AFTER_SALE_RESOLVED",
+            metadata={"after_sale_id": request.after_sale_id},
+        )
+    _resolve_case(conn, case, request.closed_at.ToMicroseconds(), "")
+    return pb.CloseAfterSaleResponse(frozen=_open_cases(conn, request.order_id) > 0)
+
+
+def _reversals(stored: StoredOrder, refunded: Sequence[int]) -> list[ReversalTuple]:
+    """Each line's cumulative reversal once `refunded[i]` of line i is refunded (SPEC §5; a
+    paid-0 line reverses when every line is refunded in full)."""
+    whole = all(r == line[2] for r, line in zip(refunded, stored.lines, strict=True))
+    chain = pass_downs(stored.order)
+    return [
+        _core.reverse_line((paid, subsidy, fee, creator, kept, merchant), r, whole, chain)
+        for r, (_gross, _shares, paid, subsidy, _base, fee, creator, kept, merchant) in zip(
+            refunded, stored.lines, strict=True
+        )
+    ]
+
+
+def _account_totals(stored: StoredOrder, reversals: Sequence[ReversalTuple]) -> tuple[dict[str, int], dict[str, int]]:
+    """(funders' subsidy returned, parties' parts reversed) per account, summed over lines."""
+    funders: dict[str, int] = {}
+    parties: dict[str, int] = {}
+    merchant, creator, chain = party_accounts(stored.order)
+    subsidy_to = subsidy_accounts(stored.order)
+    for subsidy, fee, creator_commission, kept, merchant_fen in reversals:
+        for account, amount in zip(subsidy_to, subsidy, strict=True):
+            if amount:
+                funders[account] = funders.get(account, 0) + amount
+        for account, amount in [
+            (merchant, merchant_fen),
+            (PLATFORM_FEE, fee),
+            (creator, creator_commission),
+            *zip(chain, kept, strict=True),
+        ]:
+            if amount:
+                parties[account] = parties.get(account, 0) + amount
+    return funders, parties
+
+
+def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> pb.RecordRefundResponse:
+    v = Violations()
+    v.check_id("order_id", request.order_id)
+    v.check_id("refund_id", request.refund_id)
+    v.check(request.HasField("refunded_at"), "refunded_at", "is required")
+    v.check(len(request.lines) >= 1, "lines", "must name at least one line")
+    named: set[str] = set()
+    for i, line in enumerate(request.lines):
+        v.check(line.line_id not in named, f"lines[{i}].line_id", "must not repeat a line")
+        named.add(line.line_id)
+        v.check(line.amount_fen > 0, f"lines[{i}].amount_fen", "must be > 0")
+    if request.after_sale_id:
+        v.check_id("after_sale_id", request.after_sale_id)
+    v.raise_if_any()
+    digest = content_digest(request)
+    row = conn.execute(
+        "SELECT content_sha256, response_pb FROM settlement_refunds WHERE refund_id = ?", (request.refund_id,)
+    ).fetchone()
+    if row is not None:
+        if row[0] != digest:
+            raise AlreadyExists(
+                f"refund {request.refund_id!r} was already recorded with different content",
+                reason="REFUND_ID_REUSED",
+                metadata={"refund_id": request.refund_id},
+            )
+        return pb.RecordRefundResponse.FromString(row[1])
+    stored = _load(conn, request.order_id)
+    position = {line.line_id: i for i, line in enumerate(stored.order.lines)}
+    for i, line in enumerate(request.lines):
+        if line.line_id not in position:
+            raise InvalidArgument.of(f"lines[{i}].line_id", f"names no line of order {request.order_id!r}")
+    if stored.state == CLOSED:
+        raise _wrong_state(request.order_id, stored.state, "nothing is left to refund")
+    refunded_at_us = request.refunded_at.ToMicroseconds()
+    if refunded_at_us < stored.order.paid_at.ToMicroseconds():
+        raise InvalidArgument.of("refunded_at", "must not be before the order's paid_at")
+    case = None
+    if request.after_sale_id:
+        case, is_open = _case(conn, request.order_id, request.after_sale_id)
+        if not is_open:
+            raise FailedPrecondition(
+                f"after-sale case {request.after_sale_id!r} is already resolved",
+                reason="AFTER_SALE_RESOLVED",
+                metadata={"after_sale_id": request.after_sale_id},
+            )
+    refunded = list(stored.line_refunds)
+    for i, line in enumerate(request.lines):
+        p = position[line.line_id]
+        refundable = stored.lines[p][2] - refunded[p]
+        if line.amount_fen > refundable:
+            raise FailedPrecondition(
+                f"lines[{i}]: {line.amount_fen} fen is more than the {refundable} fen"
+                f" still refundable on line {line.line_id!r}",
+                reason="REFUND_EXCEEDS_REFUNDABLE",
+                metadata={"line_id": line.line_id, "refundable_fen": str(refundable)},
+            )
+        refunded[p] += line.amount_fen
+    before_funders, before_parties = _account_totals(stored, _reversals(stored, stored.line_refunds))
+    after_funders, after_parties = _account_totals(stored, _reversals(stored, refunded))
+    returned = {a: after_funders.get(a, 0) - before_funders.get(a, 0) for a in after_funders}
+    taken = {a: after_parties.get(a, 0) - before_parties.get(a, 0) for a in {*after_parties, *before_parties}}
+    buyer = sum(line.amount_fen for line in request.lines)
+    order_id, refund_id = request.order_id, request.refund_id
+    settled = stored.state == SETTLED
+    code = pb.TRANSFER_CODE_CLAWBACK if settled else pb.TRANSFER_CODE_REFUND
+    transfers = [
+        ledger.movement(
+            f"{order_id}/refund/{refund_id}/{BUYER_FUNDS}",
+            ESCROW,
+            BUYER_FUNDS,
+            buyer,
+            code,
+            order_id,
+            refunded_at_us,
+            refund_id,
+        )
+    ]
+    transfers += [
+        ledger.movement(
+            f"{order_id}/refund/{refund_id}/{account}",
+            ESCROW,
+            account,
+            amount,
+            code,
+            order_id,
+            refunded_at_us,
+            refund_id,
+        )
+        for account, amount in sorted(returned.items())
+    ]
+    if settled:
+        transfers += [
+            ledger.movement(
+                f"{order_id}/clawback/{refund_id}/{account}",
+                account,
+                ESCROW,
+                amount,
+                code,
+                order_id,
+                refunded_at_us,
+                refund_id,
+            )
+            for account, amount in sorted(taken.items())
+        ]
+    else:
+        conn.executemany(
+            "UPDATE settlement_payouts SET amount_fen = amount_fen - ? WHERE order_id = ? AND account = ?",
+            [(amount, order_id, account) for account, amount in taken.items() if amount],
+        )
+    ledger.post(conn, transfers)
+    fully = all(r == line[2] for r, line in zip(refunded, stored.lines, strict=True))
+    state = CLOSED if fully and not settled else stored.state
+    conn.execute(
+        "UPDATE settlement_orders SET line_refunds_json = ?, refunded_fen = refunded_fen + ?, state = ?"
+        " WHERE order_id = ?",
+        (json.dumps(refunded), buyer, state, order_id),
+    )
+    if case is not None:
+        _resolve_case(conn, case, refunded_at_us, refund_id)
+    response = pb.RecordRefundResponse(refund_id=refund_id, refunded_fen=buyer, state=state)  # type: ignore[arg-type]
+    for account, amount in sorted(taken.items()):
+        if amount:
+            response.reversals.add(account=account, amount_fen=amount)
+    stored_refund = pb.Refund(
+        refund_id=refund_id, lines=request.lines, refunded_at=request.refunded_at, after_settlement=settled
+    )
+    conn.execute(
+        "INSERT INTO settlement_refunds (refund_id, order_id, content_sha256, refunded_at_us, refund_pb, response_pb)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            refund_id,
+            order_id,
+            digest,
+            refunded_at_us,
+            stored_refund.SerializeToString(deterministic=True),
+            response.SerializeToString(deterministic=True),
+        ),
+    )
+    return response
+
+
+def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> pb.RunSettlementResponse:
+    """Settles every confirmed order due at `as_of` without an open after-sale case."""
+    response = pb.RunSettlementResponse()
+    due = conn.execute(
+        "SELECT o.order_id, EXISTS (SELECT 1 FROM settlement_after_sales a WHERE a.order_id = o.order_id"
+        " AND a.resolved_at_us IS NULL) FROM settlement_orders o WHERE o.state = ? AND o.settle_after_us <= ?"
+        " ORDER BY o.settle_after_us, o.order_id",
+        (CONFIRMED, as_of_us),
+    ).fetchall()
+    settled = []
+    transfers: list[ledger.Transfer | None] = []
+    for order_id, frozen in due:
+        if frozen:
+            response.frozen_count += 1
+            continue
+        settled.append(order_id)
+        for account, amount in conn.execute(
+            "SELECT account, amount_fen FROM settlement_payouts WHERE order_id = ? ORDER BY account", (order_id,)
+        ):
+            transfers.append(
+                ledger.movement(
+                    f"{order_id}/settlement/{account}",
+                    ESCROW,
+                    account,
+                    amount,
+                    pb.TRANSFER_CODE_SETTLEMENT,
+                    order_id,
+                    as_of_us,
+                )
+            )
+            response.settled_fen += amount
+    conn.executemany(
+        "UPDATE settlement_orders SET state = ?, settled_at_us = ? WHERE order_id = ?",
+        [(SETTLED, as_of_us, order_id) for order_id in settled],
+    )
+    ledger.post(conn, transfers)
+    response.settled_count = len(settled)
+    return response
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def get_order(conn: sqlite3.Connection, order_id: str) -> pb.GetOrderResponse:
+    stored = _load(conn, order_id)
+    response = pb.GetOrderResponse(
+        order=stored.order,
+        state=stored.state,  # type: ignore[arg-type]
+        frozen=_open_cases(conn, order_id) > 0,
+        split=split_message(stored.order, stored.lines),
+    )
+    for (refund_pb,) in conn.execute(
+        "SELECT refund_pb FROM settlement_refunds WHERE order_id = ? ORDER BY refunded_at_us, rowid", (order_id,)
+    ):
+        response.refunds.append(pb.Refund.FromString(refund_pb))
+    for (case_pb,) in conn.execute(
+        "SELECT after_sale_pb FROM settlement_after_sales WHERE order_id = ? ORDER BY opened_at_us, rowid", (order_id,)
+    ):
+        response.after_sales.append(pb.AfterSale.FromString(case_pb))
+    for field, value in (
+        ("confirmed_at", stored.confirmed_at_us),
+        ("settle_after", stored.settle_after_us),
+        ("settled_at", stored.settled_at_us),
+    ):
+        if value is not None:
+            getattr(response, field).FromMicroseconds(value)
+    return response
+
+
+def pending_fen(conn: sqlite3.Connection, account: str) -> int:
+    """What the account receives when its recorded, unsettled orders settle."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(p.amount_fen), 0) FROM settlement_payouts p JOIN settlement_orders o USING (order_id)"
+        " WHERE p.account = ? AND o.state IN (?, ?)",
+        (account, PAID, CONFIRMED),
+    ).fetchone()
+    return int(row[0])
+
+
+def guide_performance(
+    conn: sqlite3.Connection, guide_id: str, start_us: int | None, end_us: int | None
+) -> pb.GetGuidePerformanceResponse:
+    row = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0), COALESCE(SUM(refunded_fen), 0),"
+        " COALESCE(SUM(state = ?), 0) FROM settlement_orders"
+        " WHERE guide_id = ? AND paid_at_us >= ? AND paid_at_us < ?",
+        (
+            SETTLED,
+            guide_id,
+            start_us if start_us is not None else -(2**63),
+            end_us if end_us is not None else 2**63 - 1,
+        ),
+    ).fetchone()
+    return pb.GetGuidePerformanceResponse(
+        guide_id=guide_id, order_count=row[0], paid_fen=row[1], refunded_fen=row[2], settled_order_count=row[3]
+    )
