@@ -9,17 +9,23 @@ from __future__ import annotations
 import logging
 import time
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from xiaodian.client import Client
-from xiaodian.demo.catalog import generate_catalog
+from xiaodian.demo.catalog import DEFAULT_NOW_S, generate_catalog
+from xiaodian.demo.orders import DAY_S, generate_orders
 
 log = logging.getLogger("xiaodian.demo")
 
 DEMO_SEED = 7
 DEMO_PRODUCTS = 20_000
+DEMO_ORDERS = 20_000
 BATCH = 1_000
 
 
-def load_demo(address: str, seed: int = DEMO_SEED, product_count: int = DEMO_PRODUCTS) -> None:
+def load_demo(
+    address: str, seed: int = DEMO_SEED, product_count: int = DEMO_PRODUCTS, order_count: int = DEMO_ORDERS
+) -> None:
     started = time.perf_counter()
     catalog = generate_catalog(seed, product_count)
     prefix = f"demo-{seed}-{product_count}"
@@ -28,11 +34,27 @@ def load_demo(address: str, seed: int = DEMO_SEED, product_count: int = DEMO_PRO
             client.upsert_shops(request_id=f"{prefix}-shops-{i}", shops=catalog.shops[i : i + BATCH])
         for i in range(0, len(catalog.products), BATCH):
             client.upsert_products(request_id=f"{prefix}-products-{i}", products=catalog.products[i : i + BATCH])
+        # A month of orders up to the catalog's "now", what happened to them, and a settlement run.
+        demo = generate_orders(seed, catalog.products, order_count, DEFAULT_NOW_S - 30 * DAY_S)
+        splits = {}
+        for i in range(0, len(demo.orders), BATCH):
+            recorded = client.record_orders(request_id=f"{prefix}-orders-{i}", orders=demo.orders[i : i + BATCH])
+            splits.update((o.order_id, o.split) for o in recorded.orders)
+        for case in demo.after_sales:
+            client.open_after_sale(case)
+        for plan in demo.refunds:
+            refund = plan.request(splits[plan.order_id])
+            if refund is not None:
+                client.record_refund(refund)
+        for confirmation in demo.confirmations:
+            client.confirm_receipt(confirmation)
+        client.run_settlement(request_id=f"{prefix}-settlement", as_of=Timestamp(seconds=DEFAULT_NOW_S))
     log.info(
         "demo data loaded",
         extra={
             "shops": len(catalog.shops),
             "products": len(catalog.products),
+            "orders": order_count,
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
