@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from xiaodian.client import Client
 from xiaodian.demo.catalog import DEFAULT_NOW_S, generate_catalog
 from xiaodian.demo.orders import DAY_S, generate_orders
+from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 
 log = logging.getLogger("xiaodian.demo")
 
@@ -36,7 +37,7 @@ def load_demo(
             client.upsert_products(request_id=f"{prefix}-products-{i}", products=catalog.products[i : i + BATCH])
         # A month of orders up to the catalog's "now", what happened to them, and a settlement run.
         demo = generate_orders(seed, catalog.products, order_count, DEFAULT_NOW_S - 30 * DAY_S)
-        splits = {}
+        splits: dict[str, settlement_pb.OrderSplit] = {}
         for i in range(0, len(demo.orders), BATCH):
             recorded = client.record_orders(request_id=f"{prefix}-orders-{i}", orders=demo.orders[i : i + BATCH])
             splits.update((o.order_id, o.split) for o in recorded.orders)

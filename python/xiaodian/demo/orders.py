@@ -85,7 +85,7 @@ def generate_order(
         for i, p in enumerate(picked)
     ]
     gross = sum(line.unit_price_fen * line.quantity for line in lines)
-    discounts = []
+    discounts: list[pb.Discount] = []
     for funder, chance, share in (
         (pb.DISCOUNT_FUNDER_MERCHANT, 0.5, 0.10),  # 店铺券
         (pb.DISCOUNT_FUNDER_PLATFORM, 0.2, 0.05),  # 平台券
