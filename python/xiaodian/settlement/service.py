@@ -15,7 +15,7 @@ import grpc
 from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SettlementConfig
 from xiaodian.platform.db import Database
-from xiaodian.platform.idempotency import check_request_id, run_once
+from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.validation import Violations
 from xiaodian.settlement import ledger, store
 from xiaodian.settlement.orders import FeePolicy
@@ -25,6 +25,12 @@ from xiaodian.v1 import settlement_service_pb2_grpc as pb_grpc
 MAX_BATCH = 10_000
 MAX_PAGE_SIZE = 1_000
 DEFAULT_PAGE_SIZE = 100
+
+
+def _check_batch(request: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest) -> None:
+    v = Violations()
+    v.check_batch("orders", len(request.orders), MAX_BATCH)
+    v.raise_if_any()
 
 
 def policy_of(config: SettlementConfig) -> store.Policy:
@@ -58,19 +64,29 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         [(order, lines)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
         return pb.PreviewSplitResponse(split=store.record_response(order, lines).split)
 
-    def record(
-        self, request_id_holder: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest, method: str
-    ) -> pb.RecordOrdersResponse:
-        """Records one batch durably (in-process entry point of RecordOrders and the stream)."""
-        v = Violations()
-        v.check_batch("orders", len(request_id_holder.orders), MAX_BATCH)
-        v.raise_if_any()
+    def record(self, request: pb.RecordOrdersRequest) -> pb.RecordOrdersResponse:
+        """Records one batch durably, answering with every order's split (RecordOrders; also
+        the in-process entry point)."""
+        _check_batch(request)
 
         def write(conn):  # type: ignore[no-untyped-def]
-            recorded = store.record_orders(conn, request_id_holder.orders, self.policy)
+            recorded = store.record_orders(conn, request.orders, self.policy)
             return pb.RecordOrdersResponse(orders=[store.record_response(o, lines) for o, lines in recorded])
 
-        return run_once(self.db, method, request_id_holder, pb.RecordOrdersResponse, write)
+        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
+
+    def record_batch(self, batch: pb.StreamRecordOrdersRequest) -> pb.StreamRecordOrdersResponse:
+        """Records one batch of a stream durably, answering with its order ids only (a loader
+        does not need the splits, and building them costs more than recording)."""
+        _check_batch(batch)
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            recorded = store.record_orders(conn, batch.orders, self.policy)
+            return pb.StreamRecordOrdersResponse(
+                request_id=batch.request_id, order_ids=[o.order_id for o, _ in recorded]
+            )
+
+        return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write)
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
         def write(conn):  # type: ignore[no-untyped-def]
@@ -80,17 +96,13 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 
     def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
-        return self.record(request, "RecordOrders")
+        return self.record(request)
 
     def StreamRecordOrders(
         self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.StreamRecordOrdersResponse]:
         for batch in request_iterator:
-            check_request_id(batch.request_id)
-            recorded = self.record(batch, "StreamRecordOrders")
-            yield pb.StreamRecordOrdersResponse(
-                request_id=batch.request_id, order_ids=[o.order_id for o in recorded.orders]
-            )
+            yield self.record_batch(batch)
 
     def ConfirmReceipt(
         self, request: pb.ConfirmReceiptRequest, context: grpc.ServicerContext
