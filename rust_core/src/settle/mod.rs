@@ -119,6 +119,13 @@ pub fn apply_discounts(gross: &[i64], discounts: &[Discount]) -> CoreResult<Vec<
                 format!("no line {bad}"),
             ));
         }
+        let mut seen = vec![false; gross.len()];
+        if lines.iter().any(|&l| std::mem::replace(&mut seen[l], true)) {
+            return Err(invalid(
+                format!("discounts[{d}].line_ids"),
+                "must not repeat a line",
+            ));
+        }
         let weights: Vec<i64> = lines.iter().map(|&l| payable[l]).collect();
         let shares = apportion(discount.amount_fen, &weights).map_err(|e| match e {
             CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
@@ -250,7 +257,10 @@ pub fn split_line(
     let gmv = paid
         .checked_add(subsidy.iter().sum::<i64>())
         .ok_or_else(|| overflow("gmv"))?;
-    let taken = fee + creator_commission + head;
+    let taken = fee
+        .checked_add(creator_commission)
+        .and_then(|t| t.checked_add(head))
+        .ok_or_else(|| overflow("fee and commissions"))?;
     if taken > gmv {
         return Err(invalid(
             "lines",
@@ -386,7 +396,14 @@ pub fn split_order(
 ) -> CoreResult<Vec<LineSplit>> {
     let gross: Vec<i64> = lines
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
+            if l.unit_price_fen < 0 || l.quantity < 0 {
+                return Err(invalid(
+                    format!("lines[{i}]"),
+                    "unit_price_fen and quantity must be >= 0",
+                ));
+            }
             l.unit_price_fen
                 .checked_mul(l.quantity)
                 .ok_or_else(|| overflow("gross"))
@@ -750,6 +767,38 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(allowance, 5_000);
+    }
+
+    #[test]
+    fn refuses_repeated_lines_negative_amounts_and_overflow() {
+        let one = |unit_price_fen, category_fee_ppm| OrderLine {
+            unit_price_fen,
+            quantity: 1,
+            category_fee_ppm,
+        };
+        let twice = [Discount {
+            funder: Funder::Merchant,
+            amount_fen: 100,
+            lines: vec![0, 0],
+        }];
+        let none = Commissions::default();
+        let mut allowance = 0;
+        match split_order(&[one(100, 0)], &twice, &none, &mut allowance, 0) {
+            Err(CoreError::InvalidArgument(v)) => assert_eq!(v[0].field, "discounts[0].line_ids"),
+            other => panic!("{other:?}"),
+        }
+        match split_order(&[one(-100, 50_000)], &[], &none, &mut allowance, 0) {
+            Err(CoreError::InvalidArgument(v)) => assert_eq!(v[0].field, "lines[0]"),
+            other => panic!("{other:?}"),
+        }
+        let greedy = Commissions {
+            creator_ppm: 900_000,
+            ..Commissions::default()
+        };
+        match split_order(&[one(1 << 62, 1_999_999)], &[], &greedy, &mut allowance, 0) {
+            Err(CoreError::Overflow(what)) => assert_eq!(what, "fee and commissions"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
