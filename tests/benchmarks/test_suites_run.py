@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from benchmarks import engine, images
+from benchmarks import engine, images, settlement
 
 
 def test_engine_suite_reports_every_figure() -> None:
@@ -30,4 +30,16 @@ def test_engine_suite_reports_every_figure() -> None:
 def test_images_suite_reports_every_figure() -> None:
     results = images.run(quick=True)
     for name in ("jpeg_rust_per_s", "jpeg_reference_per_s", "png_rust_per_s", "png_speedup_vs_reference"):
+        assert math.isfinite(results[name]) and results[name] > 0, name
+
+
+def test_settlement_suite_reports_every_figure() -> None:
+    results = settlement.run(quick=True)
+    for name in (
+        "split_rust_lines_per_s",
+        "split_reference_lines_per_s",
+        "split_speedup_vs_reference",
+        "record_in_process_orders_per_s",
+        "record_grpc_batched_orders_per_s",
+    ):
         assert math.isfinite(results[name]) and results[name] > 0, name
