@@ -132,6 +132,17 @@ def content_digest(message: Message) -> bytes:
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
 
 
+def check_same_content(stored_digest: bytes, digest: bytes, kind: str, field: str, key: str) -> None:
+    """A natural key (order_id, refund_id, after_sale_id) seen before: the same content replays
+    the original, other content is ALREADY_EXISTS (reason ORDER_ID_REUSED, ...)."""
+    if stored_digest != digest:
+        raise AlreadyExists(
+            f"{kind} {key!r} was already recorded with different content",
+            reason=f"{field.upper()}_REUSED",
+            metadata={field: key},
+        )
+
+
 @dataclass
 class StoredOrder:
     order: pb.Order
@@ -233,12 +244,8 @@ def record_orders(
                 stored[order_id] = (digest, split_json)
     new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
     for order, digest in zip(orders, digests, strict=True):
-        if order.order_id in stored and stored[order.order_id][0] != digest:
-            raise AlreadyExists(
-                f"order {order.order_id!r} was already recorded with different content",
-                reason="ORDER_ID_REUSED",
-                metadata={"order_id": order.order_id},
-            )
+        if order.order_id in stored:
+            check_same_content(stored[order.order_id][0], digest, "order", "order_id", order.order_id)
     positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
     kernel = [kernel_order(o, p, policy.fees) for (_, o, _), p in zip(new, positions, strict=True)]
     try:
@@ -404,12 +411,7 @@ def open_after_sale(conn: sqlite3.Connection, request: pb.OpenAfterSaleRequest) 
         "SELECT content_sha256 FROM settlement_after_sales WHERE after_sale_id = ?", (request.after_sale_id,)
     ).fetchone()
     if row is not None:
-        if row[0] != digest:
-            raise AlreadyExists(
-                f"after-sale case {request.after_sale_id!r} was already opened with different content",
-                reason="AFTER_SALE_ID_REUSED",
-                metadata={"after_sale_id": request.after_sale_id},
-            )
+        check_same_content(row[0], digest, "after-sale case", "after_sale_id", request.after_sale_id)
         return pb.OpenAfterSaleResponse(frozen=True)
     stored = _load(conn, request.order_id)
     line_ids = {line.line_id for line in stored.order.lines}
@@ -505,12 +507,7 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
         "SELECT content_sha256, response_pb FROM settlement_refunds WHERE refund_id = ?", (request.refund_id,)
     ).fetchone()
     if row is not None:
-        if row[0] != digest:
-            raise AlreadyExists(
-                f"refund {request.refund_id!r} was already recorded with different content",
-                reason="REFUND_ID_REUSED",
-                metadata={"refund_id": request.refund_id},
-            )
+        check_same_content(row[0], digest, "refund", "refund_id", request.refund_id)
         return pb.RecordRefundResponse.FromString(row[1])
     stored = _load(conn, request.order_id)
     position = {line.line_id: i for i, line in enumerate(stored.order.lines)}
