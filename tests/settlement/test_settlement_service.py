@@ -247,3 +247,36 @@ def test_the_new_merchant_allowance_is_consumed_across_orders(client: Client) ->
         client.preview_split(order=pb.Order(order_id="b3", shop_id="s3", paid_at=ts(T0), lines=big)).split.fee_fen
         == 600_000
     )
+
+
+def test_with_a_window_only_new_shops_get_the_new_merchant_rate(tmp_path) -> None:
+    from xiaodian.platform.config import Config
+    from xiaodian.platform.server import XiaodianServer
+    from xiaodian.v1 import search_service_pb2 as search_pb
+
+    config = Config()
+    config.server.port = 0
+    config.server.data_dir = str(tmp_path)
+    config.settlement.new_merchant_window_days = 90
+    config.settlement.fee_rate_ppm_by_category = {"c-tea": 20_000}
+    server = XiaodianServer(config)
+    server.start()
+    try:
+        with Client(server.address, timeout=10) as client:
+            shops = [
+                search_pb.Shop(shop_id=shop_id, name=name, opened_at=ts(T0 - days * DAY_S), experience_score=4.5)
+                for shop_id, name, days in (("new", "新店小铺", 10), ("old", "老字号茶庄", 400))
+            ]
+            client.upsert_shops(request_id="shops", shops=shops)
+            line = [pb.OrderLine(line_id="l1", product_id="p1", category_id="c-tea", unit_price_fen=10_000, quantity=1)]
+            fee = {
+                shop: client.preview_split(
+                    order=pb.Order(order_id="x", shop_id=shop, paid_at=ts(T0), lines=line)
+                ).split.fee_fen
+                for shop in ("new", "old", "unknown")
+            }
+            assert fee == {"new": 100, "old": 200, "unknown": 200}  # 1 % under the allowance, else the tea rate 2 %
+            late = pb.Order(order_id="y", shop_id="new", paid_at=ts(T0 + 100 * DAY_S), lines=line)
+            assert client.preview_split(order=late).split.fee_fen == 200  # the window has passed
+    finally:
+        server.stop(0)
