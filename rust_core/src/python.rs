@@ -12,7 +12,8 @@ use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
 use crate::settle::{
-    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, Reversal,
+    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, OrderTotals,
+    Reversal,
 };
 use crate::text::{AnalysisMode, Analyzer};
 
@@ -639,14 +640,7 @@ fn split_orders(
     new_merchant_ppm: u32,
 ) -> PyResult<(Vec<Vec<LineTuple>>, Vec<i64>)> {
     let splits = py
-        .detach(|| {
-            let inputs = orders
-                .into_iter()
-                .enumerate()
-                .map(|(i, order)| order_input(i, order))
-                .collect::<Result<Vec<_>, _>>()?;
-            settle::split_orders(&inputs, &mut allowances, new_merchant_ppm)
-        })
+        .detach(|| settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm))
         .map_err(to_py_err)?;
     let tuples = splits
         .into_iter()
@@ -670,6 +664,87 @@ fn split_orders(
         })
         .collect();
     Ok((tuples, allowances))
+}
+
+/// An order's totals: (paid, subsidy (creator, platform, government), fee,
+/// creator_commission, merchant, chain_kept per party).
+type TotalsTuple = (i64, [i64; 3], i64, i64, i64, Vec<i64>);
+
+/// One order's packed split (bytes) and its totals.
+type PackedOrder = (Py<PyAny>, TotalsTuple);
+
+fn order_inputs(orders: Vec<OrderTuple>) -> Result<Vec<OrderInput>, CoreError> {
+    orders
+        .into_iter()
+        .enumerate()
+        .map(|(i, order)| order_input(i, order))
+        .collect()
+}
+
+/// `split_orders` for the service: each order's split packed into bytes (`settle::pack`)
+/// with its totals, so that recording builds no per-line Python objects.
+#[pyfunction]
+fn split_orders_packed(
+    py: Python<'_>,
+    orders: Vec<OrderTuple>,
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
+    let packed = py
+        .detach(|| {
+            let splits =
+                settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm)?;
+            Ok::<_, CoreError>(
+                splits
+                    .iter()
+                    .map(|lines| (settle::pack(lines), OrderTotals::of(lines)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .map_err(to_py_err)?;
+    let out = packed
+        .into_iter()
+        .map(|(bytes, t)| {
+            (
+                pyo3::types::PyBytes::new(py, &bytes).into_any().unbind(),
+                (
+                    t.paid,
+                    t.subsidy,
+                    t.fee,
+                    t.creator_commission,
+                    t.merchant,
+                    t.chain_kept,
+                ),
+            )
+        })
+        .collect();
+    Ok((out, allowances))
+}
+
+/// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
+/// times (GIL released) and returns each run's seconds, so that the kernel's speed can be
+/// reported apart from the cost of building Python objects.
+#[pyfunction]
+fn time_split_orders(
+    py: Python<'_>,
+    orders: Vec<OrderTuple>,
+    allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    repeats: usize,
+) -> PyResult<Vec<f64>> {
+    py.detach(|| {
+        let inputs = order_inputs(orders)?;
+        let mut seconds = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
+            let mut left = allowances.clone();
+            let started = std::time::Instant::now();
+            let splits = settle::split_orders(&inputs, &mut left, new_merchant_ppm)?;
+            seconds.push(started.elapsed().as_secs_f64());
+            drop(std::hint::black_box(splits));
+        }
+        Ok(seconds)
+    })
+    .map_err(to_py_err)
 }
 
 /// What a line's refunds reversed: (subsidy, fee, creator_commission, chain_kept, merchant).
@@ -716,5 +791,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)?;
     m.add_function(wrap_pyfunction!(split_orders, m)?)?;
     m.add_function(wrap_pyfunction!(reverse_line, m)?)?;
+    m.add_function(wrap_pyfunction!(split_orders_packed, m)?)?;
+    m.add_function(wrap_pyfunction!(time_split_orders, m)?)?;
     Ok(())
 }

@@ -20,6 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from xiaodian import _core, errors
 from xiaodian.reference import settlement as ref
+from xiaodian.settlement.orders import unpack_split
 
 Line = tuple[int, int, int]
 Discount = tuple[int, int, list[int]]
@@ -143,6 +144,25 @@ def parts(line: ref.LineSplit) -> SplitParts:
 @given(batches())
 def test_split_orders_agrees_with_the_reference(batch: Batch) -> None:
     assert outcome(_core.split_orders, batch) == outcome(ref.split_orders, batch)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches(valid=True))
+def test_the_packed_split_the_service_stores_is_the_same_split(batch: Batch) -> None:
+    orders_, allowances, new_merchant_ppm = batch
+    try:
+        plain, left = _core.split_orders(orders_, list(allowances), new_merchant_ppm)
+    except errors.InvalidArgument:
+        return
+    packed, packed_left = _core.split_orders_packed(orders_, list(allowances), new_merchant_ppm)
+    assert packed_left == left
+    for lines, (blob, totals) in zip(plain, packed, strict=True):
+        assert unpack_split(blob) == lines
+        paid, subsidy, fee, creator, merchant, kept = totals
+        assert paid == sum(line[2] for line in lines) and fee == sum(line[5] for line in lines)
+        assert subsidy == [sum(line[3][j] for line in lines) for j in range(3)]
+        assert (creator, merchant) == (sum(line[6] for line in lines), sum(line[8] for line in lines))
+        assert kept == [sum(k) for k in zip(*(line[7] for line in lines), strict=True)] if lines else kept == []
 
 
 split_parts = st.tuples(

@@ -8,6 +8,7 @@ merchant); per line, exactly: paid + Σ subsidy = merchant + fee + creator + Σ 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ from xiaodian.v1 import settlement_service_pb2 as pb
 LineTuple = tuple[int, list[int], int, list[int], int, int, int, list[int], int]
 #: An order as the kernel takes it: (shop position, lines, discounts, commission terms).
 OrderTuple = tuple[int, list[tuple[int, int, int]], list[tuple[int, int, list[int]]], tuple[int, int, list[int]]]
+#: An order's totals as the kernel returns them: (paid, subsidy [creator, platform,
+#: government], fee, creator_commission, merchant, chain kept per party).
+OrderTotals = tuple[int, list[int], int, int, int, list[int]]
 #: A line's cumulative reversal: (subsidy, fee, creator_commission, chain_kept, merchant).
 ReversalTuple = tuple[list[int], int, int, list[int], int]
 
@@ -231,19 +235,30 @@ def party_accounts(order: pb.Order) -> tuple[str, str, list[str]]:
     return merchant_account(order.shop_id), creator, [party_account(p) for p in chain_parties(order)]
 
 
-def payouts(order: pb.Order, lines: Sequence[LineTuple]) -> dict[str, int]:
+def payouts(order: pb.Order, totals: OrderTotals) -> dict[str, int]:
     """What each party receives when the order settles (before any refund)."""
+    _paid, _subsidy, fee, creator_commission, merchant_fen, kept = totals
     merchant, creator, parties = party_accounts(order)
-    owed: dict[str, int] = {}
-
-    def add(account: str, amount: int) -> None:
-        owed[account] = owed.get(account, 0) + amount
-
-    for _gross, _shares, _paid, _subsidy, _base, fee, creator_commission, kept, merchant_fen in lines:
-        add(merchant, merchant_fen)
-        add(PLATFORM_FEE, fee)
-        if creator:
-            add(creator, creator_commission)
-        for account, keeps in zip(parties, kept, strict=True):
-            add(account, keeps)
+    owed = {merchant: merchant_fen, PLATFORM_FEE: fee}
+    if creator:
+        owed[creator] = owed.get(creator, 0) + creator_commission
+    for account, keeps in zip(parties, kept, strict=True):
+        owed[account] = owed.get(account, 0) + keeps
     return owed
+
+
+def unpack_split(blob: bytes) -> list[LineTuple]:
+    """The line splits packed by the kernel (`settle::pack` in Rust: little-endian i64 words:
+    line count, discount count, chain length, then per line gross, paid, the three subsidies,
+    new_merchant_base, fee, creator_commission, merchant, the discount shares, the kept amounts)."""
+    words = struct.unpack(f"<{len(blob) // 8}q", blob)
+    line_count, discount_count, chain_length = words[:3]
+    lines: list[LineTuple] = []
+    at = 3
+    for _ in range(line_count):
+        gross, paid, s0, s1, s2, base, fee, creator, merchant = words[at : at + 9]
+        shares = list(words[at + 9 : at + 9 + discount_count])
+        kept = list(words[at + 9 + discount_count : at + 9 + discount_count + chain_length])
+        lines.append((gross, shares, paid, [s0, s1, s2], base, fee, creator, kept, merchant))
+        at += 9 + discount_count + chain_length
+    return lines

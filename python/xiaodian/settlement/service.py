@@ -61,8 +61,8 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument.of("order", "is required")
         conn = self.db.connection()
-        [(order, lines)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
-        return pb.PreviewSplitResponse(split=store.record_response(order, lines).split)
+        [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
+        return pb.PreviewSplitResponse(split=store.record_response(order, split_blob).split)
 
     def record(self, request: pb.RecordOrdersRequest) -> pb.RecordOrdersResponse:
         """Records one batch durably, answering with every order's split (RecordOrders; also
@@ -71,7 +71,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
         def write(conn):  # type: ignore[no-untyped-def]
             recorded = store.record_orders(conn, request.orders, self.policy)
-            return pb.RecordOrdersResponse(orders=[store.record_response(o, lines) for o, lines in recorded])
+            return pb.RecordOrdersResponse(orders=[store.record_response(o, blob) for o, blob in recorded])
 
         return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
 
@@ -90,8 +90,8 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
         def write(conn):  # type: ignore[no-untyped-def]
-            [(order, lines)] = store.record_orders(conn, [request.order], self.policy, field="order")
-            return store.record_response(order, lines)
+            [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order")
+            return store.record_response(order, split_blob)
 
         return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 

@@ -34,6 +34,7 @@ from xiaodian.settlement.orders import (
     PLATFORM_FEE,
     FeePolicy,
     LineTuple,
+    OrderTotals,
     ReversalTuple,
     kernel_order,
     party_accounts,
@@ -41,6 +42,7 @@ from xiaodian.settlement.orders import (
     payouts,
     split_message,
     subsidy_accounts,
+    unpack_split,
     validate_order,
 )
 from xiaodian.v1 import settlement_service_pb2 as pb
@@ -63,7 +65,7 @@ MIGRATIONS = [
             paid_fen INTEGER NOT NULL,
             refunded_fen INTEGER NOT NULL DEFAULT 0,
             order_pb BLOB NOT NULL,
-            split_json TEXT NOT NULL,
+            split_blob BLOB NOT NULL,
             line_refunds_json TEXT NOT NULL
         );
         CREATE INDEX settlement_orders_due ON settlement_orders (state, settle_after_us);
@@ -156,14 +158,14 @@ class StoredOrder:
 
 def _load(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
     row = conn.execute(
-        "SELECT order_pb, state, split_json, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us"
+        "SELECT order_pb, state, split_blob, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us"
         " FROM settlement_orders WHERE order_id = ?",
         (order_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no order {order_id!r}", reason="ORDER_NOT_FOUND", metadata={"order_id": order_id})
-    order_pb, state, split_json, refunds_json, confirmed, settle_after, settled = row
-    lines = [tuple(line) for line in json.loads(split_json)]
+    order_pb, state, split_blob, refunds_json, confirmed, settle_after, settled = row
+    lines = unpack_split(split_blob)
     return StoredOrder(
         pb.Order.FromString(order_pb),
         state,
@@ -218,10 +220,11 @@ def _allowances(
 
 def record_orders(
     conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy, field: str = "orders", preview: bool = False
-) -> list[tuple[pb.Order, list[LineTuple]]]:
+) -> list[tuple[pb.Order, bytes]]:
     """Validates and records orders in one go (all or nothing), or only splits them when
-    `preview`. An order already recorded with the same content is returned as it was split; with
-    other content it is ALREADY_EXISTS."""
+    `preview`; returns each order with its packed split (`unpack_split`). An order already
+    recorded with the same content is returned as it was split; with other content it is
+    ALREADY_EXISTS."""
     v = Violations()
     seen: set[str] = set()
     for i, order in enumerate(orders):
@@ -232,16 +235,16 @@ def record_orders(
         seen.add(order.order_id)
     v.raise_if_any()
     digests = [hashlib.sha256(o.SerializeToString(deterministic=True)).digest() for o in orders]
-    stored: dict[str, tuple[bytes, str]] = {}
+    stored: dict[str, tuple[bytes, bytes]] = {}
     if not preview:
         ids = [o.order_id for o in orders]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for order_id, digest, split_json in conn.execute(
-                f"SELECT order_id, content_sha256, split_json FROM settlement_orders WHERE order_id IN ({marks})", chunk
+            for order_id, digest, split_blob in conn.execute(
+                f"SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({marks})", chunk
             ):
-                stored[order_id] = (digest, split_json)
+                stored[order_id] = (digest, split_blob)
     new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
     for order, digest in zip(orders, digests, strict=True):
         if order.order_id in stored:
@@ -249,7 +252,7 @@ def record_orders(
     positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
     kernel = [kernel_order(o, p, policy.fees) for (_, o, _), p in zip(new, positions, strict=True)]
     try:
-        splits, left = _core.split_orders(kernel, allowances, policy.fees.new_merchant_rate_ppm)
+        splits, left = _core.split_orders_packed(kernel, allowances, policy.fees.new_merchant_rate_ppm)
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
@@ -258,7 +261,7 @@ def record_orders(
             i = new[int(head.removeprefix("orders["))][0]
             violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
-    split_of = {o.order_id: s for (_, o, _), s in zip(new, splits, strict=True)}
+    split_of = {o.order_id: blob for (_, o, _), (blob, _totals) in zip(new, splits, strict=True)}
     if not preview and new:
         _insert(conn, [(o, d) for _, o, d in new], splits)
         conn.executemany(
@@ -266,25 +269,22 @@ def record_orders(
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
-    result = []
-    for order in orders:
-        if order.order_id in split_of:
-            result.append((order, split_of[order.order_id]))
-        else:
-            result.append((order, [tuple(line) for line in json.loads(stored[order.order_id][1])]))  # type: ignore[misc]
-    return result
+    return [(o, split_of[o.order_id] if o.order_id in split_of else stored[o.order_id][1]) for o in orders]
 
 
-def _insert(conn: sqlite3.Connection, new: Sequence[tuple[pb.Order, bytes]], splits: Sequence[list[LineTuple]]) -> None:
+def _insert(
+    conn: sqlite3.Connection, new: Sequence[tuple[pb.Order, bytes]], splits: Sequence[tuple[bytes, OrderTotals]]
+) -> None:
     order_rows = []
     payout_rows = []
     transfers: list[ledger.Transfer | None] = []
-    for (order, digest), lines in zip(new, splits, strict=True):
+    for (order, digest), (blob, totals) in zip(new, splits, strict=True):
+        order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
-        paid = sum(line[2] for line in lines)
+        paid, subsidy = totals[0], totals[1]
         order_rows.append(
             (
-                order.order_id,
+                order_id,
                 order.shop_id,
                 digest,
                 paid_at_us,
@@ -292,46 +292,41 @@ def _insert(conn: sqlite3.Connection, new: Sequence[tuple[pb.Order, bytes]], spl
                 order.guide_id or None,
                 paid,
                 order.SerializeToString(deterministic=True),
-                json.dumps(lines, separators=(",", ":")),
-                json.dumps([0] * len(lines)),
+                blob,
+                json.dumps([0] * len(order.lines)),
             )
         )
-        payout_rows += [(order.order_id, account, amount) for account, amount in payouts(order, lines).items()]
+        payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
         transfers.append(
             ledger.movement(
-                f"{order.order_id}/payment",
-                BUYER_FUNDS,
-                ESCROW,
-                paid,
-                pb.TRANSFER_CODE_PAYMENT,
-                order.order_id,
-                paid_at_us,
+                f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, pb.TRANSFER_CODE_PAYMENT, order_id, paid_at_us
             )
         )
-        for j, account in enumerate(subsidy_accounts(order)):
-            amount = sum(line[3][j] for line in lines)
+        for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
             transfers.append(
                 ledger.movement(
-                    f"{order.order_id}/subsidy/{account}",
+                    f"{order_id}/subsidy/{account}",
                     account,
                     ESCROW,
                     amount,
                     pb.TRANSFER_CODE_SUBSIDY,
-                    order.order_id,
+                    order_id,
                     paid_at_us,
                 )
             )
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
-        " order_pb, split_json, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_pb, split_blob, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         order_rows,
     )
     conn.executemany("INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)", payout_rows)
     ledger.post(conn, transfers)
 
 
-def record_response(order: pb.Order, lines: Sequence[LineTuple]) -> pb.RecordOrderResponse:
-    return pb.RecordOrderResponse(order_id=order.order_id, split=split_message(order, lines), state=PAID)
+def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderResponse:
+    return pb.RecordOrderResponse(
+        order_id=order.order_id, split=split_message(order, unpack_split(split_blob)), state=PAID
+    )
 
 
 # --- lifecycle ---------------------------------------------------------------------------

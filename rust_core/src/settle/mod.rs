@@ -490,6 +490,69 @@ pub fn split_orders(
     Ok(splits)
 }
 
+/// An order's split as one byte string: little-endian i64 words `[line count, discount
+/// count, chain length]`, then per line `[gross, paid, creator subsidy, platform subsidy,
+/// government subsidy, new_merchant_base, fee, creator_commission, merchant]`, the line's
+/// discount shares (discount order) and its chain parties' kept amounts (head first). Read by
+/// `xiaodian.settlement.orders.unpack_split`.
+pub fn pack(lines: &[LineSplit]) -> Vec<u8> {
+    let discounts = lines.first().map_or(0, |l| l.discounts.len());
+    let chain = lines.first().map_or(0, |l| l.chain_kept.len());
+    let mut words: Vec<i64> = Vec::with_capacity(3 + lines.len() * (9 + discounts + chain));
+    words.extend([lines.len() as i64, discounts as i64, chain as i64]);
+    for l in lines {
+        words.extend([
+            l.gross,
+            l.paid,
+            l.subsidy[0],
+            l.subsidy[1],
+            l.subsidy[2],
+            l.new_merchant_base,
+            l.fee,
+            l.creator_commission,
+            l.merchant,
+        ]);
+        words.extend(&l.discounts);
+        words.extend(&l.chain_kept);
+    }
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// What an order moves in total, summed over its lines: what the buyer paid, the subsidies by
+/// funder (creator, platform, government), and what each party receives at settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderTotals {
+    pub paid: i64,
+    pub subsidy: [i64; 3],
+    pub fee: i64,
+    pub creator_commission: i64,
+    pub merchant: i64,
+    /// Per chain party, head first.
+    pub chain_kept: Vec<i64>,
+}
+
+impl OrderTotals {
+    pub fn of(lines: &[LineSplit]) -> Self {
+        let mut totals = OrderTotals {
+            chain_kept: vec![0; lines.first().map_or(0, |l| l.chain_kept.len())],
+            ..OrderTotals::default()
+        };
+        for l in lines {
+            totals.paid += l.paid;
+            for (total, part) in totals.subsidy.iter_mut().zip(l.subsidy) {
+                *total += part;
+            }
+            totals.fee += l.fee;
+            totals.creator_commission += l.creator_commission;
+            totals.merchant += l.merchant;
+            for (total, kept) in totals.chain_kept.iter_mut().zip(&l.chain_kept) {
+                *total += kept;
+            }
+        }
+        totals
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
