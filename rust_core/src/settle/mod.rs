@@ -64,16 +64,22 @@ pub fn apportion(amount: i64, weights: &[i64]) -> CoreResult<Vec<i64>> {
         shares.push(i64::try_from(product / total).map_err(|_| overflow("share"))?);
         remainders.push(product % total);
     }
-    let leftover = amount - shares.iter().sum::<i64>();
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|&a, &b| {
-        remainders[b]
-            .cmp(&remainders[a])
-            .then(weights[b].cmp(&weights[a]))
-            .then(a.cmp(&b))
-    });
-    for &i in order.iter().take(leftover as usize) {
-        shares[i] += 1;
+    let leftover = (amount - shares.iter().sum::<i64>()) as usize;
+    if leftover > 0 {
+        // The leftover fen go to the first `leftover` positions in this order.
+        let mut order: Vec<usize> = (0..weights.len()).collect();
+        let before = |&a: &usize, &b: &usize| {
+            remainders[b]
+                .cmp(&remainders[a])
+                .then(weights[b].cmp(&weights[a]))
+                .then(a.cmp(&b))
+        };
+        if leftover < order.len() {
+            order.select_nth_unstable_by(leftover - 1, before);
+        }
+        for &i in &order[..leftover] {
+            shares[i] += 1;
+        }
     }
     Ok(shares)
 }
@@ -108,10 +114,12 @@ pub fn apply_discounts(gross: &[i64], discounts: &[Discount]) -> CoreResult<Vec<
     let mut payable = gross.to_vec();
     let mut per_discount = Vec::with_capacity(discounts.len());
     for (d, discount) in discounts.iter().enumerate() {
-        let lines: Vec<usize> = if discount.lines.is_empty() {
-            (0..gross.len()).collect()
+        let every_line: Vec<usize>;
+        let lines: &[usize] = if discount.lines.is_empty() {
+            every_line = (0..gross.len()).collect();
+            &every_line
         } else {
-            discount.lines.clone()
+            &discount.lines
         };
         if let Some(&bad) = lines.iter().find(|&&l| l >= gross.len()) {
             return Err(invalid(
@@ -119,8 +127,8 @@ pub fn apply_discounts(gross: &[i64], discounts: &[Discount]) -> CoreResult<Vec<
                 format!("no line {bad}"),
             ));
         }
-        let mut seen = vec![false; gross.len()];
-        if lines.iter().any(|&l| std::mem::replace(&mut seen[l], true)) {
+        let mut seen = vec![false; if lines.len() > 1 { gross.len() } else { 0 }];
+        if lines.len() > 1 && lines.iter().any(|&l| std::mem::replace(&mut seen[l], true)) {
             return Err(invalid(
                 format!("discounts[{d}].line_ids"),
                 "must not repeat a line",
