@@ -97,7 +97,9 @@ def split_orders_packed(
     `xiaodian.settlement.orders.unpack_split`) and its totals (paid, [creator, platform,
     government] subsidy, fee, creator_commission, merchant, chain kept per party)."""
 
-def time_split_orders(orders: list[_OrderTuple], allowances: list[int], new_merchant_ppm: int, repeats: int) -> list[float]:
+def time_split_orders(
+    orders: list[_OrderTuple], allowances: list[int], new_merchant_ppm: int, repeats: int
+) -> list[float]:
     """Benchmark hook: converts the orders once, then times `repeats` runs of the split kernel
     alone (GIL released); the seconds of each run."""
 

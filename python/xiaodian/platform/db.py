@@ -14,6 +14,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+def rows_with_ids(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> Iterator[Any]:
+    """Rows of `select ... IN ({ids})` for any number of ids, 500 bound parameters at a time
+    (under SQLite's limit)."""
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        yield from conn.execute(select.format(ids=",".join("?" * len(chunk))), chunk)
 
 
 @dataclass(frozen=True)

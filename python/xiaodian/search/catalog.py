@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Migration, rows_with_ids
 from xiaodian.platform.validation import Violations
 from xiaodian.v1 import search_service_pb2 as pb
 
@@ -137,16 +137,8 @@ def _validate_report(v: Violations, at: str, report: pb.HeroImageReport) -> None
     v.check_range(f"{at}.sharpness", report.sharpness, 0.0, float("inf"))
 
 
-def _rows_with_ids(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> Iterator[Any]:
-    """Rows of `select ... IN ({ids})` for any number of ids, 500 bound parameters at a time
-    (under SQLite's limit)."""
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        yield from conn.execute(select.format(ids=",".join("?" * len(chunk))), chunk)
-
-
 def _existing_shop_ids(conn: sqlite3.Connection, shop_ids: list[str]) -> set[str]:
-    return {row[0] for row in _rows_with_ids(conn, "SELECT shop_id FROM shops WHERE shop_id IN ({ids})", shop_ids)}
+    return {row[0] for row in rows_with_ids(conn, "SELECT shop_id FROM shops WHERE shop_id IN ({ids})", shop_ids)}
 
 
 def _shop_row(shop: pb.Shop) -> tuple[Any, ...]:
@@ -247,7 +239,7 @@ def upsert_products(
     select = "SELECT product_id, version, listed_at_s FROM products WHERE product_id IN ({ids})"
     stored: dict[str, tuple[int, int]] = {
         product_id: (version, listed_at_s)
-        for product_id, version, listed_at_s in _rows_with_ids(conn, select, [p.product_id for p in products])
+        for product_id, version, listed_at_s in rows_with_ids(conn, select, [p.product_id for p in products])
     }
     now_s = int(time.time())
     results: list[pb.UpsertProductResult] = []

@@ -8,11 +8,12 @@ merchant); per line, exactly: paid + Σ subsidy = merchant + fee + creator + Σ 
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xiaodian.platform.validation import Violations
+from xiaodian.platform.validation import ID_PATTERN, Violations
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 #: A line split as the kernel returns it (see the module docstring).
@@ -69,66 +70,76 @@ def party_account(party: pb.ChainParty) -> str:
 def validate_order(v: Violations, at: str, order: pb.Order) -> None:
     """Every rule of SPEC §5 that can be checked without the split (the split itself refuses
     a discount larger than its lines' payable total and a line whose fee and commissions
-    exceed its gmv)."""
-    v.check_id(f"{at}.order_id", order.order_id)
-    v.check_id(f"{at}.shop_id", order.shop_id)
-    v.check(order.HasField("paid_at"), f"{at}.paid_at", "is required")
-    v.check(1 <= len(order.lines) <= MAX_LINES, f"{at}.lines", f"must hold 1-{MAX_LINES} lines")
+    exceed its gmv). Field paths are only formatted for a broken rule: most orders are valid,
+    and this runs for every order recorded."""
+    ok_id = ID_PATTERN.fullmatch
+    if not ok_id(order.order_id):
+        v.check_id(f"{at}.order_id", order.order_id)
+    if not ok_id(order.shop_id):
+        v.check_id(f"{at}.shop_id", order.shop_id)
+    if not order.HasField("paid_at"):
+        v.add(f"{at}.paid_at", "is required")
+    if not 1 <= len(order.lines) <= MAX_LINES:
+        v.add(f"{at}.lines", f"must hold 1-{MAX_LINES} lines")
     line_ids: set[str] = set()
     for i, line in enumerate(order.lines):
-        where = f"{at}.lines[{i}]"
-        if v.check_id(f"{where}.line_id", line.line_id):
-            v.check(line.line_id not in line_ids, f"{where}.line_id", "must be unique within the order")
-            line_ids.add(line.line_id)
-        v.check_id(f"{where}.product_id", line.product_id)
-        v.check_id(f"{where}.category_id", line.category_id)
-        v.check(
-            0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN,
-            f"{where}.unit_price_fen",
-            f"must be 0-{MAX_UNIT_PRICE_FEN:,} fen",
-        )
-        v.check(1 <= line.quantity <= MAX_QUANTITY, f"{where}.quantity", f"must be 1-{MAX_QUANTITY:,}")
-    v.check(len(order.discounts) <= MAX_DISCOUNTS, f"{at}.discounts", f"must hold at most {MAX_DISCOUNTS} discounts")
+        if not ok_id(line.line_id):
+            v.check_id(f"{at}.lines[{i}].line_id", line.line_id)
+        elif line.line_id in line_ids:
+            v.add(f"{at}.lines[{i}].line_id", "must be unique within the order")
+        line_ids.add(line.line_id)
+        if not ok_id(line.product_id):
+            v.check_id(f"{at}.lines[{i}].product_id", line.product_id)
+        if not ok_id(line.category_id):
+            v.check_id(f"{at}.lines[{i}].category_id", line.category_id)
+        if not 0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN:
+            v.add(f"{at}.lines[{i}].unit_price_fen", f"must be 0-{MAX_UNIT_PRICE_FEN:,} fen")
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            v.add(f"{at}.lines[{i}].quantity", f"must be 1-{MAX_QUANTITY:,}")
+    if len(order.discounts) > MAX_DISCOUNTS:
+        v.add(f"{at}.discounts", f"must hold at most {MAX_DISCOUNTS} discounts")
     discount_ids: set[str] = set()
+    has_attribution = order.HasField("attribution")
     attribution = order.attribution
-    has_creator = order.HasField("attribution") and attribution.HasField("creator")
+    has_creator = has_attribution and attribution.HasField("creator")
     for d, discount in enumerate(order.discounts):
-        where = f"{at}.discounts[{d}]"
-        if v.check_id(f"{where}.discount_id", discount.discount_id):
-            v.check(discount.discount_id not in discount_ids, f"{where}.discount_id", "must be unique within the order")
-            discount_ids.add(discount.discount_id)
-        v.check(discount.funder in FUNDER_NAMES, f"{where}.funder", "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT")
-        if discount.funder == pb.DISCOUNT_FUNDER_CREATOR:
-            v.check(has_creator, f"{where}.funder", "a CREATOR-funded discount needs attribution.creator (its funder)")
-        v.check(discount.amount_fen > 0, f"{where}.amount_fen", "must be > 0")
-        v.check(len(set(discount.line_ids)) == len(discount.line_ids), f"{where}.line_ids", "must not repeat a line")
+        if not ok_id(discount.discount_id):
+            v.check_id(f"{at}.discounts[{d}].discount_id", discount.discount_id)
+        elif discount.discount_id in discount_ids:
+            v.add(f"{at}.discounts[{d}].discount_id", "must be unique within the order")
+        discount_ids.add(discount.discount_id)
+        if discount.funder not in FUNDER_NAMES:
+            v.add(f"{at}.discounts[{d}].funder", "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT")
+        elif discount.funder == pb.DISCOUNT_FUNDER_CREATOR and not has_creator:
+            v.add(f"{at}.discounts[{d}].funder", "a CREATOR-funded discount needs attribution.creator (its funder)")
+        if discount.amount_fen <= 0:
+            v.add(f"{at}.discounts[{d}].amount_fen", "must be > 0")
+        if len(set(discount.line_ids)) != len(discount.line_ids):
+            v.add(f"{at}.discounts[{d}].line_ids", "must not repeat a line")
         for line_id in discount.line_ids:
-            v.check(line_id in line_ids, f"{where}.line_ids", f"names no line of the order: {line_id!r}")
+            if line_id not in line_ids:
+                v.add(f"{at}.discounts[{d}].line_ids", f"names no line of the order: {line_id!r}")
     if has_creator:
-        v.check_id(f"{at}.attribution.creator.creator_id", attribution.creator.creator_id)
-        v.check(
-            attribution.creator.ratio_ppm <= MAX_RATIO_PPM,
-            f"{at}.attribution.creator.ratio_ppm",
-            f"must be at most {MAX_RATIO_PPM:,}",
-        )
-    if order.HasField("attribution") and attribution.HasField("agency_chain"):
+        if not ok_id(attribution.creator.creator_id):
+            v.check_id(f"{at}.attribution.creator.creator_id", attribution.creator.creator_id)
+        if attribution.creator.ratio_ppm > MAX_RATIO_PPM:
+            v.add(f"{at}.attribution.creator.ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}")
+    if has_attribution and attribution.HasField("agency_chain"):
         chain = attribution.agency_chain
         where = f"{at}.attribution.agency_chain"
-        v.check(
-            chain.service_ratio_ppm <= MAX_RATIO_PPM, f"{where}.service_ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}"
-        )
-        v.check(1 <= len(chain.parties) <= MAX_CHAIN, f"{where}.parties", f"must hold 1-{MAX_CHAIN} parties")
+        if chain.service_ratio_ppm > MAX_RATIO_PPM:
+            v.add(f"{where}.service_ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}")
+        if not 1 <= len(chain.parties) <= MAX_CHAIN:
+            v.add(f"{where}.parties", f"must hold 1-{MAX_CHAIN} parties")
         for p, party in enumerate(chain.parties):
-            v.check(party.kind in PARTY_KIND_NAMES, f"{where}.parties[{p}].kind", "is required")
-            v.check_id(f"{where}.parties[{p}].party_id", party.party_id)
-            v.check(
-                party.pass_down_ppm <= MAX_RATIO_PPM,
-                f"{where}.parties[{p}].pass_down_ppm",
-                f"must be at most {MAX_RATIO_PPM:,}",
-            )
-        if chain.parties:
-            v.check(
-                chain.parties[-1].pass_down_ppm == 0,
+            if party.kind not in PARTY_KIND_NAMES:
+                v.add(f"{where}.parties[{p}].kind", "is required")
+            if not ok_id(party.party_id):
+                v.check_id(f"{where}.parties[{p}].party_id", party.party_id)
+            if party.pass_down_ppm > MAX_RATIO_PPM:
+                v.add(f"{where}.parties[{p}].pass_down_ppm", f"must be at most {MAX_RATIO_PPM:,}")
+        if chain.parties and chain.parties[-1].pass_down_ppm != 0:
+            v.add(
                 f"{where}.parties[{len(chain.parties) - 1}].pass_down_ppm",
                 "must be 0 for the last party (it keeps all it receives)",
             )
@@ -159,8 +170,10 @@ class FeePolicy:
     new_merchant_cap_fen: int = 100_000_000
     new_merchant_rate_ppm: int = 10_000
 
-    def rate_ppm(self, category_id: str) -> int:
-        return dict(self.rate_ppm_by_category).get(category_id, self.default_rate_ppm)
+    @functools.cached_property
+    def rates(self) -> dict[str, int]:
+        """Fee rate per category id with its own rate."""
+        return dict(self.rate_ppm_by_category)
 
 
 def kernel_order(order: pb.Order, shop_position: int, fees: FeePolicy) -> OrderTuple:

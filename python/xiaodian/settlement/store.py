@@ -25,7 +25,7 @@ from google.protobuf.message import Message
 
 from xiaodian import _core
 from xiaodian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Migration, rows_with_ids
 from xiaodian.platform.validation import Violations
 from xiaodian.settlement import ledger
 from xiaodian.settlement.orders import (
@@ -196,10 +196,15 @@ def _allowances(
     shops: dict[str, int] = {}
     positions = [shops.setdefault(o.shop_id, len(shops)) for o in orders]
     cap = policy.fees.new_merchant_cap_fen
-    allowances = []
-    for shop_id in shops:
-        row = conn.execute("SELECT used_fen FROM settlement_allowances WHERE shop_id = ?", (shop_id,)).fetchone()
-        allowances.append(max(0, cap - (row[0] if row else 0)))
+    used: dict[str, int] = {}
+    ids = list(shops)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        used.update(
+            conn.execute(f"SELECT shop_id, used_fen FROM settlement_allowances WHERE shop_id IN ({marks})", chunk)
+        )
+    allowances = [max(0, cap - used.get(shop_id, 0)) for shop_id in shops]
     if policy.new_merchant_window_days > 0:
         # With a window, only orders of shops opened within it get the allowance: such orders
         # are split against their shop's allowance, the others against an empty one.
@@ -237,14 +242,9 @@ def record_orders(
     digests = [hashlib.sha256(o.SerializeToString(deterministic=True)).digest() for o in orders]
     stored: dict[str, tuple[bytes, bytes]] = {}
     if not preview:
-        ids = [o.order_id for o in orders]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for order_id, digest, split_blob in conn.execute(
-                f"SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({marks})", chunk
-            ):
-                stored[order_id] = (digest, split_blob)
+        select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
+        for order_id, digest, split_blob in rows_with_ids(conn, select, [o.order_id for o in orders]):
+            stored[order_id] = (digest, split_blob)
     new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
     for order, digest in zip(orders, digests, strict=True):
         if order.order_id in stored:
