@@ -41,6 +41,7 @@ def test_settlement_suite_reports_every_figure() -> None:
         "split_reference_lines_per_s",
         "split_speedup_vs_reference",
         "record_in_process_orders_per_s",
+        "record_grpc_stream_orders_per_s",
         "record_grpc_batched_orders_per_s",
     ):
         assert math.isfinite(results[name]) and results[name] > 0, name
