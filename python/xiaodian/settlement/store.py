@@ -239,7 +239,8 @@ def record_orders(
             v.add(f"{at}.order_id", "must be unique within the batch")
         seen.add(order.order_id)
     v.raise_if_any()
-    digests = [hashlib.sha256(o.SerializeToString(deterministic=True)).digest() for o in orders]
+    encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    digests = [hashlib.sha256(e).digest() for e in encoded]
     stored: dict[str, tuple[bytes, bytes]] = {}
     if not preview:
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
@@ -263,7 +264,7 @@ def record_orders(
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
     split_of = {o.order_id: blob for (_, o, _), (blob, _totals) in zip(new, splits, strict=True)}
     if not preview and new:
-        _insert(conn, [(o, d) for _, o, d in new], splits)
+        _insert(conn, [(o, encoded[i], d) for i, o, d in new], splits)
         conn.executemany(
             "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
@@ -273,12 +274,16 @@ def record_orders(
 
 
 def _insert(
-    conn: sqlite3.Connection, new: Sequence[tuple[pb.Order, bytes]], splits: Sequence[tuple[bytes, OrderTotals]]
+    conn: sqlite3.Connection,
+    new: Sequence[tuple[pb.Order, bytes, bytes]],
+    splits: Sequence[tuple[bytes, OrderTotals]],
 ) -> None:
+    """Inserts new orders (each with its encoding and digest) and their payouts, and books
+    their payment and subsidy transfers."""
     order_rows = []
     payout_rows = []
     transfers: list[ledger.Transfer | None] = []
-    for (order, digest), (blob, totals) in zip(new, splits, strict=True):
+    for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True):
         order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
         paid, subsidy = totals[0], totals[1]
@@ -291,7 +296,7 @@ def _insert(
                 PAID,
                 order.guide_id or None,
                 paid,
-                order.SerializeToString(deterministic=True),
+                order_pb,
                 blob,
                 json.dumps([0] * len(order.lines)),
             )
