@@ -100,24 +100,28 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def check_database(path: Path) -> dict[str, int]:
-    """Reads the database file of a killed server: no half-written order, balances sum to 0."""
+def check_database(path: Path, trial: int) -> dict[str, int]:
+    """Reads the database file of a killed server: no order of this trial is half-written (each
+    has its payment transfer and its payouts, and no transfer lacks its order), and the
+    balances of all accounts sum to zero."""
+    low, high = f"t{trial}-", f"t{trial}."  # the ids of this trial's orders and transfers
     with sqlite3.connect(path) as conn:
-        orders = conn.execute("SELECT COUNT(*) FROM settlement_orders").fetchone()[0]
         without_payment = conn.execute(
-            "SELECT COUNT(*) FROM settlement_orders o WHERE NOT EXISTS"
+            "SELECT COUNT(*) FROM settlement_orders o WHERE o.order_id >= ? AND o.order_id < ? AND (NOT EXISTS"
             " (SELECT 1 FROM ledger_transfers t WHERE t.transfer_id = o.order_id || '/payment')"
-            " OR NOT EXISTS (SELECT 1 FROM settlement_payouts p WHERE p.order_id = o.order_id)"
+            " OR NOT EXISTS (SELECT 1 FROM settlement_payouts p WHERE p.order_id = o.order_id))",
+            (low, high),
         ).fetchone()[0]
         orphans = conn.execute(
-            "SELECT COUNT(*) FROM ledger_transfers t WHERE NOT EXISTS"
-            " (SELECT 1 FROM settlement_orders o WHERE o.order_id = t.order_id)"
+            "SELECT COUNT(*) FROM ledger_transfers t WHERE t.transfer_id >= ? AND t.transfer_id < ? AND NOT EXISTS"
+            " (SELECT 1 FROM settlement_orders o WHERE o.order_id = t.order_id)",
+            (low, high),
         ).fetchone()[0]
         total = conn.execute("SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances").fetchone()[0]
         escrow = conn.execute(
             "SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances WHERE account = 'escrow'"
         ).fetchone()[0]
-    return {"orders": orders, "half_written": without_payment + orphans, "balance_sum": total, "escrow": escrow}
+    return {"half_written": without_payment + orphans, "balance_sum": total, "escrow": escrow}
 
 
 @dataclass
@@ -178,7 +182,7 @@ def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_del
             finally:
                 server.kill()
             soak.trials += 1 if trial < trials else 0
-            state = check_database(data / "xiaodian.db")
+            state = check_database(data / "xiaodian.db", trial)
             soak.half_written += state["half_written"]
             soak.unbalanced += state["balance_sum"] != 0
             if state["escrow"] < len(acknowledged) * (PAID_FEN + SUBSIDY_FEN):
