@@ -234,29 +234,38 @@ def split_message(order: pb.Order, lines: Sequence[LineTuple]) -> pb.OrderSplit:
     return split
 
 
+def _creator(order: pb.Order) -> str:
+    """The attributed creator's account, or "" without one."""
+    attribution = order.attribution
+    return creator_account(attribution.creator.creator_id) if attribution.HasField("creator") else ""
+
+
 def subsidy_accounts(order: pb.Order) -> list[str]:
     """The accounts of the creator, platform and government subsidy funders, in that order."""
-    attribution = order.attribution
-    creator = creator_account(attribution.creator.creator_id) if attribution.HasField("creator") else ""
-    return [creator, PLATFORM_SUBSIDY, GOVERNMENT_SUBSIDY]
+    return [_creator(order), PLATFORM_SUBSIDY, GOVERNMENT_SUBSIDY]
 
 
-def party_accounts(order: pb.Order) -> tuple[str, str, list[str]]:
-    """(merchant, creator (or ""), chain party accounts head first)."""
-    attribution = order.attribution
-    creator = creator_account(attribution.creator.creator_id) if attribution.HasField("creator") else ""
-    return merchant_account(order.shop_id), creator, [party_account(p) for p in chain_parties(order)]
+def add_party_parts(
+    owed: dict[str, int], order: pb.Order, fee: int, creator_commission: int, kept: Sequence[int], merchant_fen: int
+) -> None:
+    """Adds each party's part (merchant, platform fee, creator, chain parties) to `owed`, by
+    account; one place maps the parts of a split or a reversal to the accounts they belong to."""
+    merchant = merchant_account(order.shop_id)
+    owed[merchant] = owed.get(merchant, 0) + merchant_fen
+    owed[PLATFORM_FEE] = owed.get(PLATFORM_FEE, 0) + fee
+    creator = _creator(order)
+    if creator:
+        owed[creator] = owed.get(creator, 0) + creator_commission
+    for party, keeps in zip(chain_parties(order), kept, strict=True):
+        account = party_account(party)
+        owed[account] = owed.get(account, 0) + keeps
 
 
 def payouts(order: pb.Order, totals: OrderTotals) -> dict[str, int]:
     """What each party receives when the order settles (before any refund)."""
     _paid, _subsidy, fee, creator_commission, merchant_fen, kept = totals
-    merchant, creator, parties = party_accounts(order)
-    owed = {merchant: merchant_fen, PLATFORM_FEE: fee}
-    if creator:
-        owed[creator] = owed.get(creator, 0) + creator_commission
-    for account, keeps in zip(parties, kept, strict=True):
-        owed[account] = owed.get(account, 0) + keeps
+    owed: dict[str, int] = {}
+    add_party_parts(owed, order, fee, creator_commission, kept, merchant_fen)
     return owed
 
 

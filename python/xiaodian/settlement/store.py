@@ -31,13 +31,12 @@ from xiaodian.settlement import ledger
 from xiaodian.settlement.orders import (
     BUYER_FUNDS,
     ESCROW,
-    PLATFORM_FEE,
     FeePolicy,
     LineTuple,
     OrderTotals,
     ReversalTuple,
+    add_party_parts,
     kernel_order,
-    party_accounts,
     pass_downs,
     payouts,
     split_message,
@@ -471,20 +470,12 @@ def _account_totals(stored: StoredOrder, reversals: Sequence[ReversalTuple]) -> 
     """(funders' subsidy returned, parties' parts reversed) per account, summed over lines."""
     funders: dict[str, int] = {}
     parties: dict[str, int] = {}
-    merchant, creator, chain = party_accounts(stored.order)
     subsidy_to = subsidy_accounts(stored.order)
     for subsidy, fee, creator_commission, kept, merchant_fen in reversals:
         for account, amount in zip(subsidy_to, subsidy, strict=True):
             if amount:
                 funders[account] = funders.get(account, 0) + amount
-        for account, amount in [
-            (merchant, merchant_fen),
-            (PLATFORM_FEE, fee),
-            (creator, creator_commission),
-            *zip(chain, kept, strict=True),
-        ]:
-            if amount:
-                parties[account] = parties.get(account, 0) + amount
+        add_party_parts(parties, stored.order, fee, creator_commission, kept, merchant_fen)
     return funders, parties
 
 
