@@ -64,20 +64,10 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
         return pb.PreviewSplitResponse(split=store.record_response(order, split_blob).split)
 
-    def record(self, request: pb.RecordOrdersRequest) -> pb.RecordOrdersResponse:
-        """Records one batch durably, answering with every order's split (RecordOrders; also
-        the in-process entry point)."""
-        _check_batch(request)
-
-        def write(conn):  # type: ignore[no-untyped-def]
-            recorded = store.record_orders(conn, request.orders, self.policy)
-            return pb.RecordOrdersResponse(orders=[store.record_response(o, blob) for o, blob in recorded])
-
-        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
-
     def record_batch(self, batch: pb.StreamRecordOrdersRequest) -> pb.StreamRecordOrdersResponse:
         """Records one batch of a stream durably, answering with its order ids only (a loader
-        does not need the splits, and building them costs more than recording)."""
+        does not need the splits, and building them costs more than recording); also the
+        in-process entry point."""
         _check_batch(batch)
 
         def write(conn):  # type: ignore[no-untyped-def]
@@ -96,7 +86,14 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 
     def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
-        return self.record(request)
+        """One durable batch, answered with every order's split."""
+        _check_batch(request)
+
+        def write(conn):  # type: ignore[no-untyped-def]
+            recorded = store.record_orders(conn, request.orders, self.policy)
+            return pb.RecordOrdersResponse(orders=[store.record_response(o, blob) for o, blob in recorded])
+
+        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
 
     def StreamRecordOrders(
         self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext
