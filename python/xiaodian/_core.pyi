@@ -6,6 +6,8 @@ violated rule in `.violations`, with field paths relative to the value checked.
 
 from typing import Any, final
 
+from typing_extensions import Buffer
+
 __all__ = [
     "SearchEngine",
     "__version__",
@@ -13,6 +15,8 @@ __all__ = [
     "default_ranking_profile",
     "dhash_distance",
     "reverse_line",
+    "sales_scores",
+    "score_creators",
     "split_orders",
     "split_orders_packed",
     "time_split_orders",
@@ -109,3 +113,27 @@ def reverse_line(
     """Cumulative reversal of a line split (paid, subsidy, fee, creator_commission, chain_kept,
     merchant) once `refunded` fen were refunded in total: (subsidy, fee, creator_commission,
     chain_kept, merchant). A paid-0 line reverses whole when `whole_order`."""
+
+def sales_scores(
+    order_count_90d: list[int],
+    quality_refund_rate_ppm: list[int],
+    negative_review_rate_ppm: list[int],
+    complaint_rate_ppm: list[int],
+    min_orders: int,
+) -> list[float]:
+    """Sales scores (带货分) from their 90-day components, one per creator: 60 below
+    `min_orders` orders, else 100 x (0.4(1-refund) + 0.4(1-negative) + 0.2(1-complaint)) with
+    rates in ppm clipped to 100 %."""
+
+def score_creators(
+    settled_gmv_fen: Buffer,
+    sales_score: Buffer,
+    effective_followers: Buffer,
+    cohort_sizes: list[int],
+    weights: tuple[int, int, int],
+) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes]:
+    """Scores cohorts laid out one after another (each in ascending creator_id order), GIL
+    released. Inputs are buffers of int64, float64 and int64 (`array('q')`, `array('d')`);
+    weights are (gmv, sales, followers) ppm summing to 1,000,000. Returns native-endian
+    columns: gmv, sales and followers percentiles (float64), score (float64), rank within the
+    cohort (uint32), tier (uint8, `CreatorTier`)."""

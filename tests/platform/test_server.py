@@ -35,20 +35,6 @@ def test_reflection_lists_the_services_health_and_reflection(server) -> None:
     assert names == {*SERVICE_NAMES, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
 
 
-@pytest.mark.parametrize(
-    ("call", "capability"),
-    [
-        (lambda c: c.score_creators(period="2025-06"), "creator scoring engine"),
-        (lambda c: c.get_creator_score(period="2025-06", creator_id="c1"), "creator scoring engine"),
-    ],
-)
-def test_methods_not_landed_yet_are_unimplemented_naming_the_capability(client: Client, call, capability) -> None:
-    with pytest.raises(errors.Unimplemented) as caught:
-        call(client)
-    assert capability in caught.value.message
-    assert caught.value.reason == "CAPABILITY_NOT_YET_AVAILABLE"
-
-
 class _ExpiredContext:
     """A servicer context whose deadline has passed; records how the call was answered."""
 

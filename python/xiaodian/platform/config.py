@@ -67,10 +67,22 @@ class SettlementConfig:
 
 
 @dataclass
+class CreatorsConfig:
+    #: Weights of the settled-GMV, sales-score and effective-followers percentiles, ppm; each
+    #: >= 0, together 1,000,000 (the 2025 rule: 40/30/30 %). A ScoreCreators call may name others.
+    gmv_weight_ppm: int = 400_000
+    sales_weight_ppm: int = 300_000
+    followers_weight_ppm: int = 300_000
+    #: Fewer 90-day orders than this give the neutral sales score 60.
+    sales_score_min_orders: int = 20
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     settlement: SettlementConfig = field(default_factory=SettlementConfig)
+    creators: CreatorsConfig = field(default_factory=CreatorsConfig)
 
     @property
     def database_path(self) -> Path:
@@ -159,6 +171,14 @@ def _check(config: Config) -> None:
     for key in ("new_merchant_cap_fen", "new_merchant_window_days", "settle_after_days"):
         if getattr(settlement, key) < 0:
             raise ConfigError(f"[settlement] {key} must be >= 0")
+    creators = config.creators
+    weights = (creators.gmv_weight_ppm, creators.sales_weight_ppm, creators.followers_weight_ppm)
+    if min(weights) < 0 or sum(weights) != 1_000_000:
+        raise ConfigError(
+            "[creators] gmv_weight_ppm, sales_weight_ppm and followers_weight_ppm must be >= 0 and sum to 1,000,000"
+        )
+    if creators.sales_score_min_orders < 0:
+        raise ConfigError("[creators] sales_score_min_orders must be >= 0")
     defaults = _core.default_ranking_profile()
     settable = set(defaults) - {"name"}
     unknown = sorted(set(config.search.default_profile) - settable)

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from xiaodian.creators import store as creators_store
 from xiaodian.creators.service import CreatorService
 from xiaodian.platform import idempotency
 from xiaodian.platform.config import Config
@@ -25,6 +26,7 @@ from xiaodian.platform.db import Database
 from xiaodian.platform.interceptors import ErrorInterceptor
 from xiaodian.search import catalog, profiles
 from xiaodian.search.service import SearchService, new_engine
+from xiaodian.settlement import gmv as settlement_gmv
 from xiaodian.settlement import store as settlement_store
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
@@ -42,7 +44,14 @@ SERVICE_NAMES = (
 )
 
 #: Every domain's schema, in the order they are applied.
-MIGRATIONS = [*idempotency.MIGRATIONS, *profiles.MIGRATIONS, *catalog.MIGRATIONS, *settlement_store.MIGRATIONS]
+MIGRATIONS = [
+    *idempotency.MIGRATIONS,
+    *profiles.MIGRATIONS,
+    *catalog.MIGRATIONS,
+    *settlement_store.MIGRATIONS,
+    *settlement_gmv.MIGRATIONS,
+    *creators_store.MIGRATIONS,
+]
 
 
 class XiaodianServer:
@@ -69,7 +78,8 @@ class XiaodianServer:
         )
         self.search = SearchService(self.db, new_engine(self.db))
         search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
-        creator_grpc.add_CreatorServiceServicer_to_server(CreatorService(), self._server)
+        self.creators = CreatorService(self.db, config.creators)
+        creator_grpc.add_CreatorServiceServicer_to_server(self.creators, self._server)
         self.settlement = SettlementService(self.db, policy_of(config.settlement))
         settlement_grpc.add_SettlementServiceServicer_to_server(self.settlement, self._server)
 
