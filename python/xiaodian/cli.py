@@ -156,6 +156,39 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+TIERS = {1: "S", 2: "A", 3: "B", 4: "C"}
+
+
+def _creators_top(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    with Client(args.addr) as client:
+        response = client.list_top_creators(period=args.period, cohort=args.cohort, page_size=args.limit)
+    if not response.scores:
+        print(f"no scores in {args.period}")
+        return 0
+    first = response.scores[0]
+    w = first.weights
+    title = (
+        f"{first.period} cohort {first.cohort}: top {len(response.scores)} of {response.cohort_size:,} creators; "
+        f"weights GMV {w.gmv_weight_ppm / 10_000:g} %, sales {w.sales_weight_ppm / 10_000:g} %, "
+        f"followers {w.followers_weight_ppm / 10_000:g} %"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "creator", "score", "tier", "settled GMV", "P(GMV)", "sales score", "P(sales)",
+                   "eff. followers", "P(followers)"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "creator" else "right")
+    for s in response.scores:
+        table.add_row(
+            str(s.rank), s.creator_id, f"{s.score:.2f}", TIERS.get(s.tier, "?"), _yuan(s.settled_gmv_fen),
+            f"{s.gmv_percentile:.1f}", f"{s.sales_score:.1f}", f"{s.sales_percentile:.1f}",
+            f"{s.effective_followers:,}", f"{s.followers_percentile:.1f}",
+        )  # fmt: skip
+    Console().print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xiaodian", description="xiaodian platform core")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--shop", action="append", default=[], help="only this shop (repeatable)")
     search.add_argument("--addr", default=DEFAULT_TARGET)
     search.set_defaults(run=_search)
+
+    creators = commands.add_parser("creators", help="creator (达人) scores")
+    creator_actions = creators.add_subparsers(dest="action", required=True)
+    top = creator_actions.add_parser("top", help="print a cohort's leaderboard")
+    top.add_argument("period", help='calendar month "YYYY-MM" (China Standard Time), e.g. 2026-09')
+    top.add_argument("--cohort", default="", help='cohort (default "all")')
+    top.add_argument("--limit", type=int, default=20, help="rows (at most 1,000)")
+    top.add_argument("--addr", default=DEFAULT_TARGET)
+    top.set_defaults(run=_creators_top)
     return parser
 
 

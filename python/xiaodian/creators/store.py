@@ -81,6 +81,11 @@ def cohort_of(cohort: str) -> str:
     return cohort or ALL_COHORT
 
 
+def period_of(time_s: int) -> str:
+    """The calendar month "YYYY-MM" (China Standard Time) of an instant."""
+    return datetime.fromtimestamp(time_s, CHINA_STANDARD_TIME).strftime("%Y-%m")
+
+
 def period_range_us(period: str) -> tuple[int, int]:
     """[start, end) of a calendar month "YYYY-MM" in China Standard Time, µs since the epoch.
     The period must be valid (`validation.check_period`)."""

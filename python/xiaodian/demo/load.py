@@ -12,8 +12,11 @@ import time
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from xiaodian.client import Client
+from xiaodian.creators.store import period_of
 from xiaodian.demo.catalog import DEFAULT_NOW_S, generate_catalog
+from xiaodian.demo.creators import generate_creator_metrics
 from xiaodian.demo.orders import DAY_S, generate_orders
+from xiaodian.v1 import creator_service_pb2 as creator_pb
 from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 
 log = logging.getLogger("xiaodian.demo")
@@ -21,6 +24,8 @@ log = logging.getLogger("xiaodian.demo")
 DEMO_SEED = 7
 DEMO_PRODUCTS = 20_000
 DEMO_ORDERS = 20_000
+#: The calendar month (China Standard Time) of the demo's settlement run: its creators are scored in it.
+DEMO_PERIOD = period_of(DEFAULT_NOW_S)
 BATCH = 1_000
 
 
@@ -50,12 +55,20 @@ def load_demo(
         for confirmation in demo.confirmations:
             client.confirm_receipt(confirmation)
         client.run_settlement(request_id=f"{prefix}-settlement", as_of=Timestamp(seconds=DEFAULT_NOW_S))
+        # Creators: metrics for everyone the orders credit and a long tail, scored from the ledger.
+        creators = generate_creator_metrics(seed, demo.orders, DEMO_PERIOD)
+        for i in range(0, len(creators), BATCH):
+            client.upsert_creator_metrics(request_id=f"{prefix}-creators-{i}", metrics=creators[i : i + BATCH])
+        client.score_creators(
+            request_id=f"{prefix}-creator-scores", period=DEMO_PERIOD, gmv_source=creator_pb.GMV_SOURCE_LEDGER
+        )
     log.info(
         "demo data loaded",
         extra={
             "shops": len(catalog.shops),
             "products": len(catalog.products),
             "orders": order_count,
+            "creators": len(creators),
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
