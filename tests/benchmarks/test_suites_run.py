@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from benchmarks import engine, images, settlement
+from benchmarks import creators, engine, images, settlement
 
 
 def test_engine_suite_reports_every_figure() -> None:
@@ -43,5 +43,17 @@ def test_settlement_suite_reports_every_figure() -> None:
         "record_in_process_orders_per_s",
         "record_grpc_stream_orders_per_s",
         "record_grpc_batched_orders_per_s",
+    ):
+        assert math.isfinite(results[name]) and results[name] > 0, name
+
+
+def test_creators_suite_reports_every_figure() -> None:
+    results = creators.run(quick=True)
+    for name in (
+        "score_rust_20k_creators_per_s",
+        "score_rust_200k_creators_per_s",
+        "score_reference_20k_creators_per_s",
+        "score_speedup_vs_reference",
+        "largest_seconds",
     ):
         assert math.isfinite(results[name]) and results[name] > 0, name

@@ -3,7 +3,8 @@
 The rules (SPEC §4) and their exact arithmetic are written down in
 `xiaodian.reference.creators`, the kernel's pure-Python twin; this module only moves columns in
 and out: raw values as `array('q')` / `array('d')` buffers, results as arrays of the same kind,
-so that scoring ten million creators builds no Python object per creator.
+so that scoring ten million creators builds no Python object per creator and copies no column
+twice.
 """
 
 from __future__ import annotations
@@ -40,17 +41,18 @@ class Weights:
 
 @dataclass(frozen=True)
 class ScoreColumns:
-    """One entry per creator, in input order."""
+    """One entry per creator, in input order: read-only views (float64, uint32, uint8) of the
+    kernel's output bytes, indexable and iterable like lists, copied nowhere."""
 
-    gmv_percentile: array[float]
-    sales_percentile: array[float]
-    followers_percentile: array[float]
+    gmv_percentile: memoryview[float]
+    sales_percentile: memoryview[float]
+    followers_percentile: memoryview[float]
     #: Weighted score in [0, 100].
-    score: array[float]
+    score: memoryview[float]
     #: 1-based rank within the creator's cohort.
-    rank: array[int]
+    rank: memoryview[int]
     #: `CreatorTier` number (1 = S … 4 = C).
-    tier: array[int]
+    tier: memoryview[int]
 
 
 def _column(values: Sequence[int] | Sequence[float] | array[int] | array[float], code: str) -> array:  # type: ignore[type-arg]
@@ -78,12 +80,12 @@ def score_cohorts(
     )
     gmv_p, sales_p, followers_p, score, rank, tier = columns
     return ScoreColumns(
-        gmv_percentile=array("d", gmv_p),
-        sales_percentile=array("d", sales_p),
-        followers_percentile=array("d", followers_p),
-        score=array("d", score),
-        rank=array("I", rank),
-        tier=array("B", tier),
+        gmv_percentile=memoryview(gmv_p).cast("d"),
+        sales_percentile=memoryview(sales_p).cast("d"),
+        followers_percentile=memoryview(followers_p).cast("d"),
+        score=memoryview(score).cast("d"),
+        rank=memoryview(rank).cast("I"),
+        tier=memoryview(tier).cast("B"),
     )
 
 

@@ -181,9 +181,14 @@ impl OrderKey for f64 {
     }
 }
 
-/// For each value, `t = 2L + E − 1` of its cohort (see the module doc), written into `twice_mid`.
-/// `scratch` is reused across calls to spare the allocation.
-fn mid_ranks<T: OrderKey>(values: &[T], scratch: &mut Vec<(u64, u32)>, twice_mid: &mut [u64]) {
+/// Sorts `(key, position)` of every value into `scratch` (ascending key, ties in position
+/// order: the radix sort is stable) and calls `visit(position, t)` with `t = 2L + E − 1` (see
+/// the module doc) for each. `scratch` is reused across calls to spare the allocation.
+fn mid_ranks<T: OrderKey>(
+    values: &[T],
+    scratch: &mut Vec<(u64, u32)>,
+    mut visit: impl FnMut(usize, u64),
+) {
     scratch.clear();
     scratch.extend(
         values
@@ -192,18 +197,25 @@ fn mid_ranks<T: OrderKey>(values: &[T], scratch: &mut Vec<(u64, u32)>, twice_mid
             .map(|(i, v)| (v.order_key(), i as u32)),
     );
     radsort::sort_by_key(scratch, |&(key, _)| key);
+    for_each_tie_group(scratch, |start, group| {
+        // L = start values below, E = group.len() equal ones.
+        let t = (2 * start + group.len() - 1) as u64;
+        for &(_, i) in group {
+            visit(i as usize, t);
+        }
+    });
+}
+
+/// Calls `f(start, group)` for each run of equal keys of a sorted slice.
+fn for_each_tie_group(sorted: &[(u64, u32)], mut f: impl FnMut(usize, &[(u64, u32)])) {
     let mut start = 0;
-    while start < scratch.len() {
-        let key = scratch[start].0;
+    while start < sorted.len() {
+        let key = sorted[start].0;
         let mut end = start + 1;
-        while end < scratch.len() && scratch[end].0 == key {
+        while end < sorted.len() && sorted[end].0 == key {
             end += 1;
         }
-        // L = start values below, E = end − start equal ones.
-        let t = (2 * start + (end - start) - 1) as u64;
-        for &(_, i) in &scratch[start..end] {
-            twice_mid[i as usize] = t;
-        }
+        f(start, &sorted[start..end]);
         start = end;
     }
 }
@@ -230,31 +242,49 @@ fn score_cohort(
         out.tier.push(Tier::S);
         return;
     }
-    let mut t_gmv = vec![0u64; n];
-    let mut t_sales = vec![0u64; n];
-    let mut t_followers = vec![0u64; n];
-    mid_ranks(values.settled_gmv_fen, scratch, &mut t_gmv);
-    mid_ranks(values.sales_score, scratch, &mut t_sales);
-    mid_ranks(values.effective_followers, scratch, &mut t_followers);
-
+    let end = offset + n;
+    for column in [
+        &mut out.gmv_percentile,
+        &mut out.sales_percentile,
+        &mut out.followers_percentile,
+        &mut out.score,
+    ] {
+        column.resize(end, 0.0);
+    }
     let percentile_denominator = (2 * (n - 1)) as f64;
     let percentile = |t: u64| (100 * t) as f64 / percentile_denominator;
-    // score = numerator / (20,000 (n − 1)): weights are ppm, percentiles ×100 over 2(n − 1).
-    let score_denominator = 20_000 * (n as u64 - 1);
+    // numerator = Σ wₖ·tₖ; score = numerator / (20,000 (n − 1)): weights are ppm, percentiles
+    // ×100 over 2(n − 1).
+    let mut numerators = vec![0u64; n];
     let (wg, ws, wf) = (
         u64::from(weights.gmv_ppm),
         u64::from(weights.sales_ppm),
         u64::from(weights.followers_ppm),
     );
-    let mut numerators = Vec::with_capacity(n);
-    for i in 0..n {
-        let numerator = wg * t_gmv[i] + ws * t_sales[i] + wf * t_followers[i];
-        numerators.push(numerator);
-        out.gmv_percentile.push(percentile(t_gmv[i]));
-        out.sales_percentile.push(percentile(t_sales[i]));
-        out.followers_percentile.push(percentile(t_followers[i]));
-        out.score.push(numerator as f64 / score_denominator as f64);
-        out.tier.push(if numerator >= 90 * score_denominator {
+    let sales_out = &mut out.sales_percentile[offset..end];
+    mid_ranks(values.sales_score, scratch, |i, t| {
+        sales_out[i] = percentile(t);
+        numerators[i] = ws * t;
+    });
+    let followers_out = &mut out.followers_percentile[offset..end];
+    mid_ranks(values.effective_followers, scratch, |i, t| {
+        followers_out[i] = percentile(t);
+        numerators[i] += wf * t;
+    });
+    // GMV last: its sorted order is reused for the rank below.
+    let gmv_out = &mut out.gmv_percentile[offset..end];
+    mid_ranks(values.settled_gmv_fen, scratch, |i, t| {
+        gmv_out[i] = percentile(t);
+        numerators[i] += wg * t;
+    });
+
+    let score_denominator = 20_000 * (n as u64 - 1);
+    let score_out = &mut out.score[offset..end];
+    for (score, &numerator) in score_out.iter_mut().zip(&numerators) {
+        *score = numerator as f64 / score_denominator as f64;
+    }
+    out.tier.extend(numerators.iter().map(|&numerator| {
+        if numerator >= 90 * score_denominator {
             Tier::S
         } else if numerator >= 75 * score_denominator {
             Tier::A
@@ -262,20 +292,27 @@ fn score_cohort(
             Tier::B
         } else {
             Tier::C
-        });
-    }
-    drop((t_gmv, t_sales, t_followers));
+        }
+    }));
 
     // Rank: score descending, then settled GMV descending, then position (creator id)
-    // ascending. One stable radix sort on (score numerator, GMV), both inverted, from position
-    // order, keeps equal keys in position order.
-    let mut order: Vec<(u128, u32)> = (0..n)
-        .map(|i| {
-            let key = (u128::from(!numerators[i]) << 64)
-                | u128::from(!(values.settled_gmv_fen[i] as u64));
-            (key, i as u32)
-        })
-        .collect();
+    // ascending. Lay the creators out by GMV descending, position ascending (the GMV sort's tie
+    // groups from the last, each in position order), then stable-sort by score descending.
+    let mut order: Vec<(u64, u32)> = Vec::with_capacity(n);
+    let mut end = n;
+    while end > 0 {
+        let key = scratch[end - 1].0;
+        let mut start = end - 1;
+        while start > 0 && scratch[start - 1].0 == key {
+            start -= 1;
+        }
+        order.extend(
+            scratch[start..end]
+                .iter()
+                .map(|&(_, i)| (!numerators[i as usize], i)),
+        );
+        end = start;
+    }
     radsort::sort_by_key(&mut order, |&(key, _)| key);
     for (rank, &(_, i)) in order.iter().enumerate() {
         out.rank[offset + i as usize] = rank as u32 + 1;
