@@ -13,15 +13,14 @@ Invariant: within a scored (period, cohort), ranks are exactly 1..cohort_size.
 
 from __future__ import annotations
 
-import base64
 import sqlite3
-import struct
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
-from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
+from xiaodian.errors import FailedPrecondition, NotFound
+from xiaodian.platform import page_tokens
 from xiaodian.platform.db import Migration
 from xiaodian.settlement.gmv import settled_gmv_by_creator
 from xiaodian.v1 import creator_service_pb2 as pb
@@ -237,18 +236,6 @@ def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: st
     return _score_message(row)
 
 
-def _token(scored_at_us: int, last_rank: int) -> str:
-    return base64.urlsafe_b64encode(struct.pack("<qI", scored_at_us, last_rank)).decode()
-
-
-def _untoken(token: str) -> tuple[int, int]:
-    try:
-        scored_at_us, last_rank = struct.unpack("<qI", base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, struct.error):
-        raise InvalidArgument.of("page_token", "is not a token this service issued") from None
-    return scored_at_us, last_rank
-
-
 def top_creators(
     conn: sqlite3.Connection, period: str, cohort: str, page_size: int, page_token: str
 ) -> tuple[list[pb.CreatorScore], str, int]:
@@ -267,7 +254,7 @@ def top_creators(
     cohort_size, scored_at_us = run
     after_rank = 0
     if page_token:
-        token_scored_at_us, after_rank = _untoken(page_token)
+        token_scored_at_us, after_rank = page_tokens.decode(page_token, 2)
         if token_scored_at_us != scored_at_us:
             raise FailedPrecondition(
                 "the cohort was scored again since this page token was issued; start from the first page",
@@ -279,5 +266,5 @@ def top_creators(
     ).fetchall()
     scores = [_score_message(row) for row in rows]
     last_rank = scores[-1].rank if scores else after_rank
-    next_token = _token(scored_at_us, last_rank) if last_rank < cohort_size else ""
+    next_token = page_tokens.encode(scored_at_us, last_rank) if last_rank < cohort_size else ""
     return scores, next_token, cohort_size
