@@ -191,7 +191,7 @@ def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_del
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    trials = 20 if quick else 1_000
+    trials = 5 if quick else 1_000
     started = time.perf_counter()
     soak = run_trials(trials)
     delays = sorted(soak.kill_delays_ms)

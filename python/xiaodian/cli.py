@@ -189,6 +189,21 @@ def _creators_top(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(argv: list[str]) -> int:
+    """`xiaodian bench …` runs `benchmarks/runner.py` of the source checkout this package is
+    installed from (benchmarks are development tools: they need the test dependencies)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "runner.py").exists():
+        print("xiaodian bench runs from a source checkout (./dev bench)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    from benchmarks import runner
+
+    return runner.main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xiaodian", description="xiaodian platform core")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--addr", default=DEFAULT_TARGET)
     search.set_defaults(run=_search)
 
+    commands.add_parser("bench", help="run benchmark suites (xiaodian bench --help)", add_help=False)
+
     creators = commands.add_parser("creators", help="creator (达人) scores")
     creator_actions = creators.add_subparsers(dest="action", required=True)
     top = creator_actions.add_parser("top", help="print a cohort's leaderboard")
@@ -242,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -1,0 +1,244 @@
+"""`RESULTS.md` and the plots, regenerated from `results/history.jsonl` (never written by hand).
+
+- `RESULTS.md`: each goal of the issues beside the latest measured figure; then, per suite, the
+  latest record's figures (with the spread where the suite reports one) and its machine;
+- `results/plots/<suite>-history.png`: the suite's headline figures over the recorded runs
+  (one point per run, labelled by commit);
+- `results/plots/latency.png`: latency distributions of the latest service and engine runs.
+
+The latest *full* run of a suite is reported; a suite with quick runs only is reported from its
+latest quick run, marked as such.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Goal:
+    issue: int
+    text: str
+    suite: str
+    #: Dotted path into the record's figures.
+    figure: str
+    compare: Callable[[float, float], bool]
+    target: float
+
+
+AT_LEAST, AT_MOST = operator.ge, operator.le
+GOALS = (
+    Goal(3, "BM25 top-10 at least as fast as tantivy (geomean ratio)", "engine",
+         "bm25_speedup_vs_tantivy_geomean", AT_LEAST, 1.0),
+    Goal(3, "business-signal OR queries ≥ 5× tantivy's weight_by_field", "engine",
+         "business_or_speedup_vs_tantivy_geomean", AT_LEAST, 5.0),
+    Goal(3, "p99 ≤ 5 ms for a term matching 70 % of the catalog", "engine", "heavy_term_rust.p99_ms", AT_MOST, 5.0),
+    Goal(3, "indexing ≥ 100k products/s", "engine", "index_rust_full_products_per_s", AT_LEAST, 100_000),
+    Goal(3, "process RSS ≤ 1 GB for 1M products (MB)", "engine", "rss_after_mb", AT_MOST, 1024),
+    Goal(5, "split engine ≥ 1M lines/s in Rust", "settlement", "split_rust_lines_per_s", AT_LEAST, 1_000_000),
+    Goal(5, "split engine ≥ 50× the pure-Python reference", "settlement", "split_speedup_vs_reference",
+         AT_LEAST, 50.0),
+    Goal(5, "durable recording through batched gRPC ≥ 20k orders/s (stream)", "settlement",
+         "record_grpc_stream_orders_per_s", AT_LEAST, 20_000),
+    Goal(5, "durable recording through batched gRPC ≥ 20k orders/s (RecordOrders)", "settlement",
+         "record_grpc_batched_orders_per_s", AT_LEAST, 20_000),
+    Goal(5, "in-process durable recording ≥ 50k orders/s", "settlement", "record_in_process_orders_per_s",
+         AT_LEAST, 50_000),
+    Goal(5, "kill -9 soak: ≥ 1,000 trials", "crash", "trials", AT_LEAST, 1_000),
+    Goal(5, "kill -9 soak: no order lost", "crash", "lost_orders", AT_MOST, 0),
+    Goal(5, "kill -9 soak: no order duplicated", "crash", "duplicated_orders", AT_MOST, 0),
+    Goal(5, "kill -9 soak: nothing half-written", "crash", "half_written_orders", AT_MOST, 0),
+    Goal(5, "kill -9 soak: every ledger balanced", "crash", "unbalanced_ledgers", AT_MOST, 0),
+    Goal(6, "10M creators scored and ranked ≤ 3 s on one core (s)", "creators", "largest_seconds", AT_MOST, 3.0),
+    Goal(6, "creator scoring ≥ 30× the pure-Python reference", "creators", "score_speedup_vs_reference",
+         AT_LEAST, 30.0),
+)  # fmt: skip
+
+#: Figures drawn over the history, per suite (goal figures are added).
+HEADLINES = {
+    "images": ("jpeg_rust_per_s", "png_rust_per_s", "jpeg_speedup_vs_reference", "png_speedup_vs_reference"),
+    "service": ("baseline.qps", "search.qps", "get_creator_score.qps", "record_orders_orders_per_s"),
+    "creators": ("score_rust_1m_creators_per_s",),
+}
+
+
+def load_history(results_dir: Path) -> list[dict[str, Any]]:
+    path = results_dir / "history.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def latest_by_suite(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The latest full record of each suite, else its latest quick one."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in history:  # in the order appended
+        current = latest.get(record["suite"])
+        if current is None or not record["quick"] or current["quick"]:
+            latest[record["suite"]] = record
+    return latest
+
+
+def figure(figures: dict[str, Any], path: str) -> Any:
+    value: Any = figures
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        magnitude = abs(value)
+        if magnitude >= 1_000:
+            return f"{value:,.0f}"
+        if magnitude >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3g}"
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
+        return f"{_format(value[0])} – {_format(value[1])}"
+    return str(value)
+
+
+def _flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in figures.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "latency_distribution_ms":
+            rows += _flatten(value, path + ".")
+        elif key != "latency_distribution_ms":
+            rows.append((path, value))
+    return rows
+
+
+def render(history: list[dict[str, Any]]) -> str:
+    latest = latest_by_suite(history)
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `xiaodian bench` from `benchmarks/results/history.jsonl`; do not edit by hand.",
+        "Each figure is the median of the suite's repeats (warm-up excluded); a spread is the lowest",
+        "and highest repeat. See each suite's docstring in `benchmarks/` for what is measured.",
+        "",
+        "## Goals",
+        "",
+        "| issue | goal | measured | target | status | run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for goal in GOALS:
+        record = latest.get(goal.suite)
+        value = figure(record["figures"], goal.figure) if record else None
+        if value is None:
+            status, measured, run = "not measured", "–", "–"
+        else:
+            status = "met" if goal.compare(float(value), goal.target) else "**missed**"
+            measured = _format(value)
+            run = f"{record['commit'][:8]}{' (quick)' if record['quick'] else ''}"  # type: ignore[index]
+        sign = "≥" if goal.compare is AT_LEAST else "≤"
+        lines.append(f"| {goal.issue} | {goal.text} | {measured} | {sign} {_format(goal.target)} | {status} | {run} |")
+    for suite, record in sorted(latest.items()):
+        machine = record["machine"]
+        lines += [
+            "",
+            f"## {suite}{' (quick run)' if record['quick'] else ''}",
+            "",
+            f"Commit `{record['commit']}`{' (uncommitted changes)' if machine.get('commit_dirty') else ''}, "
+            f"{record['recorded_at']}, {record['seconds']:.0f} s; {machine['cpu_model']}, "
+            f"{machine['logical_cores']} logical cores, {machine['memory_gb']} GB, Python {machine['python']}, "
+            f"{machine['rustc']}.",
+            "",
+            "| figure | value |",
+            "|---|---|",
+        ]
+        lines += [f"| {name} | {_format(value)} |" for name, value in _flatten(record["figures"])]
+    return "\n".join(lines) + "\n"
+
+
+def _headlines(suite: str) -> list[str]:
+    names = [g.figure for g in GOALS if g.suite == suite]
+    return names + [n for n in HEADLINES.get(suite, ()) if n not in names]
+
+
+def plot(history: list[dict[str, Any]], plots_dir: Path) -> list[Path]:
+    """Draws the history and latency plots; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suite in sorted({r["suite"] for r in history}):
+        records = [r for r in history if r["suite"] == suite]
+        full = [r for r in records if not r["quick"]]
+        records = full or records
+        names = [n for n in _headlines(suite) if any(figure(r["figures"], n) is not None for r in records)]
+        if not names:
+            continue
+        fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.2 * len(names)), squeeze=False)
+        labels = [f"{r['commit'][:7]}\n{r['recorded_at'][5:10]}" for r in records]
+        for ax, name in zip(axes[:, 0], names, strict=True):
+            values = [figure(r["figures"], name) for r in records]
+            xs = [i for i, v in enumerate(values) if isinstance(v, int | float)]
+            ax.plot(xs, [values[i] for i in xs], marker="o")
+            for goal in GOALS:
+                if goal.suite == suite and goal.figure == name:
+                    ax.axhline(goal.target, color="tab:red", linestyle="--", linewidth=1, label="goal")
+                    ax.legend(loc="best", fontsize=7)
+            ax.set_title(name, fontsize=9)
+            ax.set_xticks(range(len(labels)), labels, fontsize=7)
+            ax.tick_params(axis="y", labelsize=7)
+        fig.suptitle(f"{suite}: figures over recorded runs{'' if full else ' (quick runs)'}", fontsize=10)
+        fig.tight_layout()
+        path = plots_dir / f"{suite}-history.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    latest = latest_by_suite(history)
+    series = []
+    if "service" in latest:
+        for call in ("baseline", "search", "get_creator_score", "record_orders"):
+            distribution = figure(latest["service"]["figures"], f"{call}.latency_distribution_ms")
+            if distribution:
+                points = sorted((float(p), float(ms)) for p, ms in distribution.items())
+                series.append((f"gRPC {call}", points))
+    if "engine" in latest:
+        for query_class in ("bm25_rust", "business_or_rust", "heavy_term_rust", "bm25_tantivy", "business_or_tantivy"):
+            summary = figure(latest["engine"]["figures"], query_class)
+            if summary and "p50_ms" in summary:
+                series.append((f"engine {query_class}", [(50.0, summary["p50_ms"]), (99.0, summary["p99_ms"])]))
+    if series:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for label, points in series:
+            ax.plot([p for p, _ in points], [ms for _, ms in points], marker="o", label=label)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency, ms (log)")
+        ax.set_yscale("log")
+        ax.set_title("latency distributions of the latest runs", fontsize=10)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = plots_dir / "latency.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def regenerate(results_dir: Path, report_path: Path) -> list[Path]:
+    """Rewrites the report and the plots from the history; returns the plots written."""
+    history = load_history(results_dir)
+    report_path.write_text(render(history), encoding="utf-8")
+    return plot(history, results_dir / "plots")
