@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
 import sys
 import time
 from array import array
 from typing import Any
+
+from benchmarks import measure
 
 SEED = 20261128
 
@@ -34,27 +35,16 @@ def _cohort(n: int, seed: int = SEED) -> tuple[array[int], array[float], array[i
     return gmv, sales, followers
 
 
-def _seconds(run: Any, repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def _measure(size: int, repeats: int, with_reference: bool) -> dict[str, Any]:
     from xiaodian.creators.scoring import score_cohorts
     from xiaodian.reference import creators as reference
 
     gmv, sales, followers = _cohort(size)
     label = f"{size // 1_000_000}m" if size >= 1_000_000 else f"{size // 1_000}k"
-    seconds = _seconds(lambda: score_cohorts(gmv, sales, followers, [size]), repeats)
-    results: dict[str, Any] = {
-        f"score_rust_{label}_seconds": seconds,
-        f"score_rust_{label}_creators_per_s": size / seconds,
-    }
+    results: dict[str, Any] = {}
+    times = measure.seconds(lambda: score_cohorts(gmv, sales, followers, [size]), repeats)
+    seconds = measure.record(results, f"score_rust_{label}_seconds", times)
+    measure.record(results, f"score_rust_{label}_creators_per_s", [size / t for t in times])
     if with_reference:
         gmv_list, sales_list, followers_list = list(gmv), list(sales), list(followers)
         started = time.perf_counter()

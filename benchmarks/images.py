@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import json
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
+
+from benchmarks import measure
 
 SIDE = 800
 
@@ -39,17 +39,14 @@ def pictures(count: int, fmt: str) -> list[bytes]:
     return out
 
 
-def rate(analyze: Callable[[bytes], object], images: list[bytes], rounds: int) -> float:
-    """Analyses per second: the median over rounds of one pass over every picture."""
-    for data in images[:2]:
-        analyze(data)
-    passes = []
-    for _ in range(rounds):
-        started = time.perf_counter()
+def rates(analyze: Callable[[bytes], object], images: list[bytes], rounds: int) -> list[float]:
+    """Analyses per second of each round (one pass over every picture), after a warm-up pass."""
+
+    def one_pass() -> None:
         for data in images:
             analyze(data)
-        passes.append(len(images) / (time.perf_counter() - started))
-    return statistics.median(passes)
+
+    return [len(images) / s for s in measure.seconds(one_pass, rounds)]
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -60,11 +57,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     results: dict[str, Any] = {"side_px": SIDE, "pictures": count}
     for fmt in ("JPEG", "PNG"):
         images = pictures(count, fmt)
-        rust = rate(_core.analyze_hero_image, images, rounds)
-        reference = rate(hero.analyze_hero_image, images, max(1, rounds // 2))
         key = fmt.lower()
-        results[f"{key}_rust_per_s"] = rust
-        results[f"{key}_reference_per_s"] = reference
+        rust = measure.record(results, f"{key}_rust_per_s", rates(_core.analyze_hero_image, images, rounds))
+        reference = measure.record(
+            results, f"{key}_reference_per_s", rates(hero.analyze_hero_image, images, max(1, rounds // 2))
+        )
         results[f"{key}_speedup_vs_reference"] = rust / reference
     return results
 

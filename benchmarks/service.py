@@ -21,13 +21,14 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 11
@@ -201,9 +202,7 @@ def _measure(
         )
     figures: dict[str, Any] = {"calls_per_run": count, "runs": len(runs)}
     for key in ("qps", "p50_ms", "p99_ms", "server_cpu_us_per_call"):
-        values = [r[key] for r in runs]
-        figures[key] = statistics.median(values)
-        figures[f"{key}_spread"] = [min(values), max(values)]
+        measure.record(figures, key, [r[key] for r in runs])
     # The distribution of the median run (by QPS), for the latency plot.
     median_run = sorted(runs, key=lambda r: r["qps"])[len(runs) // 2]
     figures["latency_distribution_ms"] = median_run["latency_distribution_ms"]
