@@ -116,3 +116,39 @@ func TestGetUnknownProfile(t *testing.T) {
 		t.Fatalf("code = %v (%v), want NotFound", status.Code(err), err)
 	}
 }
+
+func TestScoreCreatorsAndReadTheLeaderboard(t *testing.T) {
+	conn, ctx := dial(t)
+	client := pb.NewCreatorServiceClient(conn)
+	run := fmt.Sprintf("go-e2e-%d", time.Now().UnixNano())
+	// A cohort of its own, so the test stands alone on a shared server.
+	cohort := "go-" + run[len(run)-8:]
+	metrics := []*pb.CreatorMetrics{
+		{CreatorId: "go-a", Period: "2025-06", Cohort: cohort, SettledGmvFen: proto.Int64(300),
+			Audience: &pb.CreatorMetrics_EffectiveFollowers{EffectiveFollowers: 10},
+			Sales:    &pb.CreatorMetrics_SalesScore{SalesScore: 90}},
+		{CreatorId: "go-b", Period: "2025-06", Cohort: cohort, SettledGmvFen: proto.Int64(100),
+			Audience: &pb.CreatorMetrics_FollowerCounts{FollowerCounts: &pb.FollowerCounts{Followers: 50, RiskFlaggedFollowers: 45}},
+			Sales:    &pb.CreatorMetrics_SalesScoreComponents{SalesScoreComponents: &pb.SalesScoreComponents{OrderCount_90D: 3}}},
+	}
+	if _, err := client.UpsertCreatorMetrics(ctx, &pb.UpsertCreatorMetricsRequest{RequestId: run + "-m", Metrics: metrics}); err != nil {
+		t.Fatalf("UpsertCreatorMetrics: %v", err)
+	}
+	scored, err := client.ScoreCreators(ctx, &pb.ScoreCreatorsRequest{RequestId: run + "-s", Period: "2025-06", Cohort: cohort})
+	if err != nil || scored.GetScoredCount() != 2 {
+		t.Fatalf("ScoreCreators: %v, %v", scored, err)
+	}
+	top, err := client.ListTopCreators(ctx, &pb.ListTopCreatorsRequest{Period: "2025-06", Cohort: cohort})
+	if err != nil {
+		t.Fatalf("ListTopCreators: %v", err)
+	}
+	// go-a is better on all three (GMV 300 > 100, sales 90 > the neutral 60, 10 > 5 effective followers).
+	if len(top.GetScores()) != 2 || top.GetScores()[0].GetCreatorId() != "go-a" || top.GetScores()[0].GetScore() != 100 ||
+		top.GetScores()[0].GetTier() != pb.CreatorTier_CREATOR_TIER_S || top.GetScores()[1].GetEffectiveFollowers() != 5 {
+		t.Errorf("leaderboard: %v", top.GetScores())
+	}
+	_, err = client.GetCreatorScore(ctx, &pb.GetCreatorScoreRequest{CreatorId: "go-nobody", Period: "2025-06", Cohort: cohort})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetCreatorScore(unknown) code = %v, want NotFound", status.Code(err))
+	}
+}
