@@ -6,8 +6,9 @@ Figures:
   behind ScoreCreators: three mid-rank percentile columns, the weighted score, tiers and the
   rank order; one cohort; single-threaded, GIL released) at 1M and 10M creators, median of the
   repeats after one warm-up call; the input columns are `array` buffers, as the service's are;
-- creators/s of `xiaodian.reference.creators.score_cohorts` on the 1M cohort (one run: it takes
-  tens of seconds), and the ratio Rust / reference at the same size.
+- creators/s of `xiaodian.reference.creators.score_cohorts` on the same cohorts (one run each:
+  at 10M it takes minutes and a few GB), and the ratio Rust / reference at each size
+  (`score_speedup_vs_reference` is the one at 10M).
 Goal (issue 6): 10M creators scored and ranked in <= 3 s on one core; >= 30x the reference.
 """
 
@@ -35,7 +36,8 @@ def _cohort(n: int, seed: int = SEED) -> tuple[array[int], array[float], array[i
     return gmv, sales, followers
 
 
-def _measure(size: int, repeats: int, with_reference: bool) -> dict[str, Any]:
+def _measure(size: int, repeats: int) -> tuple[dict[str, Any], float, float]:
+    """Figures at one size, with the Rust seconds per call and the speedup over the reference."""
     from xiaodian.creators.scoring import score_cohorts
     from xiaodian.reference import creators as reference
 
@@ -45,25 +47,26 @@ def _measure(size: int, repeats: int, with_reference: bool) -> dict[str, Any]:
     times = measure.seconds(lambda: score_cohorts(gmv, sales, followers, [size]), repeats)
     seconds = measure.record(results, f"score_rust_{label}_seconds", times)
     measure.record(results, f"score_rust_{label}_creators_per_s", [size / t for t in times])
-    if with_reference:
-        gmv_list, sales_list, followers_list = list(gmv), list(sales), list(followers)
-        started = time.perf_counter()
-        reference.score_cohorts(gmv_list, sales_list, followers_list, [size])
-        reference_seconds = time.perf_counter() - started
-        results[f"score_reference_{label}_creators_per_s"] = size / reference_seconds
-        results["score_speedup_vs_reference"] = reference_seconds / seconds
-        results["reference_size"] = size
-    return results
+    gmv_list, sales_list, followers_list = list(gmv), list(sales), list(followers)
+    started = time.perf_counter()
+    reference.score_cohorts(gmv_list, sales_list, followers_list, [size])
+    reference_seconds = time.perf_counter() - started
+    speedup = reference_seconds / seconds
+    results[f"score_reference_{label}_creators_per_s"] = size / reference_seconds
+    results[f"score_speedup_vs_reference_{label}"] = speedup
+    return results, seconds, speedup
 
 
 def run(quick: bool = False) -> dict[str, Any]:
     small, large = (20_000, 200_000) if quick else (1_000_000, 10_000_000)
     repeats = 2 if quick else 3
-    results = _measure(small, repeats, with_reference=True)
-    large_results = _measure(large, repeats, with_reference=False)
+    results, _, _ = _measure(small, repeats)
+    large_results, large_seconds, large_speedup = _measure(large, repeats)
     results.update(large_results)
     results["largest_size"] = large
-    results["largest_seconds"] = next(v for k, v in large_results.items() if k.endswith("_seconds"))
+    results["largest_seconds"] = large_seconds
+    # The goal's ratio: at the largest size, where the work is the goal's.
+    results["score_speedup_vs_reference"] = large_speedup
     return results
 
 

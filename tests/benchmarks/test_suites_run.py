@@ -90,6 +90,8 @@ def test_creators_suite_reports_every_figure(quick_run) -> None:  # type: ignore
         "score_rust_20k_creators_per_s",
         "score_rust_200k_creators_per_s",
         "score_reference_20k_creators_per_s",
+        "score_reference_200k_creators_per_s",
+        "score_speedup_vs_reference_20k",
         "score_speedup_vs_reference",
         "largest_seconds",
     ):
