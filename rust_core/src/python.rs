@@ -12,8 +12,8 @@ use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
 use crate::settle::{
-    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, OrderTotals,
-    Reversal,
+    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
+    Reversal, TOTALS_WORDS,
 };
 use crate::text::{AnalysisMode, Analyzer};
 
@@ -639,13 +639,13 @@ fn split_orders(
     mut allowances: Vec<i64>,
     new_merchant_ppm: u32,
 ) -> PyResult<(Vec<Vec<LineTuple>>, Vec<i64>)> {
-    let splits = py
+    let packed = py
         .detach(|| settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm))
         .map_err(to_py_err)?;
-    let tuples = splits
-        .into_iter()
-        .map(|lines| {
-            lines
+    let tuples = (0..packed.len())
+        .map(|k| {
+            packed
+                .lines(k)
                 .into_iter()
                 .map(|l: LineSplit| {
                     (
@@ -681,8 +681,31 @@ fn order_inputs(orders: Vec<OrderTuple>) -> Result<Vec<OrderInput>, CoreError> {
         .collect()
 }
 
-/// `split_orders` for the service: each order's split packed into bytes (`settle::pack`)
-/// with its totals, so that recording builds no per-line Python objects.
+/// Order k's packed split as Python bytes (little-endian i64 words, written straight into
+/// the bytes object) and its totals tuple.
+fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+    let words = packed.split(k);
+    let bytes = pyo3::types::PyBytes::new_with(py, words.len() * 8, |buf| {
+        for (chunk, word) in buf.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Ok(())
+    })?;
+    let t = packed.totals(k);
+    let totals = (
+        t[0],
+        [t[1], t[2], t[3]],
+        t[4],
+        t[5],
+        t[6],
+        t[TOTALS_WORDS..].to_vec(),
+    );
+    Ok((bytes.into_any().unbind(), totals))
+}
+
+/// `split_orders` for the service: each order's split packed into bytes
+/// (`settle::PackedSplits::split`) with its totals, so that recording builds no per-line
+/// Python objects.
 #[pyfunction]
 fn split_orders_packed(
     py: Python<'_>,
@@ -691,39 +714,18 @@ fn split_orders_packed(
     new_merchant_ppm: u32,
 ) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
     let packed = py
-        .detach(|| {
-            let splits =
-                settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm)?;
-            Ok::<_, CoreError>(
-                splits
-                    .iter()
-                    .map(|lines| (settle::pack(lines), OrderTotals::of(lines)))
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .detach(|| settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm))
         .map_err(to_py_err)?;
-    let out = packed
-        .into_iter()
-        .map(|(bytes, t)| {
-            (
-                pyo3::types::PyBytes::new(py, &bytes).into_any().unbind(),
-                (
-                    t.paid,
-                    t.subsidy,
-                    t.fee,
-                    t.creator_commission,
-                    t.merchant,
-                    t.chain_kept,
-                ),
-            )
-        })
-        .collect();
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
     Ok((out, allowances))
 }
 
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
 /// times (GIL released) and returns each run's seconds, so that the kernel's speed can be
-/// reported apart from the cost of building Python objects.
+/// reported apart from the cost of building Python objects. Each run does what the service's
+/// `split_orders_packed` asks of the kernel: every order's packed split and its totals.
 #[pyfunction]
 fn time_split_orders(
     py: Python<'_>,
