@@ -15,6 +15,7 @@ Invariant: escrow holds exactly the unsettled payouts of every order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -272,6 +273,12 @@ def record_orders(
     return [(o, split_of[o.order_id] if o.order_id in split_of else stored[o.order_id][1]) for o in orders]
 
 
+@functools.cache
+def _no_refunds(line_count: int) -> str:
+    """`line_refunds_json` of an order of `line_count` lines nothing of which is refunded."""
+    return json.dumps([0] * line_count)
+
+
 def _insert(
     conn: sqlite3.Connection,
     new: Sequence[tuple[pb.Order, bytes, bytes]],
@@ -282,6 +289,8 @@ def _insert(
     order_rows = []
     payout_rows = []
     transfers: list[ledger.Transfer | None] = []
+    movement = ledger.movement
+    payment, subsidised = pb.TRANSFER_CODE_PAYMENT, pb.TRANSFER_CODE_SUBSIDY
     for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True):
         order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
@@ -297,27 +306,16 @@ def _insert(
                 paid,
                 order_pb,
                 blob,
-                json.dumps([0] * len(order.lines)),
+                _no_refunds(len(order.lines)),
             )
         )
         payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
-        transfers.append(
-            ledger.movement(
-                f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, pb.TRANSFER_CODE_PAYMENT, order_id, paid_at_us
-            )
-        )
-        for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
-            transfers.append(
-                ledger.movement(
-                    f"{order_id}/subsidy/{account}",
-                    account,
-                    ESCROW,
-                    amount,
-                    pb.TRANSFER_CODE_SUBSIDY,
-                    order_id,
-                    paid_at_us,
+        transfers.append(movement(f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, payment, order_id, paid_at_us))
+        if any(subsidy):
+            for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
+                transfers.append(
+                    movement(f"{order_id}/subsidy/{account}", account, ESCROW, amount, subsidised, order_id, paid_at_us)
                 )
-            )
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
         " order_pb, split_blob, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
