@@ -12,7 +12,9 @@ __all__ = [
     "analyze_hero_image",
     "default_ranking_profile",
     "dhash_distance",
+    "orders_valid",
     "reverse_line",
+    "split_encoded_orders",
     "split_orders",
     "split_orders_packed",
     "time_split_orders",
@@ -101,7 +103,24 @@ def time_split_orders(
     orders: list[_OrderTuple], allowances: list[int], new_merchant_ppm: int, repeats: int
 ) -> list[float]:
     """Benchmark hook: converts the orders once, then times `repeats` runs of the split kernel
-    alone (GIL released); the seconds of each run."""
+    alone (GIL released): every order's packed split and totals, as `split_orders_packed`
+    asks of it; the seconds of each run."""
+
+def orders_valid(encoded: list[bytes]) -> bool:
+    """Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
+    `xiaodian.settlement.orders.validate_order`; False also for an encoding the Rust reader does
+    not take (validate in Python then: it names what is wrong)."""
+
+def split_encoded_orders(
+    encoded: list[bytes],
+    shops: list[int],
+    allowances: list[int],
+    new_merchant_ppm: int,
+    default_rate_ppm: int,
+    rate_ppm_by_category: dict[str, int],
+) -> tuple[list[tuple[bytes, tuple[int, list[int], int, int, int, list[int]]]], list[int]]:
+    """`split_orders_packed` of encoded orders that `orders_valid` passed, read in Rust: order i
+    of shop position `shops[i]`, each line's fee rate by its category, else `default_rate_ppm`."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

@@ -2,15 +2,18 @@
 //! engine types, the mapping of [`CoreError`] to the Python hierarchy in `xiaodian.errors`,
 //! and GIL release around long-running work.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 
 use crate::error::{CoreError, FieldViolation};
 use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
+use crate::settle::wire::WireOrder;
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -722,6 +725,58 @@ fn split_orders_packed(
     Ok((out, allowances))
 }
 
+/// Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
+/// `xiaodian.settlement.orders.validate_order` (`settle::wire`). False also for an encoding
+/// the reader does not take: the caller then validates in Python, which names what is wrong.
+#[pyfunction]
+fn orders_valid(py: Python<'_>, encoded: Vec<PyBackedBytes>) -> bool {
+    py.detach(|| {
+        encoded
+            .iter()
+            .all(|bytes| WireOrder::decode(bytes).is_some_and(|o| o.is_valid()))
+    })
+}
+
+/// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
+/// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
+/// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
+#[pyfunction]
+fn split_encoded_orders(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    shops: Vec<usize>,
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
+    if shops.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one shop position per order",
+        ));
+    }
+    let packed = py.detach(|| {
+        let rates: HashMap<Vec<u8>, u32> = rate_ppm_by_category
+            .into_iter()
+            .map(|(category, rate)| (category.into_bytes(), rate))
+            .collect();
+        let mut inputs = Vec::with_capacity(encoded.len());
+        for (i, (bytes, &shop)) in encoded.iter().zip(&shops).enumerate() {
+            let Some(order) = WireOrder::decode(bytes).filter(WireOrder::is_valid) else {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "order {i} is not one that orders_valid passes"
+                )));
+            };
+            inputs.push(order.order_input(shop, &rates, default_rate_ppm));
+        }
+        settle::split_orders(&inputs, &mut allowances, new_merchant_ppm).map_err(to_py_err)
+    })?;
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, allowances))
+}
+
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
 /// times (GIL released) and returns each run's seconds, so that the kernel's speed can be
 /// reported apart from the cost of building Python objects. Each run does what the service's
@@ -795,5 +850,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reverse_line, m)?)?;
     m.add_function(wrap_pyfunction!(split_orders_packed, m)?)?;
     m.add_function(wrap_pyfunction!(time_split_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(orders_valid, m)?)?;
+    m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
 at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
-after_sale_id) replay too. The split itself is computed by the Rust kernel
-(`_core.split_orders`, GIL released).
+after_sale_id) replay too. Recorded orders are checked and split in Rust, read from their
+encodings (`_core.orders_valid`, `_core.split_encoded_orders`, GIL released).
 """
 
 from __future__ import annotations

@@ -230,30 +230,46 @@ def record_orders(
     `preview`; returns each order with its packed split (`unpack_split`). An order already
     recorded with the same content is returned as it was split; with other content it is
     ALREADY_EXISTS."""
-    v = Violations()
-    seen: set[str] = set()
-    for i, order in enumerate(orders):
-        at = f"{field}[{i}]" if field == "orders" else field
-        validate_order(v, at, order)
-        if order.order_id in seen:
-            v.add(f"{at}.order_id", "must be unique within the batch")
-        seen.add(order.order_id)
-    v.raise_if_any()
     encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    order_ids = [o.order_id for o in orders]
+    # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
+    # batch it does not pass goes through `validate_order`, which names every violation.
+    fast = _core.orders_valid(encoded)
+    if not fast or len(set(order_ids)) != len(order_ids):
+        v = Violations()
+        seen: set[str] = set()
+        for i, order in enumerate(orders):
+            at = f"{field}[{i}]" if field == "orders" else field
+            validate_order(v, at, order)
+            if order.order_id in seen:
+                v.add(f"{at}.order_id", "must be unique within the batch")
+            seen.add(order.order_id)
+        v.raise_if_any()
     digests = [hashlib.sha256(e).digest() for e in encoded]
     stored: dict[str, tuple[bytes, bytes]] = {}
     if not preview:
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
-        for order_id, digest, split_blob in rows_with_ids(conn, select, [o.order_id for o in orders]):
+        for order_id, digest, split_blob in rows_with_ids(conn, select, order_ids):
             stored[order_id] = (digest, split_blob)
     new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
     for order, digest in zip(orders, digests, strict=True):
         if order.order_id in stored:
             check_same_content(stored[order.order_id][0], digest, "order", "order_id", order.order_id)
     positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
-    kernel = [kernel_order(o, p, policy.fees) for (_, o, _), p in zip(new, positions, strict=True)]
+    fees = policy.fees
     try:
-        splits, left = _core.split_orders_packed(kernel, allowances, policy.fees.new_merchant_rate_ppm)
+        if fast:
+            splits, left = _core.split_encoded_orders(
+                [encoded[i] for i, _, _ in new],
+                positions,
+                allowances,
+                fees.new_merchant_rate_ppm,
+                fees.default_rate_ppm,
+                fees.rates,
+            )
+        else:
+            kernel = [kernel_order(o, p, fees) for (_, o, _), p in zip(new, positions, strict=True)]
+            splits, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
