@@ -13,6 +13,7 @@ __all__ = [
     "default_ranking_profile",
     "dhash_distance",
     "orders_valid",
+    "record_responses",
     "reverse_line",
     "split_encoded_orders",
     "split_orders",
@@ -121,6 +122,11 @@ def split_encoded_orders(
 ) -> tuple[list[tuple[bytes, tuple[int, list[int], int, int, int, list[int]]]], list[int]]:
     """`split_orders_packed` of encoded orders that `orders_valid` passed, read in Rust: order i
     of shop position `shops[i]`, each line's fee rate by its category, else `default_rate_ppm`."""
+
+def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
+    """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
+    their packed splits, as `xiaodian.settlement.store.record_response` builds each; None when
+    Rust cannot read an order (build it in Python then)."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

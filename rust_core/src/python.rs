@@ -777,6 +777,39 @@ fn split_encoded_orders(
     Ok((out, allowances))
 }
 
+/// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
+/// (`split_orders_packed`'s bytes), built in Rust (`settle::wire`); None when an order cannot
+/// be read there (the caller builds the response in Python then).
+#[pyfunction]
+fn record_responses(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    splits: Vec<PyBackedBytes>,
+) -> PyResult<Option<Py<pyo3::types::PyBytes>>> {
+    if splits.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one split per order",
+        ));
+    }
+    let bytes = py.detach(|| {
+        let words: Vec<Vec<i64>> = splits
+            .iter()
+            .map(|blob| {
+                blob.chunks_exact(8)
+                    .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
+                    .collect()
+            })
+            .collect();
+        settle::wire::record_responses(
+            encoded
+                .iter()
+                .map(|b| &b[..])
+                .zip(words.iter().map(|w| &w[..])),
+        )
+    });
+    Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b).unbind()))
+}
+
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
 /// times (GIL released) and returns each run's seconds, so that the kernel's speed can be
 /// reported apart from the cost of building Python objects. Each run does what the service's
@@ -852,5 +885,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(time_split_orders, m)?)?;
     m.add_function(wrap_pyfunction!(orders_valid, m)?)?;
     m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(record_responses, m)?)?;
     Ok(())
 }

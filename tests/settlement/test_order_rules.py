@@ -25,6 +25,7 @@ from xiaodian.settlement.orders import (
     kernel_order,
     validate_order,
 )
+from xiaodian.settlement.store import record_response, record_responses
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T = TypeVar("T")
@@ -215,3 +216,34 @@ def test_the_generated_orders_are_mostly_valid_or_break_one_rule() -> None:
 
     count()
     assert 40 <= valid <= 360
+
+
+def python_responses(batch: list[pb.Order], blobs: list[bytes]) -> pb.RecordOrdersResponse:
+    return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in zip(batch, blobs, strict=True)])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(orders(odds=0), min_size=1, max_size=5))
+def test_the_rust_record_responses_are_the_python_ones(batch: list[pb.Order]) -> None:
+    fees = FeePolicy()
+    try:
+        splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
+    except errors.InvalidArgument:
+        return  # nothing recorded, no response
+    blobs = [blob for blob, _ in splits]
+    rust = _core.record_responses([encoded(o) for o in batch], blobs)
+    assert rust is not None
+    assert pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
+    assert record_responses(list(zip(batch, blobs, strict=True))) == python_responses(batch, blobs)
+
+
+def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orders() -> None:
+    batch = generate_orders(6, generate_catalog(6, 500).products, 1_000, 1_790_000_000).orders
+    fees = FeePolicy()
+    splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [10**6], 10_000)
+    blobs = [blob for blob, _ in splits]
+    rust = _core.record_responses([encoded(o) for o in batch], blobs)
+    assert rust is not None and pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
+    one_line = next(i for i, o in enumerate(batch) if len(o.lines) == 1)
+    two_lines = next(i for i, o in enumerate(batch) if len(o.lines) == 2)
+    assert _core.record_responses([encoded(batch[one_line])], [blobs[two_lines]]) is None

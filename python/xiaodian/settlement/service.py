@@ -91,7 +91,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
         def write(conn):  # type: ignore[no-untyped-def]
             recorded = store.record_orders(conn, request.orders, self.policy)
-            return pb.RecordOrdersResponse(orders=[store.record_response(o, blob) for o, blob in recorded])
+            return store.record_responses(recorded)
 
         return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
 

@@ -347,6 +347,17 @@ def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderRespons
     )
 
 
+def record_responses(recorded: Sequence[tuple[pb.Order, bytes]]) -> pb.RecordOrdersResponse:
+    """`record_response` of every recorded order (with its packed split), built in Rust from the
+    encoded orders (`_core.record_responses`); in Python if Rust cannot read one of them."""
+    encoded = _core.record_responses(
+        [o.SerializeToString(deterministic=True) for o, _ in recorded], [blob for _, blob in recorded]
+    )
+    if encoded is None:
+        return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in recorded])
+    return pb.RecordOrdersResponse.FromString(encoded)
+
+
 # --- lifecycle ---------------------------------------------------------------------------
 
 

@@ -402,6 +402,138 @@ impl<'a> WireOrder<'a> {
     }
 }
 
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// An integer field; 0, the default, is not written (as protobuf does).
+fn put_int(out: &mut Vec<u8>, number: u64, v: i64) {
+    if v != 0 {
+        put_varint(out, number << 3);
+        put_varint(out, v as u64);
+    }
+}
+
+/// A string field; "", the default, is not written.
+fn put_str(out: &mut Vec<u8>, number: u64, s: &[u8]) {
+    if !s.is_empty() {
+        put_message(out, number, s);
+    }
+}
+
+/// A length-delimited field, written even when empty (a present submessage).
+fn put_message(out: &mut Vec<u8>, number: u64, body: &[u8]) {
+    put_varint(out, number << 3 | 2);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(body);
+}
+
+/// `ORDER_STATE_PAID`.
+const ORDER_STATE_PAID: i64 = 1;
+
+impl WireOrder<'_> {
+    /// The encoded `RecordOrderResponse` of this order recorded with the packed split `words`
+    /// (`PackedSplits::split`): its id, its `OrderSplit`, state PAID — what
+    /// `xiaodian.settlement.store.record_response` builds in Python. None when the split is
+    /// not this order's (other line, discount or chain counts).
+    pub fn record_response(&self, words: &[i64]) -> Option<Vec<u8>> {
+        let (n, d) = (self.lines.len(), self.discounts.len());
+        let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
+        let c = parties.len();
+        let header = [n as i64, d as i64, c as i64];
+        let width = super::PACKED_LINE_WORDS + d + c;
+        if n == 0
+            || words.len() != super::PACKED_HEADER_WORDS + n * width
+            || words[..super::PACKED_HEADER_WORDS] != header
+        {
+            return None;
+        }
+        let mut split = Vec::with_capacity(64 * n);
+        let (mut line, mut share, mut party) = (Vec::new(), Vec::new(), Vec::new());
+        let mut totals = [0i64; 6];
+        for (l, w) in self
+            .lines
+            .iter()
+            .zip(words[super::PACKED_HEADER_WORDS..].chunks_exact(width))
+        {
+            let [gross, paid, s0, s1, s2, base, fee, creator, merchant] =
+                <[i64; 9]>::try_from(&w[..super::PACKED_LINE_WORDS]).ok()?;
+            let kept = &w[super::PACKED_LINE_WORDS + d..];
+            let agency: i64 = kept.iter().sum();
+            line.clear();
+            put_str(&mut line, 1, l.line_id);
+            put_int(&mut line, 2, gross);
+            for (discount, &amount) in self
+                .discounts
+                .iter()
+                .zip(&w[super::PACKED_LINE_WORDS..super::PACKED_LINE_WORDS + d])
+            {
+                if discount.line_ids.is_empty() || discount.line_ids.contains(&l.line_id) {
+                    share.clear();
+                    put_str(&mut share, 1, discount.discount_id);
+                    put_int(&mut share, 2, i64::from(discount.funder));
+                    put_int(&mut share, 3, amount);
+                    put_message(&mut line, 3, &share);
+                }
+            }
+            put_int(&mut line, 4, paid);
+            put_int(&mut line, 5, s0);
+            put_int(&mut line, 6, s1);
+            put_int(&mut line, 7, s2);
+            put_int(&mut line, 8, paid + s0 + s1 + s2);
+            put_int(&mut line, 9, base);
+            put_int(&mut line, 10, fee);
+            put_int(&mut line, 11, creator);
+            put_int(&mut line, 12, agency);
+            let mut received = agency;
+            for (p, &keeps) in parties.iter().zip(kept) {
+                party.clear();
+                put_int(&mut party, 1, i64::from(p.kind));
+                put_str(&mut party, 2, p.party_id);
+                put_int(&mut party, 3, received);
+                put_int(&mut party, 4, received - keeps);
+                put_int(&mut party, 5, keeps);
+                put_message(&mut line, 13, &party);
+                received -= keeps;
+            }
+            put_int(&mut line, 14, merchant);
+            put_message(&mut split, 1, &line);
+            for (total, part) in
+                totals
+                    .iter_mut()
+                    .zip([paid, s0 + s1 + s2, fee, creator, agency, merchant])
+            {
+                *total += part;
+            }
+        }
+        for (number, total) in (2..).zip(totals) {
+            put_int(&mut split, number, total);
+        }
+        let mut response = Vec::with_capacity(split.len() + self.order_id.len() + 8);
+        put_str(&mut response, 1, self.order_id);
+        put_message(&mut response, 2, &split);
+        put_int(&mut response, 3, ORDER_STATE_PAID);
+        Some(response)
+    }
+}
+
+/// The encoded `RecordOrdersResponse` of orders (encoded) recorded with their packed splits;
+/// None if an order cannot be read or a split is not its order's.
+pub fn record_responses<'a>(
+    orders: impl IntoIterator<Item = (&'a [u8], &'a [i64])>,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for (bytes, words) in orders {
+        let response = WireOrder::decode(bytes)?.record_response(words)?;
+        put_message(&mut out, 1, &response);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
