@@ -14,6 +14,7 @@ __all__ = [
     "dhash_distance",
     "orders_valid",
     "record_responses",
+    "recording_rows",
     "reverse_line",
     "split_encoded_orders",
     "split_orders",
@@ -127,6 +128,14 @@ def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
     """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
     their packed splits, as `xiaodian.settlement.store.record_response` builds each; None when
     Rust cannot read an order (build it in Python then)."""
+
+def recording_rows(
+    encoded: list[bytes], splits: list[bytes]
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, str, int, int, str, str, int]]] | None:
+    """The payout rows (order_id, account, amount_fen) and payment and subsidy transfer rows
+    (`ledger_transfers` columns) of recording orders (encoded `Order`s) with their packed
+    splits, as `xiaodian.settlement.store.recording_rows` builds them; None when Rust cannot
+    read an order (build them in Python then)."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

@@ -13,7 +13,7 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::WireOrder;
+use crate::settle::wire::{PayoutRow, TransferRow, WireOrder};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -792,14 +792,7 @@ fn record_responses(
         ));
     }
     let bytes = py.detach(|| {
-        let words: Vec<Vec<i64>> = splits
-            .iter()
-            .map(|blob| {
-                blob.chunks_exact(8)
-                    .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
-                    .collect()
-            })
-            .collect();
+        let words = split_words(&splits);
         settle::wire::record_responses(
             encoded
                 .iter()
@@ -808,6 +801,41 @@ fn record_responses(
         )
     });
     Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b).unbind()))
+}
+
+/// Packed splits (`split_orders_packed`'s bytes) as i64 words.
+fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
+    splits
+        .iter()
+        .map(|blob| {
+            blob.chunks_exact(8)
+                .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
+                .collect()
+        })
+        .collect()
+}
+
+/// The payout and transfer rows of recording orders (encoded) with their packed splits
+/// (`settle::wire::WireOrder::recording_rows`); None when Rust cannot read an order (the
+/// caller builds them in Python then).
+#[pyfunction]
+fn recording_rows(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    splits: Vec<PyBackedBytes>,
+) -> PyResult<Option<(Vec<PayoutRow>, Vec<TransferRow>)>> {
+    if splits.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one split per order",
+        ));
+    }
+    Ok(py.detach(|| {
+        let (mut payouts, mut transfers) = (Vec::new(), Vec::new());
+        for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
+            WireOrder::decode(bytes)?.recording_rows(&words, &mut payouts, &mut transfers)?;
+        }
+        Some((payouts, transfers))
+    }))
 }
 
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
@@ -886,5 +914,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(orders_valid, m)?)?;
     m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
     m.add_function(wrap_pyfunction!(record_responses, m)?)?;
+    m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
     Ok(())
 }

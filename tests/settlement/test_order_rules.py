@@ -25,7 +25,7 @@ from xiaodian.settlement.orders import (
     kernel_order,
     validate_order,
 )
-from xiaodian.settlement.store import record_response, record_responses
+from xiaodian.settlement.store import record_response, record_responses, recording_rows
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T = TypeVar("T")
@@ -247,3 +247,40 @@ def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orde
     one_line = next(i for i, o in enumerate(batch) if len(o.lines) == 1)
     two_lines = next(i for i, o in enumerate(batch) if len(o.lines) == 2)
     assert _core.record_responses([encoded(batch[one_line])], [blobs[two_lines]]) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(orders(odds=0), min_size=1, max_size=5),
+    st.integers(-62_135_596_801, 253_402_300_800),
+    st.integers(-1, 10**9),
+)
+def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seconds: int, nanos: int) -> None:
+    batch[0].paid_at.seconds, batch[0].paid_at.nanos = seconds, nanos
+    fees = FeePolicy()
+    try:
+        splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
+    except errors.InvalidArgument:
+        return  # nothing recorded
+    rust = _core.recording_rows([encoded(o) for o in batch], [blob for blob, _ in splits])
+    recorded = [(o, totals) for o, (_, totals) in zip(batch, splits, strict=True)]
+    try:
+        payout_rows, transfers = recording_rows(recorded)
+    except ValueError:  # not a valid Timestamp: Python refuses it, Rust leaves it to Python
+        assert rust is None
+        return
+    assert rust == (payout_rows, [tuple(t) for t in transfers if t is not None])
+
+
+def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_orders() -> None:
+    order = valid_order()
+    chain = order.attribution.agency_chain
+    chain.parties[0].pass_down_ppm = 500_000
+    chain.parties.add(kind=pb.PARTY_KIND_AGENCY, party_id="a1")  # the same account as the head
+    [(blob, totals)], _ = _core.split_orders_packed([kernel_order(order, 0, FeePolicy())], [0], 10_000)
+    rows = _core.recording_rows([encoded(order)], [blob])
+    assert rows is not None and rows[0] == recording_rows([(order, totals)])[0]
+    assert [account for _, account, _ in rows[0]].count("party:AGENCY:a1") == 1
+    other = valid_order()
+    other.lines.add(line_id="l2", product_id="p2", category_id="c1", unit_price_fen=5, quantity=1)
+    assert _core.recording_rows([encoded(other)], [blob]) is None

@@ -60,6 +60,11 @@ def check_account(account: str, field: str = "account") -> None:
         )
 
 
+#: A `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id, refund_id,
+#: booked_at_us); a `Transfer` is one.
+TransferRow = tuple[str, str, str, int, int, str, str, int]
+
+
 class Transfer(NamedTuple):
     """One transfer, its fields in the order of `ledger_transfers`' columns (a tuple: posted
     as it is)."""
@@ -93,7 +98,7 @@ def movement(
     return Transfer(transfer_id, source, target, amount_fen, code, order_id, refund_id, booked_at_us)
 
 
-def post(conn: sqlite3.Connection, transfers: Iterable[Transfer | None]) -> int:
+def post(conn: sqlite3.Connection, transfers: Iterable[TransferRow | None]) -> int:
     """Books the transfers (None entries skipped) and updates the balances; returns how many
     were booked. A transfer id already booked is an error: callers never post twice."""
     booked = [t for t in transfers if t is not None]

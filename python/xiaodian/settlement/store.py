@@ -295,36 +295,21 @@ def _no_refunds(line_count: int) -> str:
     return json.dumps([0] * line_count)
 
 
-def _insert(
-    conn: sqlite3.Connection,
-    new: Sequence[tuple[pb.Order, bytes, bytes]],
-    splits: Sequence[tuple[bytes, OrderTotals]],
-) -> None:
-    """Inserts new orders (each with its encoding and digest) and their payouts, and books
-    their payment and subsidy transfers."""
-    order_rows = []
+def recording_rows(
+    recorded: Sequence[tuple[pb.Order, OrderTotals]],
+) -> tuple[list[tuple[str, str, int]], list[ledger.TransferRow | None]]:
+    """The payout rows (order_id, account, amount_fen) and the payment and subsidy transfers of
+    recording orders with their split totals. `_core.recording_rows` builds the same rows in
+    Rust from the encoded orders; this is their definition, and the path for an order Rust
+    cannot read."""
     payout_rows = []
-    transfers: list[ledger.Transfer | None] = []
+    transfers: list[ledger.TransferRow | None] = []
     movement = ledger.movement
     payment, subsidised = pb.TRANSFER_CODE_PAYMENT, pb.TRANSFER_CODE_SUBSIDY
-    for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True):
+    for order, totals in recorded:
         order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
         paid, subsidy = totals[0], totals[1]
-        order_rows.append(
-            (
-                order_id,
-                order.shop_id,
-                digest,
-                paid_at_us,
-                PAID,
-                order.guide_id or None,
-                paid,
-                order_pb,
-                blob,
-                _no_refunds(len(order.lines)),
-            )
-        )
         payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
         transfers.append(movement(f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, payment, order_id, paid_at_us))
         if any(subsidy):
@@ -332,6 +317,37 @@ def _insert(
                 transfers.append(
                     movement(f"{order_id}/subsidy/{account}", account, ESCROW, amount, subsidised, order_id, paid_at_us)
                 )
+    return payout_rows, transfers
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    new: Sequence[tuple[pb.Order, bytes, bytes]],
+    splits: Sequence[tuple[bytes, OrderTotals]],
+) -> None:
+    """Inserts new orders (each with its encoding and digest) and their payouts, and books
+    their payment and subsidy transfers."""
+    order_rows = [
+        (
+            order.order_id,
+            order.shop_id,
+            digest,
+            order.paid_at.ToMicroseconds(),
+            PAID,
+            order.guide_id or None,
+            totals[0],
+            order_pb,
+            blob,
+            _no_refunds(len(order.lines)),
+        )
+        for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True)
+    ]
+    rows: tuple[list[tuple[str, str, int]], Sequence[ledger.TransferRow | None]] | None = _core.recording_rows(
+        [order_pb for _, order_pb, _ in new], [blob for blob, _ in splits]
+    )
+    if rows is None:
+        rows = recording_rows([(order, totals) for (order, _, _), (_, totals) in zip(new, splits, strict=True)])
+    payout_rows, transfers = rows
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
         " order_pb, split_blob, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -64,7 +64,8 @@ pub struct WireChain<'a> {
 pub struct WireOrder<'a> {
     pub order_id: &'a [u8],
     pub shop_id: &'a [u8],
-    pub has_paid_at: bool,
+    /// The encoded `paid_at` Timestamp, when present.
+    pub paid_at: Option<&'a [u8]>,
     pub lines: Vec<WireLine<'a>>,
     pub discounts: Vec<WireDiscount<'a>>,
     pub has_attribution: bool,
@@ -237,12 +238,12 @@ impl<'a> WireOrder<'a> {
     /// wire type, are skipped as protobuf does.
     pub fn decode(bytes: &'a [u8]) -> Option<Self> {
         let mut o = WireOrder::default();
-        let (mut paid_at, mut attribution) = (None, None);
+        let mut attribution = None;
         fields(bytes, |number, value| {
             match (number, value) {
                 (1, Value::Bytes(b)) => o.order_id = b,
                 (2, Value::Bytes(b)) => o.shop_id = b,
-                (3, Value::Bytes(b)) => once(&mut paid_at, b)?,
+                (3, Value::Bytes(b)) => once(&mut o.paid_at, b)?,
                 (4, Value::Bytes(b)) => o.lines.push(line(b)?),
                 (5, Value::Bytes(b)) => o.discounts.push(discount(b)?),
                 (6, Value::Bytes(b)) => once(&mut attribution, b)?,
@@ -254,7 +255,6 @@ impl<'a> WireOrder<'a> {
             Ok(())
         })
         .ok()?;
-        o.has_paid_at = paid_at.is_some();
         if let Some(bytes) = attribution {
             o.has_attribution = true;
             let (mut c, mut ch) = (None, None);
@@ -274,7 +274,7 @@ impl<'a> WireOrder<'a> {
 
     /// Whether the order breaks none of the rules of `validate_order` (SPEC §5).
     pub fn is_valid(&self) -> bool {
-        if !(ok_id(self.order_id) && ok_id(self.shop_id) && self.has_paid_at) {
+        if !(ok_id(self.order_id) && ok_id(self.shop_id) && self.paid_at.is_some()) {
             return false;
         }
         if !(1..=MAX_LINES).contains(&self.lines.len()) || self.discounts.len() > MAX_DISCOUNTS {
@@ -518,6 +518,150 @@ impl WireOrder<'_> {
         put_message(&mut response, 2, &split);
         put_int(&mut response, 3, ORDER_STATE_PAID);
         Some(response)
+    }
+}
+
+/// Ledger accounts and transfer codes of `xiaodian.settlement.orders` and `xiaodian.v1`.
+const BUYER_FUNDS: &str = "buyer_funds";
+const ESCROW: &str = "escrow";
+const PLATFORM_FEE: &str = "platform:fee";
+const SUBSIDY_ACCOUNTS: [&str; 2] = ["platform:subsidy", "government:subsidy"];
+const PARTY_KINDS: [&str; 5] = [
+    "AGENCY",
+    "SUB_AGENCY",
+    "CREATOR",
+    "PROMOTER_AGENCY",
+    "PROMOTER",
+];
+const TRANSFER_CODE_PAYMENT: i64 = 1;
+const TRANSFER_CODE_SUBSIDY: i64 = 2;
+
+/// One `settlement_payouts` row: (order_id, account, amount_fen).
+pub type PayoutRow = (String, String, i64);
+/// One `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id,
+/// refund_id, booked_at_us).
+pub type TransferRow = (String, String, String, i64, i64, String, String, i64);
+
+impl WireOrder<'_> {
+    /// `paid_at` in microseconds (`Timestamp.ToMicroseconds`: seconds × 10⁶ + ⌊nanos / 1,000⌋);
+    /// None when absent, unreadable, or not a valid Timestamp (years 1-9999, nanos in
+    /// [0, 10⁹)), which `ToMicroseconds` refuses.
+    pub fn paid_at_us(&self) -> Option<i64> {
+        let (mut seconds, mut nanos) = (0i64, 0i32);
+        fields(self.paid_at?, |number, value| {
+            match (number, value) {
+                (1, Value::Varint(v)) => seconds = v as i64,
+                (2, Value::Varint(v)) => nanos = v as i32,
+                _ => {}
+            }
+            Ok(())
+        })
+        .ok()?;
+        if !(-62_135_596_800..=253_402_300_799).contains(&seconds)
+            || !(0..1_000_000_000).contains(&nanos)
+        {
+            return None;
+        }
+        Some(seconds * 1_000_000 + i64::from(nanos / 1_000))
+    }
+
+    /// What recording this order with the packed split `words` writes besides the order row,
+    /// as `xiaodian.settlement.store._insert` builds it: the payouts (merchant, platform fee,
+    /// creator if attributed, each chain party; one row per account) and the payment and
+    /// subsidy transfers into escrow. None when a string is not UTF-8, `paid_at` is not
+    /// readable, or the split is not this order's.
+    pub fn recording_rows(
+        &self,
+        words: &[i64],
+        payouts: &mut Vec<PayoutRow>,
+        transfers: &mut Vec<TransferRow>,
+    ) -> Option<()> {
+        let text = |b| std::str::from_utf8(b).ok();
+        let order_id = text(self.order_id)?;
+        let paid_at_us = self.paid_at_us()?;
+        let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
+        let (n, d, c) = (self.lines.len(), self.discounts.len(), parties.len());
+        let width = super::PACKED_LINE_WORDS + d + c;
+        if n == 0
+            || words.len() != super::PACKED_HEADER_WORDS + n * width
+            || words[..super::PACKED_HEADER_WORDS] != [n as i64, d as i64, c as i64]
+        {
+            return None;
+        }
+        // Per packed line: paid (1), subsidies (2-4), fee (6), creator commission (7),
+        // merchant (8); then the chain's kept amounts.
+        let mut sums = [0i64; super::PACKED_LINE_WORDS];
+        let mut kept = vec![0i64; c];
+        for w in words[super::PACKED_HEADER_WORDS..].chunks_exact(width) {
+            for k in [1, 2, 3, 4, 6, 7, 8] {
+                sums[k] += w[k];
+            }
+            for (total, &part) in kept.iter_mut().zip(&w[super::PACKED_LINE_WORDS + d..]) {
+                *total += part;
+            }
+        }
+        let [_, paid, creator_subsidy, platform_subsidy, government_subsidy, _, fee, creator_commission, merchant] =
+            sums;
+        let creator = match &self.creator {
+            Some(c) => format!("creator:{}", text(c.creator_id)?),
+            None => String::new(),
+        };
+        let start = payouts.len();
+        let mut owe = |account: String, amount: i64| match payouts[start..]
+            .iter_mut()
+            .find(|row| row.1 == account)
+        {
+            Some(row) => row.2 += amount,
+            None => payouts.push((order_id.to_owned(), account, amount)),
+        };
+        owe(format!("merchant:{}", text(self.shop_id)?), merchant);
+        owe(PLATFORM_FEE.to_owned(), fee);
+        if !creator.is_empty() {
+            owe(creator.clone(), creator_commission);
+        }
+        for (p, &keeps) in parties.iter().zip(&kept) {
+            let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
+            owe(format!("party:{kind}:{}", text(p.party_id)?), keeps);
+        }
+        let mut transfer = |id: String, source: &str, target: &str, amount: i64, code: i64| {
+            let (debit, credit) = if amount < 0 {
+                (target, source)
+            } else {
+                (source, target)
+            };
+            if amount != 0 {
+                transfers.push((
+                    id,
+                    debit.to_owned(),
+                    credit.to_owned(),
+                    amount.abs(),
+                    code,
+                    order_id.to_owned(),
+                    String::new(),
+                    paid_at_us,
+                ));
+            }
+        };
+        transfer(
+            format!("{order_id}/payment"),
+            BUYER_FUNDS,
+            ESCROW,
+            paid,
+            TRANSFER_CODE_PAYMENT,
+        );
+        for (account, amount) in [&creator[..], SUBSIDY_ACCOUNTS[0], SUBSIDY_ACCOUNTS[1]]
+            .into_iter()
+            .zip([creator_subsidy, platform_subsidy, government_subsidy])
+        {
+            transfer(
+                format!("{order_id}/subsidy/{account}"),
+                account,
+                ESCROW,
+                amount,
+                TRANSFER_CODE_SUBSIDY,
+            );
+        }
+        Some(())
     }
 }
 
