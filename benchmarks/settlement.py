@@ -4,9 +4,12 @@ WAL and synchronous=FULL).
 
 Figures:
 - split lines/s: the Rust kernel alone (`_core.time_split_orders`: inputs converted once, then
-  timed runs of the kernel) and through the binding the service uses (`split_orders_packed`:
-  Python tuples in, packed bytes and totals out), vs `xiaodian.reference.settlement.split_orders`
-  on the same demo orders; the ratios;
+  timed runs of the kernel, each writing every order's packed split and totals, as the service
+  needs them), through the tuple binding (`split_orders_packed`: Python tuples in, packed bytes
+  and totals out; the service's path for an order its Rust reader does not take) and through
+  the binding recording uses (`split_encoded_orders`: the encoded orders in, read in Rust), vs
+  `xiaodian.reference.settlement.split_orders` on the same demo orders; the ratio of the kernel
+  to the reference;
 - durable orders/s in-process: `SettlementService.record` (validation, split, one transaction
   per batch of 1,000 with its ledger transfers) on a fresh database;
 - durable orders/s over gRPC, batches of 1,000 from a client in this process to a real server on
@@ -117,6 +120,7 @@ def _record_over_grpc(orders: list[Any], stream: bool) -> float:
 def run(quick: bool = False) -> dict[str, Any]:
     from xiaodian import _core
     from xiaodian.reference import settlement as reference
+    from xiaodian.settlement.orders import FeePolicy
 
     order_count = 5_000 if quick else 100_000
     reference_count = 1_000 if quick else 10_000
@@ -132,6 +136,16 @@ def run(quick: bool = False) -> dict[str, Any]:
         results["split_rust_lines_per_s"] = lines / statistics.median(kernel_seconds)
         results["split_rust_binding_lines_per_s"] = _median_rate(
             lines, lambda: _core.split_orders_packed(kernel, list(allowances), 10_000), repeats
+        )
+        encoded = [o.SerializeToString(deterministic=True) for o in orders]
+        shops = [k[0] for k in kernel]
+        fees = FeePolicy()
+        results["split_rust_encoded_lines_per_s"] = _median_rate(
+            lines,
+            lambda: _core.split_encoded_orders(
+                encoded, shops, list(allowances), fees.new_merchant_rate_ppm, fees.default_rate_ppm, fees.rates
+            ),
+            repeats,
         )
         few = kernel[:reference_count]
         few_lines = sum(len(k[1]) for k in few)

@@ -14,9 +14,13 @@ __all__ = [
     "analyze_hero_image",
     "default_ranking_profile",
     "dhash_distance",
+    "orders_valid",
+    "record_responses",
+    "recording_rows",
     "reverse_line",
     "sales_scores",
     "score_creators",
+    "split_encoded_orders",
     "split_orders",
     "split_orders_packed",
     "time_split_orders",
@@ -105,7 +109,37 @@ def time_split_orders(
     orders: list[_OrderTuple], allowances: list[int], new_merchant_ppm: int, repeats: int
 ) -> list[float]:
     """Benchmark hook: converts the orders once, then times `repeats` runs of the split kernel
-    alone (GIL released); the seconds of each run."""
+    alone (GIL released): every order's packed split and totals, as `split_orders_packed`
+    asks of it; the seconds of each run."""
+
+def orders_valid(encoded: list[bytes]) -> bool:
+    """Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
+    `xiaodian.settlement.orders.validate_order`; False also for an encoding the Rust reader does
+    not take (validate in Python then: it names what is wrong)."""
+
+def split_encoded_orders(
+    encoded: list[bytes],
+    shops: list[int],
+    allowances: list[int],
+    new_merchant_ppm: int,
+    default_rate_ppm: int,
+    rate_ppm_by_category: dict[str, int],
+) -> tuple[list[tuple[bytes, tuple[int, list[int], int, int, int, list[int]]]], list[int]]:
+    """`split_orders_packed` of encoded orders that `orders_valid` passed, read in Rust: order i
+    of shop position `shops[i]`, each line's fee rate by its category, else `default_rate_ppm`."""
+
+def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
+    """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
+    their packed splits, as `xiaodian.settlement.store.record_response` builds each; None when
+    Rust cannot read an order (build it in Python then)."""
+
+def recording_rows(
+    encoded: list[bytes], splits: list[bytes]
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, str, int, int, str, str, int]]] | None:
+    """The payout rows (order_id, account, amount_fen) and payment and subsidy transfer rows
+    (`ledger_transfers` columns) of recording orders (encoded `Order`s) with their packed
+    splits, as `xiaodian.settlement.store.recording_rows` builds them; None when Rust cannot
+    read an order (build them in Python then)."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

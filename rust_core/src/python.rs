@@ -2,10 +2,12 @@
 //! engine types, the mapping of [`CoreError`] to the Python hierarchy in `xiaodian.errors`,
 //! and GIL release around long-running work.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
 use crate::creator::{self, CohortValues, Weights};
@@ -14,9 +16,10 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
+use crate::settle::wire::{PayoutRow, TransferRow, WireOrder};
 use crate::settle::{
-    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, OrderTotals,
-    Reversal,
+    self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
+    Reversal, TOTALS_WORDS,
 };
 use crate::text::{AnalysisMode, Analyzer};
 
@@ -642,13 +645,13 @@ fn split_orders(
     mut allowances: Vec<i64>,
     new_merchant_ppm: u32,
 ) -> PyResult<(Vec<Vec<LineTuple>>, Vec<i64>)> {
-    let splits = py
+    let packed = py
         .detach(|| settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm))
         .map_err(to_py_err)?;
-    let tuples = splits
-        .into_iter()
-        .map(|lines| {
-            lines
+    let tuples = (0..packed.len())
+        .map(|k| {
+            packed
+                .lines(k)
                 .into_iter()
                 .map(|l: LineSplit| {
                     (
@@ -684,8 +687,31 @@ fn order_inputs(orders: Vec<OrderTuple>) -> Result<Vec<OrderInput>, CoreError> {
         .collect()
 }
 
-/// `split_orders` for the service: each order's split packed into bytes (`settle::pack`)
-/// with its totals, so that recording builds no per-line Python objects.
+/// Order k's packed split as Python bytes (little-endian i64 words, written straight into
+/// the bytes object) and its totals tuple.
+fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+    let words = packed.split(k);
+    let bytes = pyo3::types::PyBytes::new_with(py, words.len() * 8, |buf| {
+        for (chunk, word) in buf.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Ok(())
+    })?;
+    let t = packed.totals(k);
+    let totals = (
+        t[0],
+        [t[1], t[2], t[3]],
+        t[4],
+        t[5],
+        t[6],
+        t[TOTALS_WORDS..].to_vec(),
+    );
+    Ok((bytes.into_any().unbind(), totals))
+}
+
+/// `split_orders` for the service: each order's split packed into bytes
+/// (`settle::PackedSplits::split`) with its totals, so that recording builds no per-line
+/// Python objects.
 #[pyfunction]
 fn split_orders_packed(
     py: Python<'_>,
@@ -694,39 +720,131 @@ fn split_orders_packed(
     new_merchant_ppm: u32,
 ) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
     let packed = py
-        .detach(|| {
-            let splits =
-                settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm)?;
-            Ok::<_, CoreError>(
-                splits
-                    .iter()
-                    .map(|lines| (settle::pack(lines), OrderTotals::of(lines)))
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .detach(|| settle::split_orders(&order_inputs(orders)?, &mut allowances, new_merchant_ppm))
         .map_err(to_py_err)?;
-    let out = packed
-        .into_iter()
-        .map(|(bytes, t)| {
-            (
-                pyo3::types::PyBytes::new(py, &bytes).into_any().unbind(),
-                (
-                    t.paid,
-                    t.subsidy,
-                    t.fee,
-                    t.creator_commission,
-                    t.merchant,
-                    t.chain_kept,
-                ),
-            )
-        })
-        .collect();
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
     Ok((out, allowances))
+}
+
+/// Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
+/// `xiaodian.settlement.orders.validate_order` (`settle::wire`). False also for an encoding
+/// the reader does not take: the caller then validates in Python, which names what is wrong.
+#[pyfunction]
+fn orders_valid(py: Python<'_>, encoded: Vec<PyBackedBytes>) -> bool {
+    py.detach(|| {
+        encoded
+            .iter()
+            .all(|bytes| WireOrder::decode(bytes).is_some_and(|o| o.is_valid()))
+    })
+}
+
+/// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
+/// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
+/// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
+#[pyfunction]
+fn split_encoded_orders(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    shops: Vec<usize>,
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
+    if shops.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one shop position per order",
+        ));
+    }
+    let packed = py.detach(|| {
+        let rates: HashMap<Vec<u8>, u32> = rate_ppm_by_category
+            .into_iter()
+            .map(|(category, rate)| (category.into_bytes(), rate))
+            .collect();
+        let mut inputs = Vec::with_capacity(encoded.len());
+        for (i, (bytes, &shop)) in encoded.iter().zip(&shops).enumerate() {
+            let Some(order) = WireOrder::decode(bytes).filter(WireOrder::is_valid) else {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "order {i} is not one that orders_valid passes"
+                )));
+            };
+            inputs.push(order.order_input(shop, &rates, default_rate_ppm));
+        }
+        settle::split_orders(&inputs, &mut allowances, new_merchant_ppm).map_err(to_py_err)
+    })?;
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, allowances))
+}
+
+/// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
+/// (`split_orders_packed`'s bytes), built in Rust (`settle::wire`); None when an order cannot
+/// be read there (the caller builds the response in Python then).
+#[pyfunction]
+fn record_responses(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    splits: Vec<PyBackedBytes>,
+) -> PyResult<Option<Py<pyo3::types::PyBytes>>> {
+    if splits.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one split per order",
+        ));
+    }
+    let bytes = py.detach(|| {
+        let words = split_words(&splits);
+        settle::wire::record_responses(
+            encoded
+                .iter()
+                .map(|b| &b[..])
+                .zip(words.iter().map(|w| &w[..])),
+        )
+    });
+    Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b).unbind()))
+}
+
+/// Packed splits (`split_orders_packed`'s bytes) as i64 words.
+fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
+    splits
+        .iter()
+        .map(|blob| {
+            blob.chunks_exact(8)
+                .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
+                .collect()
+        })
+        .collect()
+}
+
+/// The payout and transfer rows of recording orders (encoded) with their packed splits
+/// (`settle::wire::WireOrder::recording_rows`); None when Rust cannot read an order (the
+/// caller builds them in Python then).
+#[pyfunction]
+fn recording_rows(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    splits: Vec<PyBackedBytes>,
+) -> PyResult<Option<(Vec<PayoutRow>, Vec<TransferRow>)>> {
+    if splits.len() != encoded.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "one split per order",
+        ));
+    }
+    Ok(py.detach(|| {
+        let (mut payouts, mut transfers) = (Vec::new(), Vec::new());
+        for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
+            WireOrder::decode(bytes)?.recording_rows(&words, &mut payouts, &mut transfers)?;
+        }
+        Some((payouts, transfers))
+    }))
 }
 
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
 /// times (GIL released) and returns each run's seconds, so that the kernel's speed can be
-/// reported apart from the cost of building Python objects.
+/// reported apart from the cost of building Python objects. Each run does what the service's
+/// `split_orders_packed` asks of the kernel: every order's packed split and its totals.
 #[pyfunction]
 fn time_split_orders(
     py: Python<'_>,
@@ -905,5 +1023,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(time_split_orders, m)?)?;
     m.add_function(wrap_pyfunction!(sales_scores, m)?)?;
     m.add_function(wrap_pyfunction!(score_creators, m)?)?;
+    m.add_function(wrap_pyfunction!(orders_valid, m)?)?;
+    m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(record_responses, m)?)?;
+    m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
     Ok(())
 }

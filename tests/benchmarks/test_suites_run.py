@@ -75,6 +75,7 @@ def test_settlement_suite_reports_every_figure(quick_run) -> None:  # type: igno
     for name in (
         "split_rust_lines_per_s",
         "split_rust_binding_lines_per_s",
+        "split_rust_encoded_lines_per_s",
         "split_reference_lines_per_s",
         "split_speedup_vs_reference",
         "record_in_process_orders_per_s",

@@ -49,6 +49,11 @@ class Database:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # Checkpoint the WAL into the database every ~40 MB of it rather than every 4 MB (the
+            # default): a batch of 1,000 orders writes about that much, so the default copied
+            # pages back at nearly every commit. Durability is the same: each commit is still
+            # fsynced to the WAL (synchronous=FULL), and a checkpoint fsyncs the database.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
             with self._connections_lock:

@@ -12,7 +12,7 @@ import base64
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from xiaodian.errors import InvalidArgument
 from xiaodian.platform.db import Migration
@@ -60,8 +60,15 @@ def check_account(account: str, field: str = "account") -> None:
         )
 
 
-@dataclass(frozen=True)
-class Transfer:
+#: A `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id, refund_id,
+#: booked_at_us); a `Transfer` is one.
+TransferRow = tuple[str, str, str, int, int, str, str, int]
+
+
+class Transfer(NamedTuple):
+    """One transfer, its fields in the order of `ledger_transfers`' columns (a tuple: posted
+    as it is)."""
+
     transfer_id: str
     debit: str
     credit: str
@@ -91,7 +98,7 @@ def movement(
     return Transfer(transfer_id, source, target, amount_fen, code, order_id, refund_id, booked_at_us)
 
 
-def post(conn: sqlite3.Connection, transfers: Iterable[Transfer | None]) -> int:
+def post(conn: sqlite3.Connection, transfers: Iterable[TransferRow | None]) -> int:
     """Books the transfers (None entries skipped) and updates the balances; returns how many
     were booked. A transfer id already booked is an error: callers never post twice."""
     booked = [t for t in transfers if t is not None]
@@ -100,15 +107,13 @@ def post(conn: sqlite3.Connection, transfers: Iterable[Transfer | None]) -> int:
     conn.executemany(
         "INSERT INTO ledger_transfers (transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (t.transfer_id, t.debit, t.credit, t.amount_fen, t.code, t.order_id, t.refund_id, t.booked_at_us)
-            for t in booked
-        ],
+        booked,
     )
     deltas: dict[str, int] = {}
-    for t in booked:
-        deltas[t.debit] = deltas.get(t.debit, 0) - t.amount_fen
-        deltas[t.credit] = deltas.get(t.credit, 0) + t.amount_fen
+    get = deltas.get
+    for _id, debit, credit, amount_fen, _code, _order, _refund, _at in booked:
+        deltas[debit] = get(debit, 0) - amount_fen
+        deltas[credit] = get(credit, 0) + amount_fen
     conn.executemany(
         "INSERT INTO ledger_balances (account, balance_fen) VALUES (?, ?)"
         " ON CONFLICT (account) DO UPDATE SET balance_fen = balance_fen + excluded.balance_fen",

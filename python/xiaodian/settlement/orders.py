@@ -70,8 +70,12 @@ def party_account(party: pb.ChainParty) -> str:
 def validate_order(v: Violations, at: str, order: pb.Order) -> None:
     """Every rule of SPEC §5 that can be checked without the split (the split itself refuses
     a discount larger than its lines' payable total and a line whose fee and commissions
-    exceed its gmv). Field paths are only formatted for a broken rule: most orders are valid,
-    and this runs for every order recorded."""
+    exceed its gmv). Field paths are only formatted for a broken rule.
+
+    Recording asks Rust first (`_core.orders_valid`, `rust_core/src/settle/wire.rs`): it reads
+    the encoded orders and answers whether any rule is broken; this function runs only for a
+    batch it does not pass, to name the violations. A rule changed here must change there too:
+    `tests/settlement/test_order_rules.py` holds the two to the same answer."""
     ok_id = ID_PATTERN.fullmatch
     if not ok_id(order.order_id):
         v.check_id(f"{at}.order_id", order.order_id)

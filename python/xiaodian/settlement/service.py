@@ -2,8 +2,8 @@
 
 Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
 at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
-after_sale_id) replay too. The split itself is computed by the Rust kernel
-(`_core.split_orders`, GIL released).
+after_sale_id) replay too. Recorded orders are checked and split in Rust, read from their
+encodings (`_core.orders_valid`, `_core.split_encoded_orders`, GIL released).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
         def write(conn):  # type: ignore[no-untyped-def]
             recorded = store.record_orders(conn, request.orders, self.policy)
-            return pb.RecordOrdersResponse(orders=[store.record_response(o, blob) for o, blob in recorded])
+            return store.record_responses(recorded)
 
         return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
 

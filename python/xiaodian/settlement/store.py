@@ -15,6 +15,7 @@ Invariant: escrow holds exactly the unsettled payouts of every order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -229,30 +230,46 @@ def record_orders(
     `preview`; returns each order with its packed split (`unpack_split`). An order already
     recorded with the same content is returned as it was split; with other content it is
     ALREADY_EXISTS."""
-    v = Violations()
-    seen: set[str] = set()
-    for i, order in enumerate(orders):
-        at = f"{field}[{i}]" if field == "orders" else field
-        validate_order(v, at, order)
-        if order.order_id in seen:
-            v.add(f"{at}.order_id", "must be unique within the batch")
-        seen.add(order.order_id)
-    v.raise_if_any()
     encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    order_ids = [o.order_id for o in orders]
+    # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
+    # batch it does not pass goes through `validate_order`, which names every violation.
+    fast = _core.orders_valid(encoded)
+    if not fast or len(set(order_ids)) != len(order_ids):
+        v = Violations()
+        seen: set[str] = set()
+        for i, order in enumerate(orders):
+            at = f"{field}[{i}]" if field == "orders" else field
+            validate_order(v, at, order)
+            if order.order_id in seen:
+                v.add(f"{at}.order_id", "must be unique within the batch")
+            seen.add(order.order_id)
+        v.raise_if_any()
     digests = [hashlib.sha256(e).digest() for e in encoded]
     stored: dict[str, tuple[bytes, bytes]] = {}
     if not preview:
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
-        for order_id, digest, split_blob in rows_with_ids(conn, select, [o.order_id for o in orders]):
+        for order_id, digest, split_blob in rows_with_ids(conn, select, order_ids):
             stored[order_id] = (digest, split_blob)
     new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
     for order, digest in zip(orders, digests, strict=True):
         if order.order_id in stored:
             check_same_content(stored[order.order_id][0], digest, "order", "order_id", order.order_id)
     positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
-    kernel = [kernel_order(o, p, policy.fees) for (_, o, _), p in zip(new, positions, strict=True)]
+    fees = policy.fees
     try:
-        splits, left = _core.split_orders_packed(kernel, allowances, policy.fees.new_merchant_rate_ppm)
+        if fast:
+            splits, left = _core.split_encoded_orders(
+                [encoded[i] for i, _, _ in new],
+                positions,
+                allowances,
+                fees.new_merchant_rate_ppm,
+                fees.default_rate_ppm,
+                fees.rates,
+            )
+        else:
+            kernel = [kernel_order(o, p, fees) for (_, o, _), p in zip(new, positions, strict=True)]
+            splits, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
@@ -272,6 +289,37 @@ def record_orders(
     return [(o, split_of[o.order_id] if o.order_id in split_of else stored[o.order_id][1]) for o in orders]
 
 
+@functools.cache
+def _no_refunds(line_count: int) -> str:
+    """`line_refunds_json` of an order of `line_count` lines nothing of which is refunded."""
+    return json.dumps([0] * line_count)
+
+
+def recording_rows(
+    recorded: Sequence[tuple[pb.Order, OrderTotals]],
+) -> tuple[list[tuple[str, str, int]], list[ledger.TransferRow | None]]:
+    """The payout rows (order_id, account, amount_fen) and the payment and subsidy transfers of
+    recording orders with their split totals. `_core.recording_rows` builds the same rows in
+    Rust from the encoded orders; this is their definition, and the path for an order Rust
+    cannot read."""
+    payout_rows = []
+    transfers: list[ledger.TransferRow | None] = []
+    movement = ledger.movement
+    payment, subsidised = pb.TRANSFER_CODE_PAYMENT, pb.TRANSFER_CODE_SUBSIDY
+    for order, totals in recorded:
+        order_id = order.order_id
+        paid_at_us = order.paid_at.ToMicroseconds()
+        paid, subsidy = totals[0], totals[1]
+        payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
+        transfers.append(movement(f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, payment, order_id, paid_at_us))
+        if any(subsidy):
+            for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
+                transfers.append(
+                    movement(f"{order_id}/subsidy/{account}", account, ESCROW, amount, subsidised, order_id, paid_at_us)
+                )
+    return payout_rows, transfers
+
+
 def _insert(
     conn: sqlite3.Connection,
     new: Sequence[tuple[pb.Order, bytes, bytes]],
@@ -279,45 +327,27 @@ def _insert(
 ) -> None:
     """Inserts new orders (each with its encoding and digest) and their payouts, and books
     their payment and subsidy transfers."""
-    order_rows = []
-    payout_rows = []
-    transfers: list[ledger.Transfer | None] = []
-    for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True):
-        order_id = order.order_id
-        paid_at_us = order.paid_at.ToMicroseconds()
-        paid, subsidy = totals[0], totals[1]
-        order_rows.append(
-            (
-                order_id,
-                order.shop_id,
-                digest,
-                paid_at_us,
-                PAID,
-                order.guide_id or None,
-                paid,
-                order_pb,
-                blob,
-                json.dumps([0] * len(order.lines)),
-            )
+    order_rows = [
+        (
+            order.order_id,
+            order.shop_id,
+            digest,
+            order.paid_at.ToMicroseconds(),
+            PAID,
+            order.guide_id or None,
+            totals[0],
+            order_pb,
+            blob,
+            _no_refunds(len(order.lines)),
         )
-        payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
-        transfers.append(
-            ledger.movement(
-                f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, pb.TRANSFER_CODE_PAYMENT, order_id, paid_at_us
-            )
-        )
-        for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
-            transfers.append(
-                ledger.movement(
-                    f"{order_id}/subsidy/{account}",
-                    account,
-                    ESCROW,
-                    amount,
-                    pb.TRANSFER_CODE_SUBSIDY,
-                    order_id,
-                    paid_at_us,
-                )
-            )
+        for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True)
+    ]
+    rows: tuple[list[tuple[str, str, int]], Sequence[ledger.TransferRow | None]] | None = _core.recording_rows(
+        [order_pb for _, order_pb, _ in new], [blob for blob, _ in splits]
+    )
+    if rows is None:
+        rows = recording_rows([(order, totals) for (order, _, _), (_, totals) in zip(new, splits, strict=True)])
+    payout_rows, transfers = rows
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
         " order_pb, split_blob, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -331,6 +361,17 @@ def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderRespons
     return pb.RecordOrderResponse(
         order_id=order.order_id, split=split_message(order, unpack_split(split_blob)), state=PAID
     )
+
+
+def record_responses(recorded: Sequence[tuple[pb.Order, bytes]]) -> pb.RecordOrdersResponse:
+    """`record_response` of every recorded order (with its packed split), built in Rust from the
+    encoded orders (`_core.record_responses`); in Python if Rust cannot read one of them."""
+    encoded = _core.record_responses(
+        [o.SerializeToString(deterministic=True) for o, _ in recorded], [blob for _, blob in recorded]
+    )
+    if encoded is None:
+        return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in recorded])
+    return pb.RecordOrdersResponse.FromString(encoded)
 
 
 # --- lifecycle ---------------------------------------------------------------------------

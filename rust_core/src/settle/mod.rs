@@ -7,6 +7,8 @@
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
+pub mod wire;
+
 /// Parts per million in one whole.
 pub const PPM: i64 = 1_000_000;
 /// Largest accepted commission or pass-down ratio: 90 %.
@@ -20,9 +22,15 @@ fn invalid(field: impl Into<String>, description: impl Into<String>) -> CoreErro
     CoreError::InvalidArgument(vec![FieldViolation::new(field, description)])
 }
 
-/// `round_half_up(a / b)` for `a >= 0`, `b > 0`, computed in 128 bits.
+/// `round_half_up(a / b)` for `a >= 0`, `b > 0`: in 64 bits when `2a + b` fits (the common
+/// case, and a hardware division), else in 128 bits; the same quotient either way.
 pub fn round_half_up(a: i128, b: i128) -> CoreResult<i64> {
     debug_assert!(a >= 0 && b > 0);
+    if let (Ok(a), Ok(b)) = (i64::try_from(a), i64::try_from(b)) {
+        if let Some(quotient) = round_half_up_64(a, b) {
+            return Ok(quotient);
+        }
+    }
     let twice = a
         .checked_mul(2)
         .and_then(|x| x.checked_add(b))
@@ -31,12 +39,29 @@ pub fn round_half_up(a: i128, b: i128) -> CoreResult<i64> {
     i64::try_from(quotient).map_err(|_| overflow("rounded amount"))
 }
 
+/// `(2a + b) div 2b` in 64 bits, or None when an intermediate would not fit.
+#[inline]
+fn round_half_up_64(a: i64, b: i64) -> Option<i64> {
+    let twice = a.checked_mul(2)?.checked_add(b)?;
+    Some(twice / b.checked_mul(2)?)
+}
+
+/// `numerator / 1,000,000` rounded half up, for `numerator >= 0`: `(2n + 10⁶) div 2·10⁶ =
+/// (n + 500,000) div 10⁶`, a division by a constant when `n + 500,000` fits in 64 bits.
+#[inline]
+fn round_ppm(numerator: Option<i64>, wide: impl FnOnce() -> i128) -> CoreResult<i64> {
+    match numerator.and_then(|n| n.checked_add(PPM / 2)) {
+        Some(n) if n >= PPM / 2 => Ok(n / PPM),
+        _ => round_half_up(wide(), i128::from(PPM)),
+    }
+}
+
 /// `amount × ratio_ppm / 1,000,000`, rounded half up to the fen.
+#[inline]
 pub fn apply_ppm(amount_fen: i64, ratio_ppm: u32) -> CoreResult<i64> {
-    round_half_up(
-        i128::from(amount_fen) * i128::from(ratio_ppm),
-        i128::from(PPM),
-    )
+    round_ppm(amount_fen.checked_mul(i64::from(ratio_ppm)), || {
+        i128::from(amount_fen) * i128::from(ratio_ppm)
+    })
 }
 
 /// Splits `amount` over `weights` by the largest-remainder method: share i is
@@ -44,6 +69,19 @@ pub fn apply_ppm(amount_fen: i64, ratio_ppm: u32) -> CoreResult<i64> {
 /// (amount·wᵢ mod W), ties to the larger weight, then to the earlier position.
 /// Fails when `amount` exceeds W (the discount is larger than what it applies to).
 pub fn apportion(amount: i64, weights: &[i64]) -> CoreResult<Vec<i64>> {
+    let mut shares = vec![0; weights.len()];
+    apportion_into(amount, weights, &mut shares, &mut Scratch::default())?;
+    Ok(shares)
+}
+
+/// [`apportion`] into `shares` (as long as `weights`), with `scratch`'s buffers for the
+/// remainders and the order of the leftover fen: no allocation once they have grown.
+fn apportion_into(
+    amount: i64,
+    weights: &[i64],
+    shares: &mut [i64],
+    scratch: &mut Scratch,
+) -> CoreResult<()> {
     let total: i128 = weights.iter().map(|&w| i128::from(w)).sum();
     if amount < 0 || weights.iter().any(|&w| w < 0) {
         return Err(invalid("amount_fen", "amounts and weights must be >= 0"));
@@ -55,19 +93,45 @@ pub fn apportion(amount: i64, weights: &[i64]) -> CoreResult<Vec<i64>> {
         ));
     }
     if amount == 0 {
-        return Ok(vec![0; weights.len()]);
+        shares.fill(0);
+        return Ok(());
     }
-    let mut shares = Vec::with_capacity(weights.len());
-    let mut remainders = Vec::with_capacity(weights.len());
-    for &w in weights {
-        let product = i128::from(amount) * i128::from(w);
-        shares.push(i64::try_from(product / total).map_err(|_| overflow("share"))?);
-        remainders.push(product % total);
+    if let [only] = shares {
+        // amount ≤ W = w: the one share is the amount, no remainder.
+        *only = amount;
+        return Ok(());
     }
-    let leftover = (amount - shares.iter().sum::<i64>()) as usize;
+    let remainders = &mut scratch.remainders;
+    remainders.clear();
+    let mut given = 0i64;
+    // amount ≤ W and every wᵢ ≤ W: when amount·W fits in 64 bits, so does every amount·wᵢ.
+    match i64::try_from(total)
+        .ok()
+        .filter(|&t| amount.checked_mul(t).is_some())
+    {
+        Some(total) => {
+            for (share, &w) in shares.iter_mut().zip(weights) {
+                let product = amount * w;
+                *share = product / total;
+                given += *share;
+                remainders.push(i128::from(product % total));
+            }
+        }
+        None => {
+            for (share, &w) in shares.iter_mut().zip(weights) {
+                let product = i128::from(amount) * i128::from(w);
+                *share = i64::try_from(product / total).map_err(|_| overflow("share"))?;
+                given += *share;
+                remainders.push(product % total);
+            }
+        }
+    }
+    let leftover = (amount - given) as usize;
     if leftover > 0 {
         // The leftover fen go to the first `leftover` positions in this order.
-        let mut order: Vec<usize> = (0..weights.len()).collect();
+        let order = &mut scratch.order;
+        order.clear();
+        order.extend(0..weights.len());
         let before = |&a: &usize, &b: &usize| {
             remainders[b]
                 .cmp(&remainders[a])
@@ -81,7 +145,7 @@ pub fn apportion(amount: i64, weights: &[i64]) -> CoreResult<Vec<i64>> {
             shares[i] += 1;
         }
     }
-    Ok(shares)
+    Ok(())
 }
 
 /// Who funds a discount (WeChat's coupon types).
@@ -98,6 +162,16 @@ impl Funder {
     pub fn subsidises(self) -> bool {
         self != Funder::Merchant
     }
+
+    /// Where the funder's part goes in a line's `[creator, platform, government]` subsidy.
+    fn subsidy_slot(self) -> Option<usize> {
+        match self {
+            Funder::Merchant => None,
+            Funder::Creator => Some(0),
+            Funder::Platform => Some(1),
+            Funder::Government => Some(2),
+        }
+    }
 }
 
 /// One discount, with its lines as positions in the order (empty: every line).
@@ -108,51 +182,115 @@ pub struct Discount {
     pub lines: Vec<usize>,
 }
 
+/// Buffers reused from one order to the next, so that splitting a batch allocates only its
+/// output.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Each line's gross, then (in [`apply_discounts_into`]) what is still payable.
+    gross: Vec<i64>,
+    payable: Vec<i64>,
+    /// Discount d's share of line l at `d × lines + l`.
+    shares: Vec<i64>,
+    /// One discount's lines, their weights and their shares.
+    lines: Vec<usize>,
+    weights: Vec<i64>,
+    line_shares: Vec<i64>,
+    seen: Vec<bool>,
+    remainders: Vec<i128>,
+    order: Vec<usize>,
+}
+
 /// What each line is discounted, per discount (`per_discount[d][line]`), after applying the
 /// discounts in order, each over its lines' payable amounts at that point.
 pub fn apply_discounts(gross: &[i64], discounts: &[Discount]) -> CoreResult<Vec<Vec<i64>>> {
-    let mut payable = gross.to_vec();
-    let mut per_discount = Vec::with_capacity(discounts.len());
+    let mut scratch = Scratch::default();
+    apply_discounts_into(gross, discounts, &mut scratch)?;
+    if gross.is_empty() {
+        return Ok(vec![Vec::new(); discounts.len()]);
+    }
+    Ok(scratch
+        .shares
+        .chunks_exact(gross.len())
+        .map(<[i64]>::to_vec)
+        .collect())
+}
+
+/// [`apply_discounts`] into `scratch.shares` (discount d's share of line l at `d × lines + l`).
+fn apply_discounts_into(
+    gross: &[i64],
+    discounts: &[Discount],
+    scratch: &mut Scratch,
+) -> CoreResult<()> {
+    let n = gross.len();
+    scratch.payable.clear();
+    scratch.payable.extend_from_slice(gross);
+    scratch.shares.clear();
+    scratch.shares.resize(discounts.len() * n, 0);
     for (d, discount) in discounts.iter().enumerate() {
-        let every_line: Vec<usize>;
-        let lines: &[usize] = if discount.lines.is_empty() {
-            every_line = (0..gross.len()).collect();
-            &every_line
+        let mut lines = std::mem::take(&mut scratch.lines);
+        lines.clear();
+        if discount.lines.is_empty() {
+            lines.extend(0..n);
         } else {
-            &discount.lines
-        };
-        if let Some(&bad) = lines.iter().find(|&&l| l >= gross.len()) {
-            return Err(invalid(
-                format!("discounts[{d}].line_ids"),
-                format!("no line {bad}"),
-            ));
+            lines.extend_from_slice(&discount.lines);
         }
-        let mut seen = vec![false; if lines.len() > 1 { gross.len() } else { 0 }];
-        if lines.len() > 1 && lines.iter().any(|&l| std::mem::replace(&mut seen[l], true)) {
+        let applied = apply_discount(d, discount.amount_fen, &lines, n, scratch);
+        scratch.lines = lines;
+        applied?;
+    }
+    Ok(())
+}
+
+/// Discount `d` of `amount_fen` over `lines` (positions among `n` lines): checked, apportioned
+/// over what is still payable, recorded in `scratch.shares` and taken off `scratch.payable`.
+fn apply_discount(
+    d: usize,
+    amount_fen: i64,
+    lines: &[usize],
+    n: usize,
+    scratch: &mut Scratch,
+) -> CoreResult<()> {
+    if let Some(&bad) = lines.iter().find(|&&l| l >= n) {
+        return Err(invalid(
+            format!("discounts[{d}].line_ids"),
+            format!("no line {bad}"),
+        ));
+    }
+    if lines.len() > 1 {
+        let seen = &mut scratch.seen;
+        seen.clear();
+        seen.resize(n, false);
+        if lines.iter().any(|&l| std::mem::replace(&mut seen[l], true)) {
             return Err(invalid(
                 format!("discounts[{d}].line_ids"),
                 "must not repeat a line",
             ));
         }
-        let weights: Vec<i64> = lines.iter().map(|&l| payable[l]).collect();
-        let shares = apportion(discount.amount_fen, &weights).map_err(|e| match e {
-            CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
-                v.into_iter()
-                    .map(|f| {
-                        FieldViolation::new(format!("discounts[{d}].{}", f.field), f.description)
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })?;
-        let mut row = vec![0; gross.len()];
-        for (&l, share) in lines.iter().zip(shares) {
-            row[l] = share;
-            payable[l] -= share;
-        }
-        per_discount.push(row);
     }
-    Ok(per_discount)
+    let mut weights = std::mem::take(&mut scratch.weights);
+    let mut line_shares = std::mem::take(&mut scratch.line_shares);
+    weights.clear();
+    weights.extend(lines.iter().map(|&l| scratch.payable[l]));
+    line_shares.clear();
+    line_shares.resize(lines.len(), 0);
+    let apportioned = apportion_into(amount_fen, &weights, &mut line_shares, scratch);
+    if apportioned.is_ok() {
+        let row = &mut scratch.shares[d * n..(d + 1) * n];
+        for (&l, &share) in lines.iter().zip(&line_shares) {
+            row[l] = share;
+            scratch.payable[l] -= share;
+        }
+    }
+    scratch.weights = weights;
+    scratch.line_shares = line_shares;
+    apportioned.map_err(|e| match e {
+        CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
+            v.into_iter()
+                .map(|f| FieldViolation::new(format!("discounts[{d}].{}", f.field), f.description))
+                .collect(),
+        ),
+        other => other,
+    })
 }
 
 /// One party of an agency chain and the share of what it receives that it passes on.
@@ -164,23 +302,31 @@ pub struct ChainLink {
 /// What each chain party keeps when the head receives `head_fen`: each passes
 /// `round_half_up(received × pass_down / 1,000,000)` to the next; the last keeps all.
 pub fn chain_kept(head_fen: i64, chain: &[ChainLink]) -> CoreResult<Vec<i64>> {
-    let mut kept = Vec::with_capacity(chain.len());
+    let mut kept = vec![0; chain.len()];
+    chain_kept_into(head_fen, chain, &mut kept)?;
+    Ok(kept)
+}
+
+/// [`chain_kept`] into `kept` (as long as `chain`).
+#[inline]
+fn chain_kept_into(head_fen: i64, chain: &[ChainLink], kept: &mut [i64]) -> CoreResult<()> {
     let mut received = head_fen;
-    for (i, link) in chain.iter().enumerate() {
+    for (i, (link, keeps)) in chain.iter().zip(kept.iter_mut()).enumerate() {
         let passed = if i + 1 == chain.len() {
             0
         } else {
             apply_ppm(received, link.pass_down_ppm)?
         };
-        kept.push(received - passed);
+        *keeps = received - passed;
         received = passed;
     }
-    Ok(kept)
+    Ok(())
 }
 
 /// The platform fee of a line with fee base `gmv`, `allowance` fen of fee base still at the
 /// new-merchant rate (consumed here), and the category's rate: `(fee, low)` where `low` is
 /// the part of `gmv` charged at the new-merchant rate.
+#[inline]
 pub fn line_fee(
     gmv: i64,
     allowance: &mut i64,
@@ -189,9 +335,15 @@ pub fn line_fee(
 ) -> CoreResult<(i64, i64)> {
     let low = gmv.min(*allowance).max(0);
     *allowance -= low;
-    let numerator = i128::from(low) * i128::from(new_merchant_ppm)
-        + i128::from(gmv - low) * i128::from(category_ppm);
-    Ok((round_half_up(numerator, i128::from(PPM))?, low))
+    let narrow = low
+        .checked_mul(i64::from(new_merchant_ppm))
+        .zip((gmv - low).checked_mul(i64::from(category_ppm)))
+        .and_then(|(a, b)| a.checked_add(b));
+    let fee = round_ppm(narrow, || {
+        i128::from(low) * i128::from(new_merchant_ppm)
+            + i128::from(gmv - low) * i128::from(category_ppm)
+    })?;
+    Ok((fee, low))
 }
 
 /// How one line's money divides. Exactly: `paid + Σ subsidy = merchant + fee + creator +
@@ -246,6 +398,30 @@ pub fn split_line(
     fee: i64,
     terms: &Commissions,
 ) -> CoreResult<LineSplit> {
+    let mut chain_kept = vec![0; terms.chain.len()];
+    let (creator_commission, merchant) =
+        split_line_into(paid, subsidy, fee, terms, &mut chain_kept)?;
+    Ok(LineSplit {
+        paid,
+        subsidy,
+        fee,
+        creator_commission,
+        chain_kept,
+        merchant,
+        ..LineSplit::default()
+    })
+}
+
+/// [`split_line`] writing the chain's kept amounts into `chain_kept` (as long as the chain):
+/// returns `(creator_commission, merchant)`.
+#[inline]
+fn split_line_into(
+    paid: i64,
+    subsidy: [i64; 3],
+    fee: i64,
+    terms: &Commissions,
+    chain_kept: &mut [i64],
+) -> CoreResult<(i64, i64)> {
     let ratios = [terms.creator_ppm, terms.service_ppm]
         .into_iter()
         .chain(terms.chain.iter().map(|l| l.pass_down_ppm));
@@ -261,7 +437,7 @@ pub fn split_line(
     } else {
         apply_ppm(paid, terms.service_ppm)?
     };
-    let chain_kept = chain_kept(head, &terms.chain)?;
+    chain_kept_into(head, &terms.chain, chain_kept)?;
     let gmv = paid
         .checked_add(subsidy.iter().sum::<i64>())
         .ok_or_else(|| overflow("gmv"))?;
@@ -275,15 +451,7 @@ pub fn split_line(
             format!("fee and commissions ({taken} fen) exceed the line's gmv ({gmv} fen)"),
         ));
     }
-    Ok(LineSplit {
-        paid,
-        subsidy,
-        fee,
-        creator_commission,
-        chain_kept,
-        merchant: gmv - taken,
-        ..LineSplit::default()
-    })
+    Ok((creator_commission, gmv - taken))
 }
 
 /// What a line's refunds have reversed in total: the buyer gets `refunded` back, each subsidy
@@ -392,6 +560,13 @@ pub struct OrderLine {
     pub category_fee_ppm: u32,
 }
 
+/// Words of a packed order's header: line count, discount count, chain length.
+pub const PACKED_HEADER_WORDS: usize = 3;
+/// Words of a packed line before its discount shares and its chain's kept amounts.
+pub const PACKED_LINE_WORDS: usize = 9;
+/// Words of an order's totals before its chain parties' kept amounts.
+pub const TOTALS_WORDS: usize = 7;
+
 /// Splits every line of one order: discounts apportioned in order, then per line (in line
 /// order) the fee, consuming `allowance` (fee base still at `new_merchant_ppm`), and the
 /// commissions. Nothing is consumed when the order is refused.
@@ -402,55 +577,118 @@ pub fn split_order(
     allowance: &mut i64,
     new_merchant_ppm: u32,
 ) -> CoreResult<Vec<LineSplit>> {
-    let gross: Vec<i64> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            if l.unit_price_fen < 0 || l.quantity < 0 {
-                return Err(invalid(
-                    format!("lines[{i}]"),
-                    "unit_price_fen and quantity must be >= 0",
-                ));
-            }
-            l.unit_price_fen
-                .checked_mul(l.quantity)
-                .ok_or_else(|| overflow("gross"))
-        })
-        .collect::<CoreResult<_>>()?;
-    let per_discount = apply_discounts(&gross, discounts)?;
+    let mut packed = PackedSplits::default();
     let mut remaining = *allowance;
-    let mut splits = Vec::with_capacity(lines.len());
+    split_order_into(
+        lines,
+        discounts,
+        terms,
+        &mut remaining,
+        new_merchant_ppm,
+        &mut Scratch::default(),
+        &mut packed,
+    )?;
+    *allowance = remaining;
+    Ok(packed.lines(0))
+}
+
+/// [`split_order`] appending the order to `out` (its packed split and its totals), with
+/// `scratch`'s buffers. On a refusal `allowance` and `out` are left part-way: the caller
+/// discards them.
+fn split_order_into(
+    lines: &[OrderLine],
+    discounts: &[Discount],
+    terms: &Commissions,
+    allowance: &mut i64,
+    new_merchant_ppm: u32,
+    scratch: &mut Scratch,
+    out: &mut PackedSplits,
+) -> CoreResult<()> {
+    scratch.gross.clear();
+    for (i, l) in lines.iter().enumerate() {
+        if l.unit_price_fen < 0 || l.quantity < 0 {
+            return Err(invalid(
+                format!("lines[{i}]"),
+                "unit_price_fen and quantity must be >= 0",
+            ));
+        }
+        let gross = l
+            .unit_price_fen
+            .checked_mul(l.quantity)
+            .ok_or_else(|| overflow("gross"))?;
+        scratch.gross.push(gross);
+    }
+    let gross = std::mem::take(&mut scratch.gross);
+    let applied = apply_discounts_into(&gross, discounts, scratch);
+    scratch.gross = gross;
+    applied?;
+    let (n, d, c) = if lines.is_empty() {
+        (0, 0, 0)
+    } else {
+        (lines.len(), discounts.len(), terms.chain.len())
+    };
+    let line_words = PACKED_LINE_WORDS + d + c;
+    let words = &mut out.words;
+    words.extend([n as i64, d as i64, c as i64]);
+    let totals_at = out.totals.len();
+    out.totals.resize(totals_at + TOTALS_WORDS + c, 0);
     for (i, line) in lines.iter().enumerate() {
-        let mut paid = gross[i];
+        let gross = scratch.gross[i];
+        let mut paid = gross;
         let mut subsidy = [0i64; 3];
-        for (discount, row) in discounts.iter().zip(&per_discount) {
-            paid -= row[i];
-            match discount.funder {
-                Funder::Merchant => {}
-                Funder::Creator => subsidy[0] += row[i],
-                Funder::Platform => subsidy[1] += row[i],
-                Funder::Government => subsidy[2] += row[i],
+        let at = words.len();
+        words.resize(at + line_words, 0);
+        let w = &mut words[at..];
+        for (k, discount) in discounts.iter().enumerate() {
+            let share = scratch.shares[k * n + i];
+            w[PACKED_LINE_WORDS + k] = share;
+            paid -= share;
+            if let Some(slot) = discount.funder.subsidy_slot() {
+                subsidy[slot] += share;
             }
         }
         let gmv = paid + subsidy.iter().sum::<i64>();
-        let (fee, low) = line_fee(gmv, &mut remaining, new_merchant_ppm, line.category_fee_ppm)?;
-        let split = split_line(paid, subsidy, fee, terms).map_err(|e| match e {
-            CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
-                v.into_iter()
-                    .map(|f| FieldViolation::new(format!("lines[{i}]"), f.description))
-                    .collect(),
-            ),
-            other => other,
-        })?;
-        splits.push(LineSplit {
-            gross: gross[i],
-            discounts: per_discount.iter().map(|row| row[i]).collect(),
-            new_merchant_base: low,
-            ..split
-        });
+        let (fee, low) = line_fee(gmv, allowance, new_merchant_ppm, line.category_fee_ppm)?;
+        let (creator_commission, merchant) =
+            split_line_into(paid, subsidy, fee, terms, &mut w[PACKED_LINE_WORDS + d..]).map_err(
+                |e| match e {
+                    CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
+                        v.into_iter()
+                            .map(|f| FieldViolation::new(format!("lines[{i}]"), f.description))
+                            .collect(),
+                    ),
+                    other => other,
+                },
+            )?;
+        w[..PACKED_LINE_WORDS].copy_from_slice(&[
+            gross,
+            paid,
+            subsidy[0],
+            subsidy[1],
+            subsidy[2],
+            low,
+            fee,
+            creator_commission,
+            merchant,
+        ]);
+        let totals = &mut out.totals[totals_at..];
+        totals[0] += paid;
+        for (total, part) in totals[1..4].iter_mut().zip(subsidy) {
+            *total += part;
+        }
+        totals[4] += fee;
+        totals[5] += creator_commission;
+        totals[6] += merchant;
+        for (total, kept) in totals[TOTALS_WORDS..]
+            .iter_mut()
+            .zip(&w[PACKED_LINE_WORDS + d..])
+        {
+            *total += kept;
+        }
     }
-    *allowance = remaining;
-    Ok(splits)
+    out.ends.push(words.len());
+    out.totals_ends.push(out.totals.len());
+    Ok(())
 }
 
 /// One order of a batch: its shop's position in the batch's allowance list, and what
@@ -463,26 +701,108 @@ pub struct OrderInput {
     pub terms: Commissions,
 }
 
+/// The splits of a batch of orders, packed: order k's split is `split(k)`, little-endian
+/// i64 words as stored by the service (see [`PackedSplits::split`]), and what it moves in
+/// total is `totals(k)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PackedSplits {
+    words: Vec<i64>,
+    /// Where each order's words end.
+    ends: Vec<usize>,
+    totals: Vec<i64>,
+    totals_ends: Vec<usize>,
+}
+
+impl PackedSplits {
+    /// How many orders.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Order k's split: `[line count, discount count, chain length]`, then per line `[gross,
+    /// paid, creator subsidy, platform subsidy, government subsidy, new_merchant_base, fee,
+    /// creator_commission, merchant]`, the line's discount shares (discount order) and its
+    /// chain parties' kept amounts (head first). Read by
+    /// `xiaodian.settlement.orders.unpack_split`.
+    pub fn split(&self, k: usize) -> &[i64] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.words[start..self.ends[k]]
+    }
+
+    /// What order k moves in total, summed over its lines: `[paid, creator subsidy, platform
+    /// subsidy, government subsidy, fee, creator_commission, merchant]`, then each chain
+    /// party's kept amount, head first.
+    pub fn totals(&self, k: usize) -> &[i64] {
+        let start = if k == 0 { 0 } else { self.totals_ends[k - 1] };
+        &self.totals[start..self.totals_ends[k]]
+    }
+
+    /// Order k's split as [`LineSplit`]s.
+    pub fn lines(&self, k: usize) -> Vec<LineSplit> {
+        let words = self.split(k);
+        let (d, c) = (words[1] as usize, words[2] as usize);
+        words[PACKED_HEADER_WORDS..]
+            .chunks_exact(PACKED_LINE_WORDS + d + c)
+            .map(|w| LineSplit {
+                gross: w[0],
+                paid: w[1],
+                subsidy: [w[2], w[3], w[4]],
+                new_merchant_base: w[5],
+                fee: w[6],
+                creator_commission: w[7],
+                merchant: w[8],
+                discounts: w[PACKED_LINE_WORDS..PACKED_LINE_WORDS + d].to_vec(),
+                chain_kept: w[PACKED_LINE_WORDS + d..].to_vec(),
+            })
+            .collect()
+    }
+}
+
 /// Splits a batch of orders in order, each consuming its shop's allowance
 /// (`allowances[order.shop]`) as if recorded one by one. All or nothing: on the first refused
 /// order the error names it (`orders[i].…`) and no allowance is consumed.
+///
+/// The batch allocates its output only (sized up front) and reuses its scratch buffers from
+/// one order to the next.
 pub fn split_orders(
     orders: &[OrderInput],
     allowances: &mut [i64],
     new_merchant_ppm: u32,
-) -> CoreResult<Vec<Vec<LineSplit>>> {
+) -> CoreResult<PackedSplits> {
     let mut remaining = allowances.to_vec();
-    let mut splits = Vec::with_capacity(orders.len());
+    let (mut words, mut totals) = (0, 0);
+    for order in orders {
+        let (n, d, c) = (
+            order.lines.len(),
+            order.discounts.len(),
+            order.terms.chain.len(),
+        );
+        words += PACKED_HEADER_WORDS + n * (PACKED_LINE_WORDS + d + c);
+        totals += TOTALS_WORDS + c;
+    }
+    let mut out = PackedSplits {
+        words: Vec::with_capacity(words),
+        ends: Vec::with_capacity(orders.len()),
+        totals: Vec::with_capacity(totals),
+        totals_ends: Vec::with_capacity(orders.len()),
+    };
+    let mut scratch = Scratch::default();
     for (i, order) in orders.iter().enumerate() {
         let allowance = remaining
             .get_mut(order.shop)
             .ok_or_else(|| invalid(format!("orders[{i}]"), "no allowance for the order's shop"))?;
-        let split = split_order(
+        split_order_into(
             &order.lines,
             &order.discounts,
             &order.terms,
             allowance,
             new_merchant_ppm,
+            &mut scratch,
+            &mut out,
         )
         .map_err(|e| match e {
             CoreError::InvalidArgument(v) => CoreError::InvalidArgument(
@@ -492,73 +812,9 @@ pub fn split_orders(
             ),
             other => other,
         })?;
-        splits.push(split);
     }
     allowances.copy_from_slice(&remaining);
-    Ok(splits)
-}
-
-/// An order's split as one byte string: little-endian i64 words `[line count, discount
-/// count, chain length]`, then per line `[gross, paid, creator subsidy, platform subsidy,
-/// government subsidy, new_merchant_base, fee, creator_commission, merchant]`, the line's
-/// discount shares (discount order) and its chain parties' kept amounts (head first). Read by
-/// `xiaodian.settlement.orders.unpack_split`.
-pub fn pack(lines: &[LineSplit]) -> Vec<u8> {
-    let discounts = lines.first().map_or(0, |l| l.discounts.len());
-    let chain = lines.first().map_or(0, |l| l.chain_kept.len());
-    let mut words: Vec<i64> = Vec::with_capacity(3 + lines.len() * (9 + discounts + chain));
-    words.extend([lines.len() as i64, discounts as i64, chain as i64]);
-    for l in lines {
-        words.extend([
-            l.gross,
-            l.paid,
-            l.subsidy[0],
-            l.subsidy[1],
-            l.subsidy[2],
-            l.new_merchant_base,
-            l.fee,
-            l.creator_commission,
-            l.merchant,
-        ]);
-        words.extend(&l.discounts);
-        words.extend(&l.chain_kept);
-    }
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
-}
-
-/// What an order moves in total, summed over its lines: what the buyer paid, the subsidies by
-/// funder (creator, platform, government), and what each party receives at settlement.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OrderTotals {
-    pub paid: i64,
-    pub subsidy: [i64; 3],
-    pub fee: i64,
-    pub creator_commission: i64,
-    pub merchant: i64,
-    /// Per chain party, head first.
-    pub chain_kept: Vec<i64>,
-}
-
-impl OrderTotals {
-    pub fn of(lines: &[LineSplit]) -> Self {
-        let mut totals = OrderTotals {
-            chain_kept: vec![0; lines.first().map_or(0, |l| l.chain_kept.len())],
-            ..OrderTotals::default()
-        };
-        for l in lines {
-            totals.paid += l.paid;
-            for (total, part) in totals.subsidy.iter_mut().zip(l.subsidy) {
-                *total += part;
-            }
-            totals.fee += l.fee;
-            totals.creator_commission += l.creator_commission;
-            totals.merchant += l.merchant;
-            for (total, kept) in totals.chain_kept.iter_mut().zip(&l.chain_kept) {
-                *total += kept;
-            }
-        }
-        totals
-    }
+    Ok(out)
 }
 
 #[cfg(test)]

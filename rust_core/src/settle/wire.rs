@@ -1,0 +1,791 @@
+//! Orders as the service receives them: a `xiaodian.v1.Order` read straight from its protobuf
+//! encoding, checked against the rules of SPEC §5, and turned into the split's [`OrderInput`].
+//!
+//! This is the recording path's fast lane. The rules and their messages are defined by
+//! `xiaodian.settlement.orders.validate_order` (Python); [`WireOrder::is_valid`] only answers
+//! whether an order breaks none of them, and a test holds the two to the same answer. The
+//! service falls back to the Python path for the messages, and for any encoding this reader
+//! does not take (it reads what `SerializeToString` writes: each singular field at most once).
+
+use std::collections::HashMap;
+
+use super::{ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM};
+
+/// Limits of `xiaodian.settlement.orders` (SPEC §5).
+pub const MAX_LINES: usize = 500;
+pub const MAX_DISCOUNTS: usize = 50;
+pub const MAX_CHAIN: usize = 5;
+pub const MAX_UNIT_PRICE_FEN: i64 = 1_000_000_000_000;
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// One order line (`OrderLine`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireLine<'a> {
+    pub line_id: &'a [u8],
+    pub product_id: &'a [u8],
+    pub category_id: &'a [u8],
+    pub unit_price_fen: i64,
+    pub quantity: i64,
+}
+
+/// One discount (`Discount`); `funder` is the `DiscountFunder` number as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireDiscount<'a> {
+    pub discount_id: &'a [u8],
+    pub funder: i32,
+    pub amount_fen: i64,
+    pub line_ids: Vec<&'a [u8]>,
+}
+
+/// The attributed creator (`CreatorCommission`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireCreator<'a> {
+    pub creator_id: &'a [u8],
+    pub ratio_ppm: u32,
+}
+
+/// One party of an agency chain (`ChainParty`); `kind` is the `PartyKind` number as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireParty<'a> {
+    pub kind: i32,
+    pub party_id: &'a [u8],
+    pub pass_down_ppm: u32,
+}
+
+/// An agency chain (`AgencyChain`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireChain<'a> {
+    pub service_ratio_ppm: u32,
+    pub parties: Vec<WireParty<'a>>,
+}
+
+/// An `Order`, its strings borrowed from the encoding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireOrder<'a> {
+    pub order_id: &'a [u8],
+    pub shop_id: &'a [u8],
+    /// The encoded `paid_at` Timestamp, when present.
+    pub paid_at: Option<&'a [u8]>,
+    pub lines: Vec<WireLine<'a>>,
+    pub discounts: Vec<WireDiscount<'a>>,
+    pub has_attribution: bool,
+    pub creator: Option<WireCreator<'a>>,
+    pub chain: Option<WireChain<'a>>,
+    pub guide_id: &'a [u8],
+    pub is_gift: bool,
+    pub giver_id: &'a [u8],
+}
+
+/// One field's value by wire type.
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    /// Fixed 32- or 64-bit values: no field of an order has them.
+    Fixed,
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for (i, &byte) in self.rest.iter().enumerate().take(10) {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                self.rest = &self.rest[i + 1..];
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.rest.len() {
+            return None;
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Some(head)
+    }
+
+    /// The next field (number, value); None at the end; Err on a malformed encoding.
+    fn field(&mut self) -> Result<Option<(u64, Value<'a>)>, ()> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let key = self.varint().ok_or(())?;
+        let value = match key & 7 {
+            0 => Value::Varint(self.varint().ok_or(())?),
+            1 => self.take(8).map(|_| Value::Fixed).ok_or(())?,
+            2 => {
+                let n = usize::try_from(self.varint().ok_or(())?).map_err(|_| ())?;
+                Value::Bytes(self.take(n).ok_or(())?)
+            }
+            5 => self.take(4).map(|_| Value::Fixed).ok_or(())?,
+            _ => return Err(()),
+        };
+        Ok(Some((key >> 3, value)))
+    }
+}
+
+/// Calls `each(number, value)` for every field of a message; Err on a malformed encoding or
+/// when `each` refuses.
+fn fields<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(u64, Value<'a>) -> Result<(), ()>,
+) -> Result<(), ()> {
+    let mut reader = Reader { rest: bytes };
+    while let Some((number, value)) = reader.field()? {
+        each(number, value)?;
+    }
+    Ok(())
+}
+
+/// Sets a singular submessage once: a second occurrence (merged by protobuf, never written by
+/// `SerializeToString`) is refused.
+fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), ()> {
+    if slot.is_some() {
+        return Err(());
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn line(bytes: &[u8]) -> Result<WireLine<'_>, ()> {
+    let mut l = WireLine::default();
+    fields(bytes, |number, value| {
+        match (number, value) {
+            (1, Value::Bytes(b)) => l.line_id = b,
+            (2, Value::Bytes(b)) => l.product_id = b,
+            (3, Value::Bytes(b)) => l.category_id = b,
+            (4, Value::Varint(v)) => l.unit_price_fen = v as i64,
+            (5, Value::Varint(v)) => l.quantity = v as i64,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(l)
+}
+
+fn discount(bytes: &[u8]) -> Result<WireDiscount<'_>, ()> {
+    let mut d = WireDiscount::default();
+    fields(bytes, |number, value| {
+        match (number, value) {
+            (1, Value::Bytes(b)) => d.discount_id = b,
+            (2, Value::Varint(v)) => d.funder = v as i32,
+            (3, Value::Varint(v)) => d.amount_fen = v as i64,
+            (4, Value::Bytes(b)) => d.line_ids.push(b),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(d)
+}
+
+fn creator(bytes: &[u8]) -> Result<WireCreator<'_>, ()> {
+    let mut c = WireCreator::default();
+    fields(bytes, |number, value| {
+        match (number, value) {
+            (1, Value::Bytes(b)) => c.creator_id = b,
+            (2, Value::Varint(v)) => c.ratio_ppm = v as u32,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn party(bytes: &[u8]) -> Result<WireParty<'_>, ()> {
+    let mut p = WireParty::default();
+    fields(bytes, |number, value| {
+        match (number, value) {
+            (1, Value::Varint(v)) => p.kind = v as i32,
+            (2, Value::Bytes(b)) => p.party_id = b,
+            (3, Value::Varint(v)) => p.pass_down_ppm = v as u32,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+fn chain(bytes: &[u8]) -> Result<WireChain<'_>, ()> {
+    let mut c = WireChain::default();
+    fields(bytes, |number, value| {
+        match (number, value) {
+            (1, Value::Varint(v)) => c.service_ratio_ppm = v as u32,
+            (2, Value::Bytes(b)) => c.parties.push(party(b)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+/// `[A-Za-z0-9_.:-]{1,64}` (SPEC §2), as `xiaodian.platform.validation.ID_PATTERN`.
+fn ok_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
+}
+
+impl<'a> WireOrder<'a> {
+    /// Reads an encoded `Order`; None for an encoding this reader does not take (malformed,
+    /// or a singular submessage given twice). Unknown fields, and known numbers with another
+    /// wire type, are skipped as protobuf does.
+    pub fn decode(bytes: &'a [u8]) -> Option<Self> {
+        let mut o = WireOrder::default();
+        let mut attribution = None;
+        fields(bytes, |number, value| {
+            match (number, value) {
+                (1, Value::Bytes(b)) => o.order_id = b,
+                (2, Value::Bytes(b)) => o.shop_id = b,
+                (3, Value::Bytes(b)) => once(&mut o.paid_at, b)?,
+                (4, Value::Bytes(b)) => o.lines.push(line(b)?),
+                (5, Value::Bytes(b)) => o.discounts.push(discount(b)?),
+                (6, Value::Bytes(b)) => once(&mut attribution, b)?,
+                (7, Value::Bytes(b)) => o.guide_id = b,
+                (8, Value::Varint(v)) => o.is_gift = v != 0,
+                (9, Value::Bytes(b)) => o.giver_id = b,
+                _ => {}
+            }
+            Ok(())
+        })
+        .ok()?;
+        if let Some(bytes) = attribution {
+            o.has_attribution = true;
+            let (mut c, mut ch) = (None, None);
+            fields(bytes, |number, value| {
+                match (number, value) {
+                    (1, Value::Bytes(b)) => once(&mut c, creator(b)?)?,
+                    (2, Value::Bytes(b)) => once(&mut ch, chain(b)?)?,
+                    _ => {}
+                }
+                Ok(())
+            })
+            .ok()?;
+            (o.creator, o.chain) = (c, ch);
+        }
+        Some(o)
+    }
+
+    /// Whether the order breaks none of the rules of `validate_order` (SPEC §5).
+    pub fn is_valid(&self) -> bool {
+        if !(ok_id(self.order_id) && ok_id(self.shop_id) && self.paid_at.is_some()) {
+            return false;
+        }
+        if !(1..=MAX_LINES).contains(&self.lines.len()) || self.discounts.len() > MAX_DISCOUNTS {
+            return false;
+        }
+        let line_ok = |(i, l): (usize, &WireLine)| {
+            ok_id(l.line_id)
+                && ok_id(l.product_id)
+                && ok_id(l.category_id)
+                && (0..=MAX_UNIT_PRICE_FEN).contains(&l.unit_price_fen)
+                && (1..=MAX_QUANTITY).contains(&l.quantity)
+                && !self.lines[..i].iter().any(|o| o.line_id == l.line_id)
+        };
+        if !self.lines.iter().enumerate().all(line_ok) {
+            return false;
+        }
+        for (k, d) in self.discounts.iter().enumerate() {
+            let funder_ok = match d.funder {
+                1 | 3 | 4 => true,
+                2 => self.creator.is_some(),
+                _ => false,
+            };
+            if !ok_id(d.discount_id)
+                || self.discounts[..k]
+                    .iter()
+                    .any(|o| o.discount_id == d.discount_id)
+                || !funder_ok
+                || d.amount_fen <= 0
+            {
+                return false;
+            }
+            for (j, id) in d.line_ids.iter().enumerate() {
+                if d.line_ids[..j].contains(id) || !self.lines.iter().any(|l| l.line_id == *id) {
+                    return false;
+                }
+            }
+        }
+        if let Some(c) = &self.creator {
+            if !ok_id(c.creator_id) || c.ratio_ppm > MAX_RATIO_PPM {
+                return false;
+            }
+        }
+        if let Some(chain) = &self.chain {
+            if chain.service_ratio_ppm > MAX_RATIO_PPM
+                || !(1..=MAX_CHAIN).contains(&chain.parties.len())
+                || chain.parties.last().is_some_and(|p| p.pass_down_ppm != 0)
+            {
+                return false;
+            }
+            for p in &chain.parties {
+                if !(1..=5).contains(&p.kind)
+                    || !ok_id(p.party_id)
+                    || p.pass_down_ppm > MAX_RATIO_PPM
+                {
+                    return false;
+                }
+            }
+        }
+        if !self.guide_id.is_empty() && !ok_id(self.guide_id) {
+            return false;
+        }
+        if self.is_gift {
+            ok_id(self.giver_id)
+        } else {
+            self.giver_id.is_empty()
+        }
+    }
+
+    /// The split's input for a valid order (see [`WireOrder::is_valid`]): its shop's position
+    /// `shop` in the batch's allowances, each line's fee rate by its category (`rates`, else
+    /// `default_rate_ppm`), each discount's lines as positions, the commission terms.
+    pub fn order_input(
+        &self,
+        shop: usize,
+        rates: &HashMap<Vec<u8>, u32>,
+        default_rate_ppm: u32,
+    ) -> OrderInput {
+        let lines = self
+            .lines
+            .iter()
+            .map(|l| OrderLine {
+                unit_price_fen: l.unit_price_fen,
+                quantity: l.quantity,
+                category_fee_ppm: rates
+                    .get(l.category_id)
+                    .copied()
+                    .unwrap_or(default_rate_ppm),
+            })
+            .collect();
+        let position = |id: &[u8]| self.lines.iter().position(|l| l.line_id == id);
+        let discounts = self
+            .discounts
+            .iter()
+            .map(|d| Discount {
+                funder: match d.funder {
+                    2 => Funder::Creator,
+                    3 => Funder::Platform,
+                    4 => Funder::Government,
+                    _ => Funder::Merchant,
+                },
+                amount_fen: d.amount_fen,
+                lines: d.line_ids.iter().filter_map(|&id| position(id)).collect(),
+            })
+            .collect();
+        let chain = self.chain.as_ref();
+        OrderInput {
+            shop,
+            lines,
+            discounts,
+            terms: Commissions {
+                creator_ppm: self.creator.as_ref().map_or(0, |c| c.ratio_ppm),
+                service_ppm: chain.map_or(0, |c| c.service_ratio_ppm),
+                chain: chain
+                    .map(|c| {
+                        c.parties
+                            .iter()
+                            .map(|p| ChainLink {
+                                pass_down_ppm: p.pass_down_ppm,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+        }
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// An integer field; 0, the default, is not written (as protobuf does).
+fn put_int(out: &mut Vec<u8>, number: u64, v: i64) {
+    if v != 0 {
+        put_varint(out, number << 3);
+        put_varint(out, v as u64);
+    }
+}
+
+/// A string field; "", the default, is not written.
+fn put_str(out: &mut Vec<u8>, number: u64, s: &[u8]) {
+    if !s.is_empty() {
+        put_message(out, number, s);
+    }
+}
+
+/// A length-delimited field, written even when empty (a present submessage).
+fn put_message(out: &mut Vec<u8>, number: u64, body: &[u8]) {
+    put_varint(out, number << 3 | 2);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(body);
+}
+
+/// `ORDER_STATE_PAID`.
+const ORDER_STATE_PAID: i64 = 1;
+
+impl WireOrder<'_> {
+    /// The encoded `RecordOrderResponse` of this order recorded with the packed split `words`
+    /// (`PackedSplits::split`): its id, its `OrderSplit`, state PAID — what
+    /// `xiaodian.settlement.store.record_response` builds in Python. None when the split is
+    /// not this order's (other line, discount or chain counts).
+    pub fn record_response(&self, words: &[i64]) -> Option<Vec<u8>> {
+        let (n, d) = (self.lines.len(), self.discounts.len());
+        let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
+        let c = parties.len();
+        let header = [n as i64, d as i64, c as i64];
+        let width = super::PACKED_LINE_WORDS + d + c;
+        if n == 0
+            || words.len() != super::PACKED_HEADER_WORDS + n * width
+            || words[..super::PACKED_HEADER_WORDS] != header
+        {
+            return None;
+        }
+        let mut split = Vec::with_capacity(64 * n);
+        let (mut line, mut share, mut party) = (Vec::new(), Vec::new(), Vec::new());
+        let mut totals = [0i64; 6];
+        for (l, w) in self
+            .lines
+            .iter()
+            .zip(words[super::PACKED_HEADER_WORDS..].chunks_exact(width))
+        {
+            let [gross, paid, s0, s1, s2, base, fee, creator, merchant] =
+                <[i64; 9]>::try_from(&w[..super::PACKED_LINE_WORDS]).ok()?;
+            let kept = &w[super::PACKED_LINE_WORDS + d..];
+            let agency: i64 = kept.iter().sum();
+            line.clear();
+            put_str(&mut line, 1, l.line_id);
+            put_int(&mut line, 2, gross);
+            for (discount, &amount) in self
+                .discounts
+                .iter()
+                .zip(&w[super::PACKED_LINE_WORDS..super::PACKED_LINE_WORDS + d])
+            {
+                if discount.line_ids.is_empty() || discount.line_ids.contains(&l.line_id) {
+                    share.clear();
+                    put_str(&mut share, 1, discount.discount_id);
+                    put_int(&mut share, 2, i64::from(discount.funder));
+                    put_int(&mut share, 3, amount);
+                    put_message(&mut line, 3, &share);
+                }
+            }
+            put_int(&mut line, 4, paid);
+            put_int(&mut line, 5, s0);
+            put_int(&mut line, 6, s1);
+            put_int(&mut line, 7, s2);
+            put_int(&mut line, 8, paid + s0 + s1 + s2);
+            put_int(&mut line, 9, base);
+            put_int(&mut line, 10, fee);
+            put_int(&mut line, 11, creator);
+            put_int(&mut line, 12, agency);
+            let mut received = agency;
+            for (p, &keeps) in parties.iter().zip(kept) {
+                party.clear();
+                put_int(&mut party, 1, i64::from(p.kind));
+                put_str(&mut party, 2, p.party_id);
+                put_int(&mut party, 3, received);
+                put_int(&mut party, 4, received - keeps);
+                put_int(&mut party, 5, keeps);
+                put_message(&mut line, 13, &party);
+                received -= keeps;
+            }
+            put_int(&mut line, 14, merchant);
+            put_message(&mut split, 1, &line);
+            for (total, part) in
+                totals
+                    .iter_mut()
+                    .zip([paid, s0 + s1 + s2, fee, creator, agency, merchant])
+            {
+                *total += part;
+            }
+        }
+        for (number, total) in (2..).zip(totals) {
+            put_int(&mut split, number, total);
+        }
+        let mut response = Vec::with_capacity(split.len() + self.order_id.len() + 8);
+        put_str(&mut response, 1, self.order_id);
+        put_message(&mut response, 2, &split);
+        put_int(&mut response, 3, ORDER_STATE_PAID);
+        Some(response)
+    }
+}
+
+/// Ledger accounts and transfer codes of `xiaodian.settlement.orders` and `xiaodian.v1`.
+const BUYER_FUNDS: &str = "buyer_funds";
+const ESCROW: &str = "escrow";
+const PLATFORM_FEE: &str = "platform:fee";
+const SUBSIDY_ACCOUNTS: [&str; 2] = ["platform:subsidy", "government:subsidy"];
+const PARTY_KINDS: [&str; 5] = [
+    "AGENCY",
+    "SUB_AGENCY",
+    "CREATOR",
+    "PROMOTER_AGENCY",
+    "PROMOTER",
+];
+const TRANSFER_CODE_PAYMENT: i64 = 1;
+const TRANSFER_CODE_SUBSIDY: i64 = 2;
+
+/// One `settlement_payouts` row: (order_id, account, amount_fen).
+pub type PayoutRow = (String, String, i64);
+/// One `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id,
+/// refund_id, booked_at_us).
+pub type TransferRow = (String, String, String, i64, i64, String, String, i64);
+
+impl WireOrder<'_> {
+    /// `paid_at` in microseconds (`Timestamp.ToMicroseconds`: seconds × 10⁶ + ⌊nanos / 1,000⌋);
+    /// None when absent, unreadable, or not a valid Timestamp (years 1-9999, nanos in
+    /// [0, 10⁹)), which `ToMicroseconds` refuses.
+    pub fn paid_at_us(&self) -> Option<i64> {
+        let (mut seconds, mut nanos) = (0i64, 0i32);
+        fields(self.paid_at?, |number, value| {
+            match (number, value) {
+                (1, Value::Varint(v)) => seconds = v as i64,
+                (2, Value::Varint(v)) => nanos = v as i32,
+                _ => {}
+            }
+            Ok(())
+        })
+        .ok()?;
+        if !(-62_135_596_800..=253_402_300_799).contains(&seconds)
+            || !(0..1_000_000_000).contains(&nanos)
+        {
+            return None;
+        }
+        Some(seconds * 1_000_000 + i64::from(nanos / 1_000))
+    }
+
+    /// What recording this order with the packed split `words` writes besides the order row,
+    /// as `xiaodian.settlement.store._insert` builds it: the payouts (merchant, platform fee,
+    /// creator if attributed, each chain party; one row per account) and the payment and
+    /// subsidy transfers into escrow. None when a string is not UTF-8, `paid_at` is not
+    /// readable, or the split is not this order's.
+    pub fn recording_rows(
+        &self,
+        words: &[i64],
+        payouts: &mut Vec<PayoutRow>,
+        transfers: &mut Vec<TransferRow>,
+    ) -> Option<()> {
+        let text = |b| std::str::from_utf8(b).ok();
+        let order_id = text(self.order_id)?;
+        let paid_at_us = self.paid_at_us()?;
+        let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
+        let (n, d, c) = (self.lines.len(), self.discounts.len(), parties.len());
+        let width = super::PACKED_LINE_WORDS + d + c;
+        if n == 0
+            || words.len() != super::PACKED_HEADER_WORDS + n * width
+            || words[..super::PACKED_HEADER_WORDS] != [n as i64, d as i64, c as i64]
+        {
+            return None;
+        }
+        // Per packed line: paid (1), subsidies (2-4), fee (6), creator commission (7),
+        // merchant (8); then the chain's kept amounts.
+        let mut sums = [0i64; super::PACKED_LINE_WORDS];
+        let mut kept = vec![0i64; c];
+        for w in words[super::PACKED_HEADER_WORDS..].chunks_exact(width) {
+            for k in [1, 2, 3, 4, 6, 7, 8] {
+                sums[k] += w[k];
+            }
+            for (total, &part) in kept.iter_mut().zip(&w[super::PACKED_LINE_WORDS + d..]) {
+                *total += part;
+            }
+        }
+        let [_, paid, creator_subsidy, platform_subsidy, government_subsidy, _, fee, creator_commission, merchant] =
+            sums;
+        let creator = match &self.creator {
+            Some(c) => format!("creator:{}", text(c.creator_id)?),
+            None => String::new(),
+        };
+        let start = payouts.len();
+        let mut owe = |account: String, amount: i64| match payouts[start..]
+            .iter_mut()
+            .find(|row| row.1 == account)
+        {
+            Some(row) => row.2 += amount,
+            None => payouts.push((order_id.to_owned(), account, amount)),
+        };
+        owe(format!("merchant:{}", text(self.shop_id)?), merchant);
+        owe(PLATFORM_FEE.to_owned(), fee);
+        if !creator.is_empty() {
+            owe(creator.clone(), creator_commission);
+        }
+        for (p, &keeps) in parties.iter().zip(&kept) {
+            let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
+            owe(format!("party:{kind}:{}", text(p.party_id)?), keeps);
+        }
+        let mut transfer = |id: String, source: &str, target: &str, amount: i64, code: i64| {
+            let (debit, credit) = if amount < 0 {
+                (target, source)
+            } else {
+                (source, target)
+            };
+            if amount != 0 {
+                transfers.push((
+                    id,
+                    debit.to_owned(),
+                    credit.to_owned(),
+                    amount.abs(),
+                    code,
+                    order_id.to_owned(),
+                    String::new(),
+                    paid_at_us,
+                ));
+            }
+        };
+        transfer(
+            format!("{order_id}/payment"),
+            BUYER_FUNDS,
+            ESCROW,
+            paid,
+            TRANSFER_CODE_PAYMENT,
+        );
+        for (account, amount) in [&creator[..], SUBSIDY_ACCOUNTS[0], SUBSIDY_ACCOUNTS[1]]
+            .into_iter()
+            .zip([creator_subsidy, platform_subsidy, government_subsidy])
+        {
+            transfer(
+                format!("{order_id}/subsidy/{account}"),
+                account,
+                ESCROW,
+                amount,
+                TRANSFER_CODE_SUBSIDY,
+            );
+        }
+        Some(())
+    }
+}
+
+/// The encoded `RecordOrdersResponse` of orders (encoded) recorded with their packed splits;
+/// None if an order cannot be read or a split is not its order's.
+pub fn record_responses<'a>(
+    orders: impl IntoIterator<Item = (&'a [u8], &'a [i64])>,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for (bytes, words) in orders {
+        let response = WireOrder::decode(bytes)?.record_response(words)?;
+        put_message(&mut out, 1, &response);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-encoded order: `Order { order_id: "o1", shop_id: "s1", paid_at {seconds: 1},
+    /// lines [{l1, p1, c1, 500, 2}, {l2, p2, c2, 300, 1}], discounts [{d1, PLATFORM, 100,
+    /// [l2]}], attribution { creator {k1, 50,000}, agency_chain {100,000, [{AGENCY, a1,
+    /// 0}]} }, an unknown field 99 }`.
+    fn encoded() -> Vec<u8> {
+        fn len(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
+            out.extend([number << 3 | 2, bytes.len() as u8]);
+            out.extend(bytes);
+        }
+        fn varint(out: &mut Vec<u8>, number: u8, mut v: u64) {
+            out.push(number << 3);
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+        let line = |id: &[u8], p: &[u8], c: &[u8], price, qty| {
+            let mut l = Vec::new();
+            len(&mut l, 1, id);
+            len(&mut l, 2, p);
+            len(&mut l, 3, c);
+            varint(&mut l, 4, price);
+            varint(&mut l, 5, qty);
+            l
+        };
+        let mut o = Vec::new();
+        len(&mut o, 1, b"o1");
+        len(&mut o, 2, b"s1");
+        len(&mut o, 3, &[8, 1]);
+        len(&mut o, 4, &line(b"l1", b"p1", b"c1", 500, 2));
+        len(&mut o, 4, &line(b"l2", b"p2", b"c2", 300, 1));
+        let mut d = Vec::new();
+        len(&mut d, 1, b"d1");
+        varint(&mut d, 2, 3);
+        varint(&mut d, 3, 100);
+        len(&mut d, 4, b"l2");
+        len(&mut o, 5, &d);
+        let mut creator = Vec::new();
+        len(&mut creator, 1, b"k1");
+        varint(&mut creator, 2, 50_000);
+        let mut party = Vec::new();
+        varint(&mut party, 1, 1);
+        len(&mut party, 2, b"a1");
+        let mut chain = Vec::new();
+        varint(&mut chain, 1, 100_000);
+        len(&mut chain, 2, &party);
+        let mut attribution = Vec::new();
+        len(&mut attribution, 1, &creator);
+        len(&mut attribution, 2, &chain);
+        len(&mut o, 6, &attribution);
+        o.extend([0x98, 0x06, 0x01]); // field 99, varint 1
+        o
+    }
+
+    #[test]
+    fn reads_an_order_and_its_split_input() {
+        let bytes = encoded();
+        let order = WireOrder::decode(&bytes).unwrap();
+        assert!(order.is_valid());
+        assert_eq!(order.lines[1].unit_price_fen, 300);
+        assert_eq!(order.discounts[0].line_ids, [b"l2"]);
+        let rates = HashMap::from([(b"c2".to_vec(), 20_000)]);
+        let input = order.order_input(3, &rates, 50_000);
+        assert_eq!(input.shop, 3);
+        assert_eq!(
+            input
+                .lines
+                .iter()
+                .map(|l| l.category_fee_ppm)
+                .collect::<Vec<_>>(),
+            [50_000, 20_000]
+        );
+        assert_eq!(input.discounts[0].lines, [1]);
+        assert_eq!(input.discounts[0].funder, Funder::Platform);
+        assert_eq!(
+            (input.terms.creator_ppm, input.terms.service_ppm),
+            (50_000, 100_000)
+        );
+        assert_eq!(input.terms.chain, [ChainLink { pass_down_ppm: 0 }]);
+    }
+
+    #[test]
+    fn refuses_broken_rules_and_encodings() {
+        let bytes = encoded();
+        let order = WireOrder::decode(&bytes).unwrap();
+        let mut no_line = order.clone();
+        no_line.discounts[0].line_ids = vec![b"l9"];
+        assert!(!no_line.is_valid());
+        let mut repeated = order.clone();
+        repeated.lines[1].line_id = b"l1";
+        assert!(!repeated.is_valid());
+        let mut gift = order.clone();
+        gift.is_gift = true;
+        assert!(!gift.is_valid());
+        gift.giver_id = b"buyer-1";
+        assert!(gift.is_valid());
+        let mut creator_funded = order.clone();
+        creator_funded.discounts[0].funder = 2;
+        assert!(creator_funded.is_valid());
+        creator_funded.creator = None;
+        assert!(!creator_funded.is_valid());
+        assert!(WireOrder::decode(&bytes[..bytes.len() - 1]).is_none());
+        let twice = [&bytes[..], &[0x1a, 0x00]].concat(); // paid_at again
+        assert!(WireOrder::decode(&twice).is_none());
+    }
+}

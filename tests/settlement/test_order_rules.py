@@ -1,0 +1,286 @@
+"""The recording path's fast lane against the rules it stands in for.
+
+`_core.orders_valid` reads encoded orders in Rust and must pass exactly the orders that
+`xiaodian.settlement.orders.validate_order` finds nothing wrong with; `_core.split_encoded_orders`
+must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xiaodian import _core, errors
+from xiaodian.demo.catalog import generate_catalog
+from xiaodian.demo.orders import generate_orders
+from xiaodian.platform.validation import Violations
+from xiaodian.settlement.orders import (
+    MAX_CHAIN,
+    MAX_DISCOUNTS,
+    MAX_LINES,
+    FeePolicy,
+    kernel_order,
+    validate_order,
+)
+from xiaodian.settlement.store import record_response, record_responses, recording_rows
+from xiaodian.v1 import settlement_service_pb2 as pb
+
+T = TypeVar("T")
+
+good_ids = st.one_of(
+    st.sampled_from(["a", "x" * 64, "ok-1.a:b_c"]), st.from_regex(r"[A-Za-z0-9_.:-]{1,8}", fullmatch=True)
+)
+bad_ids = st.sampled_from(["", "x" * 65, "a b", "é", "id/1"])
+good_ratios = st.sampled_from([0, 1, 50_000, 900_000])
+bad_ratios = st.sampled_from([900_001, 2**32 - 1])
+
+
+@st.composite
+def orders(draw: st.DrawFn, odds: int = 25) -> pb.Order:
+    """Orders near every rule's edge: each value valid, or (1 in `odds`; never with 0) breaking
+    its rule, so that most orders break none or one rule."""
+
+    def pick(good: st.SearchStrategy[T], bad: st.SearchStrategy[T]) -> T:
+        return draw(bad) if odds and draw(st.integers(0, odds - 1)) == 0 else draw(good)
+
+    def ident() -> str:
+        return pick(good_ids, bad_ids)
+
+    def ratio() -> int:
+        return pick(good_ratios, bad_ratios)
+
+    order = pb.Order(order_id=ident(), shop_id=ident())
+    if pick(st.just(True), st.just(False)):
+        order.paid_at.CopyFrom(Timestamp(seconds=draw(st.integers(0, 2**40))))
+    for i in range(pick(st.integers(1, 4), st.just(0))):
+        order.lines.add(
+            line_id=pick(st.just(f"l{i + 1}"), st.sampled_from(["l1", "", "l 4"])),
+            product_id=ident(),
+            category_id=pick(st.sampled_from(["c1", "c-2", "c3"]), st.sampled_from(["", "c 3"])),
+            unit_price_fen=int(
+                pick(
+                    st.sampled_from([0, 1, 10**12]) | st.integers(0, 10**6), st.sampled_from([-1, 10**12 + 1, -(2**63)])
+                )
+            ),
+            quantity=pick(st.sampled_from([1, 2, 10**6]), st.sampled_from([-1, 0, 10**6 + 1])),
+        )
+    has_creator = pick(st.booleans(), st.just(False))
+    has_chain = pick(st.booleans(), st.just(False))
+    present = [line.line_id for line in order.lines]
+    for d in range(draw(st.integers(0, 3))):
+        funder = pick(st.sampled_from([1, 3, 4, 2] if has_creator else [1, 3, 4]), st.sampled_from([0, 5, 2]))
+        covered = draw(st.lists(st.sampled_from(present), unique=True)) if present else []
+        order.discounts.add(
+            discount_id=pick(st.just(f"d{d + 1}"), st.sampled_from(["d1", "", "d 4"])),
+            funder=funder,  # type: ignore[arg-type]
+            amount_fen=pick(st.sampled_from([1, 100, 10**9]), st.sampled_from([-1, 0])),
+            line_ids=list(
+                pick(st.just(covered), st.lists(st.sampled_from(["l1", "l2", "l9", ""]), min_size=1, max_size=3))
+            ),
+        )
+    if has_creator or has_chain or pick(st.just(False), st.just(True)):
+        order.attribution.SetInParent()
+    if has_creator:
+        order.attribution.creator.creator_id = ident()
+        order.attribution.creator.ratio_ppm = ratio()
+    if has_chain:
+        chain = order.attribution.agency_chain
+        chain.SetInParent()
+        chain.service_ratio_ppm = ratio()
+        parties = pick(st.integers(1, 5), st.sampled_from([0, 6]))
+        for p in range(parties):
+            last = p == parties - 1
+            chain.parties.add(
+                kind=pick(st.integers(1, 5), st.sampled_from([0, 6])),  # type: ignore[arg-type]
+                party_id=ident(),
+                pass_down_ppm=pick(st.just(0), bad_ratios | st.just(1)) if last else ratio(),
+            )
+    order.guide_id = pick(st.sampled_from(["", "g-1"]), st.just("g 1"))
+    order.is_gift = draw(st.booleans())
+    order.giver_id = pick(st.just(ident() if order.is_gift else ""), st.sampled_from(["", "buyer-1", "buyer 1"]))
+    return order
+
+
+def python_valid(order: pb.Order) -> bool:
+    v = Violations()
+    validate_order(v, "order", order)
+    return not v.items
+
+
+def encoded(order: pb.Order) -> bytes:
+    return order.SerializeToString(deterministic=True)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(orders())
+def test_the_rust_check_passes_exactly_the_valid_orders(order: pb.Order) -> None:
+    assert _core.orders_valid([encoded(order)]) == python_valid(order)
+
+
+def valid_order() -> pb.Order:
+    order = pb.Order(order_id="o1", shop_id="s1", paid_at=Timestamp(seconds=1))
+    order.lines.add(line_id="l1", product_id="p1", category_id="c1", unit_price_fen=100, quantity=1)
+    order.attribution.agency_chain.service_ratio_ppm = 10_000
+    order.attribution.agency_chain.parties.add(kind=pb.PARTY_KIND_AGENCY, party_id="a1")
+    return order
+
+
+@pytest.mark.parametrize(
+    ("lines", "discounts", "parties"),
+    [(MAX_LINES, MAX_DISCOUNTS, MAX_CHAIN), (MAX_LINES + 1, 0, 1), (1, MAX_DISCOUNTS + 1, 1), (1, 0, MAX_CHAIN + 1)],
+)
+def test_the_limits_are_the_same(lines: int, discounts: int, parties: int) -> None:
+    order = valid_order()
+    for i in range(2, lines + 1):
+        order.lines.add(line_id=f"l{i}", product_id="p1", category_id="c1", unit_price_fen=100, quantity=1)
+    for d in range(discounts):
+        order.discounts.add(discount_id=f"d{d}", funder=pb.DISCOUNT_FUNDER_MERCHANT, amount_fen=1)
+    chain = order.attribution.agency_chain.parties
+    for p in range(1, parties):
+        chain.add(kind=pb.PARTY_KIND_PROMOTER, party_id=f"a{p + 1}")
+    chain[0].pass_down_ppm = 100_000 if parties > 1 else 0
+    assert python_valid(order) == (lines <= MAX_LINES and discounts <= MAX_DISCOUNTS and parties <= MAX_CHAIN)
+    assert _core.orders_valid([encoded(order)]) == python_valid(order)
+
+
+def test_unknown_fields_are_skipped_and_one_bad_order_fails_the_batch() -> None:
+    order = valid_order()
+    with_unknown = pb.Order.FromString(encoded(order) + b"\x98\x06\x01")  # field 99 = 1
+    assert encoded(with_unknown) != encoded(order)
+    assert _core.orders_valid([encoded(with_unknown)])
+    broken = valid_order()
+    broken.lines[0].quantity = 0
+    assert not _core.orders_valid([encoded(order), encoded(broken)])
+    assert _core.orders_valid([])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(orders(odds=0), min_size=1, max_size=5), st.sampled_from([(), (("c1", 20_000), ("c-2", 0))]))
+def test_encoded_orders_split_as_their_tuples(batch: list[pb.Order], rates: tuple[tuple[str, int], ...]) -> None:
+    assert all(python_valid(o) for o in batch)
+    fees = FeePolicy(rate_ppm_by_category=rates)
+    shops = [i % 2 for i in range(len(batch))]
+    allowances = [150, 10**8]
+    try:
+        expected = _core.split_orders_packed(
+            [kernel_order(o, s, fees) for o, s in zip(batch, shops, strict=True)], list(allowances), 10_000
+        )
+    except errors.InvalidArgument as error:  # the same refusal is expected
+        with pytest.raises(errors.InvalidArgument) as raised:
+            _core.split_encoded_orders(
+                [encoded(o) for o in batch], shops, list(allowances), 10_000, fees.default_rate_ppm, fees.rates
+            )
+        assert str(raised.value) == str(error)
+        return
+    got = _core.split_encoded_orders(
+        [encoded(o) for o in batch], shops, list(allowances), 10_000, fees.default_rate_ppm, fees.rates
+    )
+    assert got == expected
+
+
+def test_demo_orders_split_as_their_tuples() -> None:
+    batch = generate_orders(5, generate_catalog(5, 500).products, 2_000, 1_790_000_000).orders
+    assert _core.orders_valid([encoded(o) for o in batch])
+    fees = FeePolicy()
+    shops: dict[str, int] = {}
+    positions = [shops.setdefault(o.shop_id, len(shops)) for o in batch]
+    allowances = [50_000] * len(shops)
+    expected = _core.split_orders_packed(
+        [kernel_order(o, p, fees) for o, p in zip(batch, positions, strict=True)], list(allowances), 10_000
+    )
+    got = _core.split_encoded_orders(
+        [encoded(o) for o in batch], positions, list(allowances), 10_000, fees.default_rate_ppm, fees.rates
+    )
+    assert got == expected
+
+
+def test_an_order_the_check_did_not_pass_is_refused() -> None:
+    broken = valid_order()
+    broken.shop_id = ""
+    with pytest.raises(ValueError, match="orders_valid"):
+        _core.split_encoded_orders([encoded(broken)], [0], [0], 10_000, 50_000, {})
+
+
+def test_the_generated_orders_are_mostly_valid_or_break_one_rule() -> None:
+    """The differential test is only as good as its mix: many valid orders, many just invalid."""
+    valid = 0
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(orders())
+    def count(order: pb.Order) -> None:
+        nonlocal valid
+        valid += python_valid(order)
+
+    count()
+    assert 40 <= valid <= 360
+
+
+def python_responses(batch: list[pb.Order], blobs: list[bytes]) -> pb.RecordOrdersResponse:
+    return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in zip(batch, blobs, strict=True)])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(orders(odds=0), min_size=1, max_size=5))
+def test_the_rust_record_responses_are_the_python_ones(batch: list[pb.Order]) -> None:
+    fees = FeePolicy()
+    try:
+        splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
+    except errors.InvalidArgument:
+        return  # nothing recorded, no response
+    blobs = [blob for blob, _ in splits]
+    rust = _core.record_responses([encoded(o) for o in batch], blobs)
+    assert rust is not None
+    assert pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
+    assert record_responses(list(zip(batch, blobs, strict=True))) == python_responses(batch, blobs)
+
+
+def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orders() -> None:
+    batch = generate_orders(6, generate_catalog(6, 500).products, 1_000, 1_790_000_000).orders
+    fees = FeePolicy()
+    splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [10**6], 10_000)
+    blobs = [blob for blob, _ in splits]
+    rust = _core.record_responses([encoded(o) for o in batch], blobs)
+    assert rust is not None and pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
+    one_line = next(i for i, o in enumerate(batch) if len(o.lines) == 1)
+    two_lines = next(i for i, o in enumerate(batch) if len(o.lines) == 2)
+    assert _core.record_responses([encoded(batch[one_line])], [blobs[two_lines]]) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(orders(odds=0), min_size=1, max_size=5),
+    st.integers(-62_135_596_801, 253_402_300_800),
+    st.integers(-1, 10**9),
+)
+def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seconds: int, nanos: int) -> None:
+    batch[0].paid_at.seconds, batch[0].paid_at.nanos = seconds, nanos
+    fees = FeePolicy()
+    try:
+        splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
+    except errors.InvalidArgument:
+        return  # nothing recorded
+    rust = _core.recording_rows([encoded(o) for o in batch], [blob for blob, _ in splits])
+    recorded = [(o, totals) for o, (_, totals) in zip(batch, splits, strict=True)]
+    try:
+        payout_rows, transfers = recording_rows(recorded)
+    except ValueError:  # not a valid Timestamp: Python refuses it, Rust leaves it to Python
+        assert rust is None
+        return
+    assert rust == (payout_rows, [tuple(t) for t in transfers if t is not None])
+
+
+def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_orders() -> None:
+    order = valid_order()
+    chain = order.attribution.agency_chain
+    chain.parties[0].pass_down_ppm = 500_000
+    chain.parties.add(kind=pb.PARTY_KIND_AGENCY, party_id="a1")  # the same account as the head
+    [(blob, totals)], _ = _core.split_orders_packed([kernel_order(order, 0, FeePolicy())], [0], 10_000)
+    rows = _core.recording_rows([encoded(order)], [blob])
+    assert rows is not None and rows[0] == recording_rows([(order, totals)])[0]
+    assert [account for _, account, _ in rows[0]].count("party:AGENCY:a1") == 1
+    other = valid_order()
+    other.lines.add(line_id="l2", product_id="p2", category_id="c1", unit_price_fen=5, quantity=1)
+    assert _core.recording_rows([encoded(other)], [blob]) is None
