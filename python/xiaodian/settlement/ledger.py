@@ -8,13 +8,13 @@ transaction. Transfers are posted inside the caller's transaction.
 
 from __future__ import annotations
 
-import base64
 import re
 import sqlite3
 from collections.abc import Iterable
 from typing import NamedTuple
 
 from xiaodian.errors import InvalidArgument
+from xiaodian.platform import page_tokens
 from xiaodian.platform.db import Migration
 from xiaodian.v1 import settlement_service_pb2 as pb
 
@@ -132,24 +132,12 @@ def balances_total(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances").fetchone()[0])
 
 
-def _token(booked_at_us: int, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{booked_at_us}:{seq}".encode()).decode()
-
-
-def _untoken(token: str) -> tuple[int, int]:
-    try:
-        booked_at_us, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        return int(booked_at_us), int(seq)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument.of("page_token", "is not a token this service issued") from None
-
-
 def statement(
     conn: sqlite3.Connection, account: str, start_us: int | None, end_us: int | None, page_size: int, page_token: str
 ) -> tuple[list[pb.Transfer], str]:
     """The account's transfers booked in [start, end), oldest first (by booking time, then
     booking order), one page, and the next page's token ("" on the last page)."""
-    after = _untoken(page_token) if page_token else (-(2**63), -1)
+    after = page_tokens.decode(page_token, 2) if page_token else (-(2**63), -1)
     low = max(start_us if start_us is not None else -(2**63), after[0])
     high = end_us if end_us is not None else 2**63 - 1
     rows = conn.execute(
@@ -174,5 +162,5 @@ def statement(
         )
         message.booked_at.FromMicroseconds(booked_at_us)
         transfers.append(message)
-    next_token = _token(rows[page_size - 1][7], rows[page_size - 1][8]) if len(rows) > page_size else ""
+    next_token = page_tokens.encode(rows[page_size - 1][7], rows[page_size - 1][8]) if len(rows) > page_size else ""
     return transfers, next_token
