@@ -5,9 +5,10 @@ The catalog is the demo generator's, with 包邮 ("free shipping") put in front 
 titles so that one query term matches 70 % of the catalog (the heavy-term latency goal).
 
 Figures (all single-threaded; each query set is timed round-robin across the engines, after
-one warm-up pass, median of the repeats per query):
-- indexing products/s (Rust "full" analysis; Rust "bigrams"; tantivy with our bigram tokens;
-  the reference on a subset);
+one warm-up pass, median of the repeats per query; each spread is the lowest and highest of the
+figure computed within one repeat of the whole query set):
+- indexing products/s (Rust "full" analysis, median of three builds; Rust "bigrams"; tantivy
+  with our bigram tokens; the reference on a subset);
 - BM25 top 10 ("AND" queries: all terms required, falling back as the engine does): Rust in
   bigram mode with business weights at zero vs tantivy, same tokens; geometric mean of the
   per-query time ratio;
@@ -31,6 +32,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from benchmarks import measure
 
 HEAVY_TERM = "包邮"
 HEAVY_SHARE = 0.7
@@ -117,40 +120,64 @@ def or_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:
     return queries
 
 
-def time_each(
-    functions: dict[str, Callable[[str], object]], queries: list[str], repeats: int
-) -> dict[str, list[float]]:
-    """Per-query median seconds for each engine, interleaved (in alternating order) so machine
-    noise and cache warmth hit all alike."""
+class Timings:
+    """Seconds per query and engine: `samples[name][q]` holds one time per repeat of query q."""
+
+    def __init__(self, samples: dict[str, list[list[float]]]) -> None:
+        self.samples = samples
+
+    def __getitem__(self, name: str) -> list[float]:
+        """Each query's median over the repeats: the figures' basis."""
+        return [statistics.median(repeats) for repeats in self.samples[name]]
+
+    def per_repeat(self, name: str) -> list[list[float]]:
+        """Each repeat's times over the whole query set: the spread's basis."""
+        return [list(times) for times in zip(*self.samples[name], strict=True)]
+
+
+def time_each(functions: dict[str, Callable[[str], object]], queries: list[str], repeats: int) -> Timings:
+    """Times each query on each engine `repeats` times, interleaved (in alternating order) so
+    machine noise and cache warmth hit all alike, after a warm-up pass over a tenth of them."""
     for query in queries[: max(1, len(queries) // 10)]:  # warm-up
         for fn in functions.values():
             fn(query)
-    times: dict[str, list[float]] = {name: [] for name in functions}
+    samples: dict[str, list[list[float]]] = {name: [] for name in functions}
     for query in queries:
-        samples: dict[str, list[float]] = {name: [] for name in functions}
+        for name in functions:
+            samples[name].append([])
         for repeat in range(repeats):
             # Alternate the order so that no engine always runs on caches the other warmed.
             order = list(functions.items())
             for name, fn in order if repeat % 2 == 0 else reversed(order):
                 started = time.perf_counter()
                 fn(query)
-                samples[name].append(time.perf_counter() - started)
-        for name in functions:
-            times[name].append(statistics.median(samples[name]))
-    return times
+                samples[name][-1].append(time.perf_counter() - started)
+    return Timings(samples)
 
 
-def summary(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
+def summary(t: Timings, name: str) -> dict[str, Any]:
+    """p50/p99 of the per-query medians; the QPS of each whole repeat of the query set: its
+    median, and its spread."""
+    ordered = sorted(t[name])
+    repeat_qps = [len(times) / sum(times) for times in t.per_repeat(name)]
     return {
         "p50_ms": 1000 * ordered[len(ordered) // 2],
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)],
-        "qps": len(ordered) / sum(ordered),
+        "qps": statistics.median(repeat_qps),
+        "qps_spread": [min(repeat_qps), max(repeat_qps)],
     }
 
 
 def geomean_ratio(slow: list[float], fast: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(s / f) for s, f in zip(slow, fast, strict=True)))
+
+
+def speedup(results: dict[str, Any], key: str, t: Timings, slow: str, fast: str) -> None:
+    """The geometric mean over the queries of slow/fast (per-query medians) as `key`, and the
+    spread of the same ratio computed within each repeat."""
+    results[key] = geomean_ratio(t[slow], t[fast])
+    ratios = [geomean_ratio(s, f) for s, f in zip(t.per_repeat(slow), t.per_repeat(fast), strict=True)]
+    results[f"{key}_spread"] = [min(ratios), max(ratios)]
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -176,9 +203,12 @@ def run(quick: bool = False) -> dict[str, Any]:
             engine.upsert_products(records[i : i + BATCH])
         return len(records) / (time.perf_counter() - started)
 
+    # The indexing goal's figure: three fresh builds, the last one kept for the queries.
+    rates = [index_rate(_core.SearchEngine("full"), products) for _ in range(2)]  # each freed at once
     full = _core.SearchEngine("full")
+    rates.append(index_rate(full, products))
+    measure.record(results, "index_rust_full_products_per_s", rates)
     bigrams = _core.SearchEngine("bigrams")
-    results["index_rust_full_products_per_s"] = index_rate(full, products)
     results["index_rust_bigrams_products_per_s"] = index_rate(bigrams, products)
     started = time.perf_counter()
     peer = TantivyPeer(
@@ -203,9 +233,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         ands,
         repeats,
     )
-    results["bm25_rust"] = summary(t["rust"])
-    results["bm25_tantivy"] = summary(t["tantivy"])
-    results["bm25_speedup_vs_tantivy_geomean"] = geomean_ratio(t["tantivy"], t["rust"])
+    results["bm25_rust"] = summary(t, "rust")
+    results["bm25_tantivy"] = summary(t, "tantivy")
+    speedup(results, "bm25_speedup_vs_tantivy_geomean", t, "tantivy", "rust")
 
     ors = or_queries(titles, query_count, rng)
     fell_back = sum(full.search(default, request(q))["any_term_match"] for q in ors)
@@ -218,9 +248,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         ors,
         repeats,
     )
-    results["business_or_rust"] = summary(t["rust"])
-    results["business_or_tantivy"] = summary(t["tantivy"])
-    results["business_or_speedup_vs_tantivy_geomean"] = geomean_ratio(t["tantivy"], t["rust"])
+    results["business_or_rust"] = summary(t, "rust")
+    results["business_or_tantivy"] = summary(t, "tantivy")
+    speedup(results, "business_or_speedup_vs_tantivy_geomean", t, "tantivy", "rust")
 
     # Shaping: near-duplicate collapse plus a shop cap, against neither, same queries and engine.
     t = time_each(
@@ -236,8 +266,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     )
 
     heavy = [HEAVY_TERM] * (50 if quick else 200)
-    t = time_each({"rust": lambda q: full.search(default, request(q))}, heavy, 1)
-    results["heavy_term_rust"] = summary(t["rust"])
+    t = time_each({"rust": lambda q: full.search(default, request(q))}, heavy, 3)
+    results["heavy_term_rust"] = summary(t, "rust")
 
     # The reference on its subset, against Rust on the same subset.
     small = _core.SearchEngine("full")
@@ -251,7 +281,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         few,
         1,
     )
-    results["reference_query_slowdown_geomean"] = geomean_ratio(t["reference"], t["rust"])
+    speedup(results, "reference_query_slowdown_geomean", t, "reference", "rust")
 
     rss = subprocess.run(
         [sys.executable, "-m", "benchmarks.engine", "--rss", str(product_count)],

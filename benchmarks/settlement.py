@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import gc
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks import measure
 
 SEED = 20261128
 BATCH = 1_000
@@ -52,14 +53,9 @@ def _kernel_batch(orders: list[Any]) -> tuple[list[Any], list[int]]:
     return kernel, [fees.new_merchant_cap_fen] * len(shops)
 
 
-def _median_rate(work: int, run: Any, repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return work / statistics.median(times)
+def _rates(work: int, run: Any, repeats: int) -> list[float]:
+    """Units of work per second of each repeat of `run`, warm-up excluded."""
+    return [work / seconds for seconds in measure.seconds(run, repeats)]
 
 
 def _record_in_process(orders: list[Any]) -> float:
@@ -133,36 +129,49 @@ def run(quick: bool = False) -> dict[str, Any]:
         lines = sum(len(o.lines) for o in orders)
         results: dict[str, Any] = {"orders": order_count, "lines": lines}
         kernel_seconds = _core.time_split_orders(kernel, allowances, 10_000, repeats + 1)[1:]
-        results["split_rust_lines_per_s"] = lines / statistics.median(kernel_seconds)
-        results["split_rust_binding_lines_per_s"] = _median_rate(
-            lines, lambda: _core.split_orders_packed(kernel, list(allowances), 10_000), repeats
+        measure.record(results, "split_rust_lines_per_s", [lines / s for s in kernel_seconds])
+        measure.record(
+            results,
+            "split_rust_binding_lines_per_s",
+            _rates(lines, lambda: _core.split_orders_packed(kernel, list(allowances), 10_000), repeats),
         )
         encoded = [o.SerializeToString(deterministic=True) for o in orders]
         shops = [k[0] for k in kernel]
         fees = FeePolicy()
-        results["split_rust_encoded_lines_per_s"] = _median_rate(
-            lines,
-            lambda: _core.split_encoded_orders(
-                encoded, shops, list(allowances), fees.new_merchant_rate_ppm, fees.default_rate_ppm, fees.rates
+        measure.record(
+            results,
+            "split_rust_encoded_lines_per_s",
+            _rates(
+                lines,
+                lambda: _core.split_encoded_orders(
+                    encoded, shops, list(allowances), fees.new_merchant_rate_ppm, fees.default_rate_ppm, fees.rates
+                ),
+                repeats,
             ),
-            repeats,
         )
         few = kernel[:reference_count]
         few_lines = sum(len(k[1]) for k in few)
-        results["split_reference_lines_per_s"] = _median_rate(
-            few_lines, lambda: reference.split_orders(few, list(allowances), 10_000), max(1, repeats // 2)
+        measure.record(
+            results,
+            "split_reference_lines_per_s",
+            _rates(few_lines, lambda: reference.split_orders(few, list(allowances), 10_000), max(1, repeats // 2)),
         )
         results["split_speedup_vs_reference"] = (
             results["split_rust_lines_per_s"] / results["split_reference_lines_per_s"]
         )
-        results["record_in_process_orders_per_s"] = statistics.median(
-            _record_in_process(orders) for _ in range(1 if quick else 3)
+        durable_repeats = 1 if quick else 3  # each on a fresh database: no warm-up to exclude
+        measure.record(
+            results, "record_in_process_orders_per_s", [_record_in_process(orders) for _ in range(durable_repeats)]
         )
-        results["record_grpc_stream_orders_per_s"] = statistics.median(
-            _record_over_grpc(orders, stream=True) for _ in range(1 if quick else 3)
+        measure.record(
+            results,
+            "record_grpc_stream_orders_per_s",
+            [_record_over_grpc(orders, stream=True) for _ in range(durable_repeats)],
         )
-        results["record_grpc_batched_orders_per_s"] = statistics.median(
-            _record_over_grpc(orders, stream=False) for _ in range(1 if quick else 3)
+        measure.record(
+            results,
+            "record_grpc_batched_orders_per_s",
+            [_record_over_grpc(orders, stream=False) for _ in range(durable_repeats)],
         )
     finally:
         gc.unfreeze()
