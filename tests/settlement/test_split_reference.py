@@ -457,6 +457,16 @@ def test_an_overflowing_amount_is_refused_not_wrapped() -> None:
         assert refusal(refused.value) == ("arithmetic overflow: gross", [])
 
 
+def test_an_order_whose_sums_overflow_is_refused_not_wrapped() -> None:
+    """Each line fits in int64 and so does each of its parts; the order's paid total does not."""
+    half = 2**62
+    order: Order = (0, [(half, 1, 0), (half, 1, 0)], [], (0, 0, []))
+    for split in BOTH:
+        with pytest.raises(errors.InvalidArgument) as refused:
+            split([order], [0], 0)
+        assert refusal(refused.value) == ("arithmetic overflow: order totals", [])
+
+
 REFUSED = [
     # Line 0 named twice by one discount.
     (0, [(100, 1, 0)], [(1, 100, [0, 0])], (0, 0, [])),

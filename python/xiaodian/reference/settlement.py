@@ -187,7 +187,8 @@ def split_order(
     """Splits every line of one order: `(splits, allowance_left)`. Discounts first (see
     `apply_discounts`), then line by line in line order: paid = gross − its discounts, the
     subsidies by funder, the fee consuming the allowance, the commissions. Refused lines are
-    named `lines[i]`."""
+    named `lines[i]`; an order whose sums (paid, each subsidy, fee, commissions, merchant, each
+    chain party's kept) do not fit in int64 is refused as an overflow."""
     gross = []
     for i, (unit_price_fen, quantity, _category_ppm) in enumerate(lines):
         if unit_price_fen < 0 or quantity < 0:
@@ -195,6 +196,7 @@ def split_order(
         gross.append(_int64(unit_price_fen * quantity, "gross"))
     per_discount = apply_discounts(gross, discounts)
     splits: list[LineSplit] = []
+    totals: list[int] = []  # the order's paid, subsidies, fee, creator, merchant, chain kept
     for i, (_price, _quantity, category_ppm) in enumerate(lines):
         shares = [row[i] for row in per_discount]
         subsidy = [0, 0, 0]
@@ -208,6 +210,8 @@ def split_order(
         except InvalidArgument as error:
             raise _as_field(error, f"lines[{i}]") from None
         splits.append((gross[i], shares, paid, subsidy, low, fee, creator_commission, kept, merchant))
+        parts = [paid, *subsidy, fee, creator_commission, merchant, *kept]
+        totals = [_int64(t + p, "order totals") for t, p in zip(totals or [0] * len(parts), parts, strict=True)]
     return splits, allowance_fen
 
 

@@ -671,19 +671,22 @@ fn split_order_into(
             creator_commission,
             merchant,
         ]);
+        // Each part of a line is within its gross, but the order's sums may not fit.
         let totals = &mut out.totals[totals_at..];
-        totals[0] += paid;
-        for (total, part) in totals[1..4].iter_mut().zip(subsidy) {
-            *total += part;
-        }
-        totals[4] += fee;
-        totals[5] += creator_commission;
-        totals[6] += merchant;
-        for (total, kept) in totals[TOTALS_WORDS..]
-            .iter_mut()
-            .zip(&w[PACKED_LINE_WORDS + d..])
-        {
-            *total += kept;
+        let parts = [
+            paid,
+            subsidy[0],
+            subsidy[1],
+            subsidy[2],
+            fee,
+            creator_commission,
+            merchant,
+        ];
+        let kept = &w[PACKED_LINE_WORDS + d..];
+        for (total, &part) in totals.iter_mut().zip(parts.iter().chain(kept)) {
+            *total = total
+                .checked_add(part)
+                .ok_or_else(|| overflow("order totals"))?;
         }
     }
     out.ends.push(words.len());
@@ -1124,6 +1127,12 @@ mod tests {
         };
         match split_order(&[one(1 << 62, 1_999_999)], &[], &greedy, &mut allowance, 0) {
             Err(CoreError::Overflow(what)) => assert_eq!(what, "fee and commissions"),
+            other => panic!("{other:?}"),
+        }
+        // Each line fits, their sum does not: refused, never a wrapped total.
+        let huge = [one(i64::MAX / 2 + 1, 0), one(i64::MAX / 2 + 1, 0)];
+        match split_order(&huge, &[], &none, &mut allowance, 0) {
+            Err(CoreError::Overflow(what)) => assert_eq!(what, "order totals"),
             other => panic!("{other:?}"),
         }
     }
