@@ -288,3 +288,27 @@ def test_scores_from_the_ledger_count_settled_orders_net_of_refunds(client: Clie
     # The given source still reads the metrics.
     client.score_creators(request_id="s10g", period="2026-10", gmv_source=pb.GMV_SOURCE_GIVEN)
     assert client.get_creator_score(creator_id="alice", period="2026-10").score.settled_gmv_fen == 1
+
+
+@pytest.mark.parametrize(
+    ("period", "start", "end"),
+    [
+        ("2026-09", "2026-08-31T16:00:00+00:00", "2026-09-30T16:00:00+00:00"),
+        ("2024-02", "2024-01-31T16:00:00+00:00", "2024-02-29T16:00:00+00:00"),  # leap year
+        ("9999-12", "9999-11-30T16:00:00+00:00", "9999-12-31T16:00:00+00:00"),  # no month after it
+    ],
+)
+def test_a_period_is_its_calendar_month_in_china_standard_time(period: str, start: str, end: str) -> None:
+    from datetime import datetime
+
+    from xiaodian.creators.store import period_range_us
+
+    assert period_range_us(period) == tuple(int(datetime.fromisoformat(t).timestamp()) * 10**6 for t in (start, end))
+
+
+def test_the_last_period_scores_from_the_ledger(client: Client) -> None:
+    metrics = pb.CreatorMetrics(creator_id="zoe", period="9999-12", effective_followers=5, sales_score=70.0)
+    client.upsert_creator_metrics(request_id="m-last", metrics=[metrics])
+    scored = client.score_creators(request_id="s-last", period="9999-12", gmv_source=pb.GMV_SOURCE_LEDGER)
+    assert scored.scored_count == 1
+    assert client.get_creator_score(creator_id="zoe", period="9999-12").score.settled_gmv_fen == 0

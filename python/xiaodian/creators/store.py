@@ -13,6 +13,7 @@ Invariant: within a scored (period, cohort), ranks are exactly 1..cohort_size.
 
 from __future__ import annotations
 
+import calendar
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -89,9 +90,10 @@ def period_range_us(period: str) -> tuple[int, int]:
     """[start, end) of a calendar month "YYYY-MM" in China Standard Time, µs since the epoch.
     The period must be valid (`validation.check_period`)."""
     year, month = int(period[:4]), int(period[5:7])
-    start = datetime(year, month, 1, tzinfo=CHINA_STANDARD_TIME)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_STANDARD_TIME)
-    return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+    start_s = int(datetime(year, month, 1, tzinfo=CHINA_STANDARD_TIME).timestamp())
+    # The month's length, not next month's first day: 9999-12 has no datetime after it.
+    end_s = start_s + calendar.monthrange(year, month)[1] * 86_400
+    return start_s * 1_000_000, end_s * 1_000_000
 
 
 def upsert_metrics(conn: sqlite3.Connection, metrics: Sequence[pb.CreatorMetrics], min_orders: int, now_us: int) -> int:

@@ -4,6 +4,9 @@ Every handler runs inside `ErrorInterceptor`: a `XiaodianError` becomes its rich
 (`xiaodian.errors.to_rpc_status`); any other exception is a bug, logged with a correlation id
 and answered as INTERNAL with only that id, never a traceback. A call whose deadline has
 already passed when a worker picks it up is answered DEADLINE_EXCEEDED without running.
+Every request message (each one of a stream too) has its timestamps checked first
+(`validation.check_timestamps`): one out of protobuf's range is INVALID_ARGUMENT, never a
+failed conversion deep inside a handler.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import grpc
 
 from xiaodian.errors import DeadlineExceeded, Internal, XiaodianError, to_rpc_status
+from xiaodian.platform.validation import check_timestamps
 
 log = logging.getLogger("xiaodian.rpc")
 
@@ -48,24 +52,40 @@ def _check_deadline(context: grpc.ServicerContext) -> None:
         raise DeadlineExceeded("the call's deadline passed before the server could start it")
 
 
-def _wrap_unary_response(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+def _checked(request: Any, streaming: bool) -> Any:
+    """The request with its timestamps checked: at once, or as the stream yields each message."""
+    if not streaming:
+        check_timestamps(request)
+        return request
+
+    def messages() -> Iterator[Any]:
+        for message in request:
+            check_timestamps(message)
+            yield message
+
+    return messages()
+
+
+def _wrap_unary_response(behavior: Callable[..., Any], method: str, streaming: bool) -> Callable[..., Any]:
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         started = time.perf_counter()
         try:
             _check_deadline(context)
-            return behavior(request, context)
+            return behavior(_checked(request, streaming), context)
         except Exception as error:  # noqa: BLE001 - this is the one place errors are mapped
             _fail(context, method, error, started)
 
     return handler
 
 
-def _wrap_stream_response(behavior: Callable[..., Iterator[Any]], method: str) -> Callable[..., Iterator[Any]]:
+def _wrap_stream_response(
+    behavior: Callable[..., Iterator[Any]], method: str, streaming: bool
+) -> Callable[..., Iterator[Any]]:
     def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         started = time.perf_counter()
         try:
             _check_deadline(context)
-            yield from behavior(request, context)
+            yield from behavior(_checked(request, streaming), context)
         except Exception as error:  # noqa: BLE001
             _fail(context, method, error, started)
 
@@ -91,5 +111,6 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         ):
             behavior = getattr(handler, kind)
             if behavior is not None:
-                return handler._replace(**{kind: wrap(behavior, method)})  # type: ignore[attr-defined,no-any-return]
+                wrapped = wrap(behavior, method, kind.startswith("stream"))
+                return handler._replace(**{kind: wrapped})  # type: ignore[attr-defined,no-any-return]
         return handler

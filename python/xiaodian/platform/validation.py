@@ -6,8 +6,12 @@ INVALID_ARGUMENT listing each field path (`products[3].title`) with its rule.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
 
 from xiaodian.errors import InvalidArgument
 
@@ -69,3 +73,56 @@ class Violations:
             shown = "; ".join(f"{f}: {d}" for f, d in self.items[:5])
             more = f" (and {len(self.items) - 5} more)" if len(self.items) > 5 else ""
             raise InvalidArgument(f"invalid request: {shown}{more}", self.items)
+
+
+#: The range protobuf defines for google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
+#: 9999-12-31T23:59:59.999999999Z. Outside it a timestamp has no date.
+TIMESTAMP_MIN_SECONDS = -62_135_596_800
+TIMESTAMP_MAX_SECONDS = 253_402_300_799
+TIMESTAMP_RULE = "must be a timestamp from 0001-01-01 to 9999-12-31 (nanos 0-999,999,999)"
+
+
+TIMESTAMP = "google.protobuf.Timestamp"
+
+
+@functools.cache
+def _timestamp_fields(descriptor: Descriptor) -> tuple[tuple[FieldDescriptor, bool], ...]:
+    """`(field, is_timestamp)` for the fields of a message type through which a Timestamp can
+    be reached: the Timestamp fields themselves, and message fields whose type leads to one;
+    cached per type. (The API has no recursive message types.)"""
+    found = []
+    for field in descriptor.fields:
+        child = field.message_type
+        if child is None:
+            continue
+        if child.full_name == TIMESTAMP:
+            found.append((field, True))
+        elif _timestamp_fields(child):
+            found.append((field, False))
+    return tuple(found)
+
+
+def _check_timestamps(message: Message, path: str, violations: Violations) -> None:
+    for field, is_timestamp in _timestamp_fields(message.DESCRIPTOR):
+        name = f"{path}{field.name}"
+        if field.is_repeated:
+            children = [(f"{name}[{i}]", child) for i, child in enumerate(getattr(message, field.name))]
+        elif message.HasField(field.name):
+            children = [(name, getattr(message, field.name))]
+        else:
+            continue
+        for child_path, child in children:
+            if is_timestamp:
+                ok = TIMESTAMP_MIN_SECONDS <= child.seconds <= TIMESTAMP_MAX_SECONDS and 0 <= child.nanos < 10**9
+                violations.check(ok, child_path, TIMESTAMP_RULE)
+            else:
+                _check_timestamps(child, child_path + ".", violations)
+
+
+def check_timestamps(message: Message) -> None:
+    """Raises INVALID_ARGUMENT naming every Timestamp of `message` (at any depth) outside
+    protobuf's range. Run on every request by the server's interceptor, so no handler meets a
+    timestamp that cannot be converted to a date or to microseconds."""
+    violations = Violations()
+    _check_timestamps(message, "", violations)
+    violations.raise_if_any()
