@@ -800,7 +800,9 @@ impl<'a> Query<'a> {
         matches
     }
 
-    /// The best `k` matches in order, and the number of matches.
+    /// The best `k` matches in order, and the number of matches. Under relevance, the first
+    /// `rerank_depth` of them are the best ones but in no particular order: [`Query::rerank`]
+    /// orders them by final score.
     fn top(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
         let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
         let total;
@@ -878,11 +880,23 @@ impl<'a> Query<'a> {
                 consider(doc, first_phase, &mut threshold);
             });
         }
+        let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
         if kept.len() > k {
-            kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
+            kept.select_nth_unstable_by(k, order);
             kept.truncate(k);
         }
-        kept.sort_unstable_by(|a, b| self.compare(a, b));
+        // The best `rerank_depth` are left unordered: the second phase reorders them anyway.
+        let unordered = if relevance {
+            self.profile.rerank_depth as usize
+        } else {
+            0
+        };
+        if kept.len() > unordered {
+            if unordered > 0 {
+                kept.select_nth_unstable_by(unordered, order);
+            }
+            kept[unordered..].sort_unstable_by(order);
+        }
         (kept, total)
     }
 
@@ -992,9 +1006,10 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// The first `k` products of the final order, from the first-phase `candidates` (in
-    /// order, at least [`Query::candidates_for`] of them when there are that many matches):
-    /// under relevance, the best `rerank_depth` get the second phase and are reordered by it.
+    /// The first `k` products of the final order, from the first-phase `candidates` (as
+    /// [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
+    /// that many matches): under relevance, the best `rerank_depth` get the second phase and
+    /// are ordered by it.
     fn rerank(&self, mut candidates: Vec<Candidate>, k: usize) -> Vec<Candidate> {
         if self.sort == Sort::Relevance {
             let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
@@ -1012,7 +1027,15 @@ impl<'a> Query<'a> {
                 c.final_score = Some(final_score);
                 c.rank_key = rank_key(u64::from(c.exact_shop), final_score);
             }
-            candidates[..reranked].sort_unstable_by(|a, b| self.compare(a, b));
+            // Only the first `k` are kept: select them, then order them.
+            let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
+            let sorted = if k < reranked {
+                candidates[..reranked].select_nth_unstable_by(k, order);
+                k
+            } else {
+                reranked
+            };
+            candidates[..sorted].sort_unstable_by(order);
         }
         candidates.truncate(k);
         candidates
