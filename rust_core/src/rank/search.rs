@@ -289,7 +289,9 @@ impl Bm25f {
     /// True when the posting's document contains the term in a searched field.
     #[inline(always)]
     fn contains(&self, posting: &Posting) -> bool {
-        posting.field_mask() & self.searched != 0
+        // Every posting has the term in some field: with all fields searched (the default
+        // profile) it is a match without looking.
+        self.searched == 0b111 || posting.field_mask() & self.searched != 0
     }
 
     /// The largest term score of any posting that `bound` bounds.
