@@ -9,7 +9,8 @@
 //! Invariants (checked by the tests):
 //! - `by_product_id` maps exactly the live products to their live document;
 //! - `total_len[f]` is the sum of the field lengths of the live documents;
-//! - `term.df[mask]` counts the live documents whose fields in `mask` contain the term.
+//! - `term.df[mask]` counts the live documents whose fields in `mask` contain the term;
+//! - documents `0..ascending_ids` are in product-id order.
 
 use crate::error::{CoreError, CoreResult};
 use crate::text::{normalize, Analyzer};
@@ -268,6 +269,10 @@ pub struct Index {
     pub(crate) term_by_text: HashMap<String, u32>,
     pub(crate) total_len: [u64; 3],
     pub(crate) dead: usize,
+    /// Documents `0..ascending_ids` (live or dead) have strictly increasing product ids (as
+    /// when a catalog is loaded in id order), so among them document order is id order and the
+    /// product-id tie-break compares document numbers.
+    pub(crate) ascending_ids: u32,
 }
 
 impl Index {
@@ -285,6 +290,7 @@ impl Index {
             term_by_text: HashMap::default(),
             total_len: [0; 3],
             dead: 0,
+            ascending_ids: 0,
         }
     }
 
@@ -449,6 +455,15 @@ impl Index {
         for (f, len) in lens.iter().enumerate() {
             self.total_len[f] += u64::from(*len);
         }
+        if self.ascending_ids == doc
+            && self
+                .docs
+                .records
+                .last()
+                .is_none_or(|last| last.product_id < record.product_id)
+        {
+            self.ascending_ids += 1;
+        }
         self.by_product_id.insert(record.product_id.clone(), doc);
         self.docs.alive.push(true);
         self.docs.shop.push(shop);
@@ -551,6 +566,13 @@ impl Index {
                 .insert(text.expect("every term has a text"), id);
         }
         self.dead = 0;
+        self.ascending_ids = 1 + self
+            .docs
+            .records
+            .windows(2)
+            .take_while(|pair| pair[0].product_id < pair[1].product_id)
+            .count() as u32;
+        self.ascending_ids = self.ascending_ids.min(self.docs.records.len() as u32);
     }
 }
 
@@ -602,6 +624,10 @@ pub(crate) mod tests {
             .filter(|&d| index.docs.alive[d as usize])
             .collect();
         assert_eq!(live.len(), index.by_product_id.len());
+        let ascending = &index.docs.records[..index.ascending_ids as usize];
+        assert!(ascending
+            .windows(2)
+            .all(|pair| pair[0].product_id < pair[1].product_id));
         for &doc in &live {
             let id = &index.docs.records[doc as usize].product_id;
             assert_eq!(index.by_product_id[id], doc);

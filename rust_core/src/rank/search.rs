@@ -29,7 +29,7 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::index::{fold_name, BlockBound, HashMap, Index, Posting, Term, BLOCK};
+use super::index::{fold_name, BlockBound, Features, HashMap, Index, Posting, Term, BLOCK};
 use super::profile::RankingProfile;
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
@@ -138,6 +138,8 @@ struct ResolvedTerm<'a> {
 
 /// Documents per window of term-at-a-time retrieval.
 const WINDOW: u32 = 4096;
+/// 64-bit words of a bitmap over one window.
+const WORDS: usize = WINDOW as usize / 64;
 
 /// All-terms retrieval of a query with several terms goes window by window when the lead
 /// (rarest required) term is in more than 1/this of the documents; below that, seeking from the
@@ -173,6 +175,21 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
 const TITLE_TABLE_MAX_TF: u8 = 3;
 
 impl ResolvedTerm<'_> {
+    /// An upper bound of [`ResolvedTerm::score`] for `posting` that reads no document column:
+    /// the shop-name and brand lengths are taken at the term's shortest (the score falls
+    /// as a length grows).
+    fn posting_bound(&self, bm25f: &Bm25f, posting: &Posting) -> f64 {
+        let shortest = self
+            .term
+            .and_then(|term| term.whole)
+            .map_or([0; 3], |w| w.min_len);
+        bm25f.term_score(
+            self.idf,
+            posting,
+            &[posting.title_len, shortest[1], shortest[2]],
+        )
+    }
+
     /// The term's score in `posting`'s document; `lens` is the index's field-length column,
     /// read only when the term is in a field other than the title.
     #[inline(always)]
@@ -272,7 +289,9 @@ impl Bm25f {
     /// True when the posting's document contains the term in a searched field.
     #[inline(always)]
     fn contains(&self, posting: &Posting) -> bool {
-        posting.field_mask() & self.searched != 0
+        // Every posting has the term in some field: with all fields searched (the default
+        // profile) it is a match without looking.
+        self.searched == 0b111 || posting.field_mask() & self.searched != 0
     }
 
     /// The largest term score of any posting that `bound` bounds.
@@ -328,6 +347,15 @@ struct CompiledFilter {
 }
 
 impl CompiledFilter {
+    /// True when the filter accepts every live product.
+    fn is_trivial(&self) -> bool {
+        self.categories.is_none()
+            && self.shops.is_none()
+            && self.min_price_fen.is_none()
+            && self.max_price_fen.is_none()
+            && !self.in_stock_only
+    }
+
     fn new(index: &Index, filter: &Filter) -> Self {
         let resolve = |ids: &[String], map: &HashMap<String, u32>| {
             (!ids.is_empty()).then(|| ids.iter().filter_map(|id| map.get(id).copied()).collect())
@@ -475,9 +503,16 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// Product-id order, the final tie-break: the cached 8-byte prefixes decide unless equal.
+    /// Product-id order, the final tie-break: document order among the documents known to be
+    /// in id order (ties in `rank_key` are common, the equal first-phase scores of
+    /// single-term matches, and this reads no product column), else the cached 8-byte
+    /// prefixes unless equal, else the ids.
     #[inline]
     fn by_product_id(&self, a: &Candidate, b: &Candidate) -> Ordering {
+        let ascending = self.index.ascending_ids;
+        if a.doc < ascending && b.doc < ascending {
+            return a.doc.cmp(&b.doc);
+        }
         let prefixes = &self.index.docs.id_prefix;
         let (pa, pb) = (prefixes[a.doc as usize], prefixes[b.doc as usize]);
         pa.cmp(&pb).then_with(|| {
@@ -496,25 +531,33 @@ impl<'a> Query<'a> {
             .then_with(|| self.by_product_id(a, b))
     }
 
-    /// Visits every match in document order; `all_required` selects all-terms retrieval.
-    /// `visit(doc, Some(score))` for each match that may rank, `visit(doc, None)` for a match
-    /// that only counts: any-term retrieval skips scoring documents that contain only terms
-    /// whose upper bounds add up to less than `floor` (MaxScore), the score the top-k already
-    /// beats; `floor` is -inf until then.
+    /// Calls `visit(doc, score)` for the matches that may rank and returns the number of
+    /// matches; `all_required` selects all-terms retrieval. Any-term retrieval leaves out
+    /// matches whose score is below `floor`, the first-phase score the top-k already beats
+    /// (-inf until then; only read under relevance order without an exact shop); the others
+    /// visit every match.
     fn for_each_match(
         &self,
         all_required: bool,
         floor: &Cell<f64>,
-        mut visit: impl FnMut(u32, Option<f64>),
-    ) {
+        mut visit: impl FnMut(u32, f64),
+    ) -> u64 {
         let index = self.index;
+        if !all_required && !self.browse {
+            return self.for_each_any_term_match(floor, &mut visit);
+        }
+        let mut matches = 0u64;
+        let mut visit = |doc: u32, score: f64| {
+            matches += 1;
+            visit(doc, score);
+        };
         if self.browse {
             for doc in 0..index.docs.alive.len() as u32 {
                 if self.filter.accepts(index, doc) {
-                    visit(doc, Some(0.0));
+                    visit(doc, 0.0);
                 }
             }
-            return;
+            return matches;
         }
         let mut cursors: Vec<Option<Cursor>> = self
             .terms
@@ -526,61 +569,71 @@ impl<'a> Query<'a> {
                 })
             })
             .collect();
-        if all_required {
-            // Lead with the rarest required term; every other required term must be present.
-            let Some(lead) = self
-                .terms
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.required)
-                .map(|(i, t)| (i, t.term.map_or(0, |term| term.postings.len())))
-                .min_by_key(|&(_, len)| len)
-                .map(|(i, _)| i)
-            else {
-                return;
-            };
-            let Some(lead_term) = self.terms[lead].term else {
-                return;
-            };
-            let dense = lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len();
-            if dense && self.terms.len() > 1 {
-                self.for_each_all_terms_match_windowed(lead, &mut visit);
-                return;
-            }
-            'docs: for lead_posting in &lead_term.postings {
-                let doc = lead_posting.doc;
-                if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
-                    continue;
-                }
-                let mut score = 0.0;
-                for (i, t) in self.terms.iter().enumerate() {
-                    let posting = if i == lead {
-                        Some(lead_posting)
-                    } else {
-                        cursors[i].as_mut().and_then(|c| c.seek(doc))
-                    };
-                    match posting {
-                        Some(p) if self.bm25f.contains(p) => {
-                            score += t.score(&self.bm25f, p, &index.docs.lens);
-                        }
-                        _ if t.required => continue 'docs,
-                        _ => {}
-                    }
-                }
-                visit(doc, Some(score));
-            }
-        } else {
-            self.for_each_any_term_match(floor, &mut visit);
+        // Lead with the rarest required term; every other required term must be present.
+        let Some(lead) = self
+            .terms
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.required)
+            .map(|(i, t)| (i, t.term.map_or(0, |term| term.postings.len())))
+            .min_by_key(|&(_, len)| len)
+            .map(|(i, _)| i)
+        else {
+            return 0;
+        };
+        let Some(lead_term) = self.terms[lead].term else {
+            return 0;
+        };
+        let dense = lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len();
+        if dense && self.terms.len() > 1 {
+            self.for_each_all_terms_match_windowed(lead, &mut visit);
+            return matches;
         }
+        // The other required terms, rarest first: a document lacking one of them is left after
+        // as few seeks as may be, before any score is computed.
+        let mut checks: Vec<(usize, usize)> = self
+            .terms
+            .iter()
+            .enumerate()
+            .filter(|&(i, t)| t.required && i != lead)
+            .map(|(i, t)| (t.term.map_or(0, |term| term.postings.len()), i))
+            .collect();
+        checks.sort_unstable();
+        'docs: for lead_posting in &lead_term.postings {
+            let doc = lead_posting.doc;
+            if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
+                continue;
+            }
+            for &(_, i) in &checks {
+                match cursors[i].as_mut().and_then(|c| c.seek(doc)) {
+                    Some(p) if self.bm25f.contains(p) => {}
+                    _ => continue 'docs,
+                }
+            }
+            // The document has every required term (the seeks below find them at once).
+            let mut score = 0.0;
+            for (i, t) in self.terms.iter().enumerate() {
+                let posting = if i == lead {
+                    Some(lead_posting)
+                } else {
+                    cursors[i].as_mut().and_then(|c| c.seek(doc))
+                };
+                match posting {
+                    Some(p) if self.bm25f.contains(p) => {
+                        score += t.score(&self.bm25f, p, &index.docs.lens);
+                    }
+                    _ if t.required => continue 'docs,
+                    _ => {}
+                }
+            }
+            visit(doc, score);
+        }
+        matches
     }
 
     /// All-terms retrieval for a dense lead term, term at a time within the windows where the
     /// lead term has documents (no per-document seeks); sums in query-term order as above.
-    fn for_each_all_terms_match_windowed(
-        &self,
-        lead: usize,
-        visit: &mut impl FnMut(u32, Option<f64>),
-    ) {
+    fn for_each_all_terms_match_windowed(&self, lead: usize, visit: &mut impl FnMut(u32, f64)) {
         let index = self.index;
         let required = self.terms.iter().filter(|t| t.required).count();
         let lists: Vec<&[Posting]> = self
@@ -591,7 +644,7 @@ impl<'a> Query<'a> {
         let mut at = vec![0usize; lists.len()];
         let mut scores = vec![0.0f64; WINDOW as usize];
         let mut counts = vec![0usize; WINDOW as usize];
-        let mut touched = [0u64; WINDOW as usize / 64];
+        let mut touched = [0u64; WORDS];
         while let Some(first) = lists[lead].get(at[lead]) {
             let base = first.doc - first.doc % WINDOW;
             let end = base.saturating_add(WINDOW);
@@ -610,7 +663,7 @@ impl<'a> Query<'a> {
             drain_bits(&mut touched, |slot| {
                 let doc = base + slot as u32;
                 if counts[slot] == required && self.filter.accepts(index, doc) {
-                    visit(doc, Some(scores[slot]));
+                    visit(doc, scores[slot]);
                 }
                 scores[slot] = 0.0;
                 counts[slot] = 0;
@@ -618,13 +671,22 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents. In each
-    /// window a first pass marks the matches and the *candidates*: documents containing an
-    /// essential term (MaxScore: the terms left after taking, in increasing order of upper
-    /// bound, those whose bounds add up to less than `floor`). A second pass adds the terms'
-    /// scores to the candidates in query-term order (so every sum is the same as adding per
-    /// document in term order). Matches that are not candidates are only counted.
-    fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, Option<f64>)) {
+    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents; returns the
+    /// number of matches. In each window:
+    /// 1. a first pass over the postings marks the matches, the *shared* matches (documents
+    ///    with more than one query term) and the *candidates*: documents containing an
+    ///    essential term (MaxScore: the terms left after taking, in increasing order of upper
+    ///    bound, those whose bounds add up to less than `floor`); the matches are counted
+    ///    (by popcount when no filter and no dead document can reject one);
+    /// 2. a second pass, in query-term order, adds the terms' scores of the shared candidates
+    ///    (so every sum is the same as adding per document in term order), and visits a
+    ///    candidate with one term on the spot when its score (that one term's) reaches
+    ///    `floor`;
+    /// 3. the shared candidates are visited with their sums.
+    ///
+    /// A match that is no candidate, or whose score is below `floor`, cannot enter the top-k
+    /// (its score is below the threshold's) and is only counted.
+    fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
         let terms: Vec<(&ResolvedTerm, &[Posting])> = self
             .terms
@@ -634,12 +696,23 @@ impl<'a> Query<'a> {
         let mut by_upper: Vec<usize> = (0..terms.len()).collect();
         by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
         let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
+        // Without a filter or dead documents every match counts: popcounts suffice.
+        let count_by_popcount = self.filter.is_trivial() && index.dead == 0;
+        let floor_now = || {
+            if prune {
+                floor.get()
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        let mut matches = 0u64;
         let mut at = vec![0usize; terms.len()];
         let mut starts = vec![0usize; terms.len()];
         let mut essential = vec![true; terms.len()];
         let mut scores = vec![0.0f64; WINDOW as usize];
-        let mut matched = [0u64; WINDOW as usize / 64];
-        let mut candidate = [0u64; WINDOW as usize / 64];
+        let mut matched = [0u64; WORDS];
+        let mut shared = [0u64; WORDS];
+        let mut candidate = [0u64; WORDS];
         loop {
             let next = terms
                 .iter()
@@ -650,8 +723,8 @@ impl<'a> Query<'a> {
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
             essential.fill(true);
-            let floor = floor.get();
-            if prune && floor > f64::NEG_INFINITY {
+            let floor = floor_now();
+            if floor > f64::NEG_INFINITY {
                 let mut bound = 0.0;
                 for &i in &by_upper {
                     // The slack absorbs last-bit differences between summation orders.
@@ -665,46 +738,76 @@ impl<'a> Query<'a> {
             }
             for (i, (_, list)) in terms.iter().enumerate() {
                 starts[i] = at[i];
+                let essential = u64::from(essential[i]);
                 while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
                     at[i] += 1;
                     if self.bm25f.contains(p) {
                         let slot = (p.doc - base) as usize;
-                        matched[slot / 64] |= 1 << (slot % 64);
-                        candidate[slot / 64] |= u64::from(essential[i]) << (slot % 64);
+                        let (word, bit) = (slot / 64, slot % 64);
+                        shared[word] |= matched[word] & 1 << bit;
+                        matched[word] |= 1 << bit;
+                        candidate[word] |= essential << bit;
                     }
                 }
             }
-            for (word, candidates) in matched.iter_mut().zip(&candidate) {
-                *word &= !candidates;
+            if count_by_popcount {
+                matches += matched
+                    .iter()
+                    .map(|w| u64::from(w.count_ones()))
+                    .sum::<u64>();
+                matched.fill(0);
+            } else {
+                drain_bits(&mut matched, |slot| {
+                    matches += u64::from(self.filter.accepts(index, base + slot as u32));
+                });
             }
-            drain_bits(&mut matched, |slot| {
-                let doc = base + slot as u32;
-                if self.filter.accepts(index, doc) {
-                    visit(doc, None);
-                }
-            });
+            for (word, candidates) in shared.iter_mut().zip(&candidate) {
+                *word &= candidates;
+            }
             for (i, (t, list)) in terms.iter().enumerate() {
                 for p in &list[starts[i]..at[i]] {
                     let slot = (p.doc - base) as usize;
-                    if candidate[slot / 64] & 1 << (slot % 64) != 0 && self.bm25f.contains(p) {
+                    let (word, bit) = (slot / 64, slot % 64);
+                    if !self.bm25f.contains(p) {
+                        continue;
+                    }
+                    if shared[word] & 1 << bit != 0 {
                         scores[slot] += t.score(&self.bm25f, p, &index.docs.lens);
+                    } else if essential[i] {
+                        // The document's only query term: its score is this term's. Outside
+                        // the title it needs the document's field lengths (a cache miss),
+                        // unless the posting's bound already falls short of the floor.
+                        let floor = floor_now();
+                        if (p.tf[1] != 0 || p.tf[2] != 0)
+                            && t.posting_bound(&self.bm25f, p) * (1.0 + 1e-9) < floor
+                        {
+                            continue;
+                        }
+                        let score = t.score(&self.bm25f, p, &index.docs.lens);
+                        if score >= floor && self.filter.accepts(index, p.doc) {
+                            visit(p.doc, score);
+                        }
                     }
                 }
             }
-            drain_bits(&mut candidate, |slot| {
+            candidate.fill(0);
+            drain_bits(&mut shared, |slot| {
                 let doc = base + slot as u32;
-                if self.filter.accepts(index, doc) {
-                    visit(doc, Some(scores[slot]));
+                if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
+                    visit(doc, scores[slot]);
                 }
                 scores[slot] = 0.0;
             });
         }
+        matches
     }
 
-    /// The best `k` matches in order, and the number of matches.
+    /// The best `k` matches in order, and the number of matches. Under relevance, the first
+    /// `rerank_depth` of them are the best ones but in no particular order: [`Query::rerank`]
+    /// orders them by final score.
     fn top(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
         let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
-        let mut total = 0u64;
+        let total;
         let mut threshold: Option<Candidate> = None;
         let relevance = self.sort == Sort::Relevance;
         let floor = Cell::new(f64::NEG_INFINITY);
@@ -717,6 +820,16 @@ impl<'a> Query<'a> {
                     let exact = self.is_exact_shop(doc);
                     if (t.exact_shop && !exact)
                         || (exact == t.exact_shop && first_phase < t.first_phase)
+                    {
+                        return;
+                    }
+                    // A tie with the threshold (common: the k-th score is often the score of
+                    // many single-term matches), decided by document order where that is id
+                    // order ([`Query::by_product_id`]).
+                    if exact == t.exact_shop
+                        && first_phase == t.first_phase
+                        && doc > t.doc
+                        && doc < self.index.ascending_ids
                     {
                         return;
                     }
@@ -765,27 +878,34 @@ impl<'a> Query<'a> {
                 }
             }
         } else {
-            self.for_each_match(all_required, &floor, |doc, first_phase| {
-                total += 1;
-                if let Some(first_phase) = first_phase {
-                    consider(doc, first_phase, &mut threshold);
-                }
+            total = self.for_each_match(all_required, &floor, |doc, first_phase| {
+                consider(doc, first_phase, &mut threshold);
             });
         }
-        kept.sort_unstable_by(|a, b| self.compare(a, b));
-        kept.truncate(k);
+        let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
+        if kept.len() > k {
+            kept.select_nth_unstable_by(k, order);
+            kept.truncate(k);
+        }
+        // The best `rerank_depth` are left unordered: the second phase reorders them anyway.
+        let unordered = if relevance {
+            self.profile.rerank_depth as usize
+        } else {
+            0
+        };
+        if kept.len() > unordered {
+            if unordered > 0 {
+                kept.select_nth_unstable_by(unordered, order);
+            }
+            kept[unordered..].sort_unstable_by(order);
+        }
         (kept, total)
     }
 
     /// The term (and its idf) when block-max skipping applies: relevance order, a single
     /// query term, no filter and no shop named by the query.
     fn block_max_term(&self) -> Option<(&'a Term, f64)> {
-        let f = &self.filter;
-        let unfiltered = f.categories.is_none()
-            && f.shops.is_none()
-            && f.min_price_fen.is_none()
-            && f.max_price_fen.is_none()
-            && !f.in_stock_only;
+        let unfiltered = self.filter.is_trivial();
         match self.terms.as_slice() {
             [only]
                 if self.sort == Sort::Relevance
@@ -801,9 +921,22 @@ impl<'a> Query<'a> {
 
     /// The second phase: final score of one product, with its signals when asked.
     fn second_phase(&self, doc: u32, first_phase: f64, explain: bool) -> (f64, Vec<Signal>) {
+        let d = doc as usize;
+        let (features, shop) = (&self.index.docs.features[d], self.index.docs.shop[d]);
+        self.second_phase_of(doc, features, shop, first_phase, explain)
+    }
+
+    /// [`Query::second_phase`] with the document's features and shop already read.
+    fn second_phase_of(
+        &self,
+        doc: u32,
+        features: &Features,
+        shop: u32,
+        first_phase: f64,
+        explain: bool,
+    ) -> (f64, Vec<Signal>) {
         let p = self.profile;
-        let features = &self.index.docs.features[doc as usize];
-        let shop = &self.index.shops[self.index.docs.shop[doc as usize] as usize].record;
+        let shop = &self.index.shops[shop as usize].record;
         let rating = bayesian_rating(p, features.rating_sum, features.rating_count);
         let shop_score =
             smoothed_shop_score(p, shop.experience_score, shop.experience_review_count);
@@ -875,18 +1008,36 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// The first `k` products of the final order, from the first-phase `candidates` (in
-    /// order, at least [`Query::candidates_for`] of them when there are that many matches):
-    /// under relevance, the best `rerank_depth` get the second phase and are reordered by it.
+    /// The first `k` products of the final order, from the first-phase `candidates` (as
+    /// [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
+    /// that many matches): under relevance, the best `rerank_depth` get the second phase and
+    /// are ordered by it.
     fn rerank(&self, mut candidates: Vec<Candidate>, k: usize) -> Vec<Candidate> {
         if self.sort == Sort::Relevance {
             let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
-            for c in &mut candidates[..reranked] {
-                let final_score = self.second_phase(c.doc, c.first_phase, false).0;
+            // The columns are read first, in a loop of independent loads whose cache misses
+            // overlap, instead of one miss at a time inside the arithmetic.
+            let docs = &self.index.docs;
+            let columns: Vec<(Features, u32)> = candidates[..reranked]
+                .iter()
+                .map(|c| (docs.features[c.doc as usize], docs.shop[c.doc as usize]))
+                .collect();
+            for (c, (features, shop)) in candidates[..reranked].iter_mut().zip(&columns) {
+                let final_score = self
+                    .second_phase_of(c.doc, features, *shop, c.first_phase, false)
+                    .0;
                 c.final_score = Some(final_score);
                 c.rank_key = rank_key(u64::from(c.exact_shop), final_score);
             }
-            candidates[..reranked].sort_unstable_by(|a, b| self.compare(a, b));
+            // Only the first `k` are kept: select them, then order them.
+            let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
+            let sorted = if k < reranked {
+                candidates[..reranked].select_nth_unstable_by(k, order);
+                k
+            } else {
+                reranked
+            };
+            candidates[..sorted].sort_unstable_by(order);
         }
         candidates.truncate(k);
         candidates
@@ -1257,6 +1408,94 @@ mod tests {
         let mut r = request("羊绒小店");
         r.page_size = 1;
         assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["a1"]);
+    }
+
+    #[test]
+    fn document_order_filters_and_window_boundaries_change_no_result() {
+        // The same catalog loaded in id order (the tie-break compares document numbers) and
+        // shuffled (it compares ids), over several retrieval windows, with many tied scores;
+        // `in_stock_only` (true of every product) counts matches one by one instead of by
+        // popcount. Every page and count must be the same.
+        let words = [
+            "羊绒",
+            "围巾",
+            "女士",
+            "冬季",
+            "手机壳",
+            "保暖",
+            "长款",
+            "流苏",
+            "数据线",
+        ];
+        let products: Vec<_> = (0..10_000usize)
+            .map(|i| {
+                let n = 1 + (i * 7919) % 3;
+                let title: Vec<&str> = (0..n)
+                    .map(|j| words[(i * 31 + j * 7) % words.len()])
+                    .collect();
+                let mut p = product(
+                    &format!("p{i:05}"),
+                    if i % 3 == 0 { "s" } else { "t" },
+                    &title.join(" "),
+                );
+                p.sales_30d = (i % 17) as i64;
+                p
+            })
+            .collect();
+        let mut shuffled = products.clone();
+        for i in 0..shuffled.len() {
+            shuffled.swap(i, (i * 104_729 + 7) % products.len());
+        }
+        let build = |products: Vec<crate::rank::index::ProductRecord>| {
+            let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+            index.upsert_shops(vec![shop("s", "店"), shop("t", "羊绒小店")]);
+            for chunk in products.chunks(1000) {
+                index.upsert_products(chunk.to_vec()).unwrap();
+            }
+            check_invariants(&index);
+            index
+        };
+        let (ordered, mixed) = (build(products), build(shuffled));
+        assert_eq!(ordered.ascending_ids, 10_000);
+        assert!(mixed.ascending_ids < 10);
+        let fallback = ordered.search(&RankingProfile::default(), &request("流苏 数据线"));
+        assert!(fallback.unwrap().any_term_match);
+        for depth in [1, 10, 1000] {
+            let profile = RankingProfile {
+                rerank_depth: depth,
+                ..RankingProfile::default()
+            };
+            for query in [
+                "流苏 数据线",
+                "羊绒 数据线",
+                "围巾 手机壳 流苏",
+                "长款",
+                "女士 冬季",
+                "羊绒小店",
+            ] {
+                for (page, page_size) in [(0, 10), (2, 7), (0, 100)] {
+                    let mut r = request(query);
+                    r.page = page;
+                    r.page_size = page_size;
+                    r.explain = false;
+                    let mut filtered = r.clone();
+                    filtered.filter.in_stock_only = true;
+                    let expected = ordered.search(&profile, &r).unwrap();
+                    assert!(expected.total_matched > 0, "{query}");
+                    assert_eq!(expected, mixed.search(&profile, &r).unwrap(), "{query}");
+                    assert_eq!(
+                        expected,
+                        ordered.search(&profile, &filtered).unwrap(),
+                        "{query}"
+                    );
+                    assert_eq!(
+                        expected,
+                        mixed.search(&profile, &filtered).unwrap(),
+                        "{query}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
