@@ -285,10 +285,12 @@ def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:
 
 
 def load_index(conn: sqlite3.Connection, engine: Engine, batch_size: int = 10_000) -> int:
-    """Fills an empty engine from the database; returns the number of products loaded."""
+    """Fills an empty engine from the database; returns the number of products loaded.
+    Products go in in product-id order: the engine then breaks score ties by document number
+    instead of reading ids (`Index::ascending_ids`); results do not depend on the order."""
     engine.upsert_shops([shop_record(r) for r in conn.execute(f"SELECT {_SHOP_COLUMNS} FROM shops")])
     loaded = 0
-    cursor = conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM products ORDER BY rowid")
+    cursor = conn.execute(f"SELECT {_PRODUCT_COLUMNS} FROM products ORDER BY product_id")
     for rows in _batches(cursor, batch_size):
         engine.upsert_products([product_record(r) for r in rows])
         loaded += len(rows)
