@@ -134,12 +134,20 @@ def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
     Rust cannot read an order (build it in Python then)."""
 
 def recording_rows(
-    encoded: list[bytes], splits: list[bytes]
-) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, str, int, int, str, str, int]]] | None:
-    """The payout rows (order_id, account, amount_fen) and payment and subsidy transfer rows
-    (`ledger_transfers` columns) of recording orders (encoded `Order`s) with their packed
-    splits, as `xiaodian.settlement.store.recording_rows` builds them; None when Rust cannot
-    read an order (build them in Python then)."""
+    encoded: list[bytes], splits: list[bytes], digests: list[bytes]
+) -> (
+    tuple[
+        list[tuple[str, str, bytes, int, int, str | None, int, bytes, bytes, str, str]],
+        list[tuple[str, str, str, int, int, str, str, int]],
+        list[tuple[str, int]],
+    ]
+    | None
+):
+    """What recording orders (encoded `Order`s) with their packed splits and content digests
+    writes, as `xiaodian.settlement.store.recording_rows` builds it: the `settlement_orders`
+    rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
+    account's added pending payouts; None when Rust cannot read an order (build them in
+    Python then)."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

@@ -16,7 +16,7 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::{PayoutRow, TransferRow, WireOrder};
+use crate::settle::wire::{TransferRow, WireOrder, ORDER_STATE_PAID};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -818,27 +818,83 @@ fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The payout and transfer rows of recording orders (encoded) with their packed splits
-/// (`settle::wire::WireOrder::recording_rows`); None when Rust cannot read an order (the
-/// caller builds them in Python then).
+/// A `settlement_orders` row as recording writes it: (order_id, shop_id, content_sha256,
+/// paid_at_us, state, guide_id, paid_fen, order_pb, split_blob, line_refunds_json,
+/// payouts_json); the three byte strings are the caller's own objects.
+type OrderRow = (
+    String,
+    String,
+    PyBackedBytes,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    PyBackedBytes,
+    PyBackedBytes,
+    String,
+    String,
+);
+
+/// The order rows, transfer rows and pending payouts by account of `recording_rows`.
+type RecordingRows = (Vec<OrderRow>, Vec<TransferRow>, Vec<(String, i64)>);
+
+/// What recording orders (encoded, with their packed splits and content digests) writes
+/// (`settle::wire::WireOrder::recording_rows`): the `settlement_orders` rows, the payment and
+/// subsidy transfers, and what the orders add to each account's pending payouts (summed over
+/// the batch, by account, zeros left out). None when Rust cannot read an order (the caller
+/// builds them in Python then: `xiaodian.settlement.store.recording_rows`).
 #[pyfunction]
 fn recording_rows(
     py: Python<'_>,
     encoded: Vec<PyBackedBytes>,
     splits: Vec<PyBackedBytes>,
-) -> PyResult<Option<(Vec<PayoutRow>, Vec<TransferRow>)>> {
-    if splits.len() != encoded.len() {
+    digests: Vec<PyBackedBytes>,
+) -> PyResult<Option<RecordingRows>> {
+    if splits.len() != encoded.len() || digests.len() != encoded.len() {
         return Err(pyo3::exceptions::PyValueError::new_err(
-            "one split per order",
+            "one split and one digest per order",
         ));
     }
-    Ok(py.detach(|| {
-        let (mut payouts, mut transfers) = (Vec::new(), Vec::new());
+    let read = py.detach(|| {
+        let (mut recorded, mut transfers) = (Vec::with_capacity(encoded.len()), Vec::new());
+        let mut pending: HashMap<&str, i64> = HashMap::new();
         for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
-            WireOrder::decode(bytes)?.recording_rows(&words, &mut payouts, &mut transfers)?;
+            recorded.push(WireOrder::decode(bytes)?.recording_rows(&words, &mut transfers)?);
         }
-        Some((payouts, transfers))
-    }))
+        for (account, amount) in recorded.iter().flat_map(|r| &r.payouts) {
+            *pending.entry(account).or_default() += amount;
+        }
+        let mut pending: Vec<(String, i64)> = pending
+            .into_iter()
+            .filter(|&(_, amount)| amount != 0)
+            .map(|(account, amount)| (account.to_owned(), amount))
+            .collect();
+        pending.sort_unstable();
+        Some((recorded, transfers, pending))
+    });
+    let Some((recorded, transfers, pending)) = read else {
+        return Ok(None);
+    };
+    let rows = recorded
+        .into_iter()
+        .zip(encoded.into_iter().zip(splits).zip(digests))
+        .map(|(r, ((order_pb, split), digest))| {
+            (
+                r.order_id,
+                r.shop_id,
+                digest,
+                r.paid_at_us,
+                ORDER_STATE_PAID,
+                r.guide_id,
+                r.paid_fen,
+                order_pb,
+                split,
+                r.line_refunds_json,
+                r.payouts_json,
+            )
+        })
+        .collect();
+    Ok(Some((rows, transfers, pending)))
 }
 
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`

@@ -7,6 +7,8 @@ must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TypeVar
 
 import pytest
@@ -262,14 +264,14 @@ def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seco
         splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
     except errors.InvalidArgument:
         return  # nothing recorded
-    rust = _core.recording_rows([encoded(o) for o in batch], [blob for blob, _ in splits])
-    recorded = [(o, totals) for o, (_, totals) in zip(batch, splits, strict=True)]
+    new = [(o, encoded(o), hashlib.sha256(encoded(o)).digest()) for o in batch]
+    rust = _core.recording_rows([e for _, e, _ in new], [blob for blob, _ in splits], [d for _, _, d in new])
     try:
-        payout_rows, transfers = recording_rows(recorded)
+        order_rows, transfers, pending = recording_rows(new, splits)
     except ValueError:  # not a valid Timestamp: Python refuses it, Rust leaves it to Python
         assert rust is None
         return
-    assert rust == (payout_rows, [tuple(t) for t in transfers if t is not None])
+    assert rust == (order_rows, [tuple(t) for t in transfers if t is not None], pending)
 
 
 def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_orders() -> None:
@@ -278,9 +280,12 @@ def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_ord
     chain.parties[0].pass_down_ppm = 500_000
     chain.parties.add(kind=pb.PARTY_KIND_AGENCY, party_id="a1")  # the same account as the head
     [(blob, totals)], _ = _core.split_orders_packed([kernel_order(order, 0, FeePolicy())], [0], 10_000)
-    rows = _core.recording_rows([encoded(order)], [blob])
-    assert rows is not None and rows[0] == recording_rows([(order, totals)])[0]
-    assert [account for _, account, _ in rows[0]].count("party:AGENCY:a1") == 1
+    digest = hashlib.sha256(encoded(order)).digest()
+    rows = _core.recording_rows([encoded(order)], [blob], [digest])
+    assert rows is not None and rows == recording_rows([(order, encoded(order), digest)], [(blob, totals)])
+    payouts = json.loads(rows[0][0][10])
+    assert list(payouts).count("party:AGENCY:a1") == 1 and sum(payouts.values()) == totals[0] + sum(totals[1])
+    assert [account for account, _ in rows[2]].count("party:AGENCY:a1") == 1
     other = valid_order()
     other.lines.add(line_id="l2", product_id="p2", category_id="c1", unit_price_fen=5, quantity=1)
-    assert _core.recording_rows([encoded(other)], [blob]) is None
+    assert _core.recording_rows([encoded(other)], [blob], [digest]) is None
