@@ -137,7 +137,7 @@ def recording_rows(
     encoded: list[bytes], splits: list[bytes], digests: list[bytes]
 ) -> (
     tuple[
-        list[tuple[str, str, bytes, int, int, str | None, int, bytes, bytes, str, str]],
+        list[tuple[str, str, bytearray, int, int, str, int, bytearray, bytearray, str, str]],
         list[tuple[str, str, str, int, int, str, str, int]],
         list[tuple[str, int]],
     ]

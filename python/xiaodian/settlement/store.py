@@ -342,8 +342,11 @@ def _no_refunds(line_count: int) -> str:
 
 
 #: A `settlement_orders` row as recording inserts it: (order_id, shop_id, content_sha256,
-#: paid_at_us, state, guide_id, paid_fen, order_pb, split_blob, line_refunds_json, payouts_json).
-OrderRow = tuple[str, str, bytes, int, int, str | None, int, bytes, bytes, str, str]
+#: paid_at_us, state, guide_id ("" for none, stored as NULL), paid_fen, order_pb, split_blob,
+#: line_refunds_json, payouts_json). The byte strings are bytearrays and no value is None:
+#: sqlite3 binds str, int and bytearray as they are, but sends bytes and None through its
+#: adapter lookup first, which took a third of the insert's time.
+OrderRow = tuple[str, str, bytearray, int, int, str, int, bytearray, bytearray, str, str]
 
 
 def recording_rows(
@@ -370,13 +373,13 @@ def recording_rows(
             (
                 order_id,
                 order.shop_id,
-                digest,
+                bytearray(digest),
                 paid_at_us,
                 PAID,
-                order.guide_id or None,
+                order.guide_id,
                 paid,
-                order_pb,
-                blob,
+                bytearray(order_pb),
+                bytearray(blob),
                 _no_refunds(len(order.lines)),
                 _payouts_json(owed),
             )
@@ -406,7 +409,7 @@ def _insert(
     order_rows, transfers, pending = rows
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
-        " order_pb, split_blob, line_refunds_json, payouts_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_pb, split_blob, line_refunds_json, payouts_json) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)",
         order_rows,
     )
     _add_pending(conn, pending)

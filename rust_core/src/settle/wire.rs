@@ -8,6 +8,7 @@
 //! does not take (it reads what `SerializeToString` writes: each singular field at most once).
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use super::{ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM};
 
@@ -547,8 +548,8 @@ pub struct RecordedOrder {
     pub order_id: String,
     pub shop_id: String,
     pub paid_at_us: i64,
-    /// `guide_id`, None when empty.
-    pub guide_id: Option<String>,
+    /// `guide_id`, empty when none (stored as NULL).
+    pub guide_id: String,
     /// What the buyer paid (the split's total `paid`).
     pub paid_fen: i64,
     /// `line_refunds_json` of an order nothing of which is refunded: `[0, 0]` for two lines
@@ -579,7 +580,8 @@ fn payouts_json(payouts: &[(String, i64)]) -> Option<String> {
         out.push('"');
         out.push_str(account);
         out.push_str("\":");
-        out.push_str(&amount.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{amount}");
     }
     out.push('}');
     Some(out)
@@ -646,7 +648,7 @@ impl WireOrder<'_> {
         let [_, paid, creator_subsidy, platform_subsidy, government_subsidy, _, fee, creator_commission, merchant] =
             sums;
         let creator = match &self.creator {
-            Some(c) => format!("creator:{}", text(c.creator_id)?),
+            Some(c) => ["creator:", text(c.creator_id)?].concat(),
             None => String::new(),
         };
         let mut payouts: Vec<(String, i64)> = Vec::with_capacity(3 + c);
@@ -656,20 +658,15 @@ impl WireOrder<'_> {
                 None => payouts.push((account, amount)),
             };
         let shop_id = text(self.shop_id)?;
-        owe(format!("merchant:{shop_id}"), merchant);
+        owe(["merchant:", shop_id].concat(), merchant);
         owe(PLATFORM_FEE.to_owned(), fee);
         if !creator.is_empty() {
             owe(creator.clone(), creator_commission);
         }
         for (p, &keeps) in parties.iter().zip(&kept) {
             let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
-            owe(format!("party:{kind}:{}", text(p.party_id)?), keeps);
+            owe(["party:", kind, ":", text(p.party_id)?].concat(), keeps);
         }
-        let guide_id = if self.guide_id.is_empty() {
-            None
-        } else {
-            Some(text(self.guide_id)?.to_owned())
-        };
         let mut line_refunds_json = String::with_capacity(2 + 3 * n);
         line_refunds_json.push('[');
         for i in 0..n {
@@ -680,7 +677,7 @@ impl WireOrder<'_> {
             order_id: order_id.to_owned(),
             shop_id: shop_id.to_owned(),
             paid_at_us,
-            guide_id,
+            guide_id: text(self.guide_id)?.to_owned(),
             paid_fen: paid,
             line_refunds_json,
             payouts_json: payouts_json(&payouts)?,
@@ -706,7 +703,7 @@ impl WireOrder<'_> {
             }
         };
         transfer(
-            format!("{order_id}/payment"),
+            [order_id, "/payment"].concat(),
             BUYER_FUNDS,
             ESCROW,
             paid,
@@ -717,7 +714,7 @@ impl WireOrder<'_> {
             .zip([creator_subsidy, platform_subsidy, government_subsidy])
         {
             transfer(
-                format!("{order_id}/subsidy/{account}"),
+                [order_id, "/subsidy/", account].concat(),
                 account,
                 ESCROW,
                 amount,
