@@ -276,6 +276,9 @@ def record_orders(
     `preview`; returns each order with its packed split (`unpack_split`). An order already
     recorded with the same content is returned as it was split; with other content it is
     ALREADY_EXISTS."""
+    # The orders are read once into lists and then addressed by position: every read of a
+    # protobuf field (and of a request's repeated field) builds a new Python object.
+    orders = list(orders)
     encoded = [o.SerializeToString(deterministic=True) for o in orders]
     order_ids = [o.order_id for o in orders]
     # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
@@ -297,16 +300,18 @@ def record_orders(
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
         for order_id, digest, split_blob in rows_with_ids(conn, select, order_ids):
             stored[order_id] = (digest, split_blob)
-    new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
-    for order, digest in zip(orders, digests, strict=True):
-        if order.order_id in stored:
-            check_same_content(stored[order.order_id][0], digest, "order", "order_id", order.order_id)
-    positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
+    new = list(range(len(orders)))  # positions of the orders not recorded before
+    if stored:
+        new = [i for i in new if order_ids[i] not in stored]
+        for order_id, digest in zip(order_ids, digests, strict=True):
+            if order_id in stored:
+                check_same_content(stored[order_id][0], digest, "order", "order_id", order_id)
+    positions, allowances, shops = _allowances(conn, [orders[i] for i in new], policy)
     fees = policy.fees
     try:
         if fast:
             splits, left = _core.split_encoded_orders(
-                [encoded[i] for i, _, _ in new],
+                [encoded[i] for i in new],
                 positions,
                 allowances,
                 fees.new_merchant_rate_ppm,
@@ -314,25 +319,30 @@ def record_orders(
                 fees.rates,
             )
         else:
-            kernel = [kernel_order(o, p, fees) for (_, o, _), p in zip(new, positions, strict=True)]
+            kernel = [kernel_order(orders[i], p, fees) for i, p in zip(new, positions, strict=True)]
             splits, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
         for f, d in error.violations:
             head, _, rest = f.partition("].")
-            i = new[int(head.removeprefix("orders["))][0]
+            i = new[int(head.removeprefix("orders["))]
             violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
-    split_of = {o.order_id: blob for (_, o, _), (blob, _totals) in zip(new, splits, strict=True)}
     if not preview and new:
-        _insert(conn, [(o, encoded[i], d) for i, o, d in new], splits)
+        _insert(conn, [(orders[i], encoded[i], digests[i]) for i in new], splits)
         conn.executemany(
             "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
-    return [(o, split_of[o.order_id] if o.order_id in split_of else stored[o.order_id][1]) for o in orders]
+    if not stored:
+        return list(zip(orders, [blob for blob, _totals in splits], strict=True))
+    split_of = {order_ids[i]: blob for i, (blob, _totals) in zip(new, splits, strict=True)}
+    return [
+        (o, split_of[order_id] if order_id in split_of else stored[order_id][1])
+        for o, order_id in zip(orders, order_ids, strict=True)
+    ]
 
 
 @functools.cache
