@@ -17,6 +17,7 @@ __all__ = [
     "orders_valid",
     "record_responses",
     "recording_rows",
+    "repeated_field",
     "reverse_line",
     "sales_scores",
     "score_creators",
@@ -148,6 +149,11 @@ def recording_rows(
     rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
     account's added pending payouts; None when Rust cannot read an order (build them in
     Python then)."""
+
+def repeated_field(encoded: bytes, number: int) -> list[bytes] | None:
+    """The encodings of the messages of the repeated message field `number` of an encoded
+    message: of a request serialized deterministically, what `SerializeToString(deterministic=True)`
+    of each of them writes. None when the encoding cannot be read."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

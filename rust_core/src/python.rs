@@ -740,6 +740,21 @@ fn orders_valid(py: Python<'_>, encoded: Vec<PyBackedBytes>) -> bool {
     })
 }
 
+/// The encodings of the messages of the repeated message field `number` of an encoded message
+/// (`settle::wire::repeated_field`): of a request serialized deterministically, each is what
+/// `SerializeToString(deterministic=True)` of that message writes, read without serializing
+/// it again. None when the encoding cannot be read.
+#[pyfunction]
+fn repeated_field(py: Python<'_>, encoded: &[u8], number: u64) -> Option<Vec<Py<PyBytes>>> {
+    let fields = settle::wire::repeated_field(encoded, number)?;
+    Some(
+        fields
+            .into_iter()
+            .map(|b| PyBytes::new(py, b).unbind())
+            .collect(),
+    )
+}
+
 /// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
 /// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
 /// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
@@ -1086,5 +1101,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
     m.add_function(wrap_pyfunction!(record_responses, m)?)?;
     m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(repeated_field, m)?)?;
     Ok(())
 }

@@ -289,3 +289,27 @@ def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_ord
     other = valid_order()
     other.lines.add(line_id="l2", product_id="p2", category_id="c1", unit_price_fen=5, quantity=1)
     assert _core.recording_rows([encoded(other)], [blob], [digest]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(orders(), max_size=5), st.text(max_size=5))
+def test_the_orders_read_from_a_request_are_their_own_encodings(batch: list[pb.Order], request_id: str) -> None:
+    """The service reads each order's encoding out of the request's (serialized once for its
+    idempotency digest) instead of serializing the orders again: the same bytes."""
+    for request in (
+        pb.RecordOrdersRequest(request_id=request_id, orders=batch),
+        pb.StreamRecordOrdersRequest(request_id=request_id, orders=batch),
+    ):
+        assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [encoded(o) for o in batch]
+
+
+def test_orders_with_unknown_fields_are_read_from_a_request_as_they_serialize() -> None:
+    order = valid_order()
+    order.MergeFromString(bytes([0xF8, 0x06, 0x01]))  # field 111 (unknown), varint 1
+    request = pb.StreamRecordOrdersRequest(request_id="r", orders=[order, valid_order()])
+    assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [
+        encoded(order),
+        encoded(valid_order()),
+    ]
+    assert len(encoded(order)) == len(encoded(valid_order())) + 3
+    assert _core.repeated_field(b"\x12\x05ab", 2) is None  # cut short

@@ -270,16 +270,25 @@ def _allowances(
 
 
 def record_orders(
-    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy, field: str = "orders", preview: bool = False
+    conn: sqlite3.Connection,
+    orders: Sequence[pb.Order],
+    policy: Policy,
+    field: str = "orders",
+    preview: bool = False,
+    encoded: Sequence[bytes] | None = None,
 ) -> list[tuple[pb.Order, bytes]]:
     """Validates and records orders in one go (all or nothing), or only splits them when
     `preview`; returns each order with its packed split (`unpack_split`). An order already
     recorded with the same content is returned as it was split; with other content it is
-    ALREADY_EXISTS."""
+    ALREADY_EXISTS. `encoded` holds the orders' deterministic encodings when the caller has
+    them (`_core.repeated_field` of the request's)."""
     # The orders are read once into lists and then addressed by position: every read of a
     # protobuf field (and of a request's repeated field) builds a new Python object.
     orders = list(orders)
-    encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    if encoded is None or len(encoded) != len(orders):
+        encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    elif not isinstance(encoded, list):
+        encoded = list(encoded)
     order_ids = [o.order_id for o in orders]
     # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
     # batch it does not pass goes through `validate_order`, which names every violation.
@@ -432,12 +441,15 @@ def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderRespons
     )
 
 
-def record_responses(recorded: Sequence[tuple[pb.Order, bytes]]) -> pb.RecordOrdersResponse:
+def record_responses(
+    recorded: Sequence[tuple[pb.Order, bytes]], encoded_orders: Sequence[bytes] | None = None
+) -> pb.RecordOrdersResponse:
     """`record_response` of every recorded order (with its packed split), built in Rust from the
-    encoded orders (`_core.record_responses`); in Python if Rust cannot read one of them."""
-    encoded = _core.record_responses(
-        [o.SerializeToString(deterministic=True) for o, _ in recorded], [blob for _, blob in recorded]
-    )
+    encoded orders (`_core.record_responses`; `encoded_orders` when the caller has them); in
+    Python if Rust cannot read one of them."""
+    if encoded_orders is None or len(encoded_orders) != len(recorded):
+        encoded_orders = [o.SerializeToString(deterministic=True) for o, _ in recorded]
+    encoded = _core.record_responses(list(encoded_orders), [blob for _, blob in recorded])
     if encoded is None:
         return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in recorded])
     return pb.RecordOrdersResponse.FromString(encoded)

@@ -144,6 +144,23 @@ fn fields<'a>(
     Ok(())
 }
 
+/// The contents of every occurrence of the length-delimited field `number` of an encoded
+/// message, in order: the encodings of a repeated message field's messages. None on a
+/// malformed encoding or when the field is not length-delimited.
+pub fn repeated_field(bytes: &[u8], number: u64) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    fields(bytes, |n, value| match value {
+        Value::Bytes(b) if n == number => {
+            out.push(b);
+            Ok(())
+        }
+        _ if n == number => Err(()),
+        _ => Ok(()),
+    })
+    .ok()?;
+    Some(out)
+}
+
 /// Sets a singular submessage once: a second occurrence (merged by protobuf, never written by
 /// `SerializeToString`) is refused.
 fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), ()> {
