@@ -25,6 +25,7 @@ __all__ = [
     "split_orders",
     "split_orders_packed",
     "time_split_orders",
+    "valid_order_keys",
     "validate_ranking_profile",
 ]
 
@@ -117,6 +118,10 @@ def orders_valid(encoded: list[bytes]) -> bool:
     """Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
     `xiaodian.settlement.orders.validate_order`; False also for an encoding the Rust reader does
     not take (validate in Python then: it names what is wrong)."""
+
+def valid_order_keys(encoded: list[bytes]) -> tuple[list[str], list[str]] | None:
+    """`orders_valid` that also reads each encoded order's `order_id` and `shop_id`: both lists
+    when every order breaks none of the rules, None otherwise."""
 
 def split_encoded_orders(
     encoded: list[bytes],

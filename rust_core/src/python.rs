@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyByteArray, PyBytes};
+use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use crate::creator::{self, CohortValues, Weights};
 use crate::error::{CoreError, FieldViolation};
@@ -755,6 +755,36 @@ fn repeated_field(py: Python<'_>, encoded: &[u8], number: u64) -> Option<Vec<Py<
     )
 }
 
+/// `orders_valid` that also reads each order's `order_id` and `shop_id`: both lists when every
+/// encoded order breaks none of the rules, None otherwise (the caller validates in Python).
+/// Recording takes the ids from here rather than from the orders' Python messages, each read
+/// of which builds new objects.
+#[pyfunction]
+fn valid_order_keys<'py>(py: Python<'py>, encoded: Vec<PyBackedBytes>) -> Option<OrderKeys<'py>> {
+    let keys = py.detach(|| {
+        encoded
+            .iter()
+            .map(|bytes| {
+                let order = WireOrder::decode(bytes).filter(WireOrder::is_valid)?;
+                Some((order.order_id, order.shop_id))
+            })
+            .collect::<Option<Vec<_>>>()
+    })?;
+    let text = |id: &[u8]| std::str::from_utf8(id).ok().map(|id| PyString::new(py, id));
+    let mut ids = (
+        Vec::with_capacity(keys.len()),
+        Vec::with_capacity(keys.len()),
+    );
+    for (order_id, shop_id) in keys {
+        ids.0.push(text(order_id)?);
+        ids.1.push(text(shop_id)?);
+    }
+    Some(ids)
+}
+
+/// The order ids and shop ids of `valid_order_keys`.
+type OrderKeys<'py> = (Vec<Bound<'py, PyString>>, Vec<Bound<'py, PyString>>);
+
 /// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
 /// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
 /// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
@@ -1102,5 +1132,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(record_responses, m)?)?;
     m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
     m.add_function(wrap_pyfunction!(repeated_field, m)?)?;
+    m.add_function(wrap_pyfunction!(valid_order_keys, m)?)?;
     Ok(())
 }

@@ -69,8 +69,8 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument.of("order", "is required")
         conn = self.db.connection()
-        [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
-        return pb.PreviewSplitResponse(split=store.record_response(order, split_blob).split)
+        recorded = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
+        return pb.PreviewSplitResponse(split=store.record_response(request.order, recorded.splits[0]).split)
 
     def record_batch(self, batch: pb.StreamRecordOrdersRequest) -> pb.StreamRecordOrdersResponse:
         """Records one batch of a stream durably, answering with its order ids only (a loader
@@ -81,16 +81,14 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
         def write(conn):  # type: ignore[no-untyped-def]
             recorded = store.record_orders(conn, batch.orders, self.policy, encoded=orders)
-            return pb.StreamRecordOrdersResponse(
-                request_id=batch.request_id, order_ids=[o.order_id for o, _ in recorded]
-            )
+            return pb.StreamRecordOrdersResponse(request_id=batch.request_id, order_ids=recorded.order_ids)
 
         return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write, encoded)
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
         def write(conn):  # type: ignore[no-untyped-def]
-            [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order")
-            return store.record_response(order, split_blob)
+            recorded = store.record_orders(conn, [request.order], self.policy, field="order")
+            return store.record_response(request.order, recorded.splits[0])
 
         return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 
@@ -101,7 +99,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
 
         def write(conn):  # type: ignore[no-untyped-def]
             recorded = store.record_orders(conn, request.orders, self.policy, encoded=orders)
-            return store.record_responses(recorded, orders)
+            return store.record_responses(request.orders, recorded.splits, orders)
 
         return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write, encoded)
 

@@ -20,8 +20,9 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 
@@ -235,12 +236,13 @@ def _wrong_state(order_id: str, state: int, wanted: str) -> FailedPrecondition:
 
 
 def _allowances(
-    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy
+    conn: sqlite3.Connection, shop_ids: Sequence[str], paid_at_us: Callable[[int], int], policy: Policy
 ) -> tuple[list[int], list[int], dict[str, int]]:
     """Each order's position in the allowance list, the allowances (per shop, the new-merchant
-    fee base still allowed), and each shop's position."""
+    fee base still allowed), and each shop's position; of orders of the shops `shop_ids`, the
+    k-th paid at `paid_at_us(k)` (asked only with a new-merchant window)."""
     shops: dict[str, int] = {}
-    positions = [shops.setdefault(o.shop_id, len(shops)) for o in orders]
+    positions = [shops.setdefault(shop_id, len(shops)) for shop_id in shop_ids]
     cap = policy.fees.new_merchant_cap_fen
     used: dict[str, int] = {}
     ids = list(shops)
@@ -262,11 +264,19 @@ def _allowances(
         }
         none = len(allowances)
         allowances.append(0)
-        for i, order in enumerate(orders):
-            opened_at_us = opened.get(order.shop_id)
-            if opened_at_us is None or order.paid_at.ToMicroseconds() >= opened_at_us + window_us:
-                positions[i] = none
+        for k, shop_id in enumerate(shop_ids):
+            opened_at_us = opened.get(shop_id)
+            if opened_at_us is None or paid_at_us(k) >= opened_at_us + window_us:
+                positions[k] = none
     return positions, allowances, shops
+
+
+class Recorded(NamedTuple):
+    """What `record_orders` answers: the orders' ids and packed splits (`unpack_split`), in the
+    order of the request."""
+
+    order_ids: list[str]
+    splits: list[bytes]
 
 
 def record_orders(
@@ -276,23 +286,25 @@ def record_orders(
     field: str = "orders",
     preview: bool = False,
     encoded: Sequence[bytes] | None = None,
-) -> list[tuple[pb.Order, bytes]]:
+) -> Recorded:
     """Validates and records orders in one go (all or nothing), or only splits them when
-    `preview`; returns each order with its packed split (`unpack_split`). An order already
-    recorded with the same content is returned as it was split; with other content it is
-    ALREADY_EXISTS. `encoded` holds the orders' deterministic encodings when the caller has
-    them (`_core.repeated_field` of the request's)."""
-    # The orders are read once into lists and then addressed by position: every read of a
-    # protobuf field (and of a request's repeated field) builds a new Python object.
-    orders = list(orders)
+    `preview`. An order already recorded with the same content is answered with its split as
+    recorded; with other content it is ALREADY_EXISTS. `encoded` holds the orders'
+    deterministic encodings when the caller has them (`_core.repeated_field` of the
+    request's)."""
     if encoded is None or len(encoded) != len(orders):
         encoded = [o.SerializeToString(deterministic=True) for o in orders]
     elif not isinstance(encoded, list):
         encoded = list(encoded)
-    order_ids = [o.order_id for o in orders]
-    # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
-    # batch it does not pass goes through `validate_order`, which names every violation.
-    fast = _core.orders_valid(encoded)
+    # Most batches are valid: the Rust reader checks the rules on the encodings (and reads the
+    # ids there: every read of a protobuf field in Python builds new objects), and only a batch
+    # it does not pass goes through `validate_order`, which names every violation.
+    keys = _core.valid_order_keys(encoded)
+    fast = keys is not None
+    if keys is not None:
+        order_ids, shop_ids = keys
+    else:
+        order_ids, shop_ids = [o.order_id for o in orders], [o.shop_id for o in orders]
     if not fast or len(set(order_ids)) != len(order_ids):
         v = Violations()
         seen: set[str] = set()
@@ -309,13 +321,15 @@ def record_orders(
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
         for order_id, digest, split_blob in rows_with_ids(conn, select, order_ids):
             stored[order_id] = (digest, split_blob)
-    new = list(range(len(orders)))  # positions of the orders not recorded before
+    new = list(range(len(order_ids)))  # positions of the orders not recorded before
     if stored:
         new = [i for i in new if order_ids[i] not in stored]
         for order_id, digest in zip(order_ids, digests, strict=True):
             if order_id in stored:
                 check_same_content(stored[order_id][0], digest, "order", "order_id", order_id)
-    positions, allowances, shops = _allowances(conn, [orders[i] for i in new], policy)
+    positions, allowances, shops = _allowances(
+        conn, [shop_ids[i] for i in new], lambda k: orders[new[k]].paid_at.ToMicroseconds(), policy
+    )
     fees = policy.fees
     try:
         if fast:
@@ -339,19 +353,17 @@ def record_orders(
             violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
     if not preview and new:
-        _insert(conn, [(orders[i], encoded[i], digests[i]) for i in new], splits)
+        _insert(conn, orders, new, encoded, digests, splits)
         conn.executemany(
             "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
-    if not stored:
-        return list(zip(orders, [blob for blob, _totals in splits], strict=True))
-    split_of = {order_ids[i]: blob for i, (blob, _totals) in zip(new, splits, strict=True)}
-    return [
-        (o, split_of[order_id] if order_id in split_of else stored[order_id][1])
-        for o, order_id in zip(orders, order_ids, strict=True)
-    ]
+    blobs = [blob for blob, _totals in splits]
+    if stored:
+        split_of = dict(zip((order_ids[i] for i in new), blobs, strict=True))
+        blobs = [split_of[order_id] if order_id in split_of else stored[order_id][1] for order_id in order_ids]
+    return Recorded(order_ids, blobs)
 
 
 @functools.cache
@@ -414,17 +426,19 @@ def recording_rows(
 
 def _insert(
     conn: sqlite3.Connection,
-    new: Sequence[tuple[pb.Order, bytes, bytes]],
+    orders: Sequence[pb.Order],
+    new: Sequence[int],
+    encoded: Sequence[bytes],
+    digests: Sequence[bytes],
     splits: Sequence[tuple[bytes, OrderTotals]],
 ) -> None:
-    """Inserts new orders (each with its encoding and digest) with their payouts, adds these
-    to the accounts' pending payouts, and books the orders' payment and subsidy transfers."""
+    """Inserts the orders at positions `new` (with their encodings and digests, and in that
+    order their splits) with their payouts, adds these to the accounts' pending payouts, and
+    books the orders' payment and subsidy transfers."""
     rows: tuple[Sequence[OrderRow], Sequence[ledger.TransferRow | None], Sequence[tuple[str, int]]] | None
-    rows = _core.recording_rows(
-        [order_pb for _, order_pb, _ in new], [blob for blob, _ in splits], [digest for _, _, digest in new]
-    )
+    rows = _core.recording_rows([encoded[i] for i in new], [blob for blob, _ in splits], [digests[i] for i in new])
     if rows is None:
-        rows = recording_rows(new, splits)
+        rows = recording_rows([(orders[i], encoded[i], digests[i]) for i in new], splits)
     order_rows, transfers, pending = rows
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
@@ -442,16 +456,18 @@ def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderRespons
 
 
 def record_responses(
-    recorded: Sequence[tuple[pb.Order, bytes]], encoded_orders: Sequence[bytes] | None = None
+    orders: Sequence[pb.Order], splits: Sequence[bytes], encoded_orders: Sequence[bytes] | None = None
 ) -> pb.RecordOrdersResponse:
-    """`record_response` of every recorded order (with its packed split), built in Rust from the
+    """`record_response` of every recorded order with its packed split, built in Rust from the
     encoded orders (`_core.record_responses`; `encoded_orders` when the caller has them); in
     Python if Rust cannot read one of them."""
-    if encoded_orders is None or len(encoded_orders) != len(recorded):
-        encoded_orders = [o.SerializeToString(deterministic=True) for o, _ in recorded]
-    encoded = _core.record_responses(list(encoded_orders), [blob for _, blob in recorded])
+    if encoded_orders is None or len(encoded_orders) != len(orders):
+        encoded_orders = [o.SerializeToString(deterministic=True) for o in orders]
+    encoded = _core.record_responses(list(encoded_orders), list(splits))
     if encoded is None:
-        return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in recorded])
+        return pb.RecordOrdersResponse(
+            orders=[record_response(o, blob) for o, blob in zip(orders, splits, strict=True)]
+        )
     return pb.RecordOrdersResponse.FromString(encoded)
 
 
