@@ -21,6 +21,7 @@ __all__ = [
     "reverse_line",
     "sales_scores",
     "score_creators",
+    "split_encoded_blobs",
     "split_encoded_orders",
     "split_orders",
     "split_orders_packed",
@@ -133,6 +134,17 @@ def split_encoded_orders(
 ) -> tuple[list[tuple[bytes, tuple[int, list[int], int, int, int, list[int]]]], list[int]]:
     """`split_orders_packed` of encoded orders that `orders_valid` passed, read in Rust: order i
     of shop position `shops[i]`, each line's fee rate by its category, else `default_rate_ppm`."""
+
+def split_encoded_blobs(
+    encoded: list[bytes],
+    shops: list[int],
+    allowances: list[int],
+    new_merchant_ppm: int,
+    default_rate_ppm: int,
+    rate_ppm_by_category: dict[str, int],
+) -> tuple[list[bytes], list[int]]:
+    """`split_encoded_orders` without the totals: each order's packed split, and the
+    allowances left."""
 
 def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
     """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and

@@ -688,15 +688,24 @@ fn order_inputs(orders: Vec<OrderTuple>) -> Result<Vec<OrderInput>, CoreError> {
 }
 
 /// Order k's packed split as Python bytes (little-endian i64 words, written straight into
-/// the bytes object) and its totals tuple.
-fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+/// the bytes object).
+fn packed_bytes<'py>(
+    py: Python<'py>,
+    packed: &PackedSplits,
+    k: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
     let words = packed.split(k);
-    let bytes = pyo3::types::PyBytes::new_with(py, words.len() * 8, |buf| {
+    PyBytes::new_with(py, words.len() * 8, |buf| {
         for (chunk, word) in buf.chunks_exact_mut(8).zip(words) {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         Ok(())
-    })?;
+    })
+}
+
+/// Order k's packed split as Python bytes and its totals tuple.
+fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+    let bytes = packed_bytes(py, packed, k)?;
     let t = packed.totals(k);
     let totals = (
         t[0],
@@ -793,11 +802,64 @@ fn split_encoded_orders(
     py: Python<'_>,
     encoded: Vec<PyBackedBytes>,
     shops: Vec<usize>,
-    mut allowances: Vec<i64>,
+    allowances: Vec<i64>,
     new_merchant_ppm: u32,
     default_rate_ppm: u32,
     rate_ppm_by_category: HashMap<String, u32>,
 ) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
+    let (packed, left) = split_encoded(
+        py,
+        &encoded,
+        &shops,
+        allowances,
+        new_merchant_ppm,
+        default_rate_ppm,
+        rate_ppm_by_category,
+    )?;
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, left))
+}
+
+/// `split_encoded_orders` without the totals: the packed splits alone, which is all that
+/// recording keeps (it reads the totals off the splits where it needs them), and the
+/// allowances left.
+#[pyfunction]
+fn split_encoded_blobs<'py>(
+    py: Python<'py>,
+    encoded: Vec<PyBackedBytes>,
+    shops: Vec<usize>,
+    allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(Vec<Bound<'py, PyBytes>>, Vec<i64>)> {
+    let (packed, left) = split_encoded(
+        py,
+        &encoded,
+        &shops,
+        allowances,
+        new_merchant_ppm,
+        default_rate_ppm,
+        rate_ppm_by_category,
+    )?;
+    let out = (0..packed.len())
+        .map(|k| packed_bytes(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, left))
+}
+
+/// The split of `split_encoded_orders` (GIL released) and the allowances left.
+fn split_encoded(
+    py: Python<'_>,
+    encoded: &[PyBackedBytes],
+    shops: &[usize],
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(PackedSplits, Vec<i64>)> {
     if shops.len() != encoded.len() {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "one shop position per order",
@@ -809,7 +871,7 @@ fn split_encoded_orders(
             .map(|(category, rate)| (category.into_bytes(), rate))
             .collect();
         let mut inputs = Vec::with_capacity(encoded.len());
-        for (i, (bytes, &shop)) in encoded.iter().zip(&shops).enumerate() {
+        for (i, (bytes, &shop)) in encoded.iter().zip(shops).enumerate() {
             let Some(order) = WireOrder::decode(bytes).filter(WireOrder::is_valid) else {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
                     "order {i} is not one that orders_valid passes"
@@ -819,10 +881,7 @@ fn split_encoded_orders(
         }
         settle::split_orders(&inputs, &mut allowances, new_merchant_ppm).map_err(to_py_err)
     })?;
-    let out = (0..packed.len())
-        .map(|k| packed_order(py, &packed, k))
-        .collect::<PyResult<_>>()?;
-    Ok((out, allowances))
+    Ok((packed, allowances))
 }
 
 /// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
@@ -1133,5 +1192,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
     m.add_function(wrap_pyfunction!(repeated_field, m)?)?;
     m.add_function(wrap_pyfunction!(valid_order_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(split_encoded_blobs, m)?)?;
     Ok(())
 }

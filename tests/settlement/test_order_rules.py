@@ -25,6 +25,8 @@ from xiaodian.settlement.orders import (
     MAX_LINES,
     FeePolicy,
     kernel_order,
+    split_totals,
+    unpack_split,
     validate_order,
 )
 from xiaodian.settlement.store import record_response, record_responses, recording_rows
@@ -268,10 +270,17 @@ def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seco
         splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
     except errors.InvalidArgument:
         return  # nothing recorded
+    # Recording keeps the packed splits only, and reads the totals off them where it needs them.
+    assert [split_totals(unpack_split(blob)) for blob, _ in splits] == [totals for _, totals in splits]
+    blobs = [blob for blob, _ in splits]
+    shops = [0] * len(batch)
+    if all(_core.orders_valid([encoded(o)]) for o in batch):
+        encoded_split = _core.split_encoded_blobs([encoded(o) for o in batch], shops, [5_000], 10_000, 50_000, {})
+        assert encoded_split[0] == blobs
     new = [(o, encoded(o), hashlib.sha256(encoded(o)).digest()) for o in batch]
-    rust = _core.recording_rows([e for _, e, _ in new], [blob for blob, _ in splits], [d for _, _, d in new])
+    rust = _core.recording_rows([e for _, e, _ in new], blobs, [d for _, _, d in new])
     try:
-        order_rows, transfers, pending = recording_rows(new, splits)
+        order_rows, transfers, pending = recording_rows(new, blobs)
     except ValueError:  # not a valid Timestamp: Python refuses it, Rust leaves it to Python
         assert rust is None
         return
@@ -286,7 +295,7 @@ def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_ord
     [(blob, totals)], _ = _core.split_orders_packed([kernel_order(order, 0, FeePolicy())], [0], 10_000)
     digest = hashlib.sha256(encoded(order)).digest()
     rows = _core.recording_rows([encoded(order)], [blob], [digest])
-    assert rows is not None and rows == recording_rows([(order, encoded(order), digest)], [(blob, totals)])
+    assert rows is not None and rows == recording_rows([(order, encoded(order), digest)], [blob])
     payouts = json.loads(rows[0][0][10])
     assert list(payouts).count("party:AGENCY:a1") == 1 and sum(payouts.values()) == totals[0] + sum(totals[1])
     assert [account for account, _ in rows[2]].count("party:AGENCY:a1") == 1

@@ -36,13 +36,13 @@ from xiaodian.settlement.orders import (
     ESCROW,
     FeePolicy,
     LineTuple,
-    OrderTotals,
     ReversalTuple,
     add_party_parts,
     kernel_order,
     pass_downs,
     payouts,
     split_message,
+    split_totals,
     subsidy_accounts,
     unpack_split,
     validate_order,
@@ -333,7 +333,7 @@ def record_orders(
     fees = policy.fees
     try:
         if fast:
-            splits, left = _core.split_encoded_orders(
+            blobs, left = _core.split_encoded_blobs(
                 [encoded[i] for i in new],
                 positions,
                 allowances,
@@ -343,7 +343,8 @@ def record_orders(
             )
         else:
             kernel = [kernel_order(orders[i], p, fees) for i, p in zip(new, positions, strict=True)]
-            splits, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
+            packed, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
+            blobs = [blob for blob, _totals in packed]
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
@@ -353,13 +354,12 @@ def record_orders(
             violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
     if not preview and new:
-        _insert(conn, orders, new, encoded, digests, splits)
+        _insert(conn, orders, new, encoded, digests, blobs)
         conn.executemany(
             "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
-    blobs = [blob for blob, _totals in splits]
     if stored:
         split_of = dict(zip((order_ids[i] for i in new), blobs, strict=True))
         blobs = [split_of[order_id] if order_id in split_of else stored[order_id][1] for order_id in order_ids]
@@ -381,9 +381,9 @@ OrderRow = tuple[str, str, bytearray, int, int, str, int, bytearray, bytearray, 
 
 
 def recording_rows(
-    new: Sequence[tuple[pb.Order, bytes, bytes]], splits: Sequence[tuple[bytes, OrderTotals]]
+    new: Sequence[tuple[pb.Order, bytes, bytes]], splits: Sequence[bytes]
 ) -> tuple[list[OrderRow], list[ledger.TransferRow | None], list[tuple[str, int]]]:
-    """What recording new orders (each with its encoding and digest) with their splits writes:
+    """What recording new orders (each with its encoding and digest) with their packed splits writes:
     their `settlement_orders` rows (with their payouts), their payment and subsidy transfers,
     and what they add to each account's pending payouts (summed, by account, zeros left out).
     `_core.recording_rows` builds the same in Rust from the encoded orders; this is their
@@ -393,7 +393,8 @@ def recording_rows(
     pending: dict[str, int] = {}
     movement = ledger.movement
     payment, subsidised = pb.TRANSFER_CODE_PAYMENT, pb.TRANSFER_CODE_SUBSIDY
-    for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True):
+    for (order, order_pb, digest), blob in zip(new, splits, strict=True):
+        totals = split_totals(unpack_split(blob))
         order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
         paid, subsidy = totals[0], totals[1]
@@ -430,13 +431,13 @@ def _insert(
     new: Sequence[int],
     encoded: Sequence[bytes],
     digests: Sequence[bytes],
-    splits: Sequence[tuple[bytes, OrderTotals]],
+    splits: Sequence[bytes],
 ) -> None:
     """Inserts the orders at positions `new` (with their encodings and digests, and in that
     order their splits) with their payouts, adds these to the accounts' pending payouts, and
     books the orders' payment and subsidy transfers."""
     rows: tuple[Sequence[OrderRow], Sequence[ledger.TransferRow | None], Sequence[tuple[str, int]]] | None
-    rows = _core.recording_rows([encoded[i] for i in new], [blob for blob, _ in splits], [digests[i] for i in new])
+    rows = _core.recording_rows([encoded[i] for i in new], list(splits), [digests[i] for i in new])
     if rows is None:
         rows = recording_rows([(orders[i], encoded[i], digests[i]) for i in new], splits)
     order_rows, transfers, pending = rows
