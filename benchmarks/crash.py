@@ -109,7 +109,7 @@ def check_database(path: Path, trial: int) -> dict[str, int]:
         without_payment = conn.execute(
             "SELECT COUNT(*) FROM settlement_orders o WHERE o.order_id >= ? AND o.order_id < ? AND (NOT EXISTS"
             " (SELECT 1 FROM ledger_transfers t WHERE t.transfer_id = o.order_id || '/payment')"
-            " OR NOT EXISTS (SELECT 1 FROM settlement_payouts p WHERE p.order_id = o.order_id))",
+            " OR o.payouts_json = '{}')",
             (low, high),
         ).fetchone()[0]
         orphans = conn.execute(

@@ -17,13 +17,16 @@ __all__ = [
     "orders_valid",
     "record_responses",
     "recording_rows",
+    "repeated_field",
     "reverse_line",
     "sales_scores",
     "score_creators",
+    "split_encoded_blobs",
     "split_encoded_orders",
     "split_orders",
     "split_orders_packed",
     "time_split_orders",
+    "valid_order_keys",
     "validate_ranking_profile",
 ]
 
@@ -117,6 +120,10 @@ def orders_valid(encoded: list[bytes]) -> bool:
     `xiaodian.settlement.orders.validate_order`; False also for an encoding the Rust reader does
     not take (validate in Python then: it names what is wrong)."""
 
+def valid_order_keys(encoded: list[bytes]) -> tuple[list[str], list[str]] | None:
+    """`orders_valid` that also reads each encoded order's `order_id` and `shop_id`: both lists
+    when every order breaks none of the rules, None otherwise."""
+
 def split_encoded_orders(
     encoded: list[bytes],
     shops: list[int],
@@ -128,18 +135,42 @@ def split_encoded_orders(
     """`split_orders_packed` of encoded orders that `orders_valid` passed, read in Rust: order i
     of shop position `shops[i]`, each line's fee rate by its category, else `default_rate_ppm`."""
 
+def split_encoded_blobs(
+    encoded: list[bytes],
+    shops: list[int],
+    allowances: list[int],
+    new_merchant_ppm: int,
+    default_rate_ppm: int,
+    rate_ppm_by_category: dict[str, int],
+) -> tuple[list[bytes], list[int]]:
+    """`split_encoded_orders` without the totals: each order's packed split, and the
+    allowances left."""
+
 def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
     """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
     their packed splits, as `xiaodian.settlement.store.record_response` builds each; None when
     Rust cannot read an order (build it in Python then)."""
 
 def recording_rows(
-    encoded: list[bytes], splits: list[bytes]
-) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, str, int, int, str, str, int]]] | None:
-    """The payout rows (order_id, account, amount_fen) and payment and subsidy transfer rows
-    (`ledger_transfers` columns) of recording orders (encoded `Order`s) with their packed
-    splits, as `xiaodian.settlement.store.recording_rows` builds them; None when Rust cannot
-    read an order (build them in Python then)."""
+    encoded: list[bytes], splits: list[bytes], digests: list[bytes]
+) -> (
+    tuple[
+        list[tuple[str, str, bytearray, int, int, str, int, bytearray, bytearray, str, str]],
+        list[tuple[str, str, str, int, int, str, str, int]],
+        list[tuple[str, int]],
+    ]
+    | None
+):
+    """What recording orders (encoded `Order`s) with their packed splits and content digests
+    writes, as `xiaodian.settlement.store.recording_rows` builds it: the `settlement_orders`
+    rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
+    account's added pending payouts; None when Rust cannot read an order (build them in
+    Python then)."""
+
+def repeated_field(encoded: bytes, number: int) -> list[bytes] | None:
+    """The encodings of the messages of the repeated message field `number` of an encoded
+    message: of a request serialized deterministically, what `SerializeToString(deterministic=True)`
+    of each of them writes. None when the encoding cannot be read."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

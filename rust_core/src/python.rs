@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use crate::creator::{self, CohortValues, Weights};
 use crate::error::{CoreError, FieldViolation};
@@ -16,7 +16,7 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::{PayoutRow, TransferRow, WireOrder};
+use crate::settle::wire::{TransferRow, WireOrder, ORDER_STATE_PAID};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -688,15 +688,24 @@ fn order_inputs(orders: Vec<OrderTuple>) -> Result<Vec<OrderInput>, CoreError> {
 }
 
 /// Order k's packed split as Python bytes (little-endian i64 words, written straight into
-/// the bytes object) and its totals tuple.
-fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+/// the bytes object).
+fn packed_bytes<'py>(
+    py: Python<'py>,
+    packed: &PackedSplits,
+    k: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
     let words = packed.split(k);
-    let bytes = pyo3::types::PyBytes::new_with(py, words.len() * 8, |buf| {
+    PyBytes::new_with(py, words.len() * 8, |buf| {
         for (chunk, word) in buf.chunks_exact_mut(8).zip(words) {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         Ok(())
-    })?;
+    })
+}
+
+/// Order k's packed split as Python bytes and its totals tuple.
+fn packed_order(py: Python<'_>, packed: &PackedSplits, k: usize) -> PyResult<PackedOrder> {
+    let bytes = packed_bytes(py, packed, k)?;
     let t = packed.totals(k);
     let totals = (
         t[0],
@@ -740,6 +749,51 @@ fn orders_valid(py: Python<'_>, encoded: Vec<PyBackedBytes>) -> bool {
     })
 }
 
+/// The encodings of the messages of the repeated message field `number` of an encoded message
+/// (`settle::wire::repeated_field`): of a request serialized deterministically, each is what
+/// `SerializeToString(deterministic=True)` of that message writes, read without serializing
+/// it again. None when the encoding cannot be read.
+#[pyfunction]
+fn repeated_field(py: Python<'_>, encoded: &[u8], number: u64) -> Option<Vec<Py<PyBytes>>> {
+    let fields = settle::wire::repeated_field(encoded, number)?;
+    Some(
+        fields
+            .into_iter()
+            .map(|b| PyBytes::new(py, b).unbind())
+            .collect(),
+    )
+}
+
+/// `orders_valid` that also reads each order's `order_id` and `shop_id`: both lists when every
+/// encoded order breaks none of the rules, None otherwise (the caller validates in Python).
+/// Recording takes the ids from here rather than from the orders' Python messages, each read
+/// of which builds new objects.
+#[pyfunction]
+fn valid_order_keys<'py>(py: Python<'py>, encoded: Vec<PyBackedBytes>) -> Option<OrderKeys<'py>> {
+    let keys = py.detach(|| {
+        encoded
+            .iter()
+            .map(|bytes| {
+                let order = WireOrder::decode(bytes).filter(WireOrder::is_valid)?;
+                Some((order.order_id, order.shop_id))
+            })
+            .collect::<Option<Vec<_>>>()
+    })?;
+    let text = |id: &[u8]| std::str::from_utf8(id).ok().map(|id| PyString::new(py, id));
+    let mut ids = (
+        Vec::with_capacity(keys.len()),
+        Vec::with_capacity(keys.len()),
+    );
+    for (order_id, shop_id) in keys {
+        ids.0.push(text(order_id)?);
+        ids.1.push(text(shop_id)?);
+    }
+    Some(ids)
+}
+
+/// The order ids and shop ids of `valid_order_keys`.
+type OrderKeys<'py> = (Vec<Bound<'py, PyString>>, Vec<Bound<'py, PyString>>);
+
 /// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
 /// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
 /// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
@@ -748,11 +802,64 @@ fn split_encoded_orders(
     py: Python<'_>,
     encoded: Vec<PyBackedBytes>,
     shops: Vec<usize>,
-    mut allowances: Vec<i64>,
+    allowances: Vec<i64>,
     new_merchant_ppm: u32,
     default_rate_ppm: u32,
     rate_ppm_by_category: HashMap<String, u32>,
 ) -> PyResult<(Vec<PackedOrder>, Vec<i64>)> {
+    let (packed, left) = split_encoded(
+        py,
+        &encoded,
+        &shops,
+        allowances,
+        new_merchant_ppm,
+        default_rate_ppm,
+        rate_ppm_by_category,
+    )?;
+    let out = (0..packed.len())
+        .map(|k| packed_order(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, left))
+}
+
+/// `split_encoded_orders` without the totals: the packed splits alone, which is all that
+/// recording keeps (it reads the totals off the splits where it needs them), and the
+/// allowances left.
+#[pyfunction]
+fn split_encoded_blobs<'py>(
+    py: Python<'py>,
+    encoded: Vec<PyBackedBytes>,
+    shops: Vec<usize>,
+    allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(Vec<Bound<'py, PyBytes>>, Vec<i64>)> {
+    let (packed, left) = split_encoded(
+        py,
+        &encoded,
+        &shops,
+        allowances,
+        new_merchant_ppm,
+        default_rate_ppm,
+        rate_ppm_by_category,
+    )?;
+    let out = (0..packed.len())
+        .map(|k| packed_bytes(py, &packed, k))
+        .collect::<PyResult<_>>()?;
+    Ok((out, left))
+}
+
+/// The split of `split_encoded_orders` (GIL released) and the allowances left.
+fn split_encoded(
+    py: Python<'_>,
+    encoded: &[PyBackedBytes],
+    shops: &[usize],
+    mut allowances: Vec<i64>,
+    new_merchant_ppm: u32,
+    default_rate_ppm: u32,
+    rate_ppm_by_category: HashMap<String, u32>,
+) -> PyResult<(PackedSplits, Vec<i64>)> {
     if shops.len() != encoded.len() {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "one shop position per order",
@@ -764,7 +871,7 @@ fn split_encoded_orders(
             .map(|(category, rate)| (category.into_bytes(), rate))
             .collect();
         let mut inputs = Vec::with_capacity(encoded.len());
-        for (i, (bytes, &shop)) in encoded.iter().zip(&shops).enumerate() {
+        for (i, (bytes, &shop)) in encoded.iter().zip(shops).enumerate() {
             let Some(order) = WireOrder::decode(bytes).filter(WireOrder::is_valid) else {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
                     "order {i} is not one that orders_valid passes"
@@ -774,10 +881,7 @@ fn split_encoded_orders(
         }
         settle::split_orders(&inputs, &mut allowances, new_merchant_ppm).map_err(to_py_err)
     })?;
-    let out = (0..packed.len())
-        .map(|k| packed_order(py, &packed, k))
-        .collect::<PyResult<_>>()?;
-    Ok((out, allowances))
+    Ok((packed, allowances))
 }
 
 /// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
@@ -818,27 +922,86 @@ fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The payout and transfer rows of recording orders (encoded) with their packed splits
-/// (`settle::wire::WireOrder::recording_rows`); None when Rust cannot read an order (the
-/// caller builds them in Python then).
+/// A `settlement_orders` row as recording writes it: (order_id, shop_id, content_sha256,
+/// paid_at_us, state, guide_id ("" for none), paid_fen, order_pb, split_blob,
+/// line_refunds_json, payouts_json). The byte strings are bytearrays: Python's sqlite3 binds
+/// a bytearray as it is, where bytes (and None) first go through its adapter lookup, which
+/// took a third of the insert's time.
+type OrderRow = (
+    String,
+    String,
+    Py<PyByteArray>,
+    i64,
+    i64,
+    String,
+    i64,
+    Py<PyByteArray>,
+    Py<PyByteArray>,
+    String,
+    String,
+);
+
+/// The order rows, transfer rows and pending payouts by account of `recording_rows`.
+type RecordingRows = (Vec<OrderRow>, Vec<TransferRow>, Vec<(String, i64)>);
+
+/// What recording orders (encoded, with their packed splits and content digests) writes
+/// (`settle::wire::WireOrder::recording_rows`): the `settlement_orders` rows, the payment and
+/// subsidy transfers, and what the orders add to each account's pending payouts (summed over
+/// the batch, by account, zeros left out). None when Rust cannot read an order (the caller
+/// builds them in Python then: `xiaodian.settlement.store.recording_rows`).
 #[pyfunction]
 fn recording_rows(
     py: Python<'_>,
     encoded: Vec<PyBackedBytes>,
     splits: Vec<PyBackedBytes>,
-) -> PyResult<Option<(Vec<PayoutRow>, Vec<TransferRow>)>> {
-    if splits.len() != encoded.len() {
+    digests: Vec<PyBackedBytes>,
+) -> PyResult<Option<RecordingRows>> {
+    if splits.len() != encoded.len() || digests.len() != encoded.len() {
         return Err(pyo3::exceptions::PyValueError::new_err(
-            "one split per order",
+            "one split and one digest per order",
         ));
     }
-    Ok(py.detach(|| {
-        let (mut payouts, mut transfers) = (Vec::new(), Vec::new());
+    let read = py.detach(|| {
+        let (mut recorded, mut transfers) = (Vec::with_capacity(encoded.len()), Vec::new());
+        let mut pending: HashMap<&str, i64> = HashMap::new();
         for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
-            WireOrder::decode(bytes)?.recording_rows(&words, &mut payouts, &mut transfers)?;
+            recorded.push(WireOrder::decode(bytes)?.recording_rows(&words, &mut transfers)?);
         }
-        Some((payouts, transfers))
-    }))
+        for (account, amount) in recorded.iter().flat_map(|r| &r.payouts) {
+            *pending.entry(account).or_default() += amount;
+        }
+        let mut pending: Vec<(String, i64)> = pending
+            .into_iter()
+            .filter(|&(_, amount)| amount != 0)
+            .map(|(account, amount)| (account.to_owned(), amount))
+            .collect();
+        pending.sort_unstable();
+        Some((recorded, transfers, pending))
+    });
+    let Some((recorded, transfers, pending)) = read else {
+        return Ok(None);
+    };
+    let rows = recorded
+        .into_iter()
+        .zip(encoded.into_iter().zip(splits).zip(digests))
+        .map(|(r, ((order_pb, split), digest))| {
+            let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
+            (
+                r.order_id,
+                r.shop_id,
+                bytes(&digest),
+                r.paid_at_us,
+                ORDER_STATE_PAID,
+                r.guide_id,
+                r.paid_fen,
+                bytes(&order_pb),
+                bytes(&split),
+                r.line_refunds_json,
+                r.payouts_json,
+            )
+        })
+        .collect();
+    Ok(Some((rows, transfers, pending)))
 }
 
 /// A benchmark hook: converts the orders once, then runs the split kernel alone `repeats`
@@ -1027,5 +1190,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
     m.add_function(wrap_pyfunction!(record_responses, m)?)?;
     m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(repeated_field, m)?)?;
+    m.add_function(wrap_pyfunction!(valid_order_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(split_encoded_blobs, m)?)?;
     Ok(())
 }

@@ -3,6 +3,8 @@ after-sales, receipts and a settlement run."""
 
 from __future__ import annotations
 
+import json
+
 from xiaodian import Client
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.demo.load import load_demo
@@ -36,13 +38,18 @@ def test_the_demo_loads_settles_and_balances(server, client: Client) -> None:
     counts = dict(conn.execute("SELECT state, COUNT(*) FROM settlement_orders GROUP BY state").fetchall())
     assert sum(counts.values()) == 1_500
     assert counts[pb.ORDER_STATE_SETTLED] > 500 and counts[pb.ORDER_STATE_CLOSED] > 0
-    # Escrow holds exactly what the unsettled orders will pay out.
-    unsettled = conn.execute(
-        "SELECT COALESCE(SUM(p.amount_fen), 0) FROM settlement_payouts p JOIN settlement_orders o USING (order_id)"
-        " WHERE o.state IN (?, ?)",
+    # Escrow holds exactly what the unsettled orders will pay out, and the pending payouts kept
+    # per account add up to the same, account by account.
+    pending: dict[str, int] = {}
+    for (payouts_json,) in conn.execute(
+        "SELECT payouts_json FROM settlement_orders WHERE state IN (?, ?)",
         (pb.ORDER_STATE_PAID, pb.ORDER_STATE_RECEIPT_CONFIRMED),
-    ).fetchone()[0]
-    assert ledger.balance(conn, "escrow") == unsettled
+    ):
+        for account, amount in json.loads(payouts_json).items():
+            pending[account] = pending.get(account, 0) + amount
+    assert ledger.balance(conn, "escrow") == sum(pending.values())
+    kept = dict(conn.execute("SELECT account, pending_fen FROM settlement_pending WHERE pending_fen != 0"))
+    assert kept == {account: amount for account, amount in pending.items() if amount}
     assert client.get_balance(account="platform:fee").settled_fen > 0
     # Loading again (a restart with --demo) replays and writes nothing twice.
     escrow = ledger.balance(conn, "escrow")

@@ -7,6 +7,8 @@ must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TypeVar
 
 import pytest
@@ -23,6 +25,8 @@ from xiaodian.settlement.orders import (
     MAX_LINES,
     FeePolicy,
     kernel_order,
+    split_totals,
+    unpack_split,
     validate_order,
 )
 from xiaodian.settlement.store import record_response, record_responses, recording_rows
@@ -117,7 +121,11 @@ def encoded(order: pb.Order) -> bytes:
 @settings(max_examples=3000, deadline=None)
 @given(orders())
 def test_the_rust_check_passes_exactly_the_valid_orders(order: pb.Order) -> None:
-    assert _core.orders_valid([encoded(order)]) == python_valid(order)
+    valid = python_valid(order)
+    assert _core.orders_valid([encoded(order)]) == valid
+    # The check recording uses also reads the ids of the orders it passes.
+    keys = _core.valid_order_keys([encoded(order), encoded(valid_order())])
+    assert keys == (([order.order_id, "o1"], [order.shop_id, "s1"]) if valid else None)
 
 
 def valid_order() -> pb.Order:
@@ -234,7 +242,7 @@ def test_the_rust_record_responses_are_the_python_ones(batch: list[pb.Order]) ->
     rust = _core.record_responses([encoded(o) for o in batch], blobs)
     assert rust is not None
     assert pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
-    assert record_responses(list(zip(batch, blobs, strict=True))) == python_responses(batch, blobs)
+    assert record_responses(batch, blobs) == python_responses(batch, blobs)
 
 
 def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orders() -> None:
@@ -262,14 +270,21 @@ def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seco
         splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [5_000], 10_000)
     except errors.InvalidArgument:
         return  # nothing recorded
-    rust = _core.recording_rows([encoded(o) for o in batch], [blob for blob, _ in splits])
-    recorded = [(o, totals) for o, (_, totals) in zip(batch, splits, strict=True)]
+    # Recording keeps the packed splits only, and reads the totals off them where it needs them.
+    assert [split_totals(unpack_split(blob)) for blob, _ in splits] == [totals for _, totals in splits]
+    blobs = [blob for blob, _ in splits]
+    shops = [0] * len(batch)
+    if all(_core.orders_valid([encoded(o)]) for o in batch):
+        encoded_split = _core.split_encoded_blobs([encoded(o) for o in batch], shops, [5_000], 10_000, 50_000, {})
+        assert encoded_split[0] == blobs
+    new = [(o, encoded(o), hashlib.sha256(encoded(o)).digest()) for o in batch]
+    rust = _core.recording_rows([e for _, e, _ in new], blobs, [d for _, _, d in new])
     try:
-        payout_rows, transfers = recording_rows(recorded)
+        order_rows, transfers, pending = recording_rows(new, blobs)
     except ValueError:  # not a valid Timestamp: Python refuses it, Rust leaves it to Python
         assert rust is None
         return
-    assert rust == (payout_rows, [tuple(t) for t in transfers if t is not None])
+    assert rust == (order_rows, [tuple(t) for t in transfers if t is not None], pending)
 
 
 def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_orders() -> None:
@@ -278,9 +293,36 @@ def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_ord
     chain.parties[0].pass_down_ppm = 500_000
     chain.parties.add(kind=pb.PARTY_KIND_AGENCY, party_id="a1")  # the same account as the head
     [(blob, totals)], _ = _core.split_orders_packed([kernel_order(order, 0, FeePolicy())], [0], 10_000)
-    rows = _core.recording_rows([encoded(order)], [blob])
-    assert rows is not None and rows[0] == recording_rows([(order, totals)])[0]
-    assert [account for _, account, _ in rows[0]].count("party:AGENCY:a1") == 1
+    digest = hashlib.sha256(encoded(order)).digest()
+    rows = _core.recording_rows([encoded(order)], [blob], [digest])
+    assert rows is not None and rows == recording_rows([(order, encoded(order), digest)], [blob])
+    payouts = json.loads(rows[0][0][10])
+    assert list(payouts).count("party:AGENCY:a1") == 1 and sum(payouts.values()) == totals[0] + sum(totals[1])
+    assert [account for account, _ in rows[2]].count("party:AGENCY:a1") == 1
     other = valid_order()
     other.lines.add(line_id="l2", product_id="p2", category_id="c1", unit_price_fen=5, quantity=1)
-    assert _core.recording_rows([encoded(other)], [blob]) is None
+    assert _core.recording_rows([encoded(other)], [blob], [digest]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(orders(), max_size=5), st.text(max_size=5))
+def test_the_orders_read_from_a_request_are_their_own_encodings(batch: list[pb.Order], request_id: str) -> None:
+    """The service reads each order's encoding out of the request's (serialized once for its
+    idempotency digest) instead of serializing the orders again: the same bytes."""
+    for request in (
+        pb.RecordOrdersRequest(request_id=request_id, orders=batch),
+        pb.StreamRecordOrdersRequest(request_id=request_id, orders=batch),
+    ):
+        assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [encoded(o) for o in batch]
+
+
+def test_orders_with_unknown_fields_are_read_from_a_request_as_they_serialize() -> None:
+    order = valid_order()
+    order.MergeFromString(bytes([0xF8, 0x06, 0x01]))  # field 111 (unknown), varint 1
+    request = pb.StreamRecordOrdersRequest(request_id="r", orders=[order, valid_order()])
+    assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [
+        encoded(order),
+        encoded(valid_order()),
+    ]
+    assert len(encoded(order)) == len(encoded(valid_order())) + 3
+    assert _core.repeated_field(b"\x12\x05ab", 2) is None  # cut short

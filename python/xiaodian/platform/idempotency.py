@@ -47,8 +47,10 @@ def check_request_id(request_id: str, field: str = "request_id") -> None:
         raise InvalidArgument.of(field, f"must be 1-{MAX_REQUEST_ID_LENGTH} printable ASCII characters without spaces")
 
 
-def _digest(method: str, request: Message) -> bytes:
-    return hashlib.sha256(method.encode() + b"\0" + request.SerializeToString(deterministic=True)).digest()
+def _digest(method: str, request: Message, encoded: bytes | None = None) -> bytes:
+    if encoded is None:
+        encoded = request.SerializeToString(deterministic=True)
+    return hashlib.sha256(method.encode() + b"\0" + encoded).digest()
 
 
 def _replay(conn: sqlite3.Connection, request_id: str, method: str, digest: bytes) -> bytes | None:
@@ -73,11 +75,13 @@ def run_once(
     request: Message,
     response_type: type[R],
     write: Callable[[sqlite3.Connection], R],
+    encoded: bytes | None = None,
 ) -> R:
-    """`write(conn)` inside one transaction, at most once per `request.request_id`."""
+    """`write(conn)` inside one transaction, at most once per `request.request_id`. `encoded`
+    is the request's deterministic encoding when the caller has it (else it is made here)."""
     request_id: str = request.request_id  # type: ignore[attr-defined]
     check_request_id(request_id)
-    digest = _digest(method, request)
+    digest = _digest(method, request, encoded)
     with db.transaction() as conn:
         stored = _replay(conn, request_id, method, digest)
         if stored is not None:

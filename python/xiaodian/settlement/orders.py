@@ -273,6 +273,19 @@ def payouts(order: pb.Order, totals: OrderTotals) -> dict[str, int]:
     return owed
 
 
+def split_totals(lines: Sequence[LineTuple]) -> OrderTotals:
+    """An order's totals (as the kernel returns them) from its line splits: their sums."""
+    chain = len(lines[0][7]) if lines else 0
+    return (
+        sum(line[2] for line in lines),
+        [sum(line[3][k] for line in lines) for k in range(3)],
+        sum(line[5] for line in lines),
+        sum(line[6] for line in lines),
+        sum(line[8] for line in lines),
+        [sum(line[7][p] for line in lines) for p in range(chain)],
+    )
+
+
 def unpack_split(blob: bytes) -> list[LineTuple]:
     """The line splits packed by the kernel (`settle::pack` in Rust: little-endian i64 words:
     line count, discount count, chain length, then per line gross, paid, the three subsidies,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from xiaodian import _core
 from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SettlementConfig
 from xiaodian.platform.db import Database
@@ -31,6 +32,13 @@ def _check_batch(request: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest)
     v = Violations()
     v.check_batch("orders", len(request.orders), MAX_BATCH)
     v.raise_if_any()
+
+
+def _encodings(request: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest) -> tuple[bytes, list[bytes] | None]:
+    """The request's deterministic encoding (its idempotency digest is taken of it) and, read
+    from it in Rust rather than serialized again, each order's (orders are field 2)."""
+    encoded = request.SerializeToString(deterministic=True)
+    return encoded, _core.repeated_field(encoded, 2)
 
 
 def policy_of(config: SettlementConfig) -> store.Policy:
@@ -61,39 +69,39 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument.of("order", "is required")
         conn = self.db.connection()
-        [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
-        return pb.PreviewSplitResponse(split=store.record_response(order, split_blob).split)
+        recorded = store.record_orders(conn, [request.order], self.policy, field="order", preview=True)
+        return pb.PreviewSplitResponse(split=store.record_response(request.order, recorded.splits[0]).split)
 
     def record_batch(self, batch: pb.StreamRecordOrdersRequest) -> pb.StreamRecordOrdersResponse:
         """Records one batch of a stream durably, answering with its order ids only (a loader
         does not need the splits, and building them costs more than recording); also the
         in-process entry point."""
         _check_batch(batch)
+        encoded, orders = _encodings(batch)
 
         def write(conn):  # type: ignore[no-untyped-def]
-            recorded = store.record_orders(conn, batch.orders, self.policy)
-            return pb.StreamRecordOrdersResponse(
-                request_id=batch.request_id, order_ids=[o.order_id for o, _ in recorded]
-            )
+            recorded = store.record_orders(conn, batch.orders, self.policy, encoded=orders)
+            return pb.StreamRecordOrdersResponse(request_id=batch.request_id, order_ids=recorded.order_ids)
 
-        return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write)
+        return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write, encoded)
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
         def write(conn):  # type: ignore[no-untyped-def]
-            [(order, split_blob)] = store.record_orders(conn, [request.order], self.policy, field="order")
-            return store.record_response(order, split_blob)
+            recorded = store.record_orders(conn, [request.order], self.policy, field="order")
+            return store.record_response(request.order, recorded.splits[0])
 
         return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
 
     def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
         """One durable batch, answered with every order's split."""
         _check_batch(request)
+        encoded, orders = _encodings(request)
 
         def write(conn):  # type: ignore[no-untyped-def]
-            recorded = store.record_orders(conn, request.orders, self.policy)
-            return store.record_responses(recorded)
+            recorded = store.record_orders(conn, request.orders, self.policy, encoded=orders)
+            return store.record_responses(request.orders, recorded.splits, orders)
 
-        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write)
+        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write, encoded)
 
     def StreamRecordOrders(
         self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext

@@ -5,12 +5,13 @@ transfers.
 Money flows (all through `escrow`):
 - recording: buyer_funds → escrow (what was paid), each subsidy funder → escrow;
 - settling: escrow → each party (merchant, platform:fee, creator, chain parties), the amounts
-  in `settlement_payouts` (the split, less what refunds before settlement reversed);
+  in the order's `payouts_json` (the split, less what refunds before settlement reversed);
 - a refund before settlement: escrow → buyer_funds and → the subsidy funders, and the
   parties' payouts shrink by their reversed parts;
 - a refund after settlement (a clawback): each party → escrow its reversed part (balances may
   go negative), then escrow → buyer_funds and → the funders.
-Invariant: escrow holds exactly the unsettled payouts of every order.
+Invariant: escrow holds exactly the unsettled payouts of every order; `settlement_pending`
+holds their sum per account (what `GetBalance` reports as pending), kept with every write.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import functools
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 
@@ -34,13 +36,13 @@ from xiaodian.settlement.orders import (
     ESCROW,
     FeePolicy,
     LineTuple,
-    OrderTotals,
     ReversalTuple,
     add_party_parts,
     kernel_order,
     pass_downs,
     payouts,
     split_message,
+    split_totals,
     subsidy_accounts,
     unpack_split,
     validate_order,
@@ -102,6 +104,34 @@ MIGRATIONS = [
         CREATE INDEX settlement_after_sales_order ON settlement_after_sales (order_id, opened_at_us)
         """,
     ),
+    # Recording wrote a `settlement_payouts` row per party of each order, indexed twice: most of
+    # its cost. An order's payouts are now one JSON object in its own row, read only when it
+    # settles or is refunded, and the per-account sum GetBalance needs is kept in
+    # `settlement_pending` (a few rows a batch instead of a row per payout). The migration
+    # moves every payout into its order and sums the pending ones (orders PAID = 1 or
+    # RECEIPT_CONFIRMED = 2), so nothing is lost. The due index leaves out orders without a
+    # settle time (every order as it is recorded).
+    Migration(
+        "settlement-0004-payouts-in-orders",
+        """
+        ALTER TABLE settlement_orders ADD COLUMN payouts_json TEXT NOT NULL DEFAULT '{}';
+        UPDATE settlement_orders SET payouts_json = (
+            SELECT json_group_object(account, amount_fen) FROM settlement_payouts p
+            WHERE p.order_id = settlement_orders.order_id
+        );
+        CREATE TABLE settlement_pending (
+            account TEXT PRIMARY KEY,
+            pending_fen INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO settlement_pending (account, pending_fen)
+            SELECT p.account, SUM(p.amount_fen) FROM settlement_payouts p JOIN settlement_orders o USING (order_id)
+            WHERE o.state IN (1, 2) GROUP BY p.account;
+        DROP TABLE settlement_payouts;
+        DROP INDEX settlement_orders_due;
+        CREATE INDEX settlement_orders_due ON settlement_orders (state, settle_after_us)
+            WHERE settle_after_us IS NOT NULL
+        """,
+    ),
 ]
 
 PAID, CONFIRMED, SETTLED, CLOSED = (
@@ -154,17 +184,33 @@ class StoredOrder:
     confirmed_at_us: int | None
     settle_after_us: int | None
     settled_at_us: int | None
+    #: What each party receives when the order settles (`payouts_json`).
+    payouts: dict[str, int]
+
+
+def _payouts_json(payouts: dict[str, int]) -> str:
+    """The `payouts_json` of an order: `{"merchant:s1":900,"platform:fee":100}`."""
+    return json.dumps(payouts, separators=(",", ":"))
+
+
+def _add_pending(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]]) -> None:
+    """Adds to accounts' pending payouts (`settlement_pending`); zero deltas are skipped."""
+    conn.executemany(
+        "INSERT INTO settlement_pending (account, pending_fen) VALUES (?, ?)"
+        " ON CONFLICT (account) DO UPDATE SET pending_fen = pending_fen + excluded.pending_fen",
+        [(account, amount) for account, amount in deltas if amount],
+    )
 
 
 def _load(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
     row = conn.execute(
-        "SELECT order_pb, state, split_blob, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us"
-        " FROM settlement_orders WHERE order_id = ?",
+        "SELECT order_pb, state, split_blob, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us,"
+        " payouts_json FROM settlement_orders WHERE order_id = ?",
         (order_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no order {order_id!r}", reason="ORDER_NOT_FOUND", metadata={"order_id": order_id})
-    order_pb, state, split_blob, refunds_json, confirmed, settle_after, settled = row
+    order_pb, state, split_blob, refunds_json, confirmed, settle_after, settled, payouts_json = row
     lines = unpack_split(split_blob)
     return StoredOrder(
         pb.Order.FromString(order_pb),
@@ -174,6 +220,7 @@ def _load(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
         confirmed,
         settle_after,
         settled,  # type: ignore[arg-type]
+        json.loads(payouts_json),
     )
 
 
@@ -189,12 +236,13 @@ def _wrong_state(order_id: str, state: int, wanted: str) -> FailedPrecondition:
 
 
 def _allowances(
-    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy
+    conn: sqlite3.Connection, shop_ids: Sequence[str], paid_at_us: Callable[[int], int], policy: Policy
 ) -> tuple[list[int], list[int], dict[str, int]]:
     """Each order's position in the allowance list, the allowances (per shop, the new-merchant
-    fee base still allowed), and each shop's position."""
+    fee base still allowed), and each shop's position; of orders of the shops `shop_ids`, the
+    k-th paid at `paid_at_us(k)` (asked only with a new-merchant window)."""
     shops: dict[str, int] = {}
-    positions = [shops.setdefault(o.shop_id, len(shops)) for o in orders]
+    positions = [shops.setdefault(shop_id, len(shops)) for shop_id in shop_ids]
     cap = policy.fees.new_merchant_cap_fen
     used: dict[str, int] = {}
     ids = list(shops)
@@ -216,25 +264,47 @@ def _allowances(
         }
         none = len(allowances)
         allowances.append(0)
-        for i, order in enumerate(orders):
-            opened_at_us = opened.get(order.shop_id)
-            if opened_at_us is None or order.paid_at.ToMicroseconds() >= opened_at_us + window_us:
-                positions[i] = none
+        for k, shop_id in enumerate(shop_ids):
+            opened_at_us = opened.get(shop_id)
+            if opened_at_us is None or paid_at_us(k) >= opened_at_us + window_us:
+                positions[k] = none
     return positions, allowances, shops
 
 
+class Recorded(NamedTuple):
+    """What `record_orders` answers: the orders' ids and packed splits (`unpack_split`), in the
+    order of the request."""
+
+    order_ids: list[str]
+    splits: list[bytes]
+
+
 def record_orders(
-    conn: sqlite3.Connection, orders: Sequence[pb.Order], policy: Policy, field: str = "orders", preview: bool = False
-) -> list[tuple[pb.Order, bytes]]:
+    conn: sqlite3.Connection,
+    orders: Sequence[pb.Order],
+    policy: Policy,
+    field: str = "orders",
+    preview: bool = False,
+    encoded: Sequence[bytes] | None = None,
+) -> Recorded:
     """Validates and records orders in one go (all or nothing), or only splits them when
-    `preview`; returns each order with its packed split (`unpack_split`). An order already
-    recorded with the same content is returned as it was split; with other content it is
-    ALREADY_EXISTS."""
-    encoded = [o.SerializeToString(deterministic=True) for o in orders]
-    order_ids = [o.order_id for o in orders]
-    # Most batches are valid: the Rust reader checks the rules on the encodings, and only a
-    # batch it does not pass goes through `validate_order`, which names every violation.
-    fast = _core.orders_valid(encoded)
+    `preview`. An order already recorded with the same content is answered with its split as
+    recorded; with other content it is ALREADY_EXISTS. `encoded` holds the orders'
+    deterministic encodings when the caller has them (`_core.repeated_field` of the
+    request's)."""
+    if encoded is None or len(encoded) != len(orders):
+        encoded = [o.SerializeToString(deterministic=True) for o in orders]
+    elif not isinstance(encoded, list):
+        encoded = list(encoded)
+    # Most batches are valid: the Rust reader checks the rules on the encodings (and reads the
+    # ids there: every read of a protobuf field in Python builds new objects), and only a batch
+    # it does not pass goes through `validate_order`, which names every violation.
+    keys = _core.valid_order_keys(encoded)
+    fast = keys is not None
+    if keys is not None:
+        order_ids, shop_ids = keys
+    else:
+        order_ids, shop_ids = [o.order_id for o in orders], [o.shop_id for o in orders]
     if not fast or len(set(order_ids)) != len(order_ids):
         v = Violations()
         seen: set[str] = set()
@@ -251,16 +321,20 @@ def record_orders(
         select = "SELECT order_id, content_sha256, split_blob FROM settlement_orders WHERE order_id IN ({ids})"
         for order_id, digest, split_blob in rows_with_ids(conn, select, order_ids):
             stored[order_id] = (digest, split_blob)
-    new = [(i, o, d) for i, (o, d) in enumerate(zip(orders, digests, strict=True)) if o.order_id not in stored]
-    for order, digest in zip(orders, digests, strict=True):
-        if order.order_id in stored:
-            check_same_content(stored[order.order_id][0], digest, "order", "order_id", order.order_id)
-    positions, allowances, shops = _allowances(conn, [o for _, o, _ in new], policy)
+    new = list(range(len(order_ids)))  # positions of the orders not recorded before
+    if stored:
+        new = [i for i in new if order_ids[i] not in stored]
+        for order_id, digest in zip(order_ids, digests, strict=True):
+            if order_id in stored:
+                check_same_content(stored[order_id][0], digest, "order", "order_id", order_id)
+    positions, allowances, shops = _allowances(
+        conn, [shop_ids[i] for i in new], lambda k: orders[new[k]].paid_at.ToMicroseconds(), policy
+    )
     fees = policy.fees
     try:
         if fast:
-            splits, left = _core.split_encoded_orders(
-                [encoded[i] for i, _, _ in new],
+            blobs, left = _core.split_encoded_blobs(
+                [encoded[i] for i in new],
                 positions,
                 allowances,
                 fees.new_merchant_rate_ppm,
@@ -268,25 +342,28 @@ def record_orders(
                 fees.rates,
             )
         else:
-            kernel = [kernel_order(o, p, fees) for (_, o, _), p in zip(new, positions, strict=True)]
-            splits, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
+            kernel = [kernel_order(orders[i], p, fees) for i, p in zip(new, positions, strict=True)]
+            packed, left = _core.split_orders_packed(kernel, allowances, fees.new_merchant_rate_ppm)
+            blobs = [blob for blob, _totals in packed]
     except InvalidArgument as error:
         # The kernel numbers the new orders only; name them as the request does.
         violations = []
         for f, d in error.violations:
             head, _, rest = f.partition("].")
-            i = new[int(head.removeprefix("orders["))][0]
+            i = new[int(head.removeprefix("orders["))]
             violations.append((f"{field}[{i}].{rest}" if field == "orders" else f"{field}.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
-    split_of = {o.order_id: blob for (_, o, _), (blob, _totals) in zip(new, splits, strict=True)}
     if not preview and new:
-        _insert(conn, [(o, encoded[i], d) for i, o, d in new], splits)
+        _insert(conn, orders, new, encoded, digests, blobs)
         conn.executemany(
             "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
             " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
-    return [(o, split_of[o.order_id] if o.order_id in split_of else stored[o.order_id][1]) for o in orders]
+    if stored:
+        split_of = dict(zip((order_ids[i] for i in new), blobs, strict=True))
+        blobs = [split_of[order_id] if order_id in split_of else stored[order_id][1] for order_id in order_ids]
+    return Recorded(order_ids, blobs)
 
 
 @functools.cache
@@ -295,65 +372,81 @@ def _no_refunds(line_count: int) -> str:
     return json.dumps([0] * line_count)
 
 
+#: A `settlement_orders` row as recording inserts it: (order_id, shop_id, content_sha256,
+#: paid_at_us, state, guide_id ("" for none, stored as NULL), paid_fen, order_pb, split_blob,
+#: line_refunds_json, payouts_json). The byte strings are bytearrays and no value is None:
+#: sqlite3 binds str, int and bytearray as they are, but sends bytes and None through its
+#: adapter lookup first, which took a third of the insert's time.
+OrderRow = tuple[str, str, bytearray, int, int, str, int, bytearray, bytearray, str, str]
+
+
 def recording_rows(
-    recorded: Sequence[tuple[pb.Order, OrderTotals]],
-) -> tuple[list[tuple[str, str, int]], list[ledger.TransferRow | None]]:
-    """The payout rows (order_id, account, amount_fen) and the payment and subsidy transfers of
-    recording orders with their split totals. `_core.recording_rows` builds the same rows in
-    Rust from the encoded orders; this is their definition, and the path for an order Rust
-    cannot read."""
-    payout_rows = []
+    new: Sequence[tuple[pb.Order, bytes, bytes]], splits: Sequence[bytes]
+) -> tuple[list[OrderRow], list[ledger.TransferRow | None], list[tuple[str, int]]]:
+    """What recording new orders (each with its encoding and digest) with their packed splits writes:
+    their `settlement_orders` rows (with their payouts), their payment and subsidy transfers,
+    and what they add to each account's pending payouts (summed, by account, zeros left out).
+    `_core.recording_rows` builds the same in Rust from the encoded orders; this is their
+    definition, and the path for an order Rust cannot read."""
+    order_rows: list[OrderRow] = []
     transfers: list[ledger.TransferRow | None] = []
+    pending: dict[str, int] = {}
     movement = ledger.movement
     payment, subsidised = pb.TRANSFER_CODE_PAYMENT, pb.TRANSFER_CODE_SUBSIDY
-    for order, totals in recorded:
+    for (order, order_pb, digest), blob in zip(new, splits, strict=True):
+        totals = split_totals(unpack_split(blob))
         order_id = order.order_id
         paid_at_us = order.paid_at.ToMicroseconds()
         paid, subsidy = totals[0], totals[1]
-        payout_rows += [(order_id, account, amount) for account, amount in payouts(order, totals).items()]
+        owed = payouts(order, totals)
+        for account, amount in owed.items():
+            pending[account] = pending.get(account, 0) + amount
+        order_rows.append(
+            (
+                order_id,
+                order.shop_id,
+                bytearray(digest),
+                paid_at_us,
+                PAID,
+                order.guide_id,
+                paid,
+                bytearray(order_pb),
+                bytearray(blob),
+                _no_refunds(len(order.lines)),
+                _payouts_json(owed),
+            )
+        )
         transfers.append(movement(f"{order_id}/payment", BUYER_FUNDS, ESCROW, paid, payment, order_id, paid_at_us))
         if any(subsidy):
             for account, amount in zip(subsidy_accounts(order), subsidy, strict=True):
                 transfers.append(
                     movement(f"{order_id}/subsidy/{account}", account, ESCROW, amount, subsidised, order_id, paid_at_us)
                 )
-    return payout_rows, transfers
+    return order_rows, transfers, sorted((a, amount) for a, amount in pending.items() if amount)
 
 
 def _insert(
     conn: sqlite3.Connection,
-    new: Sequence[tuple[pb.Order, bytes, bytes]],
-    splits: Sequence[tuple[bytes, OrderTotals]],
+    orders: Sequence[pb.Order],
+    new: Sequence[int],
+    encoded: Sequence[bytes],
+    digests: Sequence[bytes],
+    splits: Sequence[bytes],
 ) -> None:
-    """Inserts new orders (each with its encoding and digest) and their payouts, and books
-    their payment and subsidy transfers."""
-    order_rows = [
-        (
-            order.order_id,
-            order.shop_id,
-            digest,
-            order.paid_at.ToMicroseconds(),
-            PAID,
-            order.guide_id or None,
-            totals[0],
-            order_pb,
-            blob,
-            _no_refunds(len(order.lines)),
-        )
-        for (order, order_pb, digest), (blob, totals) in zip(new, splits, strict=True)
-    ]
-    rows: tuple[list[tuple[str, str, int]], Sequence[ledger.TransferRow | None]] | None = _core.recording_rows(
-        [order_pb for _, order_pb, _ in new], [blob for blob, _ in splits]
-    )
+    """Inserts the orders at positions `new` (with their encodings and digests, and in that
+    order their splits) with their payouts, adds these to the accounts' pending payouts, and
+    books the orders' payment and subsidy transfers."""
+    rows: tuple[Sequence[OrderRow], Sequence[ledger.TransferRow | None], Sequence[tuple[str, int]]] | None
+    rows = _core.recording_rows([encoded[i] for i in new], list(splits), [digests[i] for i in new])
     if rows is None:
-        rows = recording_rows([(order, totals) for (order, _, _), (_, totals) in zip(new, splits, strict=True)])
-    payout_rows, transfers = rows
+        rows = recording_rows([(orders[i], encoded[i], digests[i]) for i in new], splits)
+    order_rows, transfers, pending = rows
     conn.executemany(
         "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
-        " order_pb, split_blob, line_refunds_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " order_pb, split_blob, line_refunds_json, payouts_json) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)",
         order_rows,
     )
-    conn.executemany("INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)", payout_rows)
+    _add_pending(conn, pending)
     ledger.post(conn, transfers)
 
 
@@ -363,14 +456,19 @@ def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderRespons
     )
 
 
-def record_responses(recorded: Sequence[tuple[pb.Order, bytes]]) -> pb.RecordOrdersResponse:
-    """`record_response` of every recorded order (with its packed split), built in Rust from the
-    encoded orders (`_core.record_responses`); in Python if Rust cannot read one of them."""
-    encoded = _core.record_responses(
-        [o.SerializeToString(deterministic=True) for o, _ in recorded], [blob for _, blob in recorded]
-    )
+def record_responses(
+    orders: Sequence[pb.Order], splits: Sequence[bytes], encoded_orders: Sequence[bytes] | None = None
+) -> pb.RecordOrdersResponse:
+    """`record_response` of every recorded order with its packed split, built in Rust from the
+    encoded orders (`_core.record_responses`; `encoded_orders` when the caller has them); in
+    Python if Rust cannot read one of them."""
+    if encoded_orders is None or len(encoded_orders) != len(orders):
+        encoded_orders = [o.SerializeToString(deterministic=True) for o in orders]
+    encoded = _core.record_responses(list(encoded_orders), list(splits))
     if encoded is None:
-        return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in recorded])
+        return pb.RecordOrdersResponse(
+            orders=[record_response(o, blob) for o, blob in zip(orders, splits, strict=True)]
+        )
     return pb.RecordOrdersResponse.FromString(encoded)
 
 
@@ -619,18 +717,24 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
             )
             for account, amount in sorted(taken.items())
         ]
-    else:
-        conn.executemany(
-            "UPDATE settlement_payouts SET amount_fen = amount_fen - ? WHERE order_id = ? AND account = ?",
-            [(amount, order_id, account) for account, amount in taken.items() if amount],
-        )
     ledger.post(conn, transfers)
     fully = all(r == line[2] for r, line in zip(refunded, stored.lines, strict=True))
     state = CLOSED if fully and not settled else stored.state
+    remaining = dict(stored.payouts)
+    if not settled:
+        # The parties' payouts shrink by their reversed parts, and so does what is pending for
+        # them; a CLOSED order has nothing pending any more (what remains is nothing, as every
+        # line is reversed whole, but it is left out all the same).
+        reversed_parts = [(a, amount) for a, amount in taken.items() if amount and a in remaining]
+        for account, amount in reversed_parts:
+            remaining[account] -= amount
+        _add_pending(conn, [(a, -amount) for a, amount in reversed_parts])
+        if state == CLOSED:
+            _add_pending(conn, [(a, -amount) for a, amount in remaining.items()])
     conn.execute(
-        "UPDATE settlement_orders SET line_refunds_json = ?, refunded_fen = refunded_fen + ?, state = ?"
-        " WHERE order_id = ?",
-        (json.dumps(refunded), buyer, state, order_id),
+        "UPDATE settlement_orders SET line_refunds_json = ?, refunded_fen = refunded_fen + ?, state = ?,"
+        " payouts_json = ? WHERE order_id = ?",
+        (json.dumps(refunded), buyer, state, _payouts_json(remaining), order_id),
     )
     if case is not None:
         _resolve_case(conn, case, refunded_at_us, refund_id)
@@ -660,21 +764,21 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> pb.RunSettlementR
     """Settles every confirmed order due at `as_of` without an open after-sale case."""
     response = pb.RunSettlementResponse()
     due = conn.execute(
-        "SELECT o.order_id, EXISTS (SELECT 1 FROM settlement_after_sales a WHERE a.order_id = o.order_id"
-        " AND a.resolved_at_us IS NULL) FROM settlement_orders o WHERE o.state = ? AND o.settle_after_us <= ?"
-        " ORDER BY o.settle_after_us, o.order_id",
+        "SELECT o.order_id, o.payouts_json, EXISTS (SELECT 1 FROM settlement_after_sales a"
+        " WHERE a.order_id = o.order_id AND a.resolved_at_us IS NULL) FROM settlement_orders o"
+        " WHERE o.state = ? AND o.settle_after_us <= ? ORDER BY o.settle_after_us, o.order_id",
         (CONFIRMED, as_of_us),
     ).fetchall()
     settled = []
     transfers: list[ledger.Transfer | None] = []
-    for order_id, frozen in due:
+    paid_out: dict[str, int] = {}
+    for order_id, payouts_json, frozen in due:
         if frozen:
             response.frozen_count += 1
             continue
         settled.append(order_id)
-        for account, amount in conn.execute(
-            "SELECT account, amount_fen FROM settlement_payouts WHERE order_id = ? ORDER BY account", (order_id,)
-        ):
+        for account, amount in sorted(json.loads(payouts_json).items()):
+            paid_out[account] = paid_out.get(account, 0) + amount
             transfers.append(
                 ledger.movement(
                     f"{order_id}/settlement/{account}",
@@ -692,6 +796,7 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> pb.RunSettlementR
         [(SETTLED, as_of_us, order_id) for order_id in settled],
     )
     ledger.post(conn, transfers)
+    _add_pending(conn, [(account, -amount) for account, amount in sorted(paid_out.items())])
     response.settled_count = len(settled)
     return response
 
@@ -726,13 +831,10 @@ def get_order(conn: sqlite3.Connection, order_id: str) -> pb.GetOrderResponse:
 
 
 def pending_fen(conn: sqlite3.Connection, account: str) -> int:
-    """What the account receives when its recorded, unsettled orders settle."""
-    row = conn.execute(
-        "SELECT COALESCE(SUM(p.amount_fen), 0) FROM settlement_payouts p JOIN settlement_orders o USING (order_id)"
-        " WHERE p.account = ? AND o.state IN (?, ?)",
-        (account, PAID, CONFIRMED),
-    ).fetchone()
-    return int(row[0])
+    """What the account receives when its recorded, unsettled (PAID or RECEIPT_CONFIRMED)
+    orders settle."""
+    row = conn.execute("SELECT pending_fen FROM settlement_pending WHERE account = ?", (account,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def guide_performance(

@@ -8,6 +8,7 @@
 //! does not take (it reads what `SerializeToString` writes: each singular field at most once).
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use super::{ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM};
 
@@ -141,6 +142,23 @@ fn fields<'a>(
         each(number, value)?;
     }
     Ok(())
+}
+
+/// The contents of every occurrence of the length-delimited field `number` of an encoded
+/// message, in order: the encodings of a repeated message field's messages. None on a
+/// malformed encoding or when the field is not length-delimited.
+pub fn repeated_field(bytes: &[u8], number: u64) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    fields(bytes, |n, value| match value {
+        Value::Bytes(b) if n == number => {
+            out.push(b);
+            Ok(())
+        }
+        _ if n == number => Err(()),
+        _ => Ok(()),
+    })
+    .ok()?;
+    Some(out)
 }
 
 /// Sets a singular submessage once: a second occurrence (merged by protobuf, never written by
@@ -432,8 +450,8 @@ fn put_message(out: &mut Vec<u8>, number: u64, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// `ORDER_STATE_PAID`.
-const ORDER_STATE_PAID: i64 = 1;
+/// `ORDER_STATE_PAID`, the state of a recorded order.
+pub const ORDER_STATE_PAID: i64 = 1;
 
 impl WireOrder<'_> {
     /// The encoded `RecordOrderResponse` of this order recorded with the packed split `words`
@@ -536,11 +554,55 @@ const PARTY_KINDS: [&str; 5] = [
 const TRANSFER_CODE_PAYMENT: i64 = 1;
 const TRANSFER_CODE_SUBSIDY: i64 = 2;
 
-/// One `settlement_payouts` row: (order_id, account, amount_fen).
-pub type PayoutRow = (String, String, i64);
 /// One `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id,
 /// refund_id, booked_at_us).
 pub type TransferRow = (String, String, String, i64, i64, String, String, i64);
+
+/// What recording one order writes in its `settlement_orders` row besides its encoding,
+/// digest and split (`xiaodian.settlement.store.recording_rows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedOrder {
+    pub order_id: String,
+    pub shop_id: String,
+    pub paid_at_us: i64,
+    /// `guide_id`, empty when none (stored as NULL).
+    pub guide_id: String,
+    /// What the buyer paid (the split's total `paid`).
+    pub paid_fen: i64,
+    /// `line_refunds_json` of an order nothing of which is refunded: `[0, 0]` for two lines
+    /// (as Python's `json.dumps` writes it).
+    pub line_refunds_json: String,
+    /// What each party receives when the order settles, one entry per account (merchant,
+    /// platform fee, creator if attributed, each chain party), in that order.
+    pub payouts: Vec<(String, i64)>,
+    /// `payouts` as `payouts_json`: `{"merchant:s1":900,"platform:fee":100}`.
+    pub payouts_json: String,
+}
+
+/// `json.dumps(payouts, separators=(",", ":"))` of account names made of printable ASCII
+/// without quotes or backslashes (every account name the service accepts); None otherwise.
+fn payouts_json(payouts: &[(String, i64)]) -> Option<String> {
+    let mut out = String::with_capacity(2 + payouts.len() * 32);
+    out.push('{');
+    for (i, (account, amount)) in payouts.iter().enumerate() {
+        if !account
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            return None;
+        }
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(account);
+        out.push_str("\":");
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{amount}");
+    }
+    out.push('}');
+    Some(out)
+}
 
 impl WireOrder<'_> {
     /// `paid_at` in microseconds (`Timestamp.ToMicroseconds`: seconds × 10⁶ + ⌊nanos / 1,000⌋);
@@ -565,17 +627,17 @@ impl WireOrder<'_> {
         Some(seconds * 1_000_000 + i64::from(nanos / 1_000))
     }
 
-    /// What recording this order with the packed split `words` writes besides the order row,
-    /// as `xiaodian.settlement.store._insert` builds it: the payouts (merchant, platform fee,
-    /// creator if attributed, each chain party; one row per account) and the payment and
-    /// subsidy transfers into escrow. None when a string is not UTF-8, `paid_at` is not
+    /// What recording this order with the packed split `words` writes, as
+    /// `xiaodian.settlement.store.recording_rows` builds it: the order row's facts (with its
+    /// payouts: merchant, platform fee, creator if attributed, each chain party; one entry per
+    /// account), and the payment and subsidy transfers into escrow (pushed on `transfers`).
+    /// None when a string is not UTF-8 or an account name not plain ASCII, `paid_at` is not
     /// readable, or the split is not this order's.
     pub fn recording_rows(
         &self,
         words: &[i64],
-        payouts: &mut Vec<PayoutRow>,
         transfers: &mut Vec<TransferRow>,
-    ) -> Option<()> {
+    ) -> Option<RecordedOrder> {
         let text = |b| std::str::from_utf8(b).ok();
         let order_id = text(self.order_id)?;
         let paid_at_us = self.paid_at_us()?;
@@ -603,26 +665,41 @@ impl WireOrder<'_> {
         let [_, paid, creator_subsidy, platform_subsidy, government_subsidy, _, fee, creator_commission, merchant] =
             sums;
         let creator = match &self.creator {
-            Some(c) => format!("creator:{}", text(c.creator_id)?),
+            Some(c) => ["creator:", text(c.creator_id)?].concat(),
             None => String::new(),
         };
-        let start = payouts.len();
-        let mut owe = |account: String, amount: i64| match payouts[start..]
-            .iter_mut()
-            .find(|row| row.1 == account)
-        {
-            Some(row) => row.2 += amount,
-            None => payouts.push((order_id.to_owned(), account, amount)),
-        };
-        owe(format!("merchant:{}", text(self.shop_id)?), merchant);
+        let mut payouts: Vec<(String, i64)> = Vec::with_capacity(3 + c);
+        let mut owe =
+            |account: String, amount: i64| match payouts.iter_mut().find(|row| row.0 == account) {
+                Some(row) => row.1 += amount,
+                None => payouts.push((account, amount)),
+            };
+        let shop_id = text(self.shop_id)?;
+        owe(["merchant:", shop_id].concat(), merchant);
         owe(PLATFORM_FEE.to_owned(), fee);
         if !creator.is_empty() {
             owe(creator.clone(), creator_commission);
         }
         for (p, &keeps) in parties.iter().zip(&kept) {
             let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
-            owe(format!("party:{kind}:{}", text(p.party_id)?), keeps);
+            owe(["party:", kind, ":", text(p.party_id)?].concat(), keeps);
         }
+        let mut line_refunds_json = String::with_capacity(2 + 3 * n);
+        line_refunds_json.push('[');
+        for i in 0..n {
+            line_refunds_json.push_str(if i == 0 { "0" } else { ", 0" });
+        }
+        line_refunds_json.push(']');
+        let recorded = RecordedOrder {
+            order_id: order_id.to_owned(),
+            shop_id: shop_id.to_owned(),
+            paid_at_us,
+            guide_id: text(self.guide_id)?.to_owned(),
+            paid_fen: paid,
+            line_refunds_json,
+            payouts_json: payouts_json(&payouts)?,
+            payouts,
+        };
         let mut transfer = |id: String, source: &str, target: &str, amount: i64, code: i64| {
             let (debit, credit) = if amount < 0 {
                 (target, source)
@@ -643,7 +720,7 @@ impl WireOrder<'_> {
             }
         };
         transfer(
-            format!("{order_id}/payment"),
+            [order_id, "/payment"].concat(),
             BUYER_FUNDS,
             ESCROW,
             paid,
@@ -654,14 +731,14 @@ impl WireOrder<'_> {
             .zip([creator_subsidy, platform_subsidy, government_subsidy])
         {
             transfer(
-                format!("{order_id}/subsidy/{account}"),
+                [order_id, "/subsidy/", account].concat(),
                 account,
                 ESCROW,
                 amount,
                 TRANSFER_CODE_SUBSIDY,
             );
         }
-        Some(())
+        Some(recorded)
     }
 }
 
