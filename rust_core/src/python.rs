@@ -16,7 +16,7 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::{TransferRow, WireOrder, ORDER_STATE_PAID};
+use crate::settle::wire::{WireOrder, ORDER_STATE_PAID};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -928,17 +928,30 @@ fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
 /// a bytearray as it is, where bytes (and None) first go through its adapter lookup, which
 /// took a third of the insert's time.
 type OrderRow = (
-    String,
-    String,
+    Py<PyString>,
+    Py<PyString>,
     Py<PyByteArray>,
     i64,
     i64,
-    String,
+    Py<PyString>,
     i64,
     Py<PyByteArray>,
     Py<PyByteArray>,
-    String,
-    String,
+    Py<PyString>,
+    Py<PyString>,
+);
+
+/// A `ledger_transfers` row of `recording_rows`: (transfer_id, debit, credit, amount_fen,
+/// code, order_id, refund_id, booked_at_us).
+type TransferRow = (
+    Py<PyString>,
+    Py<PyString>,
+    Py<PyString>,
+    i64,
+    i64,
+    Py<PyString>,
+    Py<PyString>,
+    i64,
 );
 
 /// The order rows, transfer rows and pending payouts by account of `recording_rows`.
@@ -949,6 +962,10 @@ type RecordingRows = (Vec<OrderRow>, Vec<TransferRow>, Vec<(String, i64)>);
 /// subsidy transfers, and what the orders add to each account's pending payouts (summed over
 /// the batch, by account, zeros left out). None when Rust cannot read an order (the caller
 /// builds them in Python then: `xiaodian.settlement.store.recording_rows`).
+///
+/// The rows share their Python strings where they are equal (an order's id in its row and its
+/// transfers; account names, "" and `line_refunds_json` across the batch): building Python
+/// objects is most of this function's cost.
 #[pyfunction]
 fn recording_rows(
     py: Python<'_>,
@@ -962,10 +979,10 @@ fn recording_rows(
         ));
     }
     let read = py.detach(|| {
-        let (mut recorded, mut transfers) = (Vec::with_capacity(encoded.len()), Vec::new());
+        let mut recorded = Vec::with_capacity(encoded.len());
         let mut pending: HashMap<&str, i64> = HashMap::new();
         for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
-            recorded.push(WireOrder::decode(bytes)?.recording_rows(&words, &mut transfers)?);
+            recorded.push(WireOrder::decode(bytes)?.recording_rows(&words)?);
         }
         for (account, amount) in recorded.iter().flat_map(|r| &r.payouts) {
             *pending.entry(account).or_default() += amount;
@@ -976,31 +993,55 @@ fn recording_rows(
             .map(|(account, amount)| (account.to_owned(), amount))
             .collect();
         pending.sort_unstable();
-        Some((recorded, transfers, pending))
+        Some((recorded, pending))
     });
-    let Some((recorded, transfers, pending)) = read else {
+    let Some((recorded, pending)) = read else {
         return Ok(None);
     };
-    let rows = recorded
+    let mut shared_strings: HashMap<String, Py<PyString>> = HashMap::new();
+    let mut shared = |text: &str| match shared_strings.get(text) {
+        Some(string) => string.clone_ref(py),
+        None => {
+            let string = PyString::new(py, text).unbind();
+            shared_strings.insert(text.to_owned(), string.clone_ref(py));
+            string
+        }
+    };
+    let no_refund = shared("");
+    let mut rows = Vec::with_capacity(recorded.len());
+    let mut transfers = Vec::with_capacity(recorded.len() * 2);
+    for (r, ((order_pb, split), digest)) in recorded
         .into_iter()
         .zip(encoded.into_iter().zip(splits).zip(digests))
-        .map(|(r, ((order_pb, split), digest))| {
-            let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
-            (
-                r.order_id,
-                r.shop_id,
-                bytes(&digest),
+    {
+        let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
+        let order_id = PyString::new(py, &r.order_id).unbind();
+        for t in r.transfers {
+            transfers.push((
+                PyString::new(py, &t.transfer_id).unbind(),
+                shared(&t.debit),
+                shared(&t.credit),
+                t.amount_fen,
+                t.code,
+                order_id.clone_ref(py),
+                no_refund.clone_ref(py),
                 r.paid_at_us,
-                ORDER_STATE_PAID,
-                r.guide_id,
-                r.paid_fen,
-                bytes(&order_pb),
-                bytes(&split),
-                r.line_refunds_json,
-                r.payouts_json,
-            )
-        })
-        .collect();
+            ));
+        }
+        rows.push((
+            order_id,
+            shared(&r.shop_id),
+            bytes(&digest),
+            r.paid_at_us,
+            ORDER_STATE_PAID,
+            shared(&r.guide_id),
+            r.paid_fen,
+            bytes(&order_pb),
+            bytes(&split),
+            shared(&r.line_refunds_json),
+            PyString::new(py, &r.payouts_json).unbind(),
+        ));
+    }
     Ok(Some((rows, transfers, pending)))
 }
 

@@ -554,9 +554,17 @@ const PARTY_KINDS: [&str; 5] = [
 const TRANSFER_CODE_PAYMENT: i64 = 1;
 const TRANSFER_CODE_SUBSIDY: i64 = 2;
 
-/// One `ledger_transfers` row: (transfer_id, debit, credit, amount_fen, code, order_id,
-/// refund_id, booked_at_us).
-pub type TransferRow = (String, String, String, i64, i64, String, String, i64);
+/// A payment or subsidy transfer of an order being recorded: its `ledger_transfers` row less
+/// what it shares with the order (order_id, booked at `paid_at_us`, no refund_id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTransfer {
+    pub transfer_id: String,
+    pub debit: String,
+    pub credit: String,
+    /// Always > 0.
+    pub amount_fen: i64,
+    pub code: i64,
+}
 
 /// What recording one order writes in its `settlement_orders` row besides its encoding,
 /// digest and split (`xiaodian.settlement.store.recording_rows`).
@@ -577,6 +585,9 @@ pub struct RecordedOrder {
     pub payouts: Vec<(String, i64)>,
     /// `payouts` as `payouts_json`: `{"merchant:s1":900,"platform:fee":100}`.
     pub payouts_json: String,
+    /// The payment transfer (buyer_funds → escrow) and the subsidy transfers (each funder →
+    /// escrow), zero amounts left out.
+    pub transfers: Vec<RecordedTransfer>,
 }
 
 /// `json.dumps(payouts, separators=(",", ":"))` of account names made of printable ASCII
@@ -630,14 +641,10 @@ impl WireOrder<'_> {
     /// What recording this order with the packed split `words` writes, as
     /// `xiaodian.settlement.store.recording_rows` builds it: the order row's facts (with its
     /// payouts: merchant, platform fee, creator if attributed, each chain party; one entry per
-    /// account), and the payment and subsidy transfers into escrow (pushed on `transfers`).
+    /// account), and its payment and subsidy transfers into escrow.
     /// None when a string is not UTF-8 or an account name not plain ASCII, `paid_at` is not
     /// readable, or the split is not this order's.
-    pub fn recording_rows(
-        &self,
-        words: &[i64],
-        transfers: &mut Vec<TransferRow>,
-    ) -> Option<RecordedOrder> {
+    pub fn recording_rows(&self, words: &[i64]) -> Option<RecordedOrder> {
         let text = |b| std::str::from_utf8(b).ok();
         let order_id = text(self.order_id)?;
         let paid_at_us = self.paid_at_us()?;
@@ -690,35 +697,24 @@ impl WireOrder<'_> {
             line_refunds_json.push_str(if i == 0 { "0" } else { ", 0" });
         }
         line_refunds_json.push(']');
-        let recorded = RecordedOrder {
-            order_id: order_id.to_owned(),
-            shop_id: shop_id.to_owned(),
-            paid_at_us,
-            guide_id: text(self.guide_id)?.to_owned(),
-            paid_fen: paid,
-            line_refunds_json,
-            payouts_json: payouts_json(&payouts)?,
-            payouts,
-        };
-        let mut transfer = |id: String, source: &str, target: &str, amount: i64, code: i64| {
-            let (debit, credit) = if amount < 0 {
-                (target, source)
-            } else {
-                (source, target)
+        let mut transfers = Vec::with_capacity(4);
+        let mut transfer =
+            |transfer_id: String, source: &str, target: &str, amount: i64, code: i64| {
+                let (debit, credit) = if amount < 0 {
+                    (target, source)
+                } else {
+                    (source, target)
+                };
+                if amount != 0 {
+                    transfers.push(RecordedTransfer {
+                        transfer_id,
+                        debit: debit.to_owned(),
+                        credit: credit.to_owned(),
+                        amount_fen: amount.abs(),
+                        code,
+                    });
+                }
             };
-            if amount != 0 {
-                transfers.push((
-                    id,
-                    debit.to_owned(),
-                    credit.to_owned(),
-                    amount.abs(),
-                    code,
-                    order_id.to_owned(),
-                    String::new(),
-                    paid_at_us,
-                ));
-            }
-        };
         transfer(
             [order_id, "/payment"].concat(),
             BUYER_FUNDS,
@@ -738,6 +734,17 @@ impl WireOrder<'_> {
                 TRANSFER_CODE_SUBSIDY,
             );
         }
+        let recorded = RecordedOrder {
+            order_id: order_id.to_owned(),
+            shop_id: shop_id.to_owned(),
+            paid_at_us,
+            guide_id: text(self.guide_id)?.to_owned(),
+            paid_fen: paid,
+            line_refunds_json,
+            payouts_json: payouts_json(&payouts)?,
+            payouts,
+            transfers,
+        };
         Some(recorded)
     }
 }
