@@ -13,10 +13,10 @@ use pyo3::types::{PyByteArray, PyBytes, PyString};
 use crate::creator::{self, CohortValues, Weights};
 use crate::error::{CoreError, FieldViolation};
 use crate::hero::{self, HeroReport};
-use crate::rank::index::{Index, ProductRecord, ShopRecord};
+use crate::rank::index::{HashMap as FastMap, Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::{WireOrder, ORDER_STATE_PAID};
+use crate::settle::wire::{no_refunds_json, WireOrder, ORDER_STATE_PAID};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -980,7 +980,7 @@ fn recording_rows(
     }
     let read = py.detach(|| {
         let mut recorded = Vec::with_capacity(encoded.len());
-        let mut pending: HashMap<&str, i64> = HashMap::new();
+        let mut pending: FastMap<&str, i64> = FastMap::default();
         for (bytes, words) in encoded.iter().zip(split_words(&splits)) {
             recorded.push(WireOrder::decode(bytes)?.recording_rows(&words)?);
         }
@@ -998,7 +998,7 @@ fn recording_rows(
     let Some((recorded, pending)) = read else {
         return Ok(None);
     };
-    let mut shared_strings: HashMap<String, Py<PyString>> = HashMap::new();
+    let mut shared_strings: FastMap<String, Py<PyString>> = FastMap::default();
     let mut shared = |text: &str| match shared_strings.get(text) {
         Some(string) => string.clone_ref(py),
         None => {
@@ -1008,14 +1008,15 @@ fn recording_rows(
         }
     };
     let no_refund = shared("");
+    let mut no_refunds: FastMap<usize, Py<PyString>> = FastMap::default();
     let mut rows = Vec::with_capacity(recorded.len());
     let mut transfers = Vec::with_capacity(recorded.len() * 2);
     for (r, ((order_pb, split), digest)) in recorded
         .into_iter()
-        .zip(encoded.into_iter().zip(splits).zip(digests))
+        .zip(encoded.iter().zip(&splits).zip(&digests))
     {
         let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
-        let order_id = PyString::new(py, &r.order_id).unbind();
+        let order_id = PyString::new(py, r.order_id).unbind();
         for t in r.transfers {
             transfers.push((
                 PyString::new(py, &t.transfer_id).unbind(),
@@ -1030,15 +1031,18 @@ fn recording_rows(
         }
         rows.push((
             order_id,
-            shared(&r.shop_id),
+            shared(r.shop_id),
             bytes(&digest),
             r.paid_at_us,
             ORDER_STATE_PAID,
-            shared(&r.guide_id),
+            shared(r.guide_id),
             r.paid_fen,
             bytes(&order_pb),
             bytes(&split),
-            shared(&r.line_refunds_json),
+            no_refunds
+                .entry(r.line_count)
+                .or_insert_with(|| PyString::new(py, &no_refunds_json(r.line_count)).unbind())
+                .clone_ref(py),
             PyString::new(py, &r.payouts_json).unbind(),
         ));
     }

@@ -569,17 +569,16 @@ pub struct RecordedTransfer {
 /// What recording one order writes in its `settlement_orders` row besides its encoding,
 /// digest and split (`xiaodian.settlement.store.recording_rows`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedOrder {
-    pub order_id: String,
-    pub shop_id: String,
+pub struct RecordedOrder<'a> {
+    pub order_id: &'a str,
+    pub shop_id: &'a str,
     pub paid_at_us: i64,
     /// `guide_id`, empty when none (stored as NULL).
-    pub guide_id: String,
+    pub guide_id: &'a str,
     /// What the buyer paid (the split's total `paid`).
     pub paid_fen: i64,
-    /// `line_refunds_json` of an order nothing of which is refunded: `[0, 0]` for two lines
-    /// (as Python's `json.dumps` writes it).
-    pub line_refunds_json: String,
+    /// How many lines the order has (its `line_refunds_json` is `no_refunds_json(line_count)`).
+    pub line_count: usize,
     /// What each party receives when the order settles, one entry per account (merchant,
     /// platform fee, creator if attributed, each chain party), in that order.
     pub payouts: Vec<(String, i64)>,
@@ -615,7 +614,19 @@ fn payouts_json(payouts: &[(String, i64)]) -> Option<String> {
     Some(out)
 }
 
-impl WireOrder<'_> {
+/// `line_refunds_json` of an order of `line_count` lines nothing of which is refunded: `[0, 0]`
+/// for two lines (as Python's `json.dumps` writes it).
+pub fn no_refunds_json(line_count: usize) -> String {
+    let mut json = String::with_capacity(2 + 3 * line_count);
+    json.push('[');
+    for i in 0..line_count {
+        json.push_str(if i == 0 { "0" } else { ", 0" });
+    }
+    json.push(']');
+    json
+}
+
+impl<'a> WireOrder<'a> {
     /// `paid_at` in microseconds (`Timestamp.ToMicroseconds`: seconds × 10⁶ + ⌊nanos / 1,000⌋);
     /// None when absent, unreadable, or not a valid Timestamp (years 1-9999, nanos in
     /// [0, 10⁹)), which `ToMicroseconds` refuses.
@@ -644,8 +655,8 @@ impl WireOrder<'_> {
     /// account), and its payment and subsidy transfers into escrow.
     /// None when a string is not UTF-8 or an account name not plain ASCII, `paid_at` is not
     /// readable, or the split is not this order's.
-    pub fn recording_rows(&self, words: &[i64]) -> Option<RecordedOrder> {
-        let text = |b| std::str::from_utf8(b).ok();
+    pub fn recording_rows(&self, words: &[i64]) -> Option<RecordedOrder<'a>> {
+        let text = |b: &'a [u8]| std::str::from_utf8(b).ok();
         let order_id = text(self.order_id)?;
         let paid_at_us = self.paid_at_us()?;
         let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
@@ -691,12 +702,6 @@ impl WireOrder<'_> {
             let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
             owe(["party:", kind, ":", text(p.party_id)?].concat(), keeps);
         }
-        let mut line_refunds_json = String::with_capacity(2 + 3 * n);
-        line_refunds_json.push('[');
-        for i in 0..n {
-            line_refunds_json.push_str(if i == 0 { "0" } else { ", 0" });
-        }
-        line_refunds_json.push(']');
         let mut transfers = Vec::with_capacity(4);
         let mut transfer =
             |transfer_id: String, source: &str, target: &str, amount: i64, code: i64| {
@@ -735,12 +740,12 @@ impl WireOrder<'_> {
             );
         }
         let recorded = RecordedOrder {
-            order_id: order_id.to_owned(),
-            shop_id: shop_id.to_owned(),
+            order_id,
+            shop_id,
             paid_at_us,
-            guide_id: text(self.guide_id)?.to_owned(),
+            guide_id: text(self.guide_id)?,
             paid_fen: paid,
-            line_refunds_json,
+            line_count: n,
             payouts_json: payouts_json(&payouts)?,
             payouts,
             transfers,
