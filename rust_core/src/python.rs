@@ -1008,14 +1008,13 @@ fn recording_rows(
         }
     };
     let no_refund = shared("");
-    let mut no_refunds: FastMap<usize, Py<PyString>> = FastMap::default();
+    let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
     let mut rows = Vec::with_capacity(recorded.len());
     let mut transfers = Vec::with_capacity(recorded.len() * 2);
     for (r, ((order_pb, split), digest)) in recorded
         .into_iter()
         .zip(encoded.iter().zip(&splits).zip(&digests))
     {
-        let bytes = |b: &[u8]| PyByteArray::new(py, b).unbind();
         let order_id = PyString::new(py, r.order_id).unbind();
         for t in r.transfers {
             transfers.push((
@@ -1039,10 +1038,7 @@ fn recording_rows(
             r.paid_fen,
             bytes(&order_pb),
             bytes(&split),
-            no_refunds
-                .entry(r.line_count)
-                .or_insert_with(|| PyString::new(py, &no_refunds_json(r.line_count)).unbind())
-                .clone_ref(py),
+            shared(&no_refunds_json(r.line_count)),
             PyString::new(py, &r.payouts_json).unbind(),
         ));
     }
