@@ -578,6 +578,51 @@ def test_compaction_windows_and_renames_do_not_change_results() -> None:
                 pair.search(profile, search_request(query, sort=sort, page=page, page_size=7, max_per_shop=3))
 
 
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_dense_terms_over_several_windows_agree(seed: int) -> None:
+    """Over 9,000 products (three of the Rust engine's retrieval windows) from a small
+    vocabulary, so that many terms are dense (in 1/32 of the catalog or more: counted and
+    intersected by bitset) beside sparse ones; two-word queries from unrelated titles mostly
+    fall back to any term, at the default re-rank depth (1,000) where the top-k threshold
+    decides which terms are essential; then again with dead documents, and with filters."""
+    rng = random.Random(seed)
+    pair = Pair(rng.choice(["full", "bigrams"]))
+    shop_ids = [f"s{i}" for i in range(4)]
+    pair.upsert_shops([shop_record(s, SHOP_NAMES[i], is_brand=i == 0) for i, s in enumerate(shop_ids)])
+    common, rare = HAN_WORDS[:6], HAN_WORDS[6:] + LATIN_WORDS
+
+    def product(i: int) -> dict[str, Any]:
+        words = rng.choices(common, k=rng.randint(0, 2)) + rng.choices(rare, k=rng.randint(1, 3))
+        return product_record(
+            f"p{i:05d}",
+            rng.choice(shop_ids),
+            " ".join(words) + " 商品",
+            brand=rng.choice(BRANDS),
+            category_id=rng.choice(CATEGORIES),
+            price_fen=rng.randint(1, 10_000),
+            sales_30d=rng.randint(0, 5000),
+            stock=rng.randint(0, 2),
+            hero_quality=rng.random(),
+        )
+
+    size = 9_000
+    catalog = [product(i) for i in range(size)]
+    for start in range(0, size, 3_000):
+        pair.upsert_products(catalog[start : start + 3_000])
+    words = common + rare
+    profile = default_ranking_profile()
+    queries = [f"{rng.choice(words)} {rng.choice(words)}" for _ in range(6)]
+    queries += [rng.choice(common), rng.choice(catalog)["title"]]
+    for query in queries:
+        pair.search(profile, search_request(query, page_size=10))
+    pair.delete_products([f"p{rng.randrange(size):05d}" for _ in range(300)])
+    pair.upsert_products([product(rng.randrange(size)) for _ in range(100)])
+    for query in queries[:4]:
+        pair.search(profile, search_request(query, page_size=10))
+        pair.search(profile, search_request(query, page_size=5, page=1, category_ids=["c1"], in_stock_only=True))
+
+
 def test_an_exact_shop_match_after_the_top_k_threshold_is_kept() -> None:
     """Regression (found by this file): six strong matches of another shop fill the Rust
     `top`'s buffer (2k + 2 with k = 2) and set its threshold; the exact-shop product, indexed

@@ -114,11 +114,24 @@ impl BlockBound {
     }
 }
 
+/// A term is *dense* once it is in at least 1/`DENSE_FRACTION` of the documents (and in
+/// [`MIN_DENSE_POSTINGS`]); a dense term also keeps a presence bitset ([`Term::bits`]), so that
+/// counting and intersecting with it reads a bit per document instead of a posting.
+pub const DENSE_FRACTION: usize = 32;
+/// Fewest postings of a dense term.
+pub const MIN_DENSE_POSTINGS: usize = 16;
+
 /// A term of the dictionary.
 #[derive(Debug, Default)]
 pub(crate) struct Term {
     /// Sorted by `doc`; may contain dead documents.
     pub postings: Vec<Posting>,
+    /// Empty, or (for a dense term) bit `d % 64` of word `d / 64` set exactly when document `d`
+    /// has a posting (live or dead); words past the end are zero. A term becomes dense as it
+    /// grows past 1/[`DENSE_FRACTION`] of the documents and stops being dense below half that
+    /// share, so its bitset (a bit per document up to its last) never takes more memory than
+    /// its postings (8 bytes each).
+    pub bits: Vec<u64>,
     /// `blocks[i]` bounds `postings[i * BLOCK..(i + 1) * BLOCK]`.
     pub blocks: Vec<BlockBound>,
     /// Bounds every posting (the union of the blocks' bounds).
@@ -129,7 +142,15 @@ pub(crate) struct Term {
 }
 
 impl Term {
-    fn push(&mut self, posting: Posting, lens: &[u8; 3]) {
+    /// Bits `64 * word .. 64 * word + 64` of [`Term::bits`].
+    #[inline(always)]
+    pub fn bits_word(&self, word: usize) -> u64 {
+        self.bits.get(word).copied().unwrap_or(0)
+    }
+
+    /// Adds a posting for a document after all of the term's others; `doc_count` counts every
+    /// document (live or dead) once this one is added.
+    fn push(&mut self, posting: Posting, lens: &[u8; 3], doc_count: usize) {
         debug_assert_eq!(posting.title_len, lens[0]);
         match &mut self.whole {
             Some(bound) => bound.widen(&posting, lens),
@@ -141,7 +162,27 @@ impl Term {
             bound.widen(&posting, lens);
         }
         self.postings.push(posting);
+        let len = self.postings.len();
+        if self.bits.is_empty() {
+            if len >= MIN_DENSE_POSTINGS && len * DENSE_FRACTION >= doc_count {
+                for p in &self.postings {
+                    set_bit(&mut self.bits, p.doc);
+                }
+            }
+        } else if len * 2 * DENSE_FRACTION < doc_count {
+            self.bits = Vec::new();
+        } else {
+            set_bit(&mut self.bits, posting.doc);
+        }
     }
+}
+
+fn set_bit(bits: &mut Vec<u64>, doc: u32) {
+    let word = doc as usize / 64;
+    if word >= bits.len() {
+        bits.resize(word + 1, 0);
+    }
+    bits[word] |= 1 << (doc % 64);
 }
 
 #[derive(Debug)]
@@ -164,8 +205,10 @@ pub(crate) fn id_prefix(product_id: &str) -> u64 {
 }
 
 /// The numbers of a product that the second phase, the sorts and the filters read, in one
-/// cache line, so the hot loops never touch the strings of [`ProductRecord`].
+/// cache line (aligned to one, so reading them is one cache miss), so the hot loops never
+/// touch the strings of [`ProductRecord`].
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
 pub(crate) struct Features {
     pub price_fen: i64,
     pub sales_30d: i64,
@@ -174,6 +217,8 @@ pub(crate) struct Features {
     pub rating_count: i64,
     pub listed_at_s: i64,
     pub hero_quality: f64,
+    /// ln(1 + max(sales_30d, 0)), the second phase's sales signal, computed once here.
+    pub sales_log: f64,
 }
 
 impl Features {
@@ -186,6 +231,7 @@ impl Features {
             rating_count: record.rating_count,
             listed_at_s: record.listed_at_s,
             hero_quality: record.hero_quality,
+            sales_log: (record.sales_30d.max(0) as f64).ln_1p(),
         }
     }
 }
@@ -441,7 +487,7 @@ impl Index {
                 title_len: lens[0],
             };
             add_to_df(&mut term.df, posting.field_mask(), 1);
-            term.push(posting, &lens);
+            term.push(posting, &lens, doc as usize + 1);
         }
         let category = match self.category_by_id.get(&record.category_id) {
             Some(&c) => c,
@@ -554,7 +600,12 @@ impl Index {
             for p in term.postings {
                 let doc = new_number[p.doc as usize];
                 if doc != u32::MAX {
-                    compacted.push(Posting { doc, ..p }, &self.docs.lens[doc as usize]);
+                    let doc_count = self.docs.alive.len();
+                    compacted.push(
+                        Posting { doc, ..p },
+                        &self.docs.lens[doc as usize],
+                        doc_count,
+                    );
                 }
             }
             if compacted.postings.is_empty() {
@@ -649,6 +700,16 @@ pub(crate) mod tests {
                         (0..3).all(|f| p.tf[f] <= bound.max_tf[f] && lens[f] >= bound.min_len[f])
                     );
                 }
+            }
+            if !term.bits.is_empty() {
+                // Exactly the postings' documents, and no more memory than the postings.
+                let ones: u32 = term.bits.iter().map(|w| w.count_ones()).sum();
+                assert_eq!(ones as usize, term.postings.len());
+                assert!(term
+                    .postings
+                    .iter()
+                    .all(|p| term.bits_word(p.doc as usize / 64) & 1 << (p.doc % 64) != 0));
+                assert!(term.bits.len() * 64 <= term.postings.len() * 2 * DENSE_FRACTION + 64);
             }
             for mask in 1..8 {
                 let df = term

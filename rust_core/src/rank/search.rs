@@ -175,21 +175,6 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
 const TITLE_TABLE_MAX_TF: u8 = 3;
 
 impl ResolvedTerm<'_> {
-    /// An upper bound of [`ResolvedTerm::score`] for `posting` that reads no document column:
-    /// the shop-name and brand lengths are taken at the term's shortest (the score falls
-    /// as a length grows).
-    fn posting_bound(&self, bm25f: &Bm25f, posting: &Posting) -> f64 {
-        let shortest = self
-            .term
-            .and_then(|term| term.whole)
-            .map_or([0; 3], |w| w.min_len);
-        bm25f.term_score(
-            self.idf,
-            posting,
-            &[posting.title_len, shortest[1], shortest[2]],
-        )
-    }
-
     /// The term's score in `posting`'s document; `lens` is the index's field-length column,
     /// read only when the term is in a field other than the title.
     #[inline(always)]
@@ -339,6 +324,8 @@ impl<'a> Cursor<'a> {
 
 /// Product-level checks of the request's filter, with ids resolved to index numbers.
 struct CompiledFilter {
+    /// No filter and no dead document: every document of a posting is accepted.
+    accepts_all: bool,
     categories: Option<Vec<u32>>,
     shops: Option<Vec<u32>>,
     min_price_fen: Option<i64>,
@@ -360,17 +347,23 @@ impl CompiledFilter {
         let resolve = |ids: &[String], map: &HashMap<String, u32>| {
             (!ids.is_empty()).then(|| ids.iter().filter_map(|id| map.get(id).copied()).collect())
         };
-        Self {
+        let mut compiled = Self {
+            accepts_all: false,
             categories: resolve(&filter.category_ids, &index.category_by_id),
             shops: resolve(&filter.shop_ids, &index.shop_by_id),
             min_price_fen: filter.min_price_fen,
             max_price_fen: filter.max_price_fen,
             in_stock_only: filter.in_stock_only,
-        }
+        };
+        compiled.accepts_all = compiled.is_trivial() && index.dead == 0;
+        compiled
     }
 
     #[inline(always)]
     fn accepts(&self, index: &Index, doc: u32) -> bool {
+        if self.accepts_all {
+            return true;
+        }
         let d = doc as usize;
         if !index.docs.alive[d] {
             return false;
@@ -671,33 +664,105 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// Any-term retrieval, term at a time within windows of [`WINDOW`] documents; returns the
-    /// number of matches. In each window:
-    /// 1. a first pass over the postings marks the matches, the *shared* matches (documents
-    ///    with more than one query term) and the *candidates*: documents containing an
-    ///    essential term (MaxScore: the terms left after taking, in increasing order of upper
-    ///    bound, those whose bounds add up to less than `floor`); the matches are counted
-    ///    (by popcount when no filter and no dead document can reject one);
-    /// 2. a second pass, in query-term order, adds the terms' scores of the shared candidates
-    ///    (so every sum is the same as adding per document in term order), and visits a
-    ///    candidate with one term on the spot when its score (that one term's) reaches
-    ///    `floor`;
-    /// 3. the shared candidates are visited with their sums.
-    ///
-    /// A match that is no candidate, or whose score is below `floor`, cannot enter the top-k
-    /// (its score is below the threshold's) and is only counted.
+    /// The number of all-terms matches that pass the filter, counted up to `limit` (counting
+    /// stops there): whether all-terms retrieval fills a page, decided before any score is
+    /// computed. With every field searched, dense terms are tested by their bitsets; when even
+    /// the rarest required term is dense, the bitsets are intersected a word at a time.
+    fn count_all_terms(&self, limit: u64) -> u64 {
+        let index = self.index;
+        let mut required: Vec<&Term> = Vec::new();
+        for t in self.terms.iter().filter(|t| t.required) {
+            match t.term {
+                Some(term) => required.push(term),
+                None => return 0,
+            }
+        }
+        required.sort_by_key(|term| term.postings.len());
+        let Some((lead, others)) = required.split_first() else {
+            return 0;
+        };
+        let all_fields = self.bm25f.searched == 0b111;
+        // Without a filter or dead documents every match counts: popcounts suffice.
+        let count_by_popcount = self.filter.accepts_all;
+        let mut count = 0u64;
+        if all_fields && !lead.bits.is_empty() {
+            for (w, &lead_word) in lead.bits.iter().enumerate() {
+                let mut word = lead_word;
+                for other in others {
+                    word &= other.bits_word(w);
+                }
+                if count_by_popcount {
+                    count += u64::from(word.count_ones());
+                } else {
+                    drain_bits(std::slice::from_mut(&mut word), |bit| {
+                        count += u64::from(self.filter.accepts(index, (w * 64 + bit) as u32));
+                    });
+                }
+                if count >= limit {
+                    break;
+                }
+            }
+            return count;
+        }
+        let mut cursors = vec![0usize; others.len()];
+        'docs: for p in &lead.postings {
+            if !self.bm25f.contains(p) {
+                continue;
+            }
+            for (other, at) in others.iter().zip(cursors.iter_mut()) {
+                if all_fields && !other.bits.is_empty() {
+                    if other.bits_word(p.doc as usize / 64) & 1 << (p.doc % 64) == 0 {
+                        continue 'docs;
+                    }
+                } else {
+                    *at = skip_to(&other.postings, *at, p.doc);
+                    match other.postings.get(*at) {
+                        Some(q) if q.doc == p.doc && self.bm25f.contains(q) => {}
+                        _ => continue 'docs,
+                    }
+                }
+            }
+            if self.filter.accepts(index, p.doc) {
+                count += 1;
+                if count >= limit {
+                    break;
+                }
+            }
+        }
+        count
+    }
+
+    /// Any-term retrieval, window by window ([`WINDOW`] documents); returns the number of
+    /// matches. A term is *essential* (MaxScore) unless it is among the terms that, taken in
+    /// increasing order of upper bound, add up to less than `floor` (the first-phase score the
+    /// top-k already beats; -inf until then, and always under another order or with a shop
+    /// named): a document without an essential term cannot rank. In each window:
+    /// 1. the matches are marked and counted (a dense term ors in its bitset's words, a sparse
+    ///    term's postings set their bits), and so are the *candidates*, the documents with an
+    ///    essential term;
+    /// 2. in query-term order, each term adds its score to the candidates containing it (so
+    ///    every sum is the same as adding per document in term order); a dense non-essential
+    ///    term seeks the postings of those candidates its bitset has and skips the rest;
+    /// 3. the candidates whose score reaches `floor` are visited.
     fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
-        let terms: Vec<(&ResolvedTerm, &[Posting])> = self
+        let all_fields = self.bm25f.searched == 0b111;
+        // Each term with postings, its list and, when it is dense and every posting is a
+        // match (every field searched), the term for its bitset.
+        let terms: Vec<(&ResolvedTerm, &[Posting], Option<&Term>)> = self
             .terms
             .iter()
-            .filter_map(|t| t.term.map(|term| (t, term.postings.as_slice())))
+            .filter_map(|t| {
+                t.term.map(|term| {
+                    let dense = (all_fields && !term.bits.is_empty()).then_some(term);
+                    (t, term.postings.as_slice(), dense)
+                })
+            })
             .collect();
         let mut by_upper: Vec<usize> = (0..terms.len()).collect();
         by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
         let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
-        // Without a filter or dead documents every match counts: popcounts suffice.
-        let count_by_popcount = self.filter.is_trivial() && index.dead == 0;
+        let count_by_popcount = self.filter.accepts_all;
         let floor_now = || {
             if prune {
                 floor.get()
@@ -705,23 +770,24 @@ impl<'a> Query<'a> {
                 f64::NEG_INFINITY
             }
         };
+        let lens = &index.docs.lens;
         let mut matches = 0u64;
         let mut at = vec![0usize; terms.len()];
-        let mut starts = vec![0usize; terms.len()];
+        let mut ends = vec![0usize; terms.len()];
         let mut essential = vec![true; terms.len()];
         let mut scores = vec![0.0f64; WINDOW as usize];
         let mut matched = [0u64; WORDS];
-        let mut shared = [0u64; WORDS];
         let mut candidate = [0u64; WORDS];
         loop {
             let next = terms
                 .iter()
                 .zip(&at)
-                .filter_map(|((_, list), &i)| list.get(i).map(|p| p.doc))
+                .filter_map(|((_, list, _), &i)| list.get(i).map(|p| p.doc))
                 .min();
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
+            let first_word = base as usize / 64;
             essential.fill(true);
             let floor = floor_now();
             if floor > f64::NEG_INFINITY {
@@ -736,17 +802,23 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            for (i, (_, list)) in terms.iter().enumerate() {
-                starts[i] = at[i];
-                let essential = u64::from(essential[i]);
-                while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
-                    at[i] += 1;
-                    if self.bm25f.contains(p) {
-                        let slot = (p.doc - base) as usize;
-                        let (word, bit) = (slot / 64, slot % 64);
-                        shared[word] |= matched[word] & 1 << bit;
-                        matched[word] |= 1 << bit;
-                        candidate[word] |= essential << bit;
+            for (i, &(_, list, dense)) in terms.iter().enumerate() {
+                ends[i] = skip_to(list, at[i], end);
+                if let Some(term) = dense {
+                    let mask = if essential[i] { u64::MAX } else { 0 };
+                    for (w, (m, c)) in matched.iter_mut().zip(&mut candidate).enumerate() {
+                        let word = term.bits_word(first_word + w);
+                        *m |= word;
+                        *c |= word & mask;
+                    }
+                } else {
+                    let flag = u64::from(essential[i]);
+                    for p in &list[at[i]..ends[i]] {
+                        if self.bm25f.contains(p) {
+                            let slot = (p.doc - base) as usize;
+                            matched[slot / 64] |= 1 << (slot % 64);
+                            candidate[slot / 64] |= flag << (slot % 64);
+                        }
                     }
                 }
             }
@@ -761,37 +833,34 @@ impl<'a> Query<'a> {
                     matches += u64::from(self.filter.accepts(index, base + slot as u32));
                 });
             }
-            for (word, candidates) in shared.iter_mut().zip(&candidate) {
-                *word &= candidates;
-            }
-            for (i, (t, list)) in terms.iter().enumerate() {
-                for p in &list[starts[i]..at[i]] {
-                    let slot = (p.doc - base) as usize;
-                    let (word, bit) = (slot / 64, slot % 64);
-                    if !self.bm25f.contains(p) {
-                        continue;
-                    }
-                    if shared[word] & 1 << bit != 0 {
-                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens);
-                    } else if essential[i] {
-                        // The document's only query term: its score is this term's. Outside
-                        // the title it needs the document's field lengths (a cache miss),
-                        // unless the posting's bound already falls short of the floor.
-                        let floor = floor_now();
-                        if (p.tf[1] != 0 || p.tf[2] != 0)
-                            && t.posting_bound(&self.bm25f, p) * (1.0 + 1e-9) < floor
-                        {
-                            continue;
+            for (i, &(t, list, dense)) in terms.iter().enumerate() {
+                match dense {
+                    Some(term) if !essential[i] => {
+                        let mut cursor = at[i];
+                        for (w, &candidates) in candidate.iter().enumerate() {
+                            let mut word = candidates & term.bits_word(first_word + w);
+                            drain_bits(std::slice::from_mut(&mut word), |bit| {
+                                let slot = w * 64 + bit;
+                                // The bitset says the posting is there.
+                                cursor = skip_to(list, cursor, base + slot as u32);
+                                scores[slot] += t.score(&self.bm25f, &list[cursor], lens);
+                            });
                         }
-                        let score = t.score(&self.bm25f, p, &index.docs.lens);
-                        if score >= floor && self.filter.accepts(index, p.doc) {
-                            visit(p.doc, score);
+                    }
+                    _ => {
+                        for p in &list[at[i]..ends[i]] {
+                            let slot = (p.doc - base) as usize;
+                            if candidate[slot / 64] & 1 << (slot % 64) != 0
+                                && self.bm25f.contains(p)
+                            {
+                                scores[slot] += t.score(&self.bm25f, p, lens);
+                            }
                         }
                     }
                 }
+                at[i] = ends[i];
             }
-            candidate.fill(0);
-            drain_bits(&mut shared, |slot| {
+            drain_bits(&mut candidate, |slot| {
                 let doc = base + slot as u32;
                 if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
                     visit(doc, scores[slot]);
@@ -940,7 +1009,7 @@ impl<'a> Query<'a> {
         let rating = bayesian_rating(p, features.rating_sum, features.rating_count);
         let shop_score =
             smoothed_shop_score(p, shop.experience_score, shop.experience_review_count);
-        let sales = (features.sales_30d.max(0) as f64).ln_1p();
+        let sales = features.sales_log;
         let additive = [
             ("text", first_phase, p.text_weight),
             ("hero_quality", features.hero_quality, p.hero_quality_weight),
@@ -1209,14 +1278,12 @@ impl Index {
             },
         };
         let page_size = request.page_size as usize;
-        let mut any_term_match = false;
+        // Fewer all-terms matches than a page: any-term retrieval instead.
+        let any_term_match = !browse && query.count_all_terms(page_size as u64) < page_size as u64;
         let mut k = (request.page as usize + 1) * page_size * 2;
         loop {
             let (candidates, total) = query.top(!any_term_match, query.candidates_for(k));
-            if !browse && !any_term_match && total < page_size as u64 {
-                any_term_match = true; // decided before any second-phase work is spent
-                continue;
-            }
+            debug_assert!(browse || any_term_match || total >= page_size as u64);
             let ranked = query.rerank(candidates, k);
             let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
             let shaped = shape_page(
