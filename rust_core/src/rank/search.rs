@@ -592,10 +592,22 @@ impl<'a> Query<'a> {
             .map(|(i, t)| (t.term.map_or(0, |term| term.postings.len()), i))
             .collect();
         checks.sort_unstable();
+        // The dense ones among them, when every field is searched: a bit tells a document
+        // without the term before any seek.
+        let dense_checks: Vec<&Term> = checks
+            .iter()
+            .filter_map(|&(_, i)| self.terms[i].term)
+            .filter(|term| self.bm25f.searched == 0b111 && !term.bits.is_empty())
+            .collect();
         'docs: for lead_posting in &lead_term.postings {
             let doc = lead_posting.doc;
             if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
                 continue;
+            }
+            for term in &dense_checks {
+                if term.bits_word(doc as usize / 64) & 1 << (doc % 64) == 0 {
+                    continue 'docs;
+                }
             }
             for &(_, i) in &checks {
                 match cursors[i].as_mut().and_then(|c| c.seek(doc)) {
@@ -778,15 +790,29 @@ impl<'a> Query<'a> {
         let mut scores = vec![0.0f64; WINDOW as usize];
         let mut matched = [0u64; WORDS];
         let mut candidate = [0u64; WORDS];
+        // With a dense term every window has matches: the windows follow one another. Else
+        // the next window is the one of the smallest document left in any list.
+        let any_dense = terms.iter().any(|&(_, _, dense)| dense.is_some());
+        let end_doc = terms
+            .iter()
+            .filter_map(|(_, list, _)| list.last().map(|p| p.doc + 1))
+            .max()
+            .unwrap_or(0);
+        let mut next_base = 0u32;
         loop {
-            let next = terms
-                .iter()
-                .zip(&at)
-                .filter_map(|((_, list, _), &i)| list.get(i).map(|p| p.doc))
-                .min();
+            let next = if any_dense {
+                Some(next_base).filter(|&base| base < end_doc)
+            } else {
+                terms
+                    .iter()
+                    .zip(&at)
+                    .filter_map(|((_, list, _), &i)| list.get(i).map(|p| p.doc))
+                    .min()
+            };
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
+            next_base = end;
             let first_word = base as usize / 64;
             essential.fill(true);
             let floor = floor_now();
@@ -803,7 +829,6 @@ impl<'a> Query<'a> {
                 }
             }
             for (i, &(_, list, dense)) in terms.iter().enumerate() {
-                ends[i] = skip_to(list, at[i], end);
                 if let Some(term) = dense {
                     let mask = if essential[i] { u64::MAX } else { 0 };
                     for (w, (m, c)) in matched.iter_mut().zip(&mut candidate).enumerate() {
@@ -813,7 +838,9 @@ impl<'a> Query<'a> {
                     }
                 } else {
                     let flag = u64::from(essential[i]);
-                    for p in &list[at[i]..ends[i]] {
+                    ends[i] = at[i];
+                    while let Some(p) = list.get(ends[i]).filter(|p| p.doc < end) {
+                        ends[i] += 1;
                         if self.bm25f.contains(p) {
                             let slot = (p.doc - base) as usize;
                             matched[slot / 64] |= 1 << (slot % 64);
@@ -846,8 +873,17 @@ impl<'a> Query<'a> {
                                 scores[slot] += t.score(&self.bm25f, &list[cursor], lens);
                             });
                         }
+                        at[i] = cursor;
                     }
-                    _ => {
+                    Some(_) => {
+                        // Essential: every posting in the window (a term stays non-essential
+                        // once it is, as the floor only rises, so `at` is still exact here).
+                        while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
+                            at[i] += 1;
+                            scores[(p.doc - base) as usize] += t.score(&self.bm25f, p, lens);
+                        }
+                    }
+                    None => {
                         for p in &list[at[i]..ends[i]] {
                             let slot = (p.doc - base) as usize;
                             if candidate[slot / 64] & 1 << (slot % 64) != 0
@@ -856,9 +892,9 @@ impl<'a> Query<'a> {
                                 scores[slot] += t.score(&self.bm25f, p, lens);
                             }
                         }
+                        at[i] = ends[i];
                     }
                 }
-                at[i] = ends[i];
             }
             drain_bits(&mut candidate, |slot| {
                 let doc = base + slot as u32;
