@@ -171,6 +171,16 @@ fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
     }
 }
 
+/// Calls `visit(bit)` for every set bit of `word`, in increasing order.
+#[inline(always)]
+fn for_each_bit(mut word: u64, mut visit: impl FnMut(usize)) {
+    while word != 0 {
+        let bit = word.trailing_zeros() as usize;
+        word &= word - 1;
+        visit(bit);
+    }
+}
+
 /// Largest title term frequency with a precomputed score (almost every posting).
 const TITLE_TABLE_MAX_TF: u8 = 3;
 
@@ -828,6 +838,8 @@ impl<'a> Query<'a> {
                     }
                 }
             }
+            // Bit w set when word w of `matched` (and so of `candidate`) may be non-zero.
+            let mut touched = 0u64;
             for (i, &(_, list, dense)) in terms.iter().enumerate() {
                 if let Some(term) = dense {
                     let mask = if essential[i] { u64::MAX } else { 0 };
@@ -836,6 +848,7 @@ impl<'a> Query<'a> {
                         *m |= word;
                         *c |= word & mask;
                     }
+                    touched = u64::MAX;
                 } else {
                     let flag = u64::from(essential[i]);
                     ends[i] = at[i];
@@ -845,34 +858,35 @@ impl<'a> Query<'a> {
                             let slot = (p.doc - base) as usize;
                             matched[slot / 64] |= 1 << (slot % 64);
                             candidate[slot / 64] |= flag << (slot % 64);
+                            touched |= 1 << (slot / 64);
                         }
                     }
                 }
             }
-            if count_by_popcount {
-                matches += matched
-                    .iter()
-                    .map(|w| u64::from(w.count_ones()))
-                    .sum::<u64>();
-                matched.fill(0);
-            } else {
-                drain_bits(&mut matched, |slot| {
-                    matches += u64::from(self.filter.accepts(index, base + slot as u32));
-                });
-            }
+            for_each_bit(touched, |w| {
+                if count_by_popcount {
+                    matches += u64::from(matched[w].count_ones());
+                    matched[w] = 0;
+                } else {
+                    drain_bits(&mut matched[w..=w], |bit| {
+                        let doc = base + (w * 64 + bit) as u32;
+                        matches += u64::from(self.filter.accepts(index, doc));
+                    });
+                }
+            });
             for (i, &(t, list, dense)) in terms.iter().enumerate() {
                 match dense {
                     Some(term) if !essential[i] => {
                         let mut cursor = at[i];
-                        for (w, &candidates) in candidate.iter().enumerate() {
-                            let mut word = candidates & term.bits_word(first_word + w);
-                            drain_bits(std::slice::from_mut(&mut word), |bit| {
+                        for_each_bit(touched, |w| {
+                            let word = candidate[w] & term.bits_word(first_word + w);
+                            for_each_bit(word, |bit| {
                                 let slot = w * 64 + bit;
                                 // The bitset says the posting is there.
                                 cursor = skip_to(list, cursor, base + slot as u32);
                                 scores[slot] += t.score(&self.bm25f, &list[cursor], lens);
                             });
-                        }
+                        });
                         at[i] = cursor;
                     }
                     Some(_) => {
@@ -896,12 +910,16 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            drain_bits(&mut candidate, |slot| {
-                let doc = base + slot as u32;
-                if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
-                    visit(doc, scores[slot]);
-                }
-                scores[slot] = 0.0;
+            for_each_bit(touched, |w| {
+                for_each_bit(candidate[w], |bit| {
+                    let slot = w * 64 + bit;
+                    let doc = base + slot as u32;
+                    if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
+                        visit(doc, scores[slot]);
+                    }
+                    scores[slot] = 0.0;
+                });
+                candidate[w] = 0;
             });
         }
         matches
