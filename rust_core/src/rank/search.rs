@@ -1131,11 +1131,13 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// The first `k` products of the final order, from the first-phase `candidates` (as
-    /// [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
-    /// that many matches): under relevance, the best `rerank_depth` get the second phase and
-    /// are ordered by it.
-    fn rerank(&self, mut candidates: Vec<Candidate>, k: usize) -> Vec<Candidate> {
+    /// Puts the first `k` products of the final order first in the first-phase `candidates`
+    /// (as [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
+    /// that many matches) and returns how many that is (fewer when there are fewer): under
+    /// relevance, the best `rerank_depth` get the second phase and are ordered by it. Calling
+    /// it again on the same candidates with a larger `k` gives the longer prefix of the same
+    /// order (the re-ranked ones are the same set, whatever their order now).
+    fn rerank(&self, candidates: &mut [Candidate], k: usize) -> usize {
         if self.sort == Sort::Relevance {
             let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
             // The columns are read first, in a loop of independent loads whose cache misses
@@ -1162,8 +1164,7 @@ impl<'a> Query<'a> {
             };
             candidates[..sorted].sort_unstable_by(order);
         }
-        candidates.truncate(k);
-        candidates
+        k.min(candidates.len())
     }
 }
 
@@ -1335,14 +1336,28 @@ impl Index {
         // Fewer all-terms matches than a page: any-term retrieval instead.
         let any_term_match = !browse && query.count_all_terms(page_size as u64) < page_size as u64;
         let mut k = (request.page as usize + 1) * page_size * 2;
+        // The candidates asked of retrieval, those it gave and the number of matches.
+        let mut retrieved: Option<(usize, Vec<Candidate>, u64)> = None;
         loop {
-            let (candidates, total) = query.top(!any_term_match, query.candidates_for(k));
+            let wanted = query.candidates_for(k);
+            // Retrieval runs again only when more candidates are wanted than were asked for,
+            // and it gave all it was asked for (so more may exist).
+            if retrieved
+                .as_ref()
+                .is_none_or(|(asked, got, _)| wanted > *asked && got.len() == *asked)
+            {
+                let (candidates, total) = query.top(!any_term_match, wanted);
+                retrieved = Some((wanted, candidates, total));
+            }
+            let (_, candidates, total) = retrieved.as_mut().expect("retrieved above");
+            let total = *total;
             debug_assert!(browse || any_term_match || total >= page_size as u64);
-            let ranked = query.rerank(candidates, k);
+            let ranked_len = query.rerank(candidates, k);
+            let ranked = &candidates[..ranked_len];
             let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
             let shaped = shape_page(
                 self,
-                &ranked,
+                ranked,
                 request.page,
                 page_size,
                 request.max_per_shop,
