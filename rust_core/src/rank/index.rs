@@ -10,7 +10,8 @@
 //! - `by_product_id` maps exactly the live products to their live document;
 //! - `total_len[f]` is the sum of the field lengths of the live documents;
 //! - `term.df[mask]` counts the live documents whose fields in `mask` contain the term;
-//! - documents `0..ascending_ids` are in product-id order.
+//! - documents `0..ascending_ids` are in product-id order;
+//! - a term's presence bitset, when it has one, has exactly the documents of its postings.
 
 use crate::error::{CoreError, CoreResult};
 use crate::text::{normalize, Analyzer};
