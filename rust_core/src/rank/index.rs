@@ -143,6 +143,19 @@ pub(crate) struct Term {
 }
 
 impl Term {
+    /// True when the term keeps a presence bitset.
+    #[inline(always)]
+    pub fn is_dense(&self) -> bool {
+        !self.bits.is_empty()
+    }
+
+    /// True when `doc` has a posting; only for a dense term.
+    #[inline(always)]
+    pub fn has(&self, doc: u32) -> bool {
+        debug_assert!(self.is_dense());
+        self.bits_word(doc as usize / 64) & 1 << (doc % 64) != 0
+    }
+
     /// Bits `64 * word .. 64 * word + 64` of [`Term::bits`].
     #[inline(always)]
     pub fn bits_word(&self, word: usize) -> u64 {
@@ -164,7 +177,7 @@ impl Term {
         }
         self.postings.push(posting);
         let len = self.postings.len();
-        if self.bits.is_empty() {
+        if !self.is_dense() {
             if len >= MIN_DENSE_POSTINGS && len * DENSE_FRACTION >= doc_count {
                 for p in &self.postings {
                     set_bit(&mut self.bits, p.doc);
@@ -702,14 +715,11 @@ pub(crate) mod tests {
                     );
                 }
             }
-            if !term.bits.is_empty() {
+            if term.is_dense() {
                 // Exactly the postings' documents, and no more memory than the postings.
                 let ones: u32 = term.bits.iter().map(|w| w.count_ones()).sum();
                 assert_eq!(ones as usize, term.postings.len());
-                assert!(term
-                    .postings
-                    .iter()
-                    .all(|p| term.bits_word(p.doc as usize / 64) & 1 << (p.doc % 64) != 0));
+                assert!(term.postings.iter().all(|p| term.has(p.doc)));
                 assert!(term.bits.len() * 64 <= term.postings.len() * 2 * DENSE_FRACTION + 64);
             }
             for mask in 1..8 {

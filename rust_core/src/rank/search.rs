@@ -163,11 +163,7 @@ fn skip_to(list: &[Posting], from: usize, doc: u32) -> usize {
 /// Calls `visit(slot)` for every set bit of `bits`, in increasing order, clearing them.
 fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
     for (word_index, word) in bits.iter_mut().enumerate() {
-        while *word != 0 {
-            let slot = word_index * 64 + word.trailing_zeros() as usize;
-            *word &= *word - 1;
-            visit(slot);
-        }
+        for_each_bit(std::mem::take(word), |bit| visit(word_index * 64 + bit));
     }
 }
 
@@ -330,6 +326,15 @@ impl<'a> Cursor<'a> {
         self.at = skip_to(self.postings, self.at, doc);
         self.postings.get(self.at).filter(|p| p.doc == doc)
     }
+}
+
+/// How all-terms retrieval tests a document for one required term.
+#[derive(Clone, Copy)]
+enum Check<'a> {
+    /// By the term's bitset ([`Query::by_bit`]).
+    Bit(&'a Term),
+    /// By seeking the cursor of the query's term at this index.
+    Seek(usize),
 }
 
 /// Product-level checks of the request's filter, with ids resolved to index numbers.
@@ -562,70 +567,28 @@ impl<'a> Query<'a> {
             }
             return matches;
         }
-        let mut cursors: Vec<Option<Cursor>> = self
-            .terms
-            .iter()
-            .map(|t| {
-                t.term.map(|term| Cursor {
-                    postings: &term.postings,
-                    at: 0,
-                })
-            })
-            .collect();
-        // Lead with the rarest required term; every other required term must be present.
-        let Some(lead) = self
-            .terms
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.required)
-            .map(|(i, t)| (i, t.term.map_or(0, |term| term.postings.len())))
-            .min_by_key(|&(_, len)| len)
-            .map(|(i, _)| i)
-        else {
+        let Some((lead, checks)) = self.all_terms_plan() else {
             return 0;
         };
-        let Some(lead_term) = self.terms[lead].term else {
-            return 0;
-        };
+        let lead_term = self.terms[lead]
+            .term
+            .expect("the plan's terms have postings");
         let dense = lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len();
         if dense && self.terms.len() > 1 {
             self.for_each_all_terms_match_windowed(lead, &mut visit);
             return matches;
         }
-        // The other required terms, rarest first: a document lacking one of them is left after
-        // as few seeks as may be, before any score is computed.
-        let mut checks: Vec<(usize, usize)> = self
-            .terms
-            .iter()
-            .enumerate()
-            .filter(|&(i, t)| t.required && i != lead)
-            .map(|(i, t)| (t.term.map_or(0, |term| term.postings.len()), i))
-            .collect();
-        checks.sort_unstable();
-        // The dense ones among them, when every field is searched: a bit tells a document
-        // without the term before any seek.
-        let dense_checks: Vec<&Term> = checks
-            .iter()
-            .filter_map(|&(_, i)| self.terms[i].term)
-            .filter(|term| self.bm25f.searched == 0b111 && !term.bits.is_empty())
-            .collect();
-        'docs: for lead_posting in &lead_term.postings {
+        let mut cursors = self.cursors();
+        for lead_posting in &lead_term.postings {
             let doc = lead_posting.doc;
-            if !self.bm25f.contains(lead_posting) || !self.filter.accepts(index, doc) {
+            if !self.bm25f.contains(lead_posting)
+                || !self.filter.accepts(index, doc)
+                || !self.has_all(&checks, &mut cursors, doc)
+            {
                 continue;
             }
-            for term in &dense_checks {
-                if term.bits_word(doc as usize / 64) & 1 << (doc % 64) == 0 {
-                    continue 'docs;
-                }
-            }
-            for &(_, i) in &checks {
-                match cursors[i].as_mut().and_then(|c| c.seek(doc)) {
-                    Some(p) if self.bm25f.contains(p) => {}
-                    _ => continue 'docs,
-                }
-            }
-            // The document has every required term (the seeks below find them at once).
+            // The document has every required term (the seeks below find those not tested by
+            // bit at once).
             let mut score = 0.0;
             for (i, t) in self.terms.iter().enumerate() {
                 let posting = if i == lead {
@@ -633,17 +596,73 @@ impl<'a> Query<'a> {
                 } else {
                     cursors[i].as_mut().and_then(|c| c.seek(doc))
                 };
-                match posting {
-                    Some(p) if self.bm25f.contains(p) => {
-                        score += t.score(&self.bm25f, p, &index.docs.lens);
-                    }
-                    _ if t.required => continue 'docs,
-                    _ => {}
+                if let Some(p) = posting.filter(|p| self.bm25f.contains(p)) {
+                    score += t.score(&self.bm25f, p, &index.docs.lens);
                 }
             }
             visit(doc, score);
         }
         matches
+    }
+
+    /// How all-terms retrieval checks a document: the lead (the rarest required term, whose
+    /// postings are walked) and the other required terms in the order they are tested, those
+    /// tested by bit first, then rarest first, so a document lacking one is left after as few
+    /// seeks as may be. None when no term is required or a required term has no postings.
+    fn all_terms_plan(&self) -> Option<(usize, Vec<Check<'a>>)> {
+        let mut required: Vec<(bool, usize, usize)> = Vec::new();
+        for (i, t) in self.terms.iter().enumerate().filter(|(_, t)| t.required) {
+            let term = t.term?;
+            required.push((!self.by_bit(term), term.postings.len(), i));
+        }
+        let lead = required.iter().min_by_key(|&&(_, len, _)| len)?.2;
+        required.sort_unstable();
+        let checks = required
+            .into_iter()
+            .filter(|&(_, _, i)| i != lead)
+            .map(|(seek, _, i)| match self.terms[i].term {
+                Some(term) if !seek => Check::Bit(term),
+                _ => Check::Seek(i),
+            });
+        Some((lead, checks.collect()))
+    }
+
+    /// A forward-only cursor over each query term's postings (None without postings).
+    fn cursors(&self) -> Vec<Option<Cursor<'a>>> {
+        self.terms
+            .iter()
+            .map(|t| {
+                t.term.map(|term| Cursor {
+                    postings: &term.postings,
+                    at: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// True when the term's bitset tells a match: it is dense and every field is searched (so
+    /// each of its postings contains it in a searched field).
+    #[inline(always)]
+    fn by_bit(&self, term: &Term) -> bool {
+        self.bm25f.searched == 0b111 && term.is_dense()
+    }
+
+    /// True when `doc` contains each term of `checks` in a searched field.
+    #[inline(always)]
+    fn has_all(&self, checks: &[Check], cursors: &mut [Option<Cursor<'a>>], doc: u32) -> bool {
+        for check in checks {
+            let present = match *check {
+                Check::Bit(term) => term.has(doc),
+                Check::Seek(i) => cursors[i]
+                    .as_mut()
+                    .and_then(|c| c.seek(doc))
+                    .is_some_and(|p| self.bm25f.contains(p)),
+            };
+            if !present {
+                return false;
+            }
+        }
+        true
     }
 
     /// All-terms retrieval for a dense lead term, term at a time within the windows where the
@@ -686,37 +705,35 @@ impl<'a> Query<'a> {
         }
     }
 
-    /// The number of all-terms matches that pass the filter, counted up to `limit` (counting
-    /// stops there): whether all-terms retrieval fills a page, decided before any score is
-    /// computed. With every field searched, dense terms are tested by their bitsets; when even
-    /// the rarest required term is dense, the bitsets are intersected a word at a time.
+    /// The number of all-terms matches that pass the filter, counted until it reaches `limit`
+    /// (it may pass it): whether all-terms retrieval fills a page, decided before any score is
+    /// computed. When every required term is tested by bit, their bitsets are intersected a
+    /// word at a time.
     fn count_all_terms(&self, limit: u64) -> u64 {
         let index = self.index;
-        let mut required: Vec<&Term> = Vec::new();
-        for t in self.terms.iter().filter(|t| t.required) {
-            match t.term {
-                Some(term) => required.push(term),
-                None => return 0,
-            }
-        }
-        required.sort_by_key(|term| term.postings.len());
-        let Some((lead, others)) = required.split_first() else {
+        let Some((lead, checks)) = self.all_terms_plan() else {
             return 0;
         };
-        let all_fields = self.bm25f.searched == 0b111;
-        // Without a filter or dead documents every match counts: popcounts suffice.
-        let count_by_popcount = self.filter.accepts_all;
+        let lead_term = self.terms[lead]
+            .term
+            .expect("the plan's terms have postings");
+        let by_bit: Vec<&Term> = checks
+            .iter()
+            .filter_map(|check| match *check {
+                Check::Bit(term) => Some(term),
+                Check::Seek(_) => None,
+            })
+            .collect();
         let mut count = 0u64;
-        if all_fields && !lead.bits.is_empty() {
-            for (w, &lead_word) in lead.bits.iter().enumerate() {
-                let mut word = lead_word;
-                for other in others {
-                    word &= other.bits_word(w);
-                }
-                if count_by_popcount {
-                    count += u64::from(word.count_ones());
+        if self.by_bit(lead_term) && by_bit.len() == checks.len() {
+            for (w, &lead_word) in lead_term.bits.iter().enumerate() {
+                let word = by_bit
+                    .iter()
+                    .fold(lead_word, |word, other| word & other.bits_word(w));
+                if self.filter.accepts_all {
+                    count += u64::from(word.count_ones()); // every match counts
                 } else {
-                    drain_bits(std::slice::from_mut(&mut word), |bit| {
+                    for_each_bit(word, |bit| {
                         count += u64::from(self.filter.accepts(index, (w * 64 + bit) as u32));
                     });
                 }
@@ -726,25 +743,12 @@ impl<'a> Query<'a> {
             }
             return count;
         }
-        let mut cursors = vec![0usize; others.len()];
-        'docs: for p in &lead.postings {
-            if !self.bm25f.contains(p) {
-                continue;
-            }
-            for (other, at) in others.iter().zip(cursors.iter_mut()) {
-                if all_fields && !other.bits.is_empty() {
-                    if other.bits_word(p.doc as usize / 64) & 1 << (p.doc % 64) == 0 {
-                        continue 'docs;
-                    }
-                } else {
-                    *at = skip_to(&other.postings, *at, p.doc);
-                    match other.postings.get(*at) {
-                        Some(q) if q.doc == p.doc && self.bm25f.contains(q) => {}
-                        _ => continue 'docs,
-                    }
-                }
-            }
-            if self.filter.accepts(index, p.doc) {
+        let mut cursors = self.cursors();
+        for p in &lead_term.postings {
+            if self.bm25f.contains(p)
+                && self.has_all(&checks, &mut cursors, p.doc)
+                && self.filter.accepts(index, p.doc)
+            {
                 count += 1;
                 if count >= limit {
                     break;
@@ -768,15 +772,14 @@ impl<'a> Query<'a> {
     /// 3. the candidates whose score reaches `floor` are visited.
     fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
-        let all_fields = self.bm25f.searched == 0b111;
-        // Each term with postings, its list and, when it is dense and every posting is a
-        // match (every field searched), the term for its bitset.
+        // Each term with postings, its list and, when it is tested by bit, the term for its
+        // bitset.
         let terms: Vec<(&ResolvedTerm, &[Posting], Option<&Term>)> = self
             .terms
             .iter()
             .filter_map(|t| {
                 t.term.map(|term| {
-                    let dense = (all_fields && !term.bits.is_empty()).then_some(term);
+                    let dense = self.by_bit(term).then_some(term);
                     (t, term.postings.as_slice(), dense)
                 })
             })
@@ -868,10 +871,11 @@ impl<'a> Query<'a> {
                     matches += u64::from(matched[w].count_ones());
                     matched[w] = 0;
                 } else {
-                    drain_bits(&mut matched[w..=w], |bit| {
+                    for_each_bit(matched[w], |bit| {
                         let doc = base + (w * 64 + bit) as u32;
                         matches += u64::from(self.filter.accepts(index, doc));
                     });
+                    matched[w] = 0;
                 }
             });
             for (i, &(t, list, dense)) in terms.iter().enumerate() {
@@ -1467,6 +1471,30 @@ mod tests {
         index.upsert_products(p).unwrap();
         check_invariants(&index);
         index
+    }
+
+    #[test]
+    fn a_rarer_term_with_a_bitset_and_a_commoner_one_without_still_match_all() {
+        // alpha's 16 postings made it dense at 16 documents, and it is never written again;
+        // beta was dense too, and lost its bitset at its 17th posting among 1,101 documents.
+        // Both in the same 16 products: all-terms retrieval must find them (counting by
+        // bitsets alone would see beta's as empty and fall back to any term).
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("s1", "店")]);
+        let mut products: Vec<_> = (0..16)
+            .map(|i| product(&format!("a{i:04}"), "s1", "alpha beta"))
+            .collect();
+        products.extend((16..1100).map(|i| product(&format!("f{i:04}"), "s1", "gamma")));
+        products.push(product("z", "s1", "beta delta"));
+        index.upsert_products(products).unwrap();
+        check_invariants(&index);
+        let term = |text: &str| &index.terms[index.term_by_text[text] as usize];
+        assert!(term("alpha").is_dense() && !term("beta").is_dense());
+        let result = index
+            .search(&RankingProfile::default(), &request("alpha beta"))
+            .unwrap();
+        assert!(!result.any_term_match);
+        assert_eq!(result.total_matched, 16);
     }
 
     #[test]
