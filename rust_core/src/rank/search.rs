@@ -220,6 +220,64 @@ struct Candidate {
     final_score: Option<f64>,
 }
 
+/// A lower bound of the `k`-th best of the first-phase scores added so far: a histogram of
+/// the scores in [`ScoreFloor::BUCKETS`] equal buckets of `0..=max`, each with its smallest
+/// score; the floor is the smallest score of the highest bucket at which at least `k` scores
+/// lie at or above. Scores are added in any order; each added score must be a distinct match.
+struct ScoreFloor {
+    /// Buckets per unit of score.
+    scale: f64,
+    k: usize,
+    counts: Vec<usize>,
+    smallest: Vec<f64>,
+    /// Scores added since the floor was last computed.
+    since: usize,
+}
+
+impl ScoreFloor {
+    const BUCKETS: usize = 256;
+    /// Scores added between two computations of the floor.
+    const EVERY: usize = 64;
+
+    fn new(max: f64, k: usize) -> Self {
+        Self {
+            scale: if max > 0.0 {
+                Self::BUCKETS as f64 / max
+            } else {
+                0.0
+            },
+            k,
+            counts: vec![0; Self::BUCKETS],
+            smallest: vec![f64::INFINITY; Self::BUCKETS],
+            since: 0,
+        }
+    }
+
+    /// Adds a score; returns the floor when it was computed again (every
+    /// [`ScoreFloor::EVERY`] scores, once there are `k`).
+    #[inline]
+    fn add(&mut self, score: f64) -> Option<f64> {
+        let bucket = ((score * self.scale) as usize).min(Self::BUCKETS - 1);
+        self.counts[bucket] += 1;
+        if score < self.smallest[bucket] {
+            self.smallest[bucket] = score;
+        }
+        self.since += 1;
+        if self.since < Self::EVERY {
+            return None;
+        }
+        self.since = 0;
+        let mut at_or_above = 0;
+        for bucket in (0..Self::BUCKETS).rev() {
+            at_or_above += self.counts[bucket];
+            if at_or_above >= self.k {
+                return Some(self.smallest[bucket]);
+            }
+        }
+        None
+    }
+}
+
 /// Maps an f64 to a u64 whose unsigned order is `f64::total_cmp`'s order.
 fn ordered_f64(value: f64) -> u64 {
     let bits = value.to_bits();
@@ -708,7 +766,7 @@ impl<'a> Query<'a> {
     /// The number of all-terms matches that pass the filter, counted until it reaches `limit`
     /// (it may pass it): whether all-terms retrieval fills a page, decided before any score is
     /// computed. When every required term is tested by bit, their bitsets are intersected a
-    /// word at a time.
+    /// word at a time; else the lead's documents are narrowed window by window.
     fn count_all_terms(&self, limit: u64) -> u64 {
         let index = self.index;
         let Some((lead, checks)) = self.all_terms_plan() else {
@@ -743,16 +801,88 @@ impl<'a> Query<'a> {
             }
             return count;
         }
-        let mut cursors = self.cursors();
-        for p in &lead_term.postings {
-            if self.bm25f.contains(p)
-                && self.has_all(&checks, &mut cursors, p.doc)
-                && self.filter.accepts(index, p.doc)
-            {
-                count += 1;
-                if count >= limit {
+        // Window by window: the lead's documents as a bitmap, narrowed by each other term in
+        // turn (a bitset's words; a sparse term's postings marked, or, when few documents are
+        // left, sought one by one), until nothing is left.
+        let doc_count = index.docs.alive.len().max(1);
+        let mut at = vec![0usize; self.terms.len()];
+        let mut left = [0u64; WORDS];
+        let mut other = [0u64; WORDS];
+        let lead_list = &lead_term.postings[..];
+        let mut next = 0;
+        while let Some(first) = lead_list.get(next) {
+            let base = first.doc - first.doc % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            let first_word = base as usize / 64;
+            // Bit w set when word w of `left` may be non-zero.
+            let mut words = 0u64;
+            while let Some(p) = lead_list.get(next).filter(|p| p.doc < end) {
+                next += 1;
+                if self.bm25f.contains(p) {
+                    let slot = (p.doc - base) as usize;
+                    left[slot / 64] |= 1 << (slot % 64);
+                    words |= 1 << (slot / 64);
+                }
+            }
+            for check in &checks {
+                match *check {
+                    Check::Bit(term) => {
+                        for_each_bit(words, |w| left[w] &= term.bits_word(first_word + w));
+                    }
+                    Check::Seek(i) => {
+                        let list = self.terms[i].term.map_or(&[][..], |t| &t.postings[..]);
+                        let documents_left: u32 = left.iter().map(|w| w.count_ones()).sum();
+                        let in_window = list.len() * WINDOW as usize / doc_count;
+                        if documents_left as usize * 8 < in_window {
+                            for_each_bit(words, |w| {
+                                for_each_bit(left[w], |bit| {
+                                    let doc = base + (w * 64 + bit) as u32;
+                                    at[i] = skip_to(list, at[i], doc);
+                                    let found = list
+                                        .get(at[i])
+                                        .is_some_and(|p| p.doc == doc && self.bm25f.contains(p));
+                                    if !found {
+                                        left[w] &= !(1 << bit);
+                                    }
+                                });
+                            });
+                        } else {
+                            at[i] = skip_to(list, at[i], base);
+                            while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
+                                at[i] += 1;
+                                if self.bm25f.contains(p) {
+                                    let slot = (p.doc - base) as usize;
+                                    other[slot / 64] |= 1 << (slot % 64);
+                                }
+                            }
+                            for (l, o) in left.iter_mut().zip(&mut other) {
+                                *l &= std::mem::take(o);
+                            }
+                        }
+                    }
+                }
+                words &= left
+                    .iter()
+                    .enumerate()
+                    .fold(0, |set, (w, &word)| set | u64::from(word != 0) << w);
+                if words == 0 {
                     break;
                 }
+            }
+            for_each_bit(words, |w| {
+                let word = std::mem::take(&mut left[w]);
+                if self.filter.accepts_all {
+                    count += u64::from(word.count_ones());
+                } else {
+                    for_each_bit(word, |bit| {
+                        count +=
+                            u64::from(self.filter.accepts(index, base + (w * 64 + bit) as u32));
+                    });
+                }
+            });
+            left.fill(0);
+            if count >= limit {
+                break;
             }
         }
         count
@@ -768,7 +898,8 @@ impl<'a> Query<'a> {
     ///    essential term;
     /// 2. in query-term order, each term adds its score to the candidates containing it (so
     ///    every sum is the same as adding per document in term order); a dense non-essential
-    ///    term seeks the postings of those candidates its bitset has and skips the rest;
+    ///    term finds the postings of those candidates its bitset has by counting the bits
+    ///    before theirs, and skips the rest;
     /// 3. the candidates whose score reaches `floor` are visited.
     fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
@@ -881,21 +1012,24 @@ impl<'a> Query<'a> {
             for (i, &(t, list, dense)) in terms.iter().enumerate() {
                 match dense {
                     Some(term) if !essential[i] => {
-                        let mut cursor = at[i];
-                        for_each_bit(touched, |w| {
-                            let word = candidate[w] & term.bits_word(first_word + w);
-                            for_each_bit(word, |bit| {
-                                let slot = w * 64 + bit;
-                                // The bitset says the posting is there.
-                                cursor = skip_to(list, cursor, base + slot as u32);
-                                scores[slot] += t.score(&self.bm25f, &list[cursor], lens);
+                        // A bit per posting: a document's posting comes after as many
+                        // postings as there are bits before its own (`at` is exact at the
+                        // window's start and moves past the window's postings).
+                        let mut before = at[i];
+                        for (w, &candidates) in candidate.iter().enumerate() {
+                            let bits = term.bits_word(first_word + w);
+                            for_each_bit(candidates & bits, |bit| {
+                                let below = bits & ((1u64 << bit) - 1);
+                                let posting = &list[before + below.count_ones() as usize];
+                                debug_assert_eq!(posting.doc, base + (w * 64 + bit) as u32);
+                                scores[w * 64 + bit] += t.score(&self.bm25f, posting, lens);
                             });
-                        });
-                        at[i] = cursor;
+                            before += bits.count_ones() as usize;
+                        }
+                        at[i] = before;
                     }
                     Some(_) => {
-                        // Essential: every posting in the window (a term stays non-essential
-                        // once it is, as the floor only rises, so `at` is still exact here).
+                        // Essential: every posting in the window.
                         while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
                             at[i] += 1;
                             scores[(p.doc - base) as usize] += t.score(&self.bm25f, p, lens);
@@ -938,7 +1072,14 @@ impl<'a> Query<'a> {
         let mut threshold: Option<Candidate> = None;
         let relevance = self.sort == Sort::Relevance;
         let floor = Cell::new(f64::NEG_INFINITY);
+        // Under relevance with no shop named, the floor also follows a histogram of the scores
+        // seen, which rises sooner than the threshold does.
+        let mut histogram = (relevance && self.exact_shops.is_empty() && !self.browse)
+            .then(|| ScoreFloor::new(self.max_score(), k));
         let mut consider = |doc: u32, first_phase: f64, threshold: &mut Option<Candidate>| {
+            if histogram.is_some() && first_phase < floor.get() {
+                return;
+            }
             if let Some(t) = threshold.as_ref() {
                 // The common rejection, decided on the first-phase key alone (most matches end
                 // here). First-phase scores are sums of non-negative terms from 0.0, never NaN
@@ -969,12 +1110,27 @@ impl<'a> Query<'a> {
                 }
             }
             kept.push(candidate);
-            if kept.len() >= 2 * k + 2 {
+            if let Some(raised) = histogram.as_mut().and_then(|h| h.add(first_phase)) {
+                floor.set(floor.get().max(raised));
+            }
+            if kept.len() < 2 * k + 2 {
+                return;
+            }
+            if histogram.is_some() {
+                // Most of those below the floor go without ordering anything; the rest are
+                // ordered when that leaves too many (before the floor rose, or ties at it).
+                let floor = floor.get();
+                kept.retain(|c| c.first_phase >= floor);
+                if kept.len() <= k + k / 2 {
+                    return;
+                }
+            }
+            {
                 kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
                 kept.truncate(k + 1);
                 *threshold = kept.pop();
                 if let Some(t) = threshold.as_ref().filter(|t| relevance && !t.exact_shop) {
-                    floor.set(t.first_phase);
+                    floor.set(floor.get().max(t.first_phase));
                 }
             }
         };
@@ -1027,6 +1183,11 @@ impl<'a> Query<'a> {
             kept[unordered..].sort_unstable_by(order);
         }
         (kept, total)
+    }
+
+    /// No document's first-phase score is larger: the sum of the terms' upper bounds.
+    fn max_score(&self) -> f64 {
+        self.terms.iter().map(|t| t.upper).sum()
     }
 
     /// The term (and its idf) when block-max skipping applies: relevance order, a single
@@ -1659,6 +1820,46 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_score_floor_never_passes_the_kth_best_score() {
+        // Scores from a small set (many ties) and from a wide range, in random order.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..40 {
+            let k = 1 + (next() % 300) as usize;
+            let max = 20.0;
+            let mut floor_of = ScoreFloor::new(max, k);
+            let mut added: Vec<f64> = Vec::new();
+            let mut raised = 0;
+            for _ in 0..3_000 {
+                let score = if round % 2 == 0 {
+                    f64::from((next() % 7) as u32) * 2.5
+                } else {
+                    (next() % 1_000_000) as f64 / 1_000_000.0 * max
+                };
+                added.push(score);
+                if let Some(floor) = floor_of.add(score) {
+                    raised += 1;
+                    let mut sorted = added.clone();
+                    sorted.sort_by(|a, b| b.total_cmp(a));
+                    assert!(sorted.len() >= k && floor <= sorted[k - 1], "round {round}");
+                    // Close to it: in the same bucket.
+                    let width = max / ScoreFloor::BUCKETS as f64;
+                    assert!(
+                        sorted[k - 1] - floor <= width * (1.0 + 1e-9),
+                        "round {round}"
+                    );
+                }
+            }
+            assert!(raised > 0, "round {round}: the floor was never computed");
         }
     }
 
