@@ -539,6 +539,20 @@ def test_saturated_field_lengths_and_term_frequencies() -> None:
         assert pair.search(default_ranking_profile(), search_request(query))["total_matched"] >= 1
 
 
+def test_weights_that_underflow_with_k1_zero_score_nothing() -> None:
+    """k1 = 0 and a title weight so small that w / norm rounds to 0: the term adds 0 (not
+    0 / 0, which was an error in the reference and NaN in Rust)."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("s", "小店")])
+    long_title = "羊绒围巾 女士 冬季 加厚 保暖 长款 流苏"
+    shorts = [product_record(f"short{i}", "s", "羊绒 毛衣") for i in range(3)]
+    pair.upsert_products([product_record("long", "s", long_title), *shorts])
+    profile = {**default_ranking_profile(), "bm25_k1": 0.0, "bm25_b": 1.0, "title_weight": 5e-324}
+    result = pair.search(profile, search_request("羊绒"))
+    scores = {h["product_id"]: h["explanation"]["first_phase_score"] for h in result["hits"]}
+    assert scores["long"] == 0.0 < scores["short0"]
+
+
 def test_compaction_windows_and_renames_do_not_change_results() -> None:
     """Over 4,096 documents (two retrieval windows in Rust), then enough dead documents to make
     the Rust index renumber itself (4,096 dead > live), then a rename."""

@@ -552,6 +552,10 @@ class _Search:
         for f in range(3):
             if tf[f] > 0 and self.searched[f]:
                 tfw += float(tf[f]) * self.factor(f, doc.lens[f])
+        if tfw == 0.0:
+            # Only with k1 = 0 and weights so small that they underflow: no contribution
+            # (instead of 0 / 0).
+            return 0.0
         return self.idf[text] * (tfw / (self.k1 + tfw))
 
     def first_phase(self, product_id: str) -> tuple[float, list[str]]:

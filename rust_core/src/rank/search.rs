@@ -362,6 +362,11 @@ impl Bm25f {
                 tfw += f64::from(tf) * self.factor[f][len as usize];
             }
         }
+        if tfw == 0.0 {
+            // Only with k1 = 0 and weights so small that they underflow: no contribution
+            // (instead of 0 / 0).
+            return 0.0;
+        }
         idf * (tfw / (self.k1 + tfw))
     }
 }
