@@ -1146,16 +1146,14 @@ impl<'a> Query<'a> {
             let lens = &self.index.docs.lens;
             let alive = &self.index.docs.alive;
             for (block, bound) in term.postings.chunks(BLOCK).zip(&term.blocks) {
-                if let Some(t) = &threshold {
-                    let best = self.bm25f.bound_score(idf, bound);
-                    // The slack absorbs any last-bit rounding in the bound's arithmetic.
-                    if best * (1.0 + 1e-9) < t.first_phase {
-                        continue;
-                    }
+                // The floor: no document below it can rank (the threshold's score, or the
+                // histogram's, whichever is higher).
+                let floor = floor.get();
+                let best = self.bm25f.bound_score(idf, bound);
+                // The slack absorbs any last-bit rounding in the bound's arithmetic.
+                if best * (1.0 + 1e-9) < floor {
+                    continue;
                 }
-                let floor = threshold
-                    .as_ref()
-                    .map_or(f64::NEG_INFINITY, |t| t.first_phase);
                 for p in block {
                     if self.bm25f.contains(p) && alive[p.doc as usize] {
                         let score = self.terms[0].score(&self.bm25f, p, lens);
