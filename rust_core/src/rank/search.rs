@@ -224,20 +224,23 @@ struct Candidate {
 /// the scores in [`ScoreFloor::BUCKETS`] equal buckets of `0..=max`, each with its smallest
 /// score; the floor is the smallest score of the highest bucket at which at least `k` scores
 /// lie at or above. Scores are added in any order; each added score must be a distinct match.
+/// The floor only rises, and so does its bucket: each addition costs O(1) amortised.
 struct ScoreFloor {
     /// Buckets per unit of score.
     scale: f64,
     k: usize,
     counts: Vec<usize>,
     smallest: Vec<f64>,
-    /// Scores added since the floor was last computed.
-    since: usize,
+    /// The floor's bucket (0 until there are `k` scores).
+    bucket: usize,
+    /// Scores in `bucket` or above.
+    at_or_above: usize,
+    /// The floor last returned.
+    floor: f64,
 }
 
 impl ScoreFloor {
     const BUCKETS: usize = 256;
-    /// Scores added between two computations of the floor.
-    const EVERY: usize = 64;
 
     fn new(max: f64, k: usize) -> Self {
         Self {
@@ -249,30 +252,35 @@ impl ScoreFloor {
             k,
             counts: vec![0; Self::BUCKETS],
             smallest: vec![f64::INFINITY; Self::BUCKETS],
-            since: 0,
+            bucket: 0,
+            at_or_above: 0,
+            floor: f64::NEG_INFINITY,
         }
     }
 
-    /// Adds a score; returns the floor when it was computed again (every
-    /// [`ScoreFloor::EVERY`] scores, once there are `k`).
+    /// Adds a score; returns the floor when that raised it.
     #[inline]
     fn add(&mut self, score: f64) -> Option<f64> {
         let bucket = ((score * self.scale) as usize).min(Self::BUCKETS - 1);
+        if bucket < self.bucket {
+            return None; // below the floor's bucket: it changes nothing
+        }
         self.counts[bucket] += 1;
         if score < self.smallest[bucket] {
             self.smallest[bucket] = score;
         }
-        self.since += 1;
-        if self.since < Self::EVERY {
-            return None;
+        self.at_or_above += 1;
+        // Up while the buckets above still hold k scores.
+        while self.bucket + 1 < Self::BUCKETS
+            && self.at_or_above - self.counts[self.bucket] >= self.k
+        {
+            self.at_or_above -= self.counts[self.bucket];
+            self.bucket += 1;
         }
-        self.since = 0;
-        let mut at_or_above = 0;
-        for bucket in (0..Self::BUCKETS).rev() {
-            at_or_above += self.counts[bucket];
-            if at_or_above >= self.k {
-                return Some(self.smallest[bucket]);
-            }
+        let floor = self.smallest[self.bucket];
+        if self.at_or_above >= self.k && floor > self.floor {
+            self.floor = floor;
+            return Some(floor);
         }
         None
     }
