@@ -606,6 +606,7 @@ impl Index {
         for (text, id) in old_texts {
             text_of[id as usize] = Some(text);
         }
+        let doc_count = self.docs.alive.len();
         for (term, text) in old_terms.into_iter().zip(text_of) {
             let mut compacted = Term {
                 df: term.df,
@@ -614,7 +615,6 @@ impl Index {
             for p in term.postings {
                 let doc = new_number[p.doc as usize];
                 if doc != u32::MAX {
-                    let doc_count = self.docs.alive.len();
                     compacted.push(
                         Posting { doc, ..p },
                         &self.docs.lens[doc as usize],

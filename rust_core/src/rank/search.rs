@@ -445,6 +445,19 @@ impl CompiledFilter {
         compiled
     }
 
+    /// How many of the 64 documents from `first_doc` whose bits `word` has are accepted.
+    #[inline(always)]
+    fn count_accepted(&self, index: &Index, word: u64, first_doc: u32) -> u64 {
+        if self.accepts_all {
+            return u64::from(word.count_ones()); // every match counts
+        }
+        let mut count = 0;
+        for_each_bit(word, |bit| {
+            count += u64::from(self.accepts(index, first_doc + bit as u32));
+        });
+        count
+    }
+
     #[inline(always)]
     fn accepts(&self, index: &Index, doc: u32) -> bool {
         if self.accepts_all {
@@ -724,16 +737,22 @@ impl<'a> Query<'a> {
         for check in checks {
             let present = match *check {
                 Check::Bit(term) => term.has(doc),
-                Check::Seek(i) => cursors[i]
-                    .as_mut()
-                    .and_then(|c| c.seek(doc))
-                    .is_some_and(|p| self.bm25f.contains(p)),
+                Check::Seek(i) => self.seek_contains(&mut cursors[i], doc),
             };
             if !present {
                 return false;
             }
         }
         true
+    }
+
+    /// True when the cursor's term is in `doc` in a searched field (the cursor moves to it).
+    #[inline(always)]
+    fn seek_contains(&self, cursor: &mut Option<Cursor<'a>>, doc: u32) -> bool {
+        cursor
+            .as_mut()
+            .and_then(|c| c.seek(doc))
+            .is_some_and(|p| self.bm25f.contains(p))
     }
 
     /// All-terms retrieval for a dense lead term, term at a time within the windows where the
@@ -801,13 +820,7 @@ impl<'a> Query<'a> {
                 let word = by_bit
                     .iter()
                     .fold(lead_word, |word, other| word & other.bits_word(w));
-                if self.filter.accepts_all {
-                    count += u64::from(word.count_ones()); // every match counts
-                } else {
-                    for_each_bit(word, |bit| {
-                        count += u64::from(self.filter.accepts(index, (w * 64 + bit) as u32));
-                    });
-                }
+                count += self.filter.count_accepted(index, word, (w * 64) as u32);
                 if count >= limit {
                     break;
                 }
@@ -818,7 +831,7 @@ impl<'a> Query<'a> {
         // turn (a bitset's words; a sparse term's postings marked, or, when few documents are
         // left, sought one by one), until nothing is left.
         let doc_count = index.docs.alive.len().max(1);
-        let mut at = vec![0usize; self.terms.len()];
+        let mut cursors = self.cursors();
         let mut left = [0u64; WORDS];
         let mut other = [0u64; WORDS];
         let lead_list = &lead_term.postings[..];
@@ -843,26 +856,25 @@ impl<'a> Query<'a> {
                         for_each_bit(words, |w| left[w] &= term.bits_word(first_word + w));
                     }
                     Check::Seek(i) => {
-                        let list = self.terms[i].term.map_or(&[][..], |t| &t.postings[..]);
+                        let cursor = &mut cursors[i];
+                        let Some(c) = cursor.as_mut() else {
+                            unreachable!("the plan's terms have postings")
+                        };
                         let documents_left: u32 = left.iter().map(|w| w.count_ones()).sum();
-                        let in_window = list.len() * WINDOW as usize / doc_count;
+                        let in_window = c.postings.len() * WINDOW as usize / doc_count;
                         if documents_left as usize * 8 < in_window {
                             for_each_bit(words, |w| {
                                 for_each_bit(left[w], |bit| {
                                     let doc = base + (w * 64 + bit) as u32;
-                                    at[i] = skip_to(list, at[i], doc);
-                                    let found = list
-                                        .get(at[i])
-                                        .is_some_and(|p| p.doc == doc && self.bm25f.contains(p));
-                                    if !found {
+                                    if !self.seek_contains(cursor, doc) {
                                         left[w] &= !(1 << bit);
                                     }
                                 });
                             });
                         } else {
-                            at[i] = skip_to(list, at[i], base);
-                            while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
-                                at[i] += 1;
+                            c.at = skip_to(c.postings, c.at, base);
+                            while let Some(p) = c.postings.get(c.at).filter(|p| p.doc < end) {
+                                c.at += 1;
                                 if self.bm25f.contains(p) {
                                     let slot = (p.doc - base) as usize;
                                     other[slot / 64] |= 1 << (slot % 64);
@@ -884,16 +896,11 @@ impl<'a> Query<'a> {
             }
             for_each_bit(words, |w| {
                 let word = std::mem::take(&mut left[w]);
-                if self.filter.accepts_all {
-                    count += u64::from(word.count_ones());
-                } else {
-                    for_each_bit(word, |bit| {
-                        count +=
-                            u64::from(self.filter.accepts(index, base + (w * 64 + bit) as u32));
-                    });
-                }
+                count += self
+                    .filter
+                    .count_accepted(index, word, base + (w * 64) as u32);
             });
-            left.fill(0);
+            debug_assert!(left.iter().all(|&word| word == 0));
             if count >= limit {
                 break;
             }
@@ -931,7 +938,6 @@ impl<'a> Query<'a> {
         let mut by_upper: Vec<usize> = (0..terms.len()).collect();
         by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
         let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
-        let count_by_popcount = self.filter.accepts_all;
         let floor_now = || {
             if prune {
                 floor.get()
@@ -1011,16 +1017,10 @@ impl<'a> Query<'a> {
                 }
             }
             for_each_bit(touched, |w| {
-                if count_by_popcount {
-                    matches += u64::from(matched[w].count_ones());
-                    matched[w] = 0;
-                } else {
-                    for_each_bit(matched[w], |bit| {
-                        let doc = base + (w * 64 + bit) as u32;
-                        matches += u64::from(self.filter.accepts(index, doc));
-                    });
-                    matched[w] = 0;
-                }
+                let word = std::mem::take(&mut matched[w]);
+                matches += self
+                    .filter
+                    .count_accepted(index, word, base + (w * 64) as u32);
             });
             for (i, &(t, list, dense)) in terms.iter().enumerate() {
                 match dense {
@@ -1138,13 +1138,11 @@ impl<'a> Query<'a> {
                     return;
                 }
             }
-            {
-                kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
-                kept.truncate(k + 1);
-                *threshold = kept.pop();
-                if let Some(t) = threshold.as_ref().filter(|t| relevance && !t.exact_shop) {
-                    floor.set(floor.get().max(t.first_phase));
-                }
+            kept.select_nth_unstable_by(k, |a, b| self.compare(a, b));
+            kept.truncate(k + 1);
+            *threshold = kept.pop();
+            if let Some(t) = threshold.as_ref().filter(|t| relevance && !t.exact_shop) {
+                floor.set(floor.get().max(t.first_phase));
             }
         };
         if let Some((term, idf)) = self.block_max_term() {
