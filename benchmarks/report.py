@@ -65,7 +65,11 @@ HEADLINES = {
     "images": ("jpeg_rust_per_s", "png_rust_per_s", "jpeg_speedup_vs_reference", "png_speedup_vs_reference"),
     "service": ("baseline.qps", "search.qps", "get_creator_score.qps", "record_orders_orders_per_s"),
     "creators": ("score_rust_1m_creators_per_s",),
-    "engine": ("business_or_fallback_speedup_vs_tantivy_geomean", "business_or_all_terms_speedup_vs_tantivy_geomean"),
+    "engine": (
+        "business_or_fallback_speedup_vs_tantivy_geomean",
+        "business_or_all_terms_speedup_vs_tantivy_geomean",
+        "business_or_rerank_depth_20_speedup_vs_tantivy_geomean",
+    ),
 }
 
 

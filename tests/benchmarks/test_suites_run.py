@@ -53,6 +53,7 @@ def test_engine_suite_reports_every_figure(quick_run) -> None:  # type: ignore[n
         "index_reference_products_per_s",
         "bm25_speedup_vs_tantivy_geomean",
         "business_or_speedup_vs_tantivy_geomean",
+        "business_or_rerank_depth_20_speedup_vs_tantivy_geomean",
         "reference_query_slowdown_geomean",
         "rss_after_mb",
     ):
