@@ -829,29 +829,48 @@ impl<'a> Query<'a> {
         }
         // Window by window: the lead's documents as a bitmap, narrowed by each other term in
         // turn (a bitset's words; a sparse term's postings marked, or, when few documents are
-        // left, sought one by one), until nothing is left.
+        // left, sought one by one), until nothing is left. The sparse terms go in the order of
+        // the share of documents they have kept so far, fewest first: a query's terms are often
+        // correlated (the bigrams of one word), and a term from another word empties the
+        // window sooner.
         let doc_count = index.docs.alive.len().max(1);
         let mut cursors = self.cursors();
         let mut left = [0u64; WORDS];
         let mut other = [0u64; WORDS];
         let lead_list = &lead_term.postings[..];
         let mut next = 0;
+        let mut order: Vec<usize> = (0..checks.len()).collect();
+        // Per check: documents it was given and documents it kept, over the windows so far.
+        let mut given_kept = vec![(0u64, 0u64); checks.len()];
         while let Some(first) = lead_list.get(next) {
             let base = first.doc - first.doc % WINDOW;
             let end = base.saturating_add(WINDOW);
             let first_word = base as usize / 64;
             // Bit w set when word w of `left` may be non-zero.
             let mut words = 0u64;
+            // The documents in `left`.
+            let mut documents_left = 0u64;
             while let Some(p) = lead_list.get(next).filter(|p| p.doc < end) {
                 next += 1;
                 if self.bm25f.contains(p) {
                     let slot = (p.doc - base) as usize;
                     left[slot / 64] |= 1 << (slot % 64);
                     words |= 1 << (slot / 64);
+                    documents_left += 1;
                 }
             }
-            for check in &checks {
-                match *check {
+            // Bit checks first (a word at a time, cheap), then by the share kept, compared as
+            // kept_a / given_a < kept_b / given_b without division (+1 each: no zero).
+            order.sort_by(|&a, &b| {
+                let ((given_a, kept_a), (given_b, kept_b)) = (given_kept[a], given_kept[b]);
+                let seek = |c: usize| matches!(checks[c], Check::Seek(_));
+                seek(a).cmp(&seek(b)).then_with(|| {
+                    (u128::from(kept_a + 1) * u128::from(given_b + 1))
+                        .cmp(&(u128::from(kept_b + 1) * u128::from(given_a + 1)))
+                })
+            });
+            for &check in &order {
+                match checks[check] {
                     Check::Bit(term) => {
                         for_each_bit(words, |w| left[w] &= term.bits_word(first_word + w));
                     }
@@ -860,7 +879,6 @@ impl<'a> Query<'a> {
                         let Some(c) = cursor.as_mut() else {
                             unreachable!("the plan's terms have postings")
                         };
-                        let documents_left: u32 = left.iter().map(|w| w.count_ones()).sum();
                         let in_window = c.postings.len() * WINDOW as usize / doc_count;
                         if documents_left as usize * 8 < in_window {
                             for_each_bit(words, |w| {
@@ -886,10 +904,17 @@ impl<'a> Query<'a> {
                         }
                     }
                 }
-                words &= left
-                    .iter()
-                    .enumerate()
-                    .fold(0, |set, (w, &word)| set | u64::from(word != 0) << w);
+                let given = documents_left;
+                documents_left = 0;
+                for_each_bit(words, |w| {
+                    documents_left += u64::from(left[w].count_ones());
+                    if left[w] == 0 {
+                        words &= !(1 << w);
+                    }
+                });
+                let (given_so_far, kept_so_far) = &mut given_kept[check];
+                *given_so_far += given;
+                *kept_so_far += documents_left;
                 if words == 0 {
                     break;
                 }
@@ -1665,6 +1690,44 @@ mod tests {
             .unwrap();
         assert!(!result.any_term_match);
         assert_eq!(result.total_matched, 16);
+    }
+
+    #[test]
+    fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
+        // 苏打饼干's three bigrams are in the same 334 documents; 通勤 is in 400 others and in
+        // `both` of those. Over five windows, the count (narrowed by the correlated bigrams
+        // first, then by whichever term has kept the fewest documents) decides the fallback
+        // exactly at the page size; with `in_stock_only` it counts one document at a time.
+        for both in [0usize, 5, 9, 10, 11, 40] {
+            let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+            index.upsert_shops(vec![shop("s", "店")]);
+            let products: Vec<_> = (0..20_000usize)
+                .map(|i| {
+                    let snack = i % 60 == 0;
+                    let commute = (snack && i / 60 < both) || (!snack && i % 47 == 3);
+                    let title = match (snack, commute) {
+                        (true, true) => "苏打饼干 通勤",
+                        (true, false) => "苏打饼干 围巾",
+                        (false, true) => "通勤 围巾",
+                        (false, false) => "围巾",
+                    };
+                    product(&format!("p{i:05}"), "s", title)
+                })
+                .collect();
+            let any = products
+                .iter()
+                .filter(|p| p.title.contains("苏打饼干") || p.title.contains("通勤"))
+                .count() as u64;
+            index.upsert_products(products).unwrap();
+            for in_stock_only in [false, true] {
+                let mut r = request("苏打饼干 通勤");
+                r.filter.in_stock_only = in_stock_only;
+                let result = index.search(&RankingProfile::default(), &r).unwrap();
+                assert_eq!(result.any_term_match, both < 10, "{both}");
+                let expected = if both < 10 { any } else { both as u64 };
+                assert_eq!(result.total_matched, expected, "{both}");
+            }
+        }
     }
 
     #[test]
