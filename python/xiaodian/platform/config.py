@@ -19,6 +19,12 @@ from typing import Any
 from xiaodian import _core
 
 
+#: The largest `max_order_fen` a deployment may set: 2^53 fen (about ¥90 trillion). Every amount
+#: split from such an order fits in int64 (the kernel multiplies by ratios in 128 bits); sums
+#: over many orders (balances, pending payouts, allowances) are checked where they are kept.
+MAX_ORDER_FEN_LIMIT = 2**53
+
+
 class ConfigError(Exception):
     """The configuration file or environment holds an unknown key or a value of the wrong type."""
 
@@ -38,8 +44,24 @@ class ServerConfig:
     shutdown_grace_seconds: float = 10.0
     #: DEBUG, INFO, WARNING, ERROR.
     log_level: str = "INFO"
-    #: "json" (one object per line, for machines) or "text" (for people).
+    #: "json" (one object per line, for machines) or "text" (for people). In JSON mode every
+    #: call also writes one access line (method, code, duration, caller, request id).
     log_format: str = "text"
+    #: On SIGTERM/SIGINT health reports NOT_SERVING for this long while calls are still served
+    #: (so load balancers notice and move traffic away), then new calls are refused and the
+    #: calls in flight drain within `shutdown_grace_seconds`.
+    shutdown_delay_seconds: float = 5.0
+    #: Calls admitted at once (running or queued for a worker); beyond it a call is answered
+    #: RESOURCE_EXHAUSTED at once instead of queueing without bound.
+    maximum_concurrent_rpcs: int = 256
+    #: Client-streaming and bidirectional calls open at once; beyond it RESOURCE_EXHAUSTED. Kept
+    #: below `max_workers` so unary calls and Health always find a worker.
+    max_concurrent_streams: int = 8
+    #: A stream that neither sends a message nor takes a response for this long is cancelled.
+    stream_idle_timeout_seconds: float = 30.0
+    #: Serve a non-loopback `host` without TLS (tokens would cross the network in clear text).
+    #: Off: such a server refuses to start.
+    allow_insecure_remote: bool = False
 
 
 @dataclass
@@ -48,6 +70,15 @@ class SearchConfig:
     #: none yet (for example `brand_multiplier = 2.0`, `new_merchant_window_days = 90`). Later
     #: changes go through UpdateRankingProfile, which versions them.
     default_profile: dict[str, Any] = field(default_factory=dict)
+    #: A hero image whose decoded pixels (width × height × channels × bytes per channel) would
+    #: exceed this is refused before decoding (INVALID_ARGUMENT, reason `memory`).
+    image_max_decoded_bytes: int = 160 * 1024 * 1024
+    #: Hero images decoded at once in the whole server; more wait for a slot (within their
+    #: deadline), so parallel worst-case uploads stay within a known peak memory.
+    image_max_concurrent_analyses: int = 2
+    #: Deepest result a search pages to: page tokens are issued only while
+    #: (page + 1) × page_size stays within it (a page costs work in proportion to its depth).
+    max_result_window: int = 10_000
 
 
 @dataclass
@@ -64,6 +95,11 @@ class SettlementConfig:
     new_merchant_window_days: int = 0
     #: An order settles this many days after receipt is confirmed.
     settle_after_days: int = 7
+    #: Largest gross amount (unit price × quantity) of one order line, fen (¥10 billion).
+    max_line_fen: int = 1_000_000_000_000
+    #: Largest gross amount of one order (all its lines), fen (¥100 billion). With these bounds
+    #: no split, refund or total of an order can leave int64; balances are checked as they move.
+    max_order_fen: int = 10_000_000_000_000
 
 
 @dataclass
@@ -78,8 +114,65 @@ class CreatorsConfig:
 
 
 @dataclass
+class AuthConfig:
+    #: Require a bearer token (or a mapped client certificate) for every method but health and
+    #: reflection. Off only for local experiments: every caller may then do everything.
+    enabled: bool = True
+    #: The admin token (every scope) that local tools read; created with mode 0600 at first
+    #: start when missing. Default: `admin.token` in the data directory.
+    admin_token_file: str = ""
+    #: Callers by name, each `{ sha256 = "<hex of the token's SHA-256>", scopes = [...] }`
+    #: (`xiaodian token new` prints one). Only the hash is ever stored.
+    tokens: dict[str, Any] = field(default_factory=dict)
+    #: With mTLS: client certificates by subject common name, each `{ scopes = [...] }`.
+    client_certificates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TlsConfig:
+    #: PEM server certificate chain and private key; both set turns TLS on.
+    cert_file: str = ""
+    key_file: str = ""
+    #: PEM CA bundle: when set, clients must present a certificate it signed (mTLS).
+    client_ca_file: str = ""
+
+
+@dataclass
+class PageTokensConfig:
+    #: HMAC-SHA256 key of page tokens, hex (at least 32 bytes). Empty: a random key kept in
+    #: `page-token.key` in the data directory (created with mode 0600).
+    key: str = ""
+    #: The key before the last rotation, hex: tokens it signed are still accepted.
+    previous_key: str = ""
+
+
+@dataclass
+class MetricsConfig:
+    #: Prometheus metrics over HTTP at http://host:port/metrics.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    #: 0 picks a free port (logged at start).
+    port: int = 9464
+
+
+@dataclass
+class TracingConfig:
+    #: OpenTelemetry spans for every call, continuing the caller's trace (W3C traceparent).
+    enabled: bool = False
+    service_name: str = "xiaodian"
+    #: OTLP/gRPC collector, e.g. "http://127.0.0.1:4317"; empty: spans are made (trace ids
+    #: reach the access log) but not exported.
+    otlp_endpoint: str = ""
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    page_tokens: PageTokensConfig = field(default_factory=PageTokensConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     settlement: SettlementConfig = field(default_factory=SettlementConfig)
     creators: CreatorsConfig = field(default_factory=CreatorsConfig)
@@ -87,6 +180,18 @@ class Config:
     @property
     def database_path(self) -> Path:
         return Path(self.server.data_dir) / "xiaodian.db"
+
+    @property
+    def admin_token_path(self) -> Path:
+        return Path(self.auth.admin_token_file or Path(self.server.data_dir) / ADMIN_TOKEN_FILE)
+
+
+#: The admin token's file name in the data directory (read by the CLI, the demo loader and
+#: `xiaodian.Client`).
+ADMIN_TOKEN_FILE = "admin.token"
+
+#: `XIAODIAN_*` variables that are not settings: the config file, and what clients read.
+CLIENT_VARIABLES = frozenset({"XIAODIAN_CONFIG", "XIAODIAN_TOKEN", "XIAODIAN_ADDR"})
 
 
 def _coerce(value: Any, kind: type, where: str) -> Any:
@@ -138,13 +243,23 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             if name not in sections or not isinstance(values, dict):
                 raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(sorted(sections))}")
             _apply(sections[name], name, values, str(path))
+    known = set(CLIENT_VARIABLES)
     for name, section_obj in sections.items():
         overrides = {}
         for f in dataclasses.fields(section_obj):
+            if f.type == "dict[str, Any]":
+                continue
             variable = f"XIAODIAN_{name}_{f.name}".upper()
-            if variable in environ and f.type != "dict[str, Any]":
+            known.add(variable)
+            if variable in environ:
                 overrides[f.name] = environ[variable]
         _apply(section_obj, name, overrides, "environment")
+    unknown = sorted(v for v in environ if v.startswith("XIAODIAN_") and v not in known)
+    if unknown:
+        raise ConfigError(
+            f"unknown environment variable {unknown[0]} (settings are XIAODIAN_<SECTION>_<KEY>, "
+            f"e.g. XIAODIAN_SERVER_PORT; see python/xiaodian/platform/config.py)"
+        )
     _check(config)
     return config
 
@@ -159,6 +274,39 @@ def _check(config: Config) -> None:
         raise ConfigError(f"[server] log_format must be 'json' or 'text', got {server.log_format!r}")
     if server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[server] log_level must be DEBUG, INFO, WARNING or ERROR, got {server.log_level!r}")
+    for key in ("shutdown_grace_seconds", "shutdown_delay_seconds"):
+        if not 0 <= getattr(server, key) <= 3600:
+            raise ConfigError(f"[server] {key} must be within 0-3600 seconds")
+    if not 1 <= server.max_concurrent_streams < server.max_workers:
+        raise ConfigError(
+            "[server] max_concurrent_streams must be >= 1 and below max_workers (unary calls need a worker too)"
+        )
+    if server.maximum_concurrent_rpcs < server.max_workers:
+        raise ConfigError("[server] maximum_concurrent_rpcs must be >= max_workers")
+    if not 0 < server.stream_idle_timeout_seconds <= 86_400:
+        raise ConfigError("[server] stream_idle_timeout_seconds must be within (0, 86400]")
+    if not 0 < server.max_message_bytes <= 2**31 - 1:
+        raise ConfigError("[server] max_message_bytes must be within 1-2,147,483,647")
+    if not 0 <= config.metrics.port <= 65535:
+        raise ConfigError(f"[metrics] port must be within 0-65535, got {config.metrics.port}")
+    tls = config.tls
+    if bool(tls.cert_file) != bool(tls.key_file):
+        raise ConfigError("[tls] cert_file and key_file must be set together")
+    if tls.client_ca_file and not tls.cert_file:
+        raise ConfigError("[tls] client_ca_file (mTLS) needs cert_file and key_file")
+    for key in ("key", "previous_key"):
+        value = getattr(config.page_tokens, key)
+        try:
+            ok = not value or len(bytes.fromhex(value)) >= 32
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"[page_tokens] {key} must be empty or at least 32 bytes as hex (64 hex digits)")
+    search = config.search
+    if search.image_max_decoded_bytes < 1 or search.image_max_concurrent_analyses < 1:
+        raise ConfigError("[search] image_max_decoded_bytes and image_max_concurrent_analyses must be >= 1")
+    if search.max_result_window < 100:
+        raise ConfigError("[search] max_result_window must be >= 100 (the largest page)")
     settlement = config.settlement
     for key in ("default_fee_rate_ppm", "new_merchant_rate_ppm"):
         if not 0 <= getattr(settlement, key) <= 1_000_000:
@@ -171,6 +319,13 @@ def _check(config: Config) -> None:
     for key in ("new_merchant_cap_fen", "new_merchant_window_days", "settle_after_days"):
         if getattr(settlement, key) < 0:
             raise ConfigError(f"[settlement] {key} must be >= 0")
+    if not 1 <= settlement.max_line_fen <= settlement.max_order_fen <= MAX_ORDER_FEN_LIMIT:
+        raise ConfigError(
+            f"[settlement] max_line_fen and max_order_fen must satisfy 1 <= max_line_fen <= max_order_fen "
+            f"<= {MAX_ORDER_FEN_LIMIT:,}"
+        )
+    if settlement.settle_after_days > 3650 or settlement.new_merchant_window_days > 36500:
+        raise ConfigError("[settlement] settle_after_days must be <= 3650 and new_merchant_window_days <= 36500")
     creators = config.creators
     weights = (creators.gmv_weight_ppm, creators.sales_weight_ppm, creators.followers_weight_ppm)
     if min(weights) < 0 or sum(weights) != 1_000_000:

@@ -76,7 +76,7 @@ class XiaodianServer:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        self.search = SearchService(self.db, new_engine(self.db))
+        self.search = SearchService(self.db, new_engine(self.db), config.search)
         search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
         self.creators = CreatorService(self.db, config.creators)
         creator_grpc.add_CreatorServiceServicer_to_server(self.creators, self._server)

@@ -15,6 +15,7 @@ import grpc
 
 from xiaodian import _core
 from xiaodian.errors import InvalidArgument
+from xiaodian.platform.config import SearchConfig
 from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.validation import Violations
@@ -58,9 +59,10 @@ def new_engine(db: Database) -> _core.SearchEngine:
 
 
 class SearchService(pb_grpc.SearchServiceServicer):
-    def __init__(self, db: Database, engine: _core.SearchEngine) -> None:
+    def __init__(self, db: Database, engine: _core.SearchEngine, config: SearchConfig | None = None) -> None:
         self.db = db
         self.engine = engine
+        self.config = config or SearchConfig()
 
     def _after_commit(self, update: Callable[[_core.SearchEngine], object]) -> None:
         """Applies `update` to the index once the write commits. Should it fail, the committed
