@@ -72,11 +72,12 @@ class SearchEngine:
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """The query terms of `text` with their `required` flags."""
 
-def analyze_hero_image(image_bytes: bytes) -> dict[str, Any]:
-    """Decodes (limits first: 10 MB, 50 megapixels, JPEG/PNG/WebP/BMP, no animation) and
-    analyses a hero image. Keys as `xiaodian.v1.HeroImageReport` (`format` its enum number).
-    Raises `InvalidArgument` on `image_bytes` whose description starts with the reason:
-    format, size, dimensions, animation or corrupt."""
+def analyze_hero_image(image_bytes: bytes, max_decoded_bytes: int) -> dict[str, Any]:
+    """Decodes (limits first: 10 MB, 50 megapixels, JPEG/PNG/WebP/BMP, no animation, and the
+    memory the analysis would hold at once, worked out from the header, at most
+    `max_decoded_bytes`) and analyses a hero image. Keys as `xiaodian.v1.HeroImageReport`
+    (`format` its enum number). Raises `InvalidArgument` on `image_bytes` whose description
+    starts with the reason: format, size, dimensions, animation, corrupt or memory."""
 
 def dhash_distance(a: int, b: int) -> int:
     """Hamming distance between two 64-bit dHashes."""

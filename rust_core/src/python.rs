@@ -553,10 +553,15 @@ impl From<HeroReport> for HeroReportDict {
 
 /// Decodes (with every limit checked first) and analyses a hero image; raises
 /// `InvalidArgument` with a violation on `image_bytes` whose description starts with the
-/// reason: format, size, dimensions, animation or corrupt.
+/// reason: format, size, dimensions, animation, corrupt, or memory (the analysis would hold
+/// more than `max_decoded_bytes` at once, worked out from the header before decoding).
 #[pyfunction]
-fn analyze_hero_image(py: Python<'_>, image_bytes: &[u8]) -> PyResult<HeroReportDict> {
-    py.detach(|| hero::analyze(image_bytes))
+fn analyze_hero_image(
+    py: Python<'_>,
+    image_bytes: &[u8],
+    max_decoded_bytes: u64,
+) -> PyResult<HeroReportDict> {
+    py.detach(|| hero::analyze(image_bytes, max_decoded_bytes))
         .map(Into::into)
         .map_err(to_py_err)
 }

@@ -38,10 +38,20 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 from xiaodian import _core
 from xiaodian.errors import InvalidArgument
+from xiaodian.platform.config import SearchConfig
 from xiaodian.reference import hero as reference
 
 Analyze = Callable[[bytes], dict[str, Any]]
-ANALYSES: dict[str, Analyze] = {"rust": _core.analyze_hero_image, "reference": reference.analyze_hero_image}
+#: The configured memory budget; the pictures here stay far below it (the reference has no
+#: memory rule: `tests/search/test_hero_image_memory.py` tests the Rust one).
+BUDGET = SearchConfig().image_max_decoded_bytes
+
+
+def rust(data: bytes) -> dict[str, Any]:
+    return _core.analyze_hero_image(data, BUDGET)
+
+
+ANALYSES: dict[str, Analyze] = {"rust": rust, "reference": reference.analyze_hero_image}
 REASONS = {"format", "size", "dimensions", "animation", "corrupt"}
 NEAR = 6  # the search's default duplicate_max_distance
 QUICK = 1.0  # seconds a refusal may take (a safety check, not a benchmark)
@@ -93,10 +103,6 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **options)
     return out.getvalue()
-
-
-def rust(data: bytes) -> dict[str, Any]:
-    return _core.analyze_hero_image(data)
 
 
 def distance(a: int, b: int) -> int:

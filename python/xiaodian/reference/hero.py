@@ -27,6 +27,12 @@ Limits, checked in the Rust order before any pixel is decoded:
   skipped by their lengths, each scan's entropy-coded data up to its next marker), reaches an
   EOI marker after a scan. Pillow alone would accept a baseline JPEG that lacks only its EOI.
 
+The Rust analysis has one more limit, `memory`: a budget (`SearchConfig.image_max_decoded_bytes`)
+on what decoding and resizing with the `image` crate would hold at once, worked out from the
+header (`rust_core/src/hero/mod.rs`, `analysis_bytes`). It is a property of the Rust crates'
+buffers, not of the signals, so this twin leaves it out: Pillow's buffers differ, and the
+differential tests use pictures far below the budget.
+
 Signals (the definitions of the Rust module documentation):
 - grey = `im.convert("RGB").convert("L")`, Pillow's ITU-R 601 luma
   `(19595 R + 38470 G + 7471 B + 32768) >> 16`, the formula the Rust code spells out, alpha

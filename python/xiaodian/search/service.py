@@ -6,6 +6,7 @@ transaction commits, in commit order; at start the index is rebuilt from the dat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,32 +19,39 @@ from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SearchConfig
 from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
+from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
 from xiaodian.search import catalog, profiles, query
+from xiaodian.search.image_slots import ImageAnalysisSlots
 from xiaodian.v1 import search_service_pb2 as pb
 from xiaodian.v1 import search_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger("xiaodian.search")
 
 
-def hero_reports(products: Sequence[pb.Product]) -> list[pb.HeroImageReport | None]:
-    """Each product's hero-image report: analysed from the bytes (in Rust, without the GIL),
+def hero_reports(
+    products: Sequence[pb.Product], slots: ImageAnalysisSlots, context: grpc.ServicerContext | None
+) -> list[pb.HeroImageReport | None]:
+    """Each product's hero-image report: analysed from the bytes (in Rust, without the GIL,
+    within the memory budget, the batch's images one after another in one analysis slot),
     taken as sent, or None without a hero image. Every bad image is reported, each as a field
-    violation on `products[i].hero_image.image_bytes`, and then the batch is refused."""
+    violation on `products[i].hero_image.image_bytes`, and then the batch is refused; without
+    a free slot within the deadline the batch is `ResourceExhausted`."""
+    sources = [p.hero_image.WhichOneof("source") if p.HasField("hero_image") else None for p in products]
     reports: list[pb.HeroImageReport | None] = []
     violations: list[tuple[str, str]] = []
-    for i, product in enumerate(products):
-        source = product.hero_image.WhichOneof("source") if product.HasField("hero_image") else None
-        if source == "image_bytes":
-            try:
-                reports.append(pb.HeroImageReport(**_core.analyze_hero_image(product.hero_image.image_bytes)))
-            except InvalidArgument as error:
-                violations += error.under(f"products[{i}].hero_image").violations
+    with slots.slot(context) if "image_bytes" in sources else contextlib.nullcontext():
+        for i, (product, source) in enumerate(zip(products, sources, strict=True)):
+            if source == "image_bytes":
+                try:
+                    reports.append(pb.HeroImageReport(**slots.analyze(product.hero_image.image_bytes)))
+                except InvalidArgument as error:
+                    violations += error.under(f"products[{i}].hero_image").violations
+                    reports.append(None)
+            elif source == "report":
+                reports.append(product.hero_image.report)
+            else:
                 reports.append(None)
-        elif source == "report":
-            reports.append(product.hero_image.report)
-        else:
-            reports.append(None)
     if violations:
         raise InvalidArgument("invalid hero images: " + "; ".join(f"{f}: {d}" for f, d in violations), violations)
     return reports
@@ -59,10 +67,18 @@ def new_engine(db: Database) -> _core.SearchEngine:
 
 
 class SearchService(pb_grpc.SearchServiceServicer):
-    def __init__(self, db: Database, engine: _core.SearchEngine, config: SearchConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        engine: _core.SearchEngine,
+        config: SearchConfig | None = None,
+        tokens: PageTokens | None = None,
+    ) -> None:
         self.db = db
         self.engine = engine
         self.config = config or SearchConfig()
+        self.tokens = tokens or PageTokens.random()
+        self.image_slots = ImageAnalysisSlots.from_config(self.config)
 
     def _after_commit(self, update: Callable[[_core.SearchEngine], object]) -> None:
         """Applies `update` to the index once the write commits. Should it fail, the committed
@@ -107,10 +123,12 @@ class SearchService(pb_grpc.SearchServiceServicer):
 
         return run_once(self.db, "UpsertShops", request, pb.UpsertShopsResponse, write)
 
-    def _upsert_products(self, request: pb.UpsertProductsRequest) -> pb.UpsertProductsResponse:
+    def _upsert_products(
+        self, request: pb.UpsertProductsRequest, context: grpc.ServicerContext | None
+    ) -> pb.UpsertProductsResponse:
         # Images are decoded before the write transaction, so the write lock is never held
         # while pixels are analysed.
-        reports = hero_reports(request.products)
+        reports = hero_reports(request.products, self.image_slots, context)
 
         def write(conn):  # type: ignore[no-untyped-def]
             catalog.validate_products(conn, request.products)
@@ -124,7 +142,7 @@ class SearchService(pb_grpc.SearchServiceServicer):
     def UpsertProducts(
         self, request: pb.UpsertProductsRequest, context: grpc.ServicerContext
     ) -> pb.UpsertProductsResponse:
-        return self._upsert_products(request)
+        return self._upsert_products(request, context)
 
     def StreamUpsertProducts(
         self, request_iterator: Iterator[pb.StreamUpsertProductsRequest], context: grpc.ServicerContext
@@ -132,7 +150,9 @@ class SearchService(pb_grpc.SearchServiceServicer):
         summary = pb.StreamUpsertProductsResponse()
         for batch in request_iterator:
             # A batch is the same write as UpsertProducts: a retried batch replays either way.
-            done = self._upsert_products(pb.UpsertProductsRequest(request_id=batch.request_id, products=batch.products))
+            done = self._upsert_products(
+                pb.UpsertProductsRequest(request_id=batch.request_id, products=batch.products), context
+            )
             summary.batch_count += 1
             for result in done.results:
                 if result.outcome == pb.UPSERT_OUTCOME_CREATED:
@@ -161,17 +181,20 @@ class SearchService(pb_grpc.SearchServiceServicer):
 
     def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
         query.validate(request)
-        token = query.decode_token(request)
+        window = self.config.max_result_window
+        token = query.decode_token(request, self.tokens, window)
         name = request.profile or profiles.DEFAULT_PROFILE_NAME
         version = token.profile_version if token else request.profile_version
         profile = profiles.get_profile(self.db.connection(), name, version)
         engine_request: dict[str, Any] = query.engine_request(request, token)
         result = self.engine.search(profile.as_engine_dict(), engine_request)
-        return query.response(request, result, engine_request, profile.name, profile.version)
+        return query.response(request, result, engine_request, profile.name, profile.version, self.tokens, window)
 
     def AnalyzeHeroImage(
         self, request: pb.AnalyzeHeroImageRequest, context: grpc.ServicerContext
     ) -> pb.AnalyzeHeroImageResponse:
         if not request.image_bytes:
             raise InvalidArgument.of("image_bytes", "is required")
-        return pb.AnalyzeHeroImageResponse(report=pb.HeroImageReport(**_core.analyze_hero_image(request.image_bytes)))
+        with self.image_slots.slot(context):
+            report = self.image_slots.analyze(request.image_bytes)
+        return pb.AnalyzeHeroImageResponse(report=pb.HeroImageReport(**report))

@@ -6,6 +6,23 @@
 //! dimensions, is refused from its header), and no animation (APNG, animated WebP). Decoding
 //! itself runs under `image::Limits` as a second guard.
 //!
+//! Memory: before any pixel buffer exists, [`analysis_bytes`] works out from the header what
+//! the analysis will hold at its peak, and an image above the caller's budget is refused with
+//! the reason `memory`. That figure is the larger of two moments:
+//! - decoding: the decoded pixels (`ImageDecoder::total_bytes`: width × height × channels ×
+//!   bytes per channel, 16-bit samples included) plus what the decoder holds beside them and
+//!   that grows with the image: a copy of the input (the JPEG decoder keeps one), the 16-bit
+//!   DCT coefficients of every component of a progressive or multi-scan JPEG, the YUV planes
+//!   (and a decoded alpha plane) of a lossy WebP, the RGBA frame a lossless WebP without alpha
+//!   is decoded into first;
+//! - resizing: the decoded buffer (turned into grey in place, below) plus the `image` crate's
+//!   vertical pass, `width × scaled height` RGBA f32 pixels (16 bytes each).
+//!
+//! The grey image is computed in place, over the decoded buffer (pixel i's grey byte is
+//! written at index i, after that pixel's own bytes were read), so no RGB or grey copy of the
+//! full image is ever made. What the figure leaves out is fixed or small beside it: row
+//! buffers, zlib and Huffman state, the scaled 256-pixel image.
+//!
 //! Signals, computed on the grey image (ITU-R 601 luma as Pillow's "L":
 //! `(19595 R + 38470 G + 7471 B + 32768) / 65536`) scaled so its longer side is at most
 //! [`ANALYSIS_SIDE`] pixels (triangle filter):
@@ -24,7 +41,10 @@ use std::io::Cursor;
 use image::codecs::png::PngDecoder;
 use image::codecs::webp::WebPDecoder;
 use image::imageops::FilterType;
-use image::{DynamicImage, GrayImage, ImageFormat, ImageReader, Limits};
+use image::{
+    ColorType, DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageFormat, ImageReader,
+    Limits, Luma,
+};
 use image_hasher::{HashAlg, HasherConfig};
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
@@ -57,6 +77,7 @@ pub enum Refusal {
     Dimensions,
     Animation,
     Corrupt,
+    Memory,
 }
 
 impl Refusal {
@@ -67,6 +88,7 @@ impl Refusal {
             Refusal::Dimensions => "dimensions",
             Refusal::Animation => "animation",
             Refusal::Corrupt => "corrupt",
+            Refusal::Memory => "memory",
         }
     }
 }
@@ -92,8 +114,29 @@ pub struct HeroReport {
     pub quality: f64,
 }
 
-/// Checks the limits from the bytes and the header, then decodes.
-pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
+/// A decoded image turned grey: its first `width × height` bytes are the grey pixels (the rest
+/// of the buffer is what the decoded pixels took beyond one byte each, left in place rather
+/// than copied into a smaller buffer).
+#[derive(Debug)]
+pub struct DecodedGrey {
+    pub width: u32,
+    pub height: u32,
+    pub format: HeroFormat,
+    buffer: Vec<u8>,
+}
+
+impl DecodedGrey {
+    /// The full-size grey image (ITU-R 601 luma, alpha ignored).
+    pub fn grey(&self) -> ImageBuffer<Luma<u8>, &[u8]> {
+        let len = self.width as usize * self.height as usize;
+        ImageBuffer::from_raw(self.width, self.height, &self.buffer[..len])
+            .expect("one grey byte per pixel")
+    }
+}
+
+/// Checks the limits from the bytes and the header (the memory the analysis would take
+/// against `max_decoded_bytes` among them), then decodes and turns the pixels grey in place.
+pub fn decode(bytes: &[u8], max_decoded_bytes: u64) -> CoreResult<DecodedGrey> {
     if bytes.len() > MAX_BYTES {
         return Err(refuse(
             Refusal::Size,
@@ -161,8 +204,208 @@ pub fn decode(bytes: &[u8]) -> CoreResult<(DynamicImage, HeroFormat)> {
     limits.max_alloc = Some(pixels * 16 + (1 << 20));
     let mut reader = ImageReader::with_format(Cursor::new(bytes), reader.format().unwrap());
     reader.limits(limits);
-    let image = reader.decode().map_err(|e| refuse(Refusal::Corrupt, e))?;
-    Ok((image, format))
+    // Creating the decoder reads the header only; no pixel buffer exists yet.
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| refuse(Refusal::Corrupt, e))?;
+    if decoder.dimensions() != (width, height) {
+        return Err(refuse(
+            Refusal::Corrupt,
+            format!(
+                "the decoder reads {}x{}, the header {width}x{height}",
+                decoder.dimensions().0,
+                decoder.dimensions().1
+            ),
+        ));
+    }
+    let color = decoder.color_type();
+    if !matches!(
+        color,
+        ColorType::L8
+            | ColorType::La8
+            | ColorType::Rgb8
+            | ColorType::Rgba8
+            | ColorType::L16
+            | ColorType::La16
+            | ColorType::Rgb16
+            | ColorType::Rgba16
+    ) {
+        return Err(refuse(
+            Refusal::Format,
+            format!("{color:?} samples are not accepted (8 or 16 bits)"),
+        ));
+    }
+    let decoded_bytes = decoder.total_bytes();
+    let needed = analysis_bytes(bytes, format, width, height, decoded_bytes);
+    if needed > max_decoded_bytes {
+        return Err(refuse(
+            Refusal::Memory,
+            format!(
+                "{width}x{height} {color:?} decodes to {decoded_bytes} bytes and the analysis \
+                 would take {needed} ({}), over the budget of {max_decoded_bytes} bytes ({})",
+                mib(needed),
+                mib(max_decoded_bytes)
+            ),
+        ));
+    }
+    let mut buffer = vec![0u8; decoded_bytes as usize];
+    decoder
+        .read_image(&mut buffer)
+        .map_err(|e| refuse(Refusal::Corrupt, e))?;
+    grey_in_place(&mut buffer, color);
+    Ok(DecodedGrey {
+        width,
+        height,
+        format,
+        buffer,
+    })
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The most memory the analysis of this image holds at once, from the header (what it
+/// counts: the module documentation).
+pub fn analysis_bytes(
+    bytes: &[u8],
+    format: HeroFormat,
+    width: u32,
+    height: u32,
+    decoded_bytes: u64,
+) -> u64 {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let pixels = w * h;
+    let beside_pixels = match format {
+        HeroFormat::Png | HeroFormat::Bmp => 0,
+        HeroFormat::Jpeg => bytes.len() as u64 + jpeg_coefficient_bytes(bytes, w, h),
+        HeroFormat::WebP => webp_working_bytes(bytes, w, h, decoded_bytes),
+    };
+    let decoding = decoded_bytes + beside_pixels;
+    let (_, scaled_height) = analysis_size(width, height);
+    let resizing = if width.max(height) > ANALYSIS_SIDE {
+        decoded_bytes + w * u64::from(scaled_height) * 16
+    } else {
+        decoded_bytes + pixels
+    };
+    decoding.max(resizing)
+}
+
+/// The DCT coefficients (2 bytes each, every component) that the JPEG decoder keeps for the
+/// whole image when the picture is not complete after its first scan: progressive JPEGs, and
+/// sequential ones whose first scan lacks a component. 0 for a single interleaved scan.
+fn jpeg_coefficient_bytes(b: &[u8], w: u64, h: u64) -> u64 {
+    let mut components: Vec<(u64, u64)> = Vec::new();
+    let mut progressive = false;
+    let mut i = 2;
+    while i + 3 < b.len() {
+        if b[i] != 0xFF {
+            break;
+        }
+        let marker = b[i + 1];
+        if marker == 0xFF {
+            i += 1;
+            continue;
+        }
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+            i += 2;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+        let segment = b.get(i + 4..(i + 2 + len).min(b.len())).unwrap_or(&[]);
+        match marker {
+            // Start of frame (not DHT C4, JPG C8, DAC CC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                let n = usize::from(*segment.get(5).unwrap_or(&0));
+                components = (0..n)
+                    .filter_map(|c| segment.get(6 + 3 * c + 1))
+                    .map(|&s| (u64::from(s >> 4).max(1), u64::from(s & 0x0F).max(1)))
+                    .collect();
+            }
+            0xDA => {
+                let in_first_scan = usize::from(*segment.first().unwrap_or(&0));
+                if components.is_empty() || (!progressive && in_first_scan >= components.len()) {
+                    return 0;
+                }
+                let h_max = components.iter().map(|c| c.0).max().unwrap_or(1);
+                let v_max = components.iter().map(|c| c.1).max().unwrap_or(1);
+                let (mcu_x, mcu_y) = (w.div_ceil(8 * h_max), h.div_ceil(8 * v_max));
+                return components
+                    .iter()
+                    .map(|&(hs, vs)| mcu_x * mcu_y * 64 * hs * vs * 2)
+                    .sum();
+            }
+            _ => {}
+        }
+        i += 2 + len;
+    }
+    0
+}
+
+/// What the WebP decoder holds beside the decoded pixels: a lossy picture's YUV planes
+/// (1.5 bytes per pixel of the macroblock-padded size) and, with an alpha channel, the alpha
+/// plane (decoded as RGBA and kept as one byte: 5 per pixel at most); a lossless picture
+/// without alpha is decoded into an RGBA frame first (4 per pixel). With no recognisable
+/// chunk, the most of these.
+fn webp_working_bytes(b: &[u8], w: u64, h: u64, decoded_bytes: u64) -> u64 {
+    let (mut lossy, mut lossless, mut alpha) = (false, false, false);
+    let mut i = 12;
+    while i + 8 <= b.len() {
+        let size = u64::from(u32::from_le_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]));
+        match &b[i..i + 4] {
+            b"VP8 " => lossy = true,
+            b"VP8L" => lossless = true,
+            b"ALPH" => alpha = true,
+            _ => {}
+        }
+        let Some(next) = (i as u64).checked_add(8 + size + (size & 1)) else {
+            break;
+        };
+        i = usize::try_from(next).unwrap_or(usize::MAX);
+    }
+    let yuv = w.div_ceil(16) * 16 * h.div_ceil(16) * 16 * 3 / 2;
+    let rgba_frame = w * h * 4;
+    if lossy && !lossless {
+        yuv + if alpha { w * h * 5 } else { 0 }
+    } else if lossless && !lossy {
+        if decoded_bytes == w * h * 4 {
+            0
+        } else {
+            rgba_frame
+        }
+    } else {
+        (yuv + w * h * 5).max(rgba_frame)
+    }
+}
+
+/// Turns decoded pixels (`color`, 16-bit samples in native byte order as `read_image` writes
+/// them) into grey in place: pixel i's grey byte goes to index i, which only overwrites bytes
+/// of pixels already read. The same values as converting to 8-bit RGB with the `image` crate
+/// (16-bit samples rounded, `(v + 128) / 257`) and then taking the luma.
+fn grey_in_place(buffer: &mut [u8], color: ColorType) {
+    let luma = |r: u8, g: u8, b: u8| {
+        let [r, g, b] = [u32::from(r), u32::from(g), u32::from(b)];
+        ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8
+    };
+    let narrow = |b: &[u8]| ((u32::from(u16::from_ne_bytes([b[0], b[1]])) + 128) / 257) as u8;
+    let step = usize::from(color.bytes_per_pixel());
+    let grey_of = |p: &[u8]| -> u8 {
+        match color {
+            ColorType::L8 | ColorType::La8 => p[0],
+            ColorType::Rgb8 | ColorType::Rgba8 => luma(p[0], p[1], p[2]),
+            ColorType::L16 | ColorType::La16 => narrow(&p[0..2]),
+            _ => luma(narrow(&p[0..2]), narrow(&p[2..4]), narrow(&p[4..6])),
+        }
+    };
+    if color == ColorType::L8 {
+        return;
+    }
+    let count = buffer.len() / step;
+    for i in 0..count {
+        let value = grey_of(&buffer[i * step..(i + 1) * step]);
+        buffer[i] = value;
+    }
 }
 
 /// True when a JPEG's segments, walked by their lengths from the start, reach an end-of-image
@@ -242,34 +485,27 @@ fn header_dimensions(bytes: &[u8], format: HeroFormat) -> CoreResult<(u64, u64)>
     Ok((size.width as u64, size.height as u64))
 }
 
-/// Grey (ITU-R 601 luma, Pillow's "L" formula), alpha ignored.
-fn grey(image: &DynamicImage) -> GrayImage {
-    let luma = |rgb: &[u8]| {
-        let [r, g, b] = [u32::from(rgb[0]), u32::from(rgb[1]), u32::from(rgb[2])];
-        ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8
-    };
-    let (w, h) = (image.width(), image.height());
-    let pixels: Vec<u8> = match image {
-        DynamicImage::ImageLuma8(grey) => return grey.clone(),
-        DynamicImage::ImageRgb8(rgb) => rgb.as_raw().chunks_exact(3).map(luma).collect(),
-        DynamicImage::ImageRgba8(rgba) => rgba.as_raw().chunks_exact(4).map(luma).collect(),
-        other => other.to_rgb8().as_raw().chunks_exact(3).map(luma).collect(),
-    };
-    GrayImage::from_raw(w, h, pixels).expect("one grey byte per pixel")
+/// The size of the grey image the signals are computed on: the longer side scaled to
+/// [`ANALYSIS_SIDE`] (rounded, at least 1), or the image's own size if not longer.
+fn analysis_size(width: u32, height: u32) -> (u32, u32) {
+    let longer = width.max(height);
+    if longer <= ANALYSIS_SIDE {
+        return (width, height);
+    }
+    let scale = f64::from(ANALYSIS_SIDE) / f64::from(longer);
+    let nw = ((f64::from(width) * scale).round() as u32).max(1);
+    let nh = ((f64::from(height) * scale).round() as u32).max(1);
+    (nw, nh)
 }
 
 /// The grey image scaled so its longer side is at most [`ANALYSIS_SIDE`].
-fn analysis_grey(image: &DynamicImage) -> GrayImage {
-    let full = grey(image);
+fn analysis_grey(full: &ImageBuffer<Luma<u8>, &[u8]>) -> GrayImage {
     let (w, h) = full.dimensions();
-    let longer = w.max(h);
-    if longer <= ANALYSIS_SIDE {
-        return full;
+    let (nw, nh) = analysis_size(w, h);
+    if (nw, nh) == (w, h) {
+        return GrayImage::from_raw(w, h, full.as_raw().to_vec()).expect("one byte per pixel");
     }
-    let scale = f64::from(ANALYSIS_SIDE) / f64::from(longer);
-    let nw = ((f64::from(w) * scale).round() as u32).max(1);
-    let nh = ((f64::from(h) * scale).round() as u32).max(1);
-    image::imageops::resize(&full, nw, nh, FilterType::Triangle)
+    image::imageops::resize(full, nw, nh, FilterType::Triangle)
 }
 
 /// Population variance of the 4-neighbour Laplacian over interior pixels (0 below 3×3),
@@ -335,12 +571,14 @@ pub fn dhash(image: &DynamicImage) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-/// Decodes (with every limit) and analyses a hero image.
-pub fn analyze(bytes: &[u8]) -> CoreResult<HeroReport> {
-    let (image, format) = decode(bytes)?;
-    let (width, height) = (image.width(), image.height());
+/// Decodes (with every limit, `max_decoded_bytes` the memory budget of [`analysis_bytes`])
+/// and analyses a hero image.
+pub fn analyze(bytes: &[u8], max_decoded_bytes: u64) -> CoreResult<HeroReport> {
+    let decoded = decode(bytes, max_decoded_bytes)?;
+    let (width, height, format) = (decoded.width, decoded.height, decoded.format);
     let squareness = f64::from(width.min(height)) / f64::from(width.max(height));
-    let grey = analysis_grey(&image);
+    let grey = analysis_grey(&decoded.grey());
+    drop(decoded);
     let sharpness = laplacian_variance(&grey);
     let pixels = grey.as_raw();
     let exposure = pixels.iter().map(|&p| f64::from(p)).sum::<f64>() / pixels.len() as f64 / 255.0;
@@ -353,7 +591,7 @@ pub fn analyze(bytes: &[u8]) -> CoreResult<HeroReport> {
         sharpness,
         exposure,
         border_whiteness,
-        dhash: dhash(&DynamicImage::ImageLuma8(grey.clone())),
+        dhash: dhash(&DynamicImage::ImageLuma8(grey)),
         quality: quality(squareness, sharpness, exposure, border_whiteness),
     })
 }
@@ -362,6 +600,13 @@ pub fn analyze(bytes: &[u8]) -> CoreResult<HeroReport> {
 mod tests {
     use super::*;
     use image::{ImageBuffer, Rgb, RgbImage};
+
+    /// The configured default budget (`SearchConfig.image_max_decoded_bytes`).
+    const BUDGET: u64 = 160 << 20;
+
+    fn analyze_default(bytes: &[u8]) -> CoreResult<HeroReport> {
+        analyze(bytes, BUDGET)
+    }
 
     fn encode(image: &RgbImage, format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -381,7 +626,8 @@ mod tests {
 
     #[test]
     fn reports_geometry_and_signals() {
-        let report = analyze(&encode(&checkerboard(400, 400, 20), ImageFormat::Png)).unwrap();
+        let report =
+            analyze_default(&encode(&checkerboard(400, 400, 20), ImageFormat::Png)).unwrap();
         assert_eq!(
             (report.width, report.height, report.format),
             (400, 400, HeroFormat::Png)
@@ -389,7 +635,7 @@ mod tests {
         assert_eq!(report.squareness, 1.0);
         assert!(report.sharpness > 100.0);
         assert!((0.0..=1.0).contains(&report.quality));
-        let wide = analyze(&encode(&checkerboard(600, 200, 20), ImageFormat::Png)).unwrap();
+        let wide = analyze_default(&encode(&checkerboard(600, 200, 20), ImageFormat::Png)).unwrap();
         assert!((wide.squareness - 1.0 / 3.0).abs() < 1e-12);
         assert!(wide.quality < report.quality);
     }
@@ -397,14 +643,18 @@ mod tests {
     #[test]
     fn a_flat_image_has_no_sharpness() {
         let flat: RgbImage = ImageBuffer::from_pixel(100, 100, Rgb([255, 255, 255]));
-        let report = analyze(&encode(&flat, ImageFormat::Bmp)).unwrap();
+        let report = analyze_default(&encode(&flat, ImageFormat::Bmp)).unwrap();
         assert_eq!(report.sharpness, 0.0);
         assert_eq!(report.border_whiteness, 1.0);
         assert_eq!(report.exposure, 1.0);
     }
 
     fn reason(bytes: &[u8]) -> String {
-        match analyze(bytes) {
+        reason_within(bytes, BUDGET)
+    }
+
+    fn reason_within(bytes: &[u8], budget: u64) -> String {
+        match analyze(bytes, budget) {
             Err(CoreError::InvalidArgument(v)) => {
                 v[0].description.split(':').next().unwrap().to_owned()
             }
@@ -417,7 +667,7 @@ mod tests {
         assert_eq!(reason(b"definitely not an image"), "format");
         assert_eq!(reason(&vec![0u8; MAX_BYTES + 1]), "size");
         let jpeg = encode(&checkerboard(64, 64, 8), ImageFormat::Jpeg);
-        assert!(analyze(&jpeg).is_ok());
+        assert!(analyze_default(&jpeg).is_ok());
         assert_eq!(reason(&jpeg[..jpeg.len() - 40]), "corrupt");
         let png = encode(&checkerboard(64, 64, 8), ImageFormat::Png);
         // A PNG declaring 100,000 x 100,000 pixels (CRC left stale: the header size is read
@@ -430,7 +680,7 @@ mod tests {
         // A small BMP whose header declares 100,000 x 100,000 pixels: refused from the header.
         let mut top_down = encode(&checkerboard(8, 8, 2), ImageFormat::Bmp);
         top_down[22..26].copy_from_slice(&(-8i32).to_le_bytes());
-        assert_eq!(analyze(&top_down).unwrap().height, 8);
+        assert_eq!(analyze_default(&top_down).unwrap().height, 8);
         let mut bomb = encode(&checkerboard(8, 8, 2), ImageFormat::Bmp);
         bomb[18..22].copy_from_slice(&100_000i32.to_le_bytes());
         bomb[22..26].copy_from_slice(&100_000i32.to_le_bytes());
@@ -444,6 +694,302 @@ mod tests {
         };
         if !gif.is_empty() {
             assert_eq!(reason(&gif), "format");
+        }
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A valid PNG signature and IHDR (correct CRC) declaring `width × height` pixels of 16-bit
+    /// RGBA, followed by one tiny IDAT and IEND: no pixel data to speak of.
+    fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        };
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+        chunk(b"IHDR", &ihdr);
+        chunk(b"IDAT", &[0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        chunk(b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn refuses_over_the_memory_budget_from_the_header() {
+        // The bug report's picture: 7000 x 7000 16-bit RGBA, inside the 50 megapixels, 392 MB
+        // decoded. No pixel data follows the header: refused for memory, not as corrupt.
+        let bomb = png_header_only(7000, 7000);
+        assert_eq!(reason(&bomb), "memory");
+        let Err(CoreError::InvalidArgument(v)) = analyze_default(&bomb) else {
+            panic!("refused")
+        };
+        assert!(
+            v[0].description.contains(
+                "decodes to 392000000 bytes and the analysis would take 420672000 (401.2 MiB), \
+                 over the budget of 167772160 bytes (160.0 MiB)"
+            ),
+            "{}",
+            v[0].description
+        );
+        // Within the budget it gets to decoding, and the missing data is what is wrong.
+        assert_eq!(reason_within(&bomb, 1 << 30), "corrupt");
+        // The budget counts the decoded bytes at their real sample size.
+        let png = encode(&checkerboard(300, 200, 10), ImageFormat::Png);
+        let needed = 300 * 200 * 3 + 300 * 171 * 16;
+        assert!(analyze(&png, needed).is_ok());
+        assert_eq!(reason_within(&png, needed - 1), "memory");
+    }
+
+    #[test]
+    fn the_budget_counts_the_resize_and_the_decoders_own_buffers() {
+        let (w, h) = (1000u64, 600u64);
+        // Resizing 1000 x 600 to 256 x 154: the vertical pass is 1000 x 154 RGBA f32 (the
+        // refusal of 7000 x 7000 above: 392,000,000 decoded + 7000 x 256 x 16 resizing).
+        let png = encode(&checkerboard(1000, 600, 10), ImageFormat::Png);
+        let resize = w * 154 * 16;
+        assert_eq!(
+            analysis_bytes(&png, HeroFormat::Png, 1000, 600, w * h * 3),
+            w * h * 3 + resize
+        );
+        // A lossless WebP without alpha is decoded into RGBA first.
+        let webp = encode(&checkerboard(1000, 600, 10), ImageFormat::WebP);
+        assert_eq!(
+            analysis_bytes(&webp, HeroFormat::WebP, 1000, 600, w * h * 3),
+            (w * h * 3 + w * h * 4).max(w * h * 3 + resize)
+        );
+        // A baseline JPEG with one interleaved scan keeps no coefficients, only its input.
+        let jpeg = encode(&checkerboard(1000, 600, 10), ImageFormat::Jpeg);
+        assert_eq!(jpeg_coefficient_bytes(&jpeg, w, h), 0);
+        // Made progressive (SOF0 -> SOF2), it keeps every component's coefficients: the
+        // encoder writes 4:4:4, so 125 x 75 MCUs of 8 x 8 pixels for each of 3 components.
+        let sof = jpeg.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+        let mut progressive = jpeg.clone();
+        progressive[sof + 1] = 0xC2;
+        assert_eq!(
+            jpeg_coefficient_bytes(&progressive, w, h),
+            3 * 125 * 75 * 64 * 2
+        );
+        // Subsampled 4:2:0 (luma 2x2, chroma 1x1): 63 x 38 MCUs of 16 x 16 pixels.
+        let components = sof + 4 + 6;
+        progressive[components + 1] = 0x22;
+        progressive[components + 4] = 0x11;
+        progressive[components + 7] = 0x11;
+        assert_eq!(
+            jpeg_coefficient_bytes(&progressive, w, h),
+            63 * 38 * 64 * (4 + 1 + 1) * 2
+        );
+    }
+
+    /// The previous conversion: the `image` crate's 8-bit RGB, then the luma.
+    fn grey_via_rgb8(image: &DynamicImage) -> Vec<u8> {
+        image
+            .to_rgb8()
+            .as_raw()
+            .chunks_exact(3)
+            .map(|p| {
+                let [r, g, b] = [u32::from(p[0]), u32::from(p[1]), u32::from(p[2])];
+                ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grey_in_place_matches_converting_to_rgb_first() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (w, h) = (37u32, 23u32);
+        let n = (w * h) as usize;
+        // Random samples, with the extremes of 16 bits among them.
+        let mut bytes8 = |c: usize| (0..n * c).map(|_| next() as u8).collect::<Vec<u8>>();
+        let b8: Vec<Vec<u8>> = (1..=4).map(&mut bytes8).collect();
+        let mut words16 = |c: usize| {
+            (0..n * c)
+                .map(|i| match i % 5 {
+                    0 => 0,
+                    1 => u16::MAX,
+                    _ => next() as u16,
+                })
+                .collect::<Vec<u16>>()
+        };
+        let w16: Vec<Vec<u16>> = (1..=4).map(&mut words16).collect();
+        let raw8 = |c: usize| b8[c - 1].clone();
+        let raw16 = |c: usize| w16[c - 1].clone();
+        let images = [
+            DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, raw8(1)).unwrap()),
+            DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, raw8(2)).unwrap()),
+            DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, raw8(3)).unwrap()),
+            DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, raw8(4)).unwrap()),
+            DynamicImage::ImageLuma16(ImageBuffer::from_raw(w, h, raw16(1)).unwrap()),
+            DynamicImage::ImageLumaA16(ImageBuffer::from_raw(w, h, raw16(2)).unwrap()),
+            DynamicImage::ImageRgb16(ImageBuffer::from_raw(w, h, raw16(3)).unwrap()),
+            DynamicImage::ImageRgba16(ImageBuffer::from_raw(w, h, raw16(4)).unwrap()),
+        ];
+        for image in &images {
+            let mut buffer = image.as_bytes().to_vec();
+            grey_in_place(&mut buffer, image.color());
+            assert_eq!(
+                &buffer[..n],
+                &grey_via_rgb8(image)[..],
+                "{:?}",
+                image.color()
+            );
+        }
+    }
+
+    #[test]
+    fn analyses_16_bit_pngs_as_their_8_bit_rounding() {
+        let rgb16 = ImageBuffer::from_fn(300, 300, |x, y| {
+            image::Rgb([(x * 211) as u16, (y * 199) as u16, ((x + y) * 97) as u16])
+        });
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::ImageRgb16(rgb16.clone())
+            .write_to(&mut out, ImageFormat::Png)
+            .unwrap();
+        let eight = DynamicImage::ImageRgb16(rgb16).to_rgb8();
+        let a = analyze_default(&out.into_inner()).unwrap();
+        let b = analyze_default(&encode(&eight, ImageFormat::Png)).unwrap();
+        assert_eq!(
+            (a.sharpness, a.exposure, a.dhash),
+            (b.sharpness, b.exposure, b.dhash)
+        );
+    }
+
+    /// Heap bytes live and their peak, per thread, for measuring one analysis.
+    mod heap {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static LIVE: Cell<usize> = const { Cell::new(0) };
+            static PEAK: Cell<usize> = const { Cell::new(0) };
+        }
+
+        struct Counting;
+
+        fn grew(by: usize) {
+            let _ = LIVE.try_with(|live| {
+                live.set(live.get() + by);
+                let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+            });
+        }
+
+        fn shrank(by: usize) {
+            let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(by)));
+        }
+
+        // SAFETY: every call is forwarded to the system allocator unchanged.
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                grew(layout.size());
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+                grew(layout.size());
+                unsafe { System.alloc_zeroed(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                shrank(layout.size());
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                // Counted as the moment both blocks may exist.
+                grew(new_size);
+                shrank(layout.size());
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+        }
+
+        #[global_allocator]
+        static ALLOCATOR: Counting = Counting;
+
+        /// `f`'s result and the most heap it held at once beyond what was live before.
+        pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+            let base = LIVE.with(Cell::get);
+            PEAK.with(|peak| peak.set(base));
+            let out = f();
+            (out, PEAK.with(Cell::get) - base)
+        }
+    }
+
+    #[test]
+    fn the_measured_peak_stays_within_the_figure_checked() {
+        let picture = checkerboard(1200, 900, 7);
+        let rgba16 =
+            DynamicImage::ImageRgba16(DynamicImage::ImageRgb8(picture.clone()).to_rgba16());
+        let grey16 =
+            DynamicImage::ImageLuma16(DynamicImage::ImageRgb8(picture.clone()).to_luma16());
+        let write = |image: &DynamicImage, format| {
+            let mut out = Cursor::new(Vec::new());
+            image.write_to(&mut out, format).unwrap();
+            out.into_inner()
+        };
+        let cases = [
+            ("png rgb8", encode(&picture, ImageFormat::Png)),
+            ("png rgba16", write(&rgba16, ImageFormat::Png)),
+            ("png l16", write(&grey16, ImageFormat::Png)),
+            ("jpeg", encode(&picture, ImageFormat::Jpeg)),
+            ("bmp", encode(&picture, ImageFormat::Bmp)),
+            ("webp lossless", encode(&picture, ImageFormat::WebP)),
+            (
+                "webp lossless rgba",
+                write(
+                    &DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(picture.clone()).to_rgba8()),
+                    ImageFormat::WebP,
+                ),
+            ),
+        ];
+        for (name, bytes) in cases {
+            let decoder = ImageReader::new(Cursor::new(&bytes))
+                .with_guessed_format()
+                .unwrap()
+                .into_decoder()
+                .unwrap();
+            let format = match name.split(' ').next().unwrap() {
+                "png" => HeroFormat::Png,
+                "jpeg" => HeroFormat::Jpeg,
+                "bmp" => HeroFormat::Bmp,
+                _ => HeroFormat::WebP,
+            };
+            let figure = analysis_bytes(&bytes, format, 1200, 900, decoder.total_bytes());
+            drop(decoder);
+            let (report, peak) = heap::peak_of(|| analyze_default(&bytes));
+            assert!(report.is_ok(), "{name}");
+            // Beside the figure: row buffers, decoder state, the 256-pixel image.
+            let slack = 1 << 20;
+            assert!(
+                peak as u64 <= figure + slack,
+                "{name}: peak {peak} bytes, figure {figure}"
+            );
+            // And the figure is not a gross overestimate either.
+            assert!(
+                figure <= peak as u64 * 2,
+                "{name}: peak {peak} bytes, figure {figure}"
+            );
+            println!("{name}: peak {peak}, figure {figure}");
         }
     }
 }
