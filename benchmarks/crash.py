@@ -68,6 +68,7 @@ class Server:
     """`xiaodian serve` in its own process, on a free port of 127.0.0.1."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.log = data_dir / "server.log"
         self.log.touch()
         offset = self.log.stat().st_size
@@ -76,9 +77,20 @@ class Server:
                 [sys.executable, "-m", "xiaodian.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
                 stderr=log,
                 stdout=subprocess.DEVNULL,
-                env={**os.environ, "XIAODIAN_SERVER_LOG_FORMAT": "text"},
+                env={
+                    **os.environ,
+                    "XIAODIAN_SERVER_LOG_FORMAT": "text",
+                    "XIAODIAN_METRICS_PORT": "0",
+                    "XIAODIAN_SERVER_SHUTDOWN_DELAY_SECONDS": "0",
+                },
             )
         self.address = self._address(offset, started=time.monotonic())
+
+    def admin_client(self, timeout: float) -> Any:
+        """A client with the admin token the server keeps in its data directory."""
+        from xiaodian import Client
+
+        return Client(self.address, timeout=timeout, data_dir=self.data_dir)
 
     def _address(self, offset: int, started: float) -> str:
         """The address this process logs (the log is appended to by every trial's server)."""
@@ -137,7 +149,6 @@ class Soak:
 
 
 def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_delay_s: float = 0.6) -> Soak:
-    from xiaodian import Client
 
     rng = random.Random(seed)
     soak = Soak()
@@ -148,7 +159,7 @@ def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_del
         for trial in range(trials + 1):
             server = Server(data)
             try:
-                with Client(server.address, timeout=30) as client:
+                with server.admin_client(timeout=30) as client:
                     for pending in unacknowledged:  # the retries: same request_id, no duplicates
                         ack = next(iter(client.stream_record_orders([pending])))
                         acknowledged.update(ack.order_ids)

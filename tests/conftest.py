@@ -13,11 +13,7 @@ from xiaodian.platform.server import XiaodianServer
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[XiaodianServer]:
-    config = Config()
-    config.server.port = 0
-    config.server.data_dir = str(tmp_path / "data")
-    config.server.shutdown_grace_seconds = 2.0
-    server = XiaodianServer(config)
+    server = XiaodianServer(Config.ephemeral(tmp_path / "data"))
     server.start()
     yield server
     server.stop()
@@ -25,5 +21,5 @@ def server(tmp_path: Path) -> Iterator[XiaodianServer]:
 
 @pytest.fixture
 def client(server: XiaodianServer) -> Iterator[Client]:
-    with Client(server.address, timeout=10) as client:
+    with server.admin_client(timeout=10) as client:
         yield client

@@ -1,12 +1,16 @@
 // End-to-end test of the generated Go client against a running xiaodian server.
 // Run by the Python test suite (tests/platform/test_go_client.py), which starts the server and
-// sets XIAODIAN_ADDR; without it the tests skip.
+// sets XIAODIAN_ADDR; without it the tests skip. The bearer token comes from XIAODIAN_TOKEN, else
+// from the admin.token file the server created in its data directory (XIAODIAN_SERVER_DATA_DIR,
+// else ./xiaodian-data).
 package client_test
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,13 +25,42 @@ import (
 	pb "xiaodian/clients/go/xiaodianv1"
 )
 
+// bearer sends a token with every call ("authorization: Bearer <token>").
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity is false only because the test server listens on loopback.
+func (b bearer) RequireTransportSecurity() bool { return false }
+
+// token finds the caller's token as xiaodian's own tools do.
+func token(t *testing.T) string {
+	t.Helper()
+	if tok := strings.TrimSpace(os.Getenv("XIAODIAN_TOKEN")); tok != "" {
+		return tok
+	}
+	dir := os.Getenv("XIAODIAN_SERVER_DATA_DIR")
+	if dir == "" {
+		dir = "xiaodian-data"
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatalf("no token: set XIAODIAN_TOKEN or XIAODIAN_SERVER_DATA_DIR (%v)", err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
 func dial(t *testing.T) (*grpc.ClientConn, context.Context) {
 	t.Helper()
 	addr := os.Getenv("XIAODIAN_ADDR")
 	if addr == "" {
 		t.Skip("XIAODIAN_ADDR is not set (host:port of a running xiaodian server)")
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(bearer(token(t))))
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}

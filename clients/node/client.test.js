@@ -1,8 +1,12 @@
 // End-to-end test of the Node.js client generated from proto/ (protoc-gen-es, Connect's gRPC
 // transport) against a running xiaodian server. Run by the Python test suite
 // (tests/platform/test_node_client.py), which starts the server and sets XIAODIAN_ADDR;
-// without it every test is skipped.
+// without it every test is skipped. The bearer token comes from XIAODIAN_TOKEN, else from the
+// admin.token file the server created in its data directory (XIAODIAN_SERVER_DATA_DIR, else
+// ./xiaodian-data).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 
 import { create } from "@bufbuild/protobuf";
@@ -22,7 +26,21 @@ import {
 
 const addr = process.env.XIAODIAN_ADDR;
 const skip = addr ? false : "XIAODIAN_ADDR is not set (host:port of a running xiaodian server)";
-const transport = addr ? createGrpcTransport({ baseUrl: `http://${addr}` }) : null;
+/** The caller's token, found as xiaodian's own tools find it. */
+function token() {
+  const fromEnv = (process.env.XIAODIAN_TOKEN ?? "").trim();
+  if (fromEnv) return fromEnv;
+  const dir = process.env.XIAODIAN_SERVER_DATA_DIR || "xiaodian-data";
+  return readFileSync(join(dir, "admin.token"), "ascii").trim();
+}
+/** Sends the token with every call. */
+const bearer = (next) => async (req) => {
+  req.header.set("authorization", `Bearer ${token()}`);
+  return await next(req);
+};
+const transport = addr
+  ? createGrpcTransport({ baseUrl: `http://${addr}`, interceptors: [bearer] })
+  : null;
 const callOptions = { timeoutMs: 10_000 };
 /** A suffix that keeps this run's ids apart from any other run's on a shared server. */
 const run = `node-${Date.now()}`;

@@ -1,7 +1,8 @@
 """The `xiaodian` command.
 
-xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo]
+xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo] [--allow-insecure-remote]
 xiaodian health [--addr HOST:PORT]
+xiaodian token new CALLER --scope S [--scope S ...]
 xiaodian profile get [NAME] [--version N]
 xiaodian profile set NAME key=value ... [--expected-version N]
 xiaodian search QUERY [--explain] [--sort S] [--page-size N] [--profile P] [--category C] [--shop S]
@@ -26,8 +27,9 @@ log = logging.getLogger("xiaodian.cli")
 
 def _serve(args: argparse.Namespace) -> int:
     from xiaodian.platform.config import ConfigError, load_config
+    from xiaodian.platform.db import StorageError
     from xiaodian.platform.logs import configure_logging
-    from xiaodian.platform.server import XiaodianServer
+    from xiaodian.platform.server import StartupError, XiaodianServer
 
     try:
         config = load_config(args.config)
@@ -38,21 +40,47 @@ def _serve(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             setattr(config.server, name, value)
+    if args.allow_insecure_remote:
+        config.server.allow_insecure_remote = True
     configure_logging(config.server.log_level, config.server.log_format)
-    server = XiaodianServer(config)
-    after_start = None
-    if args.demo:
-        from xiaodian.demo.load import load_demo
+    try:
+        server = XiaodianServer(config)
+        after_start = None
+        if args.demo:
+            from xiaodian.demo.load import load_demo
 
-        def after_start() -> None:
-            load_demo(server.address)
+            def after_start() -> None:
+                with server.admin_client(timeout=120) as client:
+                    load_demo(client)
 
-    server.serve_until_signalled(after_start=after_start)
+        server.serve_until_signalled(after_start=after_start)
+    except (StartupError, StorageError) as error:
+        print(f"xiaodian: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
+def _token_new(args: argparse.Namespace) -> int:
+    from xiaodian.platform import auth
+
+    unknown = sorted(set(args.scope) - auth.SCOPES - {"*"})
+    if unknown:
+        print(f"xiaodian: unknown scopes {unknown}; known: {', '.join(sorted(auth.SCOPES))} or '*'", file=sys.stderr)
+        return 2
+    token = auth.new_token()
+    scopes = ", ".join(f'"{s}"' for s in sorted(set(args.scope)))
+    print(f"token (give it to the caller; it is not stored anywhere): {token}", file=sys.stderr)
+    print(f'[auth.tokens.{args.caller}]\nsha256 = "{auth.token_sha256(token)}"\nscopes = [{scopes}]')
+    return 0
+
+
+def _client(args: argparse.Namespace, timeout: float | None = 30.0) -> Client:
+    """A client for the command's `--addr`, with the token of XIAODIAN_TOKEN or of `--data-dir`."""
+    return Client(args.addr, timeout=timeout, data_dir=args.data_dir)
+
+
 def _health(args: argparse.Namespace) -> int:
-    with Client(args.addr, timeout=5) as client:
+    with _client(args, timeout=5) as client:
         worst = 0
         for service in ("", "xiaodian.v1.SearchService", "xiaodian.v1.CreatorService", "xiaodian.v1.SettlementService"):
             status = client.health(service)
@@ -81,7 +109,7 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    with Client(args.addr) as client:
+    with _client(args) as client:
         if args.action == "get":
             _print_profile(client.get_ranking_profile(name=args.name, version=args.version).profile)
         else:
@@ -119,7 +147,7 @@ def _search(args: argparse.Namespace) -> int:
         max_per_shop=args.max_per_shop,
         filter=search_pb.SearchFilter(category_ids=args.category, shop_ids=args.shop),
     )
-    with Client(args.addr) as client:
+    with _client(args) as client:
         response = client.search(request)
     console = Console()
     matching = "any term (too few matched all terms)" if response.any_term_match else "all terms"
@@ -163,7 +191,7 @@ def _creators_top(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    with Client(args.addr) as client:
+    with _client(args) as client:
         response = client.list_top_creators(period=args.period, cohort=args.cohort, page_size=args.limit)
     if not response.scores:
         print(f"no scores in {args.period}")
@@ -214,7 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite database (default ./xiaodian-data)")
     serve.add_argument("--config", help="TOML config file (default: $XIAODIAN_CONFIG, else built-in defaults)")
     serve.add_argument("--demo", action="store_true", help="load generated demo data")
+    serve.add_argument(
+        "--allow-insecure-remote",
+        dest="allow_insecure_remote",
+        action="store_true",
+        help="serve a non-loopback --host without TLS (tokens travel in clear text)",
+    )
     serve.set_defaults(run=_serve)
+
+    token = commands.add_parser("token", help="make bearer tokens for the config")
+    token_actions = token.add_subparsers(dest="action", required=True)
+    new = token_actions.add_parser("new", help="print a new token and its [auth.tokens.CALLER] config entry")
+    new.add_argument("caller", help="the caller's name (in access logs)")
+    new.add_argument("--scope", action="append", required=True, help="a scope it may use (repeatable; * = all)")
+    new.set_defaults(run=_token_new)
 
     health = commands.add_parser("health", help="check a server's health")
     health.add_argument("--addr", default=DEFAULT_TARGET)
@@ -255,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--limit", type=int, default=20, help="rows (at most 1,000)")
     top.add_argument("--addr", default=DEFAULT_TARGET)
     top.set_defaults(run=_creators_top)
+    for client_command in (health, get, set_, search, top):
+        client_command.add_argument(
+            "--data-dir",
+            dest="data_dir",
+            help="the server's data directory, to read its admin.token (default: $XIAODIAN_TOKEN, "
+            "else $XIAODIAN_SERVER_DATA_DIR or ./xiaodian-data)",
+        )
     return parser
 
 

@@ -4,15 +4,24 @@
         profile = client.get_ranking_profile(name="default").profile
 
 Each method takes the request message, or its fields as keyword arguments, and returns the
-response message. Writes get a fresh `request_id` (a UUID) when none is given; pass your own to
-retry safely. Failed calls raise `xiaodian.errors.XiaodianError` subclasses (`InvalidArgument`
+response message.
+
+Credentials: the `token` argument, else `XIAODIAN_TOKEN`, else the admin token a local server
+created in its data directory (`data_dir`, else `XIAODIAN_SERVER_DATA_DIR`, else
+`./xiaodian-data`: the file `admin.token`), sent as `authorization: Bearer <token>`. TLS when
+`root_certificates` (PEM) is given, with a client certificate for mTLS.
+
+Writes get a fresh `request_id` (a UUID) when none is given; pass your own to retry safely.
+Failed calls raise `xiaodian.errors.XiaodianError` subclasses (`InvalidArgument`
 with `.violations`, `NotFound`, …), never a bare `grpc.RpcError`.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -31,6 +40,23 @@ from xiaodian.v1 import settlement_service_pb2_grpc as settlement_grpc
 Req = TypeVar("Req", bound=Message)
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+
+#: Where a server keeps the admin token it creates at first start, in its data directory.
+ADMIN_TOKEN_FILE = "admin.token"
+DEFAULT_DATA_DIR = "./xiaodian-data"
+
+
+def find_token(data_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """`XIAODIAN_TOKEN`, else the admin token in the data directory (`data_dir`, else
+    `XIAODIAN_SERVER_DATA_DIR`, else ./xiaodian-data) if it can be read; else None."""
+    token = os.environ.get("XIAODIAN_TOKEN", "").strip()
+    if token:
+        return token
+    folder = data_dir or os.environ.get("XIAODIAN_SERVER_DATA_DIR") or DEFAULT_DATA_DIR
+    try:
+        return (Path(folder) / ADMIN_TOKEN_FILE).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _request(request_type: type[Req], request: Req | None, fields: dict[str, Any]) -> Req:
@@ -54,18 +80,31 @@ class Client:
         target: str = DEFAULT_TARGET,
         *,
         timeout: float | None = 30.0,
+        token: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        root_certificates: bytes | None = None,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
         channel: grpc.Channel | None = None,
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        """`timeout` is the default deadline of every call, in seconds (None: no deadline)."""
+        """`timeout` is the default deadline of every call, in seconds (None: no deadline).
+        `token`: the bearer token (default: `find_token(data_dir)`). `root_certificates`: the
+        server's CA (PEM) for TLS; `private_key` and `certificate_chain`: the client's, for mTLS."""
         self.timeout = timeout
-        self._channel = channel or grpc.insecure_channel(
-            target,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        token = token or find_token(data_dir)
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if channel is not None:
+            self._channel = channel
+        elif root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self._search = search_grpc.SearchServiceStub(self._channel)
         self._creators = creator_grpc.CreatorServiceStub(self._channel)
         self._settlement = settlement_grpc.SettlementServiceStub(self._channel)
@@ -84,13 +123,13 @@ class Client:
 
     def _unary(self, rpc: Callable[..., Any], request: Message, timeout: float | None) -> Any:
         try:
-            return rpc(request, timeout=self.timeout if timeout is None else timeout)
+            return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
     def _stream_in(self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None) -> Any:
         try:
-            return rpc(iter(requests), timeout=self.timeout if timeout is None else timeout)
+            return rpc(iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -98,7 +137,9 @@ class Client:
         self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None
     ) -> Iterator[Any]:
         try:
-            yield from rpc(iter(requests), timeout=self.timeout if timeout is None else timeout)
+            yield from rpc(
+                iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata
+            )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 

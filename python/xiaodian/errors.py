@@ -20,6 +20,15 @@ from grpc_status import rpc_status
 #: `ErrorInfo.domain` of every error xiaodian raises.
 ERROR_DOMAIN = "xiaodian"
 
+#: Bounds of an error on the wire, so its trailer (`grpc-status-details-bin`, base64) stays far
+#: below the 8 KB of metadata every gRPC client accepts by default: at most this many field
+#: violations (the total is in `ErrorInfo.metadata["violation_count"]` and in the message),
+#: and each text cut to a length.
+MAX_FIELD_VIOLATIONS = 20
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 300
+
 
 class FieldViolation(NamedTuple):
     """One broken rule: `field` is a dotted path into the request (`profile.title_weight`)."""
@@ -65,7 +74,15 @@ class InvalidArgument(XiaodianError, ValueError):
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
-        self.violations = [FieldViolation(field, description) for field, description in violations]
+        #: The first `MAX_FIELD_VIOLATIONS` violations; `violation_count` counts them all.
+        self.violations: list[FieldViolation] = []
+        self.violation_count = 0
+        for field, description in violations:
+            if self.violation_count < MAX_FIELD_VIOLATIONS:
+                self.violations.append(FieldViolation(field, description))
+            self.violation_count += 1
+        if self.violation_count > MAX_FIELD_VIOLATIONS:
+            self.metadata["violation_count"] = str(self.violation_count)
 
     @classmethod
     def of(cls, field: str, description: str) -> InvalidArgument:
@@ -168,21 +185,34 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def to_rpc_status(error: XiaodianError) -> grpc.Status:
-    """The wire form of `error`: code, message, `ErrorInfo`, and `BadRequest` if it has violations."""
-    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
+    """The wire form of `error`: code, message, `ErrorInfo`, and `BadRequest` if it has
+    violations; bounded in size (`MAX_FIELD_VIOLATIONS`, `MAX_MESSAGE_CHARS`, …)."""
+    metadata = {_cut(k, MAX_FIELD_CHARS): _cut(v, MAX_DESCRIPTION_CHARS) for k, v in list(error.metadata.items())[:10]}
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
+    message = error.message
     if isinstance(error, InvalidArgument) and error.violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                        for v in error.violations
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=_cut(v.field, MAX_FIELD_CHARS), description=_cut(v.description, MAX_DESCRIPTION_CHARS)
+                        )
+                        for v in error.violations[:MAX_FIELD_VIOLATIONS]
                     ]
                 )
             )
         )
-    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+        hidden = error.violation_count - len(error.violations)
+        if hidden > 0:
+            shown = len(error.violations)
+            message = f"{_cut(message, MAX_MESSAGE_CHARS - 60)} ({error.violation_count:,} violations, {shown} listed)"
+    status = status_pb2.Status(code=error.code.value[0], message=_cut(message, MAX_MESSAGE_CHARS), details=details)
     return rpc_status.to_status(status)
 
 
@@ -209,7 +239,10 @@ def from_rpc_error(error: grpc.RpcError) -> XiaodianError:
                 violations = [(v.field, v.description) for v in bad.field_violations]
     cls = _BY_CODE.get(code, XiaodianError)
     if cls is InvalidArgument:
-        return InvalidArgument(message, violations, reason=reason, metadata=metadata)
+        invalid = InvalidArgument(message, violations, reason=reason, metadata=metadata)
+        count = metadata.get("violation_count", "")
+        invalid.violation_count = max(len(violations), int(count) if count.isdigit() else 0)
+        return invalid
     result = cls(message, reason=reason, metadata=metadata)
     if cls is XiaodianError:
         result.code = code

@@ -30,7 +30,8 @@ def test_demo_creators_are_deterministic_and_long_tailed() -> None:
 def test_the_demo_scores_its_creators_from_the_ledger(
     server, client: Client, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    load_demo(server.address, product_count=1_000, order_count=800)
+    with server.admin_client(timeout=120) as admin:
+        load_demo(admin, product_count=1_000, order_count=800)
     top = client.list_top_creators(period=DEMO_PERIOD, page_size=1_000)
     assert top.cohort_size > 1_500
     ledger = settled_gmv_by_creator(server.db.connection(), *period_range_us(DEMO_PERIOD))
@@ -43,7 +44,7 @@ def test_the_demo_scores_its_creators_from_the_ledger(
     assert top.scores[0].settled_gmv_fen > 0 and top.scores[0].rank == 1
 
     monkeypatch.setenv("COLUMNS", "200")  # rich fits the table to the terminal's width
-    assert cli.main(["creators", "top", DEMO_PERIOD, "--limit", "5", "--addr", server.address]) == 0
+    assert cli.main(["creators", "top", DEMO_PERIOD, "--limit", "5", "--addr", server.address, "--data-dir", server.config.server.data_dir]) == 0
     out = capsys.readouterr().out
     assert top.scores[0].creator_id in out and "weights GMV 40 %" in out
-    assert cli.main(["creators", "top", "2026-13", "--addr", server.address]) == 1
+    assert cli.main(["creators", "top", "2026-13", "--addr", server.address, "--data-dir", server.config.server.data_dir]) == 1

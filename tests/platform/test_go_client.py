@@ -19,7 +19,7 @@ def test_go_client_calls_health_and_ranking_profiles(server) -> None:
     result = subprocess.run(
         [go, "test", "-count=1", "-v", "./..."],
         cwd=GO_MODULE,
-        env={**os.environ, "XIAODIAN_ADDR": server.address},
+        env={**os.environ, "XIAODIAN_ADDR": server.address, "XIAODIAN_SERVER_DATA_DIR": server.config.server.data_dir},
         capture_output=True,
         text=True,
         timeout=600,

@@ -23,7 +23,7 @@ def test_node_client_searches_scores_and_settles(server) -> None:
     result = subprocess.run(
         [node, "--test", "--test-reporter=spec", "client.test.js"],
         cwd=NODE_PACKAGE,
-        env={**os.environ, "XIAODIAN_ADDR": server.address},
+        env={**os.environ, "XIAODIAN_ADDR": server.address, "XIAODIAN_SERVER_DATA_DIR": server.config.server.data_dir},
         capture_output=True,
         text=True,
         timeout=300,

@@ -13,7 +13,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from xiaodian import Client, errors
-from xiaodian.platform.interceptors import ErrorInterceptor
+from xiaodian.platform.interceptors import ServingInterceptor
 from xiaodian.platform.server import SERVICE_NAMES
 
 
@@ -52,10 +52,12 @@ class _ExpiredContext:
 def test_a_call_whose_deadline_passed_is_deadline_exceeded_without_running() -> None:
     ran = []
     handler = grpc.unary_unary_rpc_method_handler(lambda request, context: ran.append(request))
-    wrapped = ErrorInterceptor().intercept_service(lambda details: handler, _Details("/x.v1.S/M"))
+    interceptor = ServingInterceptor(authenticator=None)
+    wrapped = interceptor.intercept_service(lambda details: handler, _Details("/x.v1.S/M"))
     context = _ExpiredContext()
     with pytest.raises(RuntimeError):
         wrapped.unary_unary(b"request", context)
+    interceptor.close()
     assert ran == []
     assert context.status.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -82,13 +84,19 @@ def test_an_unexpected_exception_is_internal_with_a_correlation_id_and_no_traceb
     assert caught.value.metadata["correlation_id"] in caught.value.message
 
 
-def test_sigterm_stops_the_server_cleanly(tmp_path) -> None:
-    """The real command: serve, answer, then exit 0 on SIGTERM after going NOT_SERVING."""
+def test_sigterm_reports_not_serving_while_still_serving_then_stops_cleanly(tmp_path) -> None:
+    """The real command: serve, answer; on SIGTERM health says NOT_SERVING for the configured
+    delay while calls are still answered, then the process exits 0."""
     process = subprocess.Popen(
         [sys.executable, "-m", "xiaodian.cli", "serve", "--port", "0", "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "XIAODIAN_SERVER_LOG_FORMAT": "text"},
+        env={
+            **os.environ,
+            "XIAODIAN_SERVER_LOG_FORMAT": "text",
+            "XIAODIAN_METRICS_PORT": "0",
+            "XIAODIAN_SERVER_SHUTDOWN_DELAY_SECONDS": "3",
+        },
     )
     try:
         address = None
@@ -98,9 +106,14 @@ def test_sigterm_stops_the_server_cleanly(tmp_path) -> None:
             if "serving address=" in line:
                 address = line.split("address=")[1].split()[0]
         assert address, "server did not report its address"
-        with Client(address, timeout=5) as client:
+        with Client(address, timeout=5, data_dir=tmp_path) as client:
             assert client.health() == "SERVING"
             process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 2
+            while client.health() == "SERVING" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert client.health() == "NOT_SERVING"
+            assert client.get_ranking_profile(name="default").profile.name == "default"  # still served
             assert process.wait(timeout=20) == 0
         assert "stopped" in process.stderr.read()
     finally:
@@ -123,7 +136,7 @@ def test_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones(server, 
 
     monkeypatch.setattr(profiles, "get_profile", slow_get_profile)
     results: list[object] = []
-    with Client(server.address, timeout=10) as client:
+    with server.admin_client(timeout=10) as client:
         caller = threading.Thread(target=lambda: results.append(client.get_ranking_profile(name="default")))
         caller.start()
         assert started.wait(5)
@@ -136,16 +149,47 @@ def test_graceful_stop_lets_calls_in_flight_finish_and_refuses_new_ones(server, 
     for service in ("", *SERVICE_NAMES):
         answer = server.health.Check(health_pb2.HealthCheckRequest(service=service), None)
         assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
-    with Client(server.address, timeout=2) as client, pytest.raises(errors.Unavailable):
+    with server.admin_client(timeout=2) as client, pytest.raises(errors.Unavailable):
         client.health()
 
 
 def test_cli_profile_set_and_get(server, capsys) -> None:
     from xiaodian import cli
 
-    assert cli.main(["profile", "set", "default", "brand_multiplier=3", "--addr", server.address]) == 0
+    assert (
+        cli.main(
+            [
+                "profile",
+                "set",
+                "default",
+                "brand_multiplier=3",
+                "--addr",
+                server.address,
+                "--data-dir",
+                server.config.server.data_dir,
+            ]
+        )
+        == 0
+    )
     assert '"version": 2' in capsys.readouterr().out
-    assert cli.main(["profile", "set", "default", "title_weight=-1", "--addr", server.address]) == 1
+    assert (
+        cli.main(
+            [
+                "profile",
+                "set",
+                "default",
+                "title_weight=-1",
+                "--addr",
+                server.address,
+                "--data-dir",
+                server.config.server.data_dir,
+            ]
+        )
+        == 1
+    )
     assert "profile.title_weight" in capsys.readouterr().err
-    assert cli.main(["profile", "get", "default", "--addr", server.address]) == 0
+    assert (
+        cli.main(["profile", "get", "default", "--addr", server.address, "--data-dir", server.config.server.data_dir])
+        == 0
+    )
     assert '"brand_multiplier": 3.0' in capsys.readouterr().out

@@ -90,7 +90,7 @@ def test_missing_request_id_is_invalid_argument(client: Client) -> None:
     request = pb.UpdateRankingProfileRequest(profile=pb.RankingProfile(name="default"))
     # The raw stub: the typed client would fill in a request_id.
     with pytest.raises(grpc.RpcError) as caught:
-        client._search.UpdateRankingProfile(request)
+        client._search.UpdateRankingProfile(request, metadata=client._metadata)
     error = errors.from_rpc_error(caught.value)
     assert isinstance(error, errors.InvalidArgument)
     assert [v.field for v in error.violations] == ["request_id"]
@@ -128,19 +128,17 @@ def test_expected_version_guards_against_lost_updates(client: Client) -> None:
 
 
 def test_profiles_survive_a_restart(tmp_path) -> None:
-    config = Config()
-    config.server.port = 0
-    config.server.data_dir = str(tmp_path)
+    config = Config.ephemeral(tmp_path)
     server = XiaodianServer(config)
     server.start()
-    with Client(server.address) as client:
+    with server.admin_client() as client:
         client.update_ranking_profile(profile=pb.RankingProfile(name="default", sales_weight=0.5))
     server.stop()
 
     restarted = XiaodianServer(config)
     restarted.start()
     try:
-        with Client(restarted.address) as client:
+        with restarted.admin_client() as client:
             profile = client.get_ranking_profile(name="default").profile
         assert (profile.version, profile.sales_weight) == (2, 0.5)
     finally:

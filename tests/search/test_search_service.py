@@ -260,12 +260,10 @@ def test_a_bad_hero_image_rejects_the_batch_naming_the_field_and_reason(catalog:
 
 
 def test_the_index_is_rebuilt_from_sqlite_at_start(tmp_path: Path) -> None:
-    config = Config()
-    config.server.port = 0
-    config.server.data_dir = str(tmp_path / "data")
+    config = Config.ephemeral(tmp_path / "data")
     first = XiaodianServer(config)
     first.start()
-    with Client(first.address, timeout=10) as client:
+    with first.admin_client(timeout=10) as client:
         client.upsert_shops(shops=CATALOG_SHOPS)
         client.upsert_products(products=CATALOG_PRODUCTS)
         client.upsert_shops(shops=[shop("s-wool", "羊毛小店")])  # rename: re-indexed under the new name
@@ -274,7 +272,7 @@ def test_the_index_is_rebuilt_from_sqlite_at_start(tmp_path: Path) -> None:
     second = XiaodianServer(config)
     second.start()
     try:
-        with Client(second.address, timeout=10) as client:
+        with second.admin_client(timeout=10) as client:
             after = client.search(query="羊毛小店", explain=True)
     finally:
         second.stop(grace=1)

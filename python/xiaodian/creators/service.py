@@ -19,6 +19,7 @@ from xiaodian.creators.scoring import PPM, Weights
 from xiaodian.platform.config import CreatorsConfig
 from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
+from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
 from xiaodian.v1 import creator_service_pb2 as pb
 from xiaodian.v1 import creator_service_pb2_grpc as pb_grpc
@@ -95,9 +96,10 @@ def weights_of(config: CreatorsConfig) -> Weights:
 
 
 class CreatorService(pb_grpc.CreatorServiceServicer):
-    def __init__(self, db: Database, config: CreatorsConfig | None = None) -> None:
+    def __init__(self, db: Database, config: CreatorsConfig | None = None, tokens: PageTokens | None = None) -> None:
         self.db = db
         self.config = config or CreatorsConfig()
+        self.tokens = tokens or PageTokens.random()
 
     def _upsert(
         self, method: str, request: pb.UpsertCreatorMetricsRequest | pb.StreamUpsertCreatorMetricsRequest
@@ -182,5 +184,6 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
             store.cohort_of(request.cohort),
             request.page_size or DEFAULT_PAGE_SIZE,
             request.page_token,
+            self.tokens,
         )
         return pb.ListTopCreatorsResponse(scores=scores, next_page_token=token, cohort_size=size)

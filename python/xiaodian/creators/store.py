@@ -20,9 +20,10 @@ from datetime import datetime, timedelta, timezone
 from itertools import groupby
 
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
-from xiaodian.errors import FailedPrecondition, NotFound
+from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
 from xiaodian.platform import page_tokens
 from xiaodian.platform.db import Migration
+from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.settlement.gmv import settled_gmv_by_creator
 from xiaodian.v1 import creator_service_pb2 as pb
 
@@ -239,11 +240,11 @@ def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: st
 
 
 def top_creators(
-    conn: sqlite3.Connection, period: str, cohort: str, page_size: int, page_token: str
+    conn: sqlite3.Connection, period: str, cohort: str, page_size: int, page_token: str, tokens: PageTokens
 ) -> tuple[list[pb.CreatorScore], str, int]:
     """A page of the leaderboard, best rank first: (scores, next page token, cohort size).
-    A token from before the cohort was rescored is FAILED_PRECONDITION: the pages would mix
-    two runs."""
+    A token (signed, bound to the period and cohort) from before the cohort was rescored is
+    FAILED_PRECONDITION: the pages would mix two runs."""
     run = conn.execute(
         "SELECT cohort_size, scored_at_us FROM creator_score_runs WHERE period = ? AND cohort = ?", (period, cohort)
     ).fetchone()
@@ -256,7 +257,10 @@ def top_creators(
     cohort_size, scored_at_us = run
     after_rank = 0
     if page_token:
-        token_scored_at_us, after_rank = page_tokens.decode(page_token, 2)
+        token_period, token_cohort, token_scored_at_us, token_rank = tokens.read(page_token, "leaderboard", 4)
+        if (token_period, token_cohort) != (period, cohort):
+            raise InvalidArgument.of("page_token", "belongs to another period or cohort: keep them unchanged")
+        after_rank = page_tokens.int_in(token_rank, 0, cohort_size)
         if token_scored_at_us != scored_at_us:
             raise FailedPrecondition(
                 "the cohort was scored again since this page token was issued; start from the first page",
@@ -268,5 +272,5 @@ def top_creators(
     ).fetchall()
     scores = [_score_message(row) for row in rows]
     last_rank = scores[-1].rank if scores else after_rank
-    next_token = page_tokens.encode(scored_at_us, last_rank) if last_rank < cohort_size else ""
+    next_token = tokens.issue("leaderboard", period, cohort, scored_at_us, last_rank) if last_rank < cohort_size else ""
     return scores, next_token, cohort_size

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xiaodian import _core
-
+from xiaodian.client import ADMIN_TOKEN_FILE
 
 #: The largest `max_order_fen` a deployment may set: 2^53 fen (about ¥90 trillion). Every amount
 #: split from such an order fits in int64 (the kernel multiplies by ratios in 128 bits); sums
@@ -54,14 +54,19 @@ class ServerConfig:
     #: Calls admitted at once (running or queued for a worker); beyond it a call is answered
     #: RESOURCE_EXHAUSTED at once instead of queueing without bound.
     maximum_concurrent_rpcs: int = 256
-    #: Client-streaming and bidirectional calls open at once; beyond it RESOURCE_EXHAUSTED. Kept
-    #: below `max_workers` so unary calls and Health always find a worker.
-    max_concurrent_streams: int = 8
+    #: Streaming calls open at once; beyond it RESOURCE_EXHAUSTED. Below `max_workers`, so unary
+    #: calls and Health always find a worker; 0 means half of `max_workers`.
+    max_concurrent_streams: int = 0
     #: A stream that neither sends a message nor takes a response for this long is cancelled.
     stream_idle_timeout_seconds: float = 30.0
     #: Serve a non-loopback `host` without TLS (tokens would cross the network in clear text).
     #: Off: such a server refuses to start.
     allow_insecure_remote: bool = False
+
+    @property
+    def stream_slots(self) -> int:
+        """`max_concurrent_streams`, with 0 read as half of `max_workers`."""
+        return self.max_concurrent_streams or max(1, self.max_workers // 2)
 
 
 @dataclass
@@ -177,6 +182,18 @@ class Config:
     settlement: SettlementConfig = field(default_factory=SettlementConfig)
     creators: CreatorsConfig = field(default_factory=CreatorsConfig)
 
+    @classmethod
+    def ephemeral(cls, data_dir: str | Path) -> Config:
+        """The defaults, but on free ports of 127.0.0.1 (gRPC and metrics), with the data in
+        `data_dir` and no shutdown delay: for tests and benchmarks in one process."""
+        config = cls()
+        config.server.port = 0
+        config.server.data_dir = str(data_dir)
+        config.server.shutdown_delay_seconds = 0.0
+        config.server.shutdown_grace_seconds = 2.0
+        config.metrics.port = 0
+        return config
+
     @property
     def database_path(self) -> Path:
         return Path(self.server.data_dir) / "xiaodian.db"
@@ -185,10 +202,6 @@ class Config:
     def admin_token_path(self) -> Path:
         return Path(self.auth.admin_token_file or Path(self.server.data_dir) / ADMIN_TOKEN_FILE)
 
-
-#: The admin token's file name in the data directory (read by the CLI, the demo loader and
-#: `xiaodian.Client`).
-ADMIN_TOKEN_FILE = "admin.token"
 
 #: `XIAODIAN_*` variables that are not settings: the config file, and what clients read.
 CLIENT_VARIABLES = frozenset({"XIAODIAN_CONFIG", "XIAODIAN_TOKEN", "XIAODIAN_ADDR"})
@@ -268,8 +281,10 @@ def _check(config: Config) -> None:
     server = config.server
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"[server] port must be within 0-65535, got {server.port}")
-    if server.max_workers < 1:
-        raise ConfigError(f"[server] max_workers must be >= 1, got {server.max_workers}")
+    if server.max_workers < 2:
+        raise ConfigError(
+            f"[server] max_workers must be >= 2 (streams and unary calls each need one), got {server.max_workers}"
+        )
     if server.log_format not in ("json", "text"):
         raise ConfigError(f"[server] log_format must be 'json' or 'text', got {server.log_format!r}")
     if server.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -277,9 +292,10 @@ def _check(config: Config) -> None:
     for key in ("shutdown_grace_seconds", "shutdown_delay_seconds"):
         if not 0 <= getattr(server, key) <= 3600:
             raise ConfigError(f"[server] {key} must be within 0-3600 seconds")
-    if not 1 <= server.max_concurrent_streams < server.max_workers:
+    if not 1 <= server.stream_slots < server.max_workers:
         raise ConfigError(
-            "[server] max_concurrent_streams must be >= 1 and below max_workers (unary calls need a worker too)"
+            "[server] max_concurrent_streams must be 0 (half of max_workers) or within 1 and max_workers - 1 "
+            "(unary calls need a worker too)"
         )
     if server.maximum_concurrent_rpcs < server.max_workers:
         raise ConfigError("[server] maximum_concurrent_rpcs must be >= max_workers")

@@ -33,10 +33,19 @@ class Migration:
     sql: str
 
 
+class StorageError(Exception):
+    """The database cannot be used: corrupt, unreadable or read-only. One line, for people."""
+
+
 class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(
+                f"cannot create the data directory {self.path.parent}: {error.strerror or error}"
+            ) from None
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -59,6 +68,30 @@ class Database:
             with self._connections_lock:
                 self._connections.append(conn)
         return conn
+
+    def check(self) -> None:
+        """Refuses a database that is not one, fails SQLite's `quick_check` (corruption), or
+        cannot be written (a read-only file or directory): StorageError with one clear line.
+        Run once at start, before anything is served."""
+        where = str(self.path)
+        try:
+            conn = self.connection()
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StorageError(
+                    f"the database {where} is corrupt (SQLite quick_check: {'; '.join(problems)}); "
+                    "restore it from a backup or move it away"
+                )
+            # A write proves the file, its WAL and the directory are writable.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS storage_check (id INTEGER PRIMARY KEY)")
+            conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "readonly" in str(error).replace("-", ""):
+                raise StorageError(f"the database {where} is read-only: {error}") from None
+            if isinstance(error, sqlite3.OperationalError) and "unable to open" in str(error):
+                raise StorageError(f"cannot open the database {where} (is its directory writable?): {error}") from None
+            raise StorageError(f"the database {where} cannot be used: {error}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -1,33 +1,45 @@
-"""Server assembly: the three services, health and reflection on one port, graceful shutdown.
+"""Server assembly: the three services, health and reflection on one port, safe by default.
+
+At start: the database is checked (`quick_check`) and migrated; the admin token is created in
+the data directory if missing; a server that would listen beyond loopback without TLS refuses
+to start unless `allow_insecure_remote` says otherwise; metrics are served on their own port.
 
 Shutdown (SIGTERM, SIGINT or `XiaodianServer.stop`): every health status goes NOT_SERVING at
-once so load balancers stop sending, new calls are refused, calls in flight get
-`shutdown_grace_seconds` to finish, then the database is closed.
+once while calls are still served for `shutdown_delay_seconds` (load balancers notice and move
+away), then new calls are refused, calls in flight get `shutdown_grace_seconds` to finish, and
+the database is closed. A second signal skips the delay.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from pathlib import Path
 from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from xiaodian.client import Client
 from xiaodian.creators import store as creators_store
 from xiaodian.creators.service import CreatorService
-from xiaodian.platform import idempotency
+from xiaodian.platform import auth, idempotency
 from xiaodian.platform.config import Config
 from xiaodian.platform.db import Database
-from xiaodian.platform.interceptors import ErrorInterceptor
+from xiaodian.platform.interceptors import Limits, ServingInterceptor
+from xiaodian.platform.metrics import Metrics
+from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.search import catalog, profiles
 from xiaodian.search.service import SearchService, new_engine
 from xiaodian.settlement import gmv as settlement_gmv
+from xiaodian.settlement import ledger
 from xiaodian.settlement import store as settlement_store
+from xiaodian.settlement.orders import ESCROW
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
 from xiaodian.v1 import creator_service_pb2_grpc as creator_grpc
@@ -54,33 +66,135 @@ MIGRATIONS = [
 ]
 
 
+class StartupError(Exception):
+    """The server cannot start as configured; the message says why in one line."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise StartupError(f"cannot read the {what} {path}: {error.strerror or error}") from None
+
+
+def _credentials(config: Config) -> grpc.ServerCredentials | None:
+    """TLS (and mTLS with a client CA) from the config; None for plaintext."""
+    tls = config.tls
+    if not tls.cert_file:
+        return None
+    pair = (_read(tls.key_file, "TLS key"), _read(tls.cert_file, "TLS certificate"))
+    client_ca = _read(tls.client_ca_file, "client CA bundle") if tls.client_ca_file else None
+    return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
+
+
 class XiaodianServer:
     """One process serving every xiaodian service. `start()`, then `wait()` or `stop()`."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        server_config = config.server
+        credentials = _credentials(config)
+        if credentials is None and not is_loopback(server_config.host):
+            if not server_config.allow_insecure_remote:
+                raise StartupError(
+                    f"refusing to serve {server_config.host} without TLS: tokens would cross the network in clear "
+                    "text. Set [tls] cert_file and key_file, or allow it explicitly with --allow-insecure-remote "
+                    "(XIAODIAN_SERVER_ALLOW_INSECURE_REMOTE=true)"
+                )
+            log.warning(
+                "serving a non-loopback address without TLS (allow_insecure_remote): "
+                "tokens and data travel in clear text",
+                extra={"host": server_config.host},
+            )
+
         self.db = Database(config.database_path)
+        self.db.check()
         self.db.migrate(MIGRATIONS)
         with self.db.transaction() as conn:
             profiles.ensure_default_profile(conn, config.search.default_profile)
 
-        server_config = config.server
+        authenticator = None
+        if config.auth.enabled:
+            try:
+                admin_token = auth.ensure_admin_token(config.admin_token_path)
+            except OSError as error:
+                raise StartupError(
+                    f"cannot create the admin token {config.admin_token_path}: {error.strerror or error}"
+                ) from None
+            try:
+                authenticator = auth.Authenticator.from_config(
+                    admin_token, config.auth.tokens, config.auth.client_certificates
+                )
+            except auth.ConfigProblem as error:
+                raise StartupError(str(error)) from None
+        else:
+            log.warning("authentication is off: every caller may call every method")
+
+        try:
+            tokens = PageTokens.from_config(
+                config.page_tokens.key, config.page_tokens.previous_key, server_config.data_dir
+            )
+        except (OSError, ValueError) as error:
+            raise StartupError(f"cannot load the page-token key: {error}") from None
+        self.search = SearchService(self.db, new_engine(self.db), config.search, tokens)
+        self.creators = CreatorService(self.db, config.creators, tokens)
+        self.settlement = SettlementService(self.db, policy_of(config.settlement), tokens)
+
+        self.metrics: Metrics | None = None
+        if config.metrics.enabled:
+            self.metrics = Metrics(
+                {
+                    "xiaodian_catalog_products": (
+                        "Live products in the search index",
+                        self.search.engine.product_count,
+                    ),
+                    "xiaodian_escrow_balance_fen": (
+                        "Balance of the escrow account, fen (what unsettled orders will pay out)",
+                        lambda: ledger.balance(self.db.connection(), ESCROW),
+                    ),
+                    "xiaodian_orders_awaiting_settlement": (
+                        "Orders recorded and not yet settled or closed",
+                        lambda: settlement_store.orders_awaiting_settlement(self.db.connection()),
+                    ),
+                }
+            )
+        self.interceptor = ServingInterceptor(
+            authenticator=authenticator,
+            metrics=self.metrics,
+            limits=Limits(server_config.stream_slots, server_config.stream_idle_timeout_seconds),
+            access_log_enabled=server_config.log_format == "json",
+            mtls=bool(config.tls.client_ca_file),
+        )
+        interceptors: list[grpc.ServerInterceptor] = []
+        if config.tracing.enabled:
+            from xiaodian.platform.tracing import server_interceptor
+
+            interceptors.append(server_interceptor(config.tracing))
+        interceptors.append(self.interceptor)
+
         message_limit = server_config.max_message_bytes
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=server_config.max_workers, thread_name_prefix="rpc"),
-            interceptors=[ErrorInterceptor()],
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
                 # One server per port: a second process must fail to bind, not share it silently.
                 ("grpc.so_reuseport", 0),
             ],
+            maximum_concurrent_rpcs=server_config.maximum_concurrent_rpcs,
         )
-        self.search = SearchService(self.db, new_engine(self.db), config.search)
         search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
-        self.creators = CreatorService(self.db, config.creators)
         creator_grpc.add_CreatorServiceServicer_to_server(self.creators, self._server)
-        self.settlement = SettlementService(self.db, policy_of(config.settlement))
         settlement_grpc.add_SettlementServiceServicer_to_server(self.settlement, self._server)
 
         self.health = health.HealthServicer(experimental_non_blocking=True)
@@ -90,26 +204,63 @@ class XiaodianServer:
             self._server,
         )
         address = f"{server_config.host}:{server_config.port}"
-        self.port = self._server.add_insecure_port(address)
+        try:
+            if credentials is None:
+                self.port = self._server.add_insecure_port(address)
+            else:
+                self.port = self._server.add_secure_port(address, credentials)
+        except RuntimeError as error:
+            raise StartupError(f"cannot listen on {address}: {error}") from None
         if self.port == 0:
-            raise OSError(f"cannot listen on {address}")
+            raise StartupError(f"cannot listen on {address} (in use, or not an address of this machine)")
         self.address = f"{server_config.host}:{self.port}"
+        self.tls = credentials is not None
         self._stopped = threading.Event()
+        self._stopping = threading.Event()
+        self._skip_delay = threading.Event()
+
+    def admin_client(self, timeout: float | None = 30.0) -> Client:
+        """A client of this server with its admin token (and its certificate as the trusted
+        root under TLS): for the demo loader, tests and benchmarks in the same process."""
+        token = self.config.admin_token_path.read_text().strip() if self.config.auth.enabled else None
+        roots = Path(self.config.tls.cert_file).read_bytes() if self.tls else None
+        return Client(self.address, timeout=timeout, token=token, root_certificates=roots)
 
     def start(self) -> None:
+        if self.metrics is not None:
+            metrics_config = self.config.metrics
+            try:
+                port = self.metrics.serve(metrics_config.host, metrics_config.port)
+            except OSError as error:
+                raise StartupError(
+                    f"cannot serve metrics on {metrics_config.host}:{metrics_config.port}: {error.strerror or error}"
+                ) from None
+            log.info("metrics", extra={"url": f"http://{metrics_config.host}:{port}/metrics"})
         self._server.start()
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving", extra={"address": self.address, "database": str(self.db.path)})
+        log.info(
+            "serving",
+            extra={"address": self.address, "tls": self.tls, "database": str(self.db.path)},
+        )
 
-    def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: NOT_SERVING, refuse new calls, let calls in flight finish within the grace."""
-        if self._stopped.is_set():
+    def stop(self, grace: float | None = None, delay: float = 0.0) -> None:
+        """Graceful stop: NOT_SERVING at once, still serving for `delay` seconds (cut short by
+        `skip_delay()`), then new calls are refused and calls in flight finish within `grace`."""
+        if self._stopping.is_set():
+            self._stopped.wait()
             return
+        self._stopping.set()
         grace = self.config.server.shutdown_grace_seconds if grace is None else grace
-        log.info("shutting down", extra={"grace_seconds": grace})
         self.health.enter_graceful_shutdown()
+        if delay > 0:
+            log.info("NOT_SERVING; still serving before the stop", extra={"delay_seconds": delay})
+            self._skip_delay.wait(delay)
+        log.info("shutting down", extra={"grace_seconds": grace})
         self._server.stop(grace).wait()
+        self.interceptor.close()
+        if self.metrics is not None:
+            self.metrics.close()
         self.db.close()
         self._stopped.set()
         log.info("stopped")
@@ -118,12 +269,15 @@ class XiaodianServer:
         self._stopped.wait()
 
     def serve_until_signalled(self, after_start: Callable[[], None] | None = None) -> None:
-        """Runs until SIGTERM or SIGINT, then stops gracefully. Call from the main thread.
-        `after_start` (say, loading demo data) runs once the server is serving."""
+        """Runs until SIGTERM or SIGINT, then stops gracefully (after `shutdown_delay_seconds`; a
+        second signal skips the rest of the delay). Call from the main thread. `after_start` (say,
+        loading demo data) runs once the server is serving."""
         stop_requested = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             log.info("signal received", extra={"signal": signal.Signals(signum).name})
+            if stop_requested.is_set():
+                self._skip_delay.set()
             stop_requested.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -133,6 +287,6 @@ class XiaodianServer:
                 after_start()
             stop_requested.wait()
         finally:
-            self.stop()
+            self.stop(delay=self.config.server.shutdown_delay_seconds)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

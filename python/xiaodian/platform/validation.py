@@ -13,7 +13,7 @@ import re
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from xiaodian.errors import InvalidArgument
+from xiaodian.errors import MAX_FIELD_VIOLATIONS, InvalidArgument
 
 #: Ids of shops, products, orders, ...: 1-64 characters of [A-Za-z0-9_.:-] (SPEC §2).
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -24,11 +24,17 @@ MAX_BATCH = 10_000
 
 
 class Violations:
+    """Collects at most `MAX_FIELD_VIOLATIONS` violations and counts the rest, so a request
+    with a million bad fields costs no more to answer than to check."""
+
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
+        self.count = 0
 
     def add(self, field: str, description: str) -> None:
-        self.items.append((field, description))
+        if self.count < MAX_FIELD_VIOLATIONS:
+            self.items.append((field, description))
+        self.count += 1
 
     def check(self, ok: bool, field: str, description: str) -> None:
         if not ok:
@@ -71,8 +77,12 @@ class Violations:
     def raise_if_any(self) -> None:
         if self.items:
             shown = "; ".join(f"{f}: {d}" for f, d in self.items[:5])
-            more = f" (and {len(self.items) - 5} more)" if len(self.items) > 5 else ""
-            raise InvalidArgument(f"invalid request: {shown}{more}", self.items)
+            more = f" (and {self.count - 5:,} more)" if self.count > 5 else ""
+            error = InvalidArgument(f"invalid request: {shown}{more}", self.items)
+            if self.count > len(self.items):
+                error.violation_count = self.count
+                error.metadata["violation_count"] = str(self.count)
+            raise error
 
 
 #: The range protobuf defines for google.protobuf.Timestamp: 0001-01-01T00:00:00Z to

@@ -1,29 +1,29 @@
 """Search requests: validation, page tokens, and the mapping to and from the engine's dicts.
 
-A page token is opaque to callers. Inside it is the page number, the clock of the first page
-(new-merchant windows do not shift between pages), the profile version used (a profile
-update does not reshuffle a listing being paged), and a fingerprint of the other request
-fields, which must not change between pages.
+A page token is opaque to callers and signed (`platform.page_tokens`). Inside it is the page
+number, the clock of the first page (new-merchant windows do not shift between pages), the
+profile version used (a profile update does not reshuffle a listing being paged), and a
+fingerprint of the other request fields, which must not change between pages. Pages go no
+deeper than `max_result_window` results (`[search]`): a page costs work in proportion to its
+depth, so no token asks for more than an honest page at that depth.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from xiaodian.errors import InvalidArgument
-from xiaodian.platform.validation import Violations
+from xiaodian.platform.page_tokens import PageTokens, int_in
+from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
 from xiaodian.v1 import search_service_pb2 as pb
 
 QUERY_MAX_CHARS = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-_TOKEN_VERSION = 1
+_TOKEN_KIND = "search"
 
 SORT_NAMES = {
     pb.SEARCH_SORT_UNSPECIFIED: "relevance",
@@ -52,34 +52,25 @@ def _fingerprint(request: pb.SearchRequest) -> str:
     return hashlib.sha256(stripped.SerializeToString(deterministic=True)).hexdigest()[:24]
 
 
-def encode_token(token: PageToken) -> str:
-    payload = {
-        "v": _TOKEN_VERSION,
-        "p": token.page,
-        "t": token.now_s,
-        "pv": token.profile_version,
-        "f": token.fingerprint,
-    }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _pages_within(window: int, page_size: int) -> int:
+    """The number of pages of `page_size` whose results end within the first `window`."""
+    return max(1, window // page_size)
 
 
-def decode_token(request: pb.SearchRequest) -> PageToken | None:
+def decode_token(request: pb.SearchRequest, tokens: PageTokens, window: int) -> PageToken | None:
     """The request's page token, checked against the request; None for the first page."""
     if not request.page_token:
         return None
-    bad = InvalidArgument.of("page_token", "is not a page token of this search (use next_page_token unchanged)")
-    try:
-        raw = base64.urlsafe_b64decode(request.page_token + "=" * (-len(request.page_token) % 4))
-        payload = json.loads(raw)
-        token = PageToken(int(payload["p"]), int(payload["t"]), int(payload["pv"]), str(payload["f"]))
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise bad from None
-    if payload.get("v") != _TOKEN_VERSION or token.page < 1:
-        raise bad
-    if token.fingerprint != _fingerprint(request):
+    page, now_s, profile_version, fingerprint = tokens.read(request.page_token, _TOKEN_KIND, 4)
+    if fingerprint != _fingerprint(request):
         raise InvalidArgument.of("page_token", "belongs to a different search: keep every other field unchanged")
-    return token
+    page_size = request.page_size or DEFAULT_PAGE_SIZE
+    return PageToken(
+        int_in(page, 1, _pages_within(window, page_size) - 1),
+        int_in(now_s, 0, TIMESTAMP_MAX_SECONDS),
+        int_in(profile_version, 1, 2**31 - 1),
+        str(fingerprint),
+    )
 
 
 def validate(request: pb.SearchRequest) -> None:
@@ -121,9 +112,16 @@ def engine_request(request: pb.SearchRequest, token: PageToken | None) -> dict[s
 
 
 def response(
-    request: pb.SearchRequest, result: dict[str, Any], engine_req: dict[str, Any], profile: str, profile_version: int
+    request: pb.SearchRequest,
+    result: dict[str, Any],
+    engine_req: dict[str, Any],
+    profile: str,
+    profile_version: int,
+    tokens: PageTokens,
+    window: int,
 ) -> pb.SearchResponse:
-    """The SearchResponse for the engine's result dict."""
+    """The SearchResponse for the engine's result dict; a next page token while the next page
+    ends within `window` results."""
     message = pb.SearchResponse(
         total_matched=result["total_matched"],
         any_term_match=result["any_term_match"],
@@ -139,8 +137,9 @@ def response(
             h.explanation.CopyFrom(pb.RankingExplanation(**explanation))
             for s in signals:
                 h.explanation.signals.add(**s)
-    if result["has_more"]:
-        message.next_page_token = encode_token(
-            PageToken(engine_req["page"] + 1, engine_req["now_s"], profile_version, _fingerprint(request))
+    next_page = engine_req["page"] + 1
+    if result["has_more"] and next_page < _pages_within(window, engine_req["page_size"]):
+        message.next_page_token = tokens.issue(
+            _TOKEN_KIND, next_page, engine_req["now_s"], profile_version, _fingerprint(request)
         )
     return message
