@@ -208,6 +208,8 @@ class ServingInterceptor(grpc.ServerInterceptor):
 
             def unary_response(request: Any, context: grpc.ServicerContext) -> Any:
                 started = time.perf_counter()
+                if self._metrics is not None:
+                    self._metrics.in_flight.inc()
                 code, caller, stream = OK, auth.ANONYMOUS.name, None
                 try:
                     caller, stream = self._admit(m, context)
@@ -222,6 +224,8 @@ class ServingInterceptor(grpc.ServerInterceptor):
 
         def stream_response(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
+            if self._metrics is not None:
+                self._metrics.in_flight.inc()
             code, caller, stream = OK, auth.ANONYMOUS.name, None
             try:
                 caller, stream = self._admit(m, context)
@@ -342,6 +346,7 @@ class ServingInterceptor(grpc.ServerInterceptor):
                 self._metrics.streams.dec()
         if m.metrics is not None:
             m.metrics.done(code, seconds)
+            self._metrics.in_flight.dec()  # type: ignore[union-attr]
         if self._access:
             _access_line(m.name, context, code, seconds, caller)
 
