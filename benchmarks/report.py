@@ -58,6 +58,10 @@ GOALS = (
     Goal(6, "10M creators scored and ranked ≤ 3 s on one core (s)", "creators", "largest_seconds", AT_MOST, 3.0),
     Goal(6, "creator scoring ≥ 30× the pure-Python reference", "creators", "score_speedup_vs_reference",
          AT_LEAST, 30.0),
+    Goal(19, "auth + metrics add ≤ 10 % server CPU per Health.Check (on/off ratio)", "service",
+         "health_check_auth_metrics_overhead_ratio", AT_MOST, 1.10),
+    Goal(19, "auth + metrics add ≤ 10 % server CPU per Search (on/off ratio)", "service",
+         "search_auth_metrics_overhead_ratio", AT_MOST, 1.10),
 )  # fmt: skip
 
 #: Figures drawn over the history, per suite (goal figures are added).

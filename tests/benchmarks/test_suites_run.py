@@ -116,6 +116,19 @@ def test_service_suite_reports_every_figure(quick_run) -> None:  # type: ignore[
         assert figures["p50_ms"] <= figures["p99_ms"]
     for name in ("search_qps_vs_baseline", "get_creator_score_qps_vs_baseline", "record_orders_orders_per_s"):
         assert math.isfinite(results[name]) and results[name] > 0, name
+    # Authentication + metrics on against both off, same server and data, alternating rounds.
+    assert results["auth_metrics_rounds"] >= 2
+    for call in ("health_check", "search"):
+        for name in (
+            f"{call}_cpu_us_auth_metrics_on",
+            f"{call}_cpu_us_auth_metrics_off",
+            f"{call}_qps_auth_metrics_on",
+            f"{call}_qps_auth_metrics_off",
+            f"{call}_auth_metrics_overhead_ratio",
+        ):
+            assert math.isfinite(results[name]) and results[name] > 0, name
+            low, high = results[f"{name}_spread"]
+            assert low <= results[name] <= high, name
 
 
 def test_crash_suite_loses_nothing(quick_run) -> None:  # type: ignore[no-untyped-def]
