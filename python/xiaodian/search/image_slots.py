@@ -9,6 +9,12 @@ an image whose analysis would hold more, judged from its header before decoding.
 pixel memory of all analyses together stays below slots × budget. The analysis releases the
 GIL, so slots really run in parallel.
 
+The analyses run on the slots' own `image_max_concurrent_analyses` threads, not on the gRPC
+worker that took the call: the extension's allocator (mimalloc) keeps freed pages in the
+thread that used them for its next allocations, so analyses spread over the gRPC pool's many
+threads would each leave such a cache behind (measured: 30-45 MiB more resident per new thread
+after a 4330 x 4330 16-bit PNG), while on a few threads each analysis reuses its thread's.
+
 A caller waits for a slot as long as its deadline allows, and never more than
 `MAX_WAIT_SECONDS`; without a slot by then the call is `RESOURCE_EXHAUSTED` and nothing of it
 is written (images are analysed before the write transaction).
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -41,6 +48,7 @@ class ImageAnalysisSlots:
         self.max_decoded_bytes = max_decoded_bytes
         self.max_wait_seconds = max_wait_seconds
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._threads = ThreadPoolExecutor(max_concurrent, thread_name_prefix="hero-image")
 
     @classmethod
     def from_config(cls, config: SearchConfig) -> ImageAnalysisSlots:
@@ -65,5 +73,6 @@ class ImageAnalysisSlots:
             self._slots.release()
 
     def analyze(self, image_bytes: bytes) -> dict[str, Any]:
-        """One analysis under the memory budget; call it inside `slot`."""
-        return _core.analyze_hero_image(image_bytes, self.max_decoded_bytes)
+        """One analysis under the memory budget, on one of the slots' threads; call it inside
+        `slot` (then a thread is free)."""
+        return self._threads.submit(_core.analyze_hero_image, image_bytes, self.max_decoded_bytes).result()
