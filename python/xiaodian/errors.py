@@ -194,7 +194,6 @@ def to_rpc_status(error: XiaodianError) -> grpc.Status:
     violations; bounded in size (`MAX_FIELD_VIOLATIONS`, `MAX_MESSAGE_CHARS`, …)."""
     metadata = {_cut(k, MAX_FIELD_CHARS): _cut(v, MAX_DESCRIPTION_CHARS) for k, v in list(error.metadata.items())[:10]}
     details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
-    message = error.message
     if isinstance(error, InvalidArgument) and error.violations:
         details.append(
             _pack(
@@ -208,11 +207,9 @@ def to_rpc_status(error: XiaodianError) -> grpc.Status:
                 )
             )
         )
-        hidden = error.violation_count - len(error.violations)
-        if hidden > 0:
-            shown = len(error.violations)
-            message = f"{_cut(message, MAX_MESSAGE_CHARS - 60)} ({error.violation_count:,} violations, {shown} listed)"
-    status = status_pb2.Status(code=error.code.value[0], message=_cut(message, MAX_MESSAGE_CHARS), details=details)
+    status = status_pb2.Status(
+        code=error.code.value[0], message=_cut(error.message, MAX_MESSAGE_CHARS), details=details
+    )
     return rpc_status.to_status(status)
 
 

@@ -44,7 +44,25 @@ def test_the_demo_scores_its_creators_from_the_ledger(
     assert top.scores[0].settled_gmv_fen > 0 and top.scores[0].rank == 1
 
     monkeypatch.setenv("COLUMNS", "200")  # rich fits the table to the terminal's width
-    assert cli.main(["creators", "top", DEMO_PERIOD, "--limit", "5", "--addr", server.address, "--data-dir", server.config.server.data_dir]) == 0
+    assert (
+        cli.main(
+            [
+                "creators",
+                "top",
+                DEMO_PERIOD,
+                "--limit",
+                "5",
+                "--addr",
+                server.address,
+                "--data-dir",
+                server.config.server.data_dir,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert top.scores[0].creator_id in out and "weights GMV 40 %" in out
-    assert cli.main(["creators", "top", "2026-13", "--addr", server.address, "--data-dir", server.config.server.data_dir]) == 1
+    assert (
+        cli.main(["creators", "top", "2026-13", "--addr", server.address, "--data-dir", server.config.server.data_dir])
+        == 1
+    )

@@ -18,17 +18,9 @@ from xiaodian import Client, errors
 from xiaodian.platform import auth
 from xiaodian.platform.config import Config
 from xiaodian.platform.server import StartupError, XiaodianServer
-from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
+from xiaodian.v1 import search_service_pb2
 
-SERVICES = [
-    d.services_by_name[name]
-    for d, name in (
-        (search_service_pb2.DESCRIPTOR, "SearchService"),
-        (creator_service_pb2.DESCRIPTOR, "CreatorService"),
-        (settlement_service_pb2.DESCRIPTOR, "SettlementService"),
-    )
-]
-METHODS = [(f"/{s.full_name}/{m.name}", m) for s in SERVICES for m in s.methods]
+from tests.platform.methods import METHODS
 
 
 def test_every_method_of_every_service_has_exactly_one_scope() -> None:

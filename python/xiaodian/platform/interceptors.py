@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from grpc._cython import cygrpc  # the call's own cancel-with-status; public API has only cancel()
+from grpc._cython import cygrpc  # type: ignore[attr-defined]  # the call's cancel-with-status
 from opentelemetry import trace
 
 from xiaodian.errors import (
