@@ -132,15 +132,18 @@ def test_mtls_maps_the_client_certificate_subject_to_scopes(tmp_path, pki) -> No
             with pytest.raises(errors.Unauthenticated):  # a valid certificate, but no caller of that name
                 stranger.get_balance(account="escrow")
         for key, chain in ((None, None), (pki["rogue.key"], pki["rogue.crt"])):
-            with Client(
-                server.address,
-                root_certificates=pki["ca"],
-                private_key=key,
-                certificate_chain=chain,
-                token="",
-                data_dir=tmp_path,
-                timeout=3,
-            ) as refused, pytest.raises(errors.Unavailable):  # the handshake fails
+            with (
+                Client(
+                    server.address,
+                    root_certificates=pki["ca"],
+                    private_key=key,
+                    certificate_chain=chain,
+                    token="",
+                    data_dir=tmp_path,
+                    timeout=3,
+                ) as refused,
+                pytest.raises(errors.Unavailable),
+            ):  # the handshake fails
                 refused.health()
     finally:
         server.stop()
