@@ -75,8 +75,10 @@ class SearchConfig:
     #: none yet (for example `brand_multiplier = 2.0`, `new_merchant_window_days = 90`). Later
     #: changes go through UpdateRankingProfile, which versions them.
     default_profile: dict[str, Any] = field(default_factory=dict)
-    #: A hero image whose decoded pixels (width × height × channels × bytes per channel) would
-    #: exceed this is refused before decoding (INVALID_ARGUMENT, reason `memory`).
+    #: A hero image whose analysis would hold more than this many bytes at once (its decoded
+    #: pixels, width × height × channels × bytes per channel, plus the decoder's own
+    #: image-sized buffers, or the resize pass) is refused before decoding (INVALID_ARGUMENT,
+    #: reason `memory`).
     image_max_decoded_bytes: int = 160 * 1024 * 1024
     #: Hero images decoded at once in the whole server; more wait for a slot (within their
     #: deadline), so parallel worst-case uploads stay within a known peak memory.
