@@ -308,7 +308,7 @@ def _auth_metrics_overhead(
 def run(quick: bool = False) -> dict[str, Any]:
     products, orders = (1_000, 500) if quick else (20_000, 5_000)
     count, repeats = (400, 1) if quick else (10_000, 3)
-    overhead_count, overhead_rounds = (200, 2) if quick else (2_500, 12)
+    overhead_count, overhead_rounds = (200, 2) if quick else (5_000, 8)
     connections, concurrency = 4, 16
     health = ("grpc.health.v1.Health/Check", json.dumps({"service": ""}))
     search = (
