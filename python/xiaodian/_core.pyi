@@ -116,12 +116,13 @@ def time_split_orders(
     alone (GIL released): every order's packed split and totals, as `split_orders_packed`
     asks of it; the seconds of each run."""
 
-def orders_valid(encoded: list[bytes]) -> bool:
+def orders_valid(encoded: list[bytes], max_line_fen: int, max_order_fen: int) -> bool:
     """Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
-    `xiaodian.settlement.orders.validate_order`; False also for an encoding the Rust reader does
-    not take (validate in Python then: it names what is wrong)."""
+    `xiaodian.settlement.orders.validate_order`, each line's gross (unit price x quantity) at
+    most `max_line_fen` and the order's at most `max_order_fen`; False also for an encoding the
+    Rust reader does not take (validate in Python then: it names what is wrong)."""
 
-def valid_order_keys(encoded: list[bytes]) -> tuple[list[str], list[str]] | None:
+def valid_order_keys(encoded: list[bytes], max_line_fen: int, max_order_fen: int) -> tuple[list[str], list[str]] | None:
     """`orders_valid` that also reads each encoded order's `order_id` and `shop_id`: both lists
     when every order breaks none of the rules, None otherwise."""
 
@@ -165,8 +166,8 @@ def recording_rows(
     """What recording orders (encoded `Order`s) with their packed splits and content digests
     writes, as `xiaodian.settlement.store.recording_rows` builds it: the `settlement_orders`
     rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
-    account's added pending payouts; None when Rust cannot read an order (build them in
-    Python then)."""
+    account's added pending payouts; None when Rust cannot read an order or a sum leaves int64
+    (build them in Python then)."""
 
 def repeated_field(encoded: bytes, number: int) -> list[bytes] | None:
     """The encodings of the messages of the repeated message field `number` of an encoded

@@ -16,7 +16,7 @@ use crate::hero::{self, HeroReport};
 use crate::rank::index::{HashMap as FastMap, Index, ProductRecord, ShopRecord};
 use crate::rank::profile::RankingProfile;
 use crate::rank::search::{Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort};
-use crate::settle::wire::{no_refunds_json, WireOrder, ORDER_STATE_PAID};
+use crate::settle::wire::{no_refunds_json, MoneyBounds, WireOrder, ORDER_STATE_PAID};
 use crate::settle::{
     self, ChainLink, Commissions, Discount, Funder, LineSplit, OrderInput, OrderLine, PackedSplits,
     Reversal, TOTALS_WORDS,
@@ -743,14 +743,24 @@ fn split_orders_packed(
 }
 
 /// Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
-/// `xiaodian.settlement.orders.validate_order` (`settle::wire`). False also for an encoding
-/// the reader does not take: the caller then validates in Python, which names what is wrong.
+/// `xiaodian.settlement.orders.validate_order` (`settle::wire`), its lines' and its own gross
+/// within `max_line_fen` and `max_order_fen`. False also for an encoding the reader does not
+/// take: the caller then validates in Python, which names what is wrong.
 #[pyfunction]
-fn orders_valid(py: Python<'_>, encoded: Vec<PyBackedBytes>) -> bool {
+fn orders_valid(
+    py: Python<'_>,
+    encoded: Vec<PyBackedBytes>,
+    max_line_fen: i64,
+    max_order_fen: i64,
+) -> bool {
+    let bounds = MoneyBounds {
+        max_line_fen,
+        max_order_fen,
+    };
     py.detach(|| {
         encoded
             .iter()
-            .all(|bytes| WireOrder::decode(bytes).is_some_and(|o| o.is_valid()))
+            .all(|bytes| WireOrder::decode(bytes).is_some_and(|o| o.is_valid(bounds)))
     })
 }
 
@@ -774,12 +784,21 @@ fn repeated_field(py: Python<'_>, encoded: &[u8], number: u64) -> Option<Vec<Py<
 /// Recording takes the ids from here rather than from the orders' Python messages, each read
 /// of which builds new objects.
 #[pyfunction]
-fn valid_order_keys<'py>(py: Python<'py>, encoded: Vec<PyBackedBytes>) -> Option<OrderKeys<'py>> {
+fn valid_order_keys<'py>(
+    py: Python<'py>,
+    encoded: Vec<PyBackedBytes>,
+    max_line_fen: i64,
+    max_order_fen: i64,
+) -> Option<OrderKeys<'py>> {
+    let bounds = MoneyBounds {
+        max_line_fen,
+        max_order_fen,
+    };
     let keys = py.detach(|| {
         encoded
             .iter()
             .map(|bytes| {
-                let order = WireOrder::decode(bytes).filter(WireOrder::is_valid)?;
+                let order = WireOrder::decode(bytes).filter(|o| o.is_valid(bounds))?;
                 Some((order.order_id, order.shop_id))
             })
             .collect::<Option<Vec<_>>>()
@@ -877,7 +896,11 @@ fn split_encoded(
             .collect();
         let mut inputs = Vec::with_capacity(encoded.len());
         for (i, (bytes, &shop)) in encoded.iter().zip(shops).enumerate() {
-            let Some(order) = WireOrder::decode(bytes).filter(WireOrder::is_valid) else {
+            // The money bounds were checked by `valid_order_keys`; the split's arithmetic
+            // is checked whatever they are.
+            let Some(order) =
+                WireOrder::decode(bytes).filter(|o| o.is_valid(MoneyBounds::FIELDS_ONLY))
+            else {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
                     "order {i} is not one that orders_valid passes"
                 )));
@@ -965,8 +988,8 @@ type RecordingRows = (Vec<OrderRow>, Vec<TransferRow>, Vec<(String, i64)>);
 /// What recording orders (encoded, with their packed splits and content digests) writes
 /// (`settle::wire::WireOrder::recording_rows`): the `settlement_orders` rows, the payment and
 /// subsidy transfers, and what the orders add to each account's pending payouts (summed over
-/// the batch, by account, zeros left out). None when Rust cannot read an order (the caller
-/// builds them in Python then: `xiaodian.settlement.store.recording_rows`).
+/// the batch, by account, zeros left out). None when Rust cannot read an order or a sum leaves
+/// int64 (the caller builds them in Python then: `xiaodian.settlement.store.recording_rows`).
 ///
 /// The rows share their Python strings where they are equal (an order's id in its row and its
 /// transfers; account names, "" and `line_refunds_json` across the batch): building Python
@@ -990,7 +1013,10 @@ fn recording_rows(
             recorded.push(WireOrder::decode(bytes)?.recording_rows(&words)?);
         }
         for (account, amount) in recorded.iter().flat_map(|r| &r.payouts) {
-            *pending.entry(account).or_default() += amount;
+            // A batch whose pending sum leaves int64 is left to Python, which refuses it
+            // (`xiaodian.settlement.ledger.add_sums`).
+            let sum = pending.entry(account).or_default();
+            *sum = sum.checked_add(*amount)?;
         }
         let mut pending: Vec<(String, i64)> = pending
             .into_iter()

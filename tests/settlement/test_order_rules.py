@@ -1,8 +1,9 @@
 """The recording path's fast lane against the rules it stands in for.
 
 `_core.orders_valid` reads encoded orders in Rust and must pass exactly the orders that
-`xiaodian.settlement.orders.validate_order` finds nothing wrong with; `_core.split_encoded_orders`
-must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
+`xiaodian.settlement.orders.validate_order` finds nothing wrong with (here without money
+bounds, `NO_BOUNDS`: `test_money_bounds.py` holds the two to the same answer on those);
+`_core.split_encoded_orders` must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from xiaodian.settlement.orders import (
     MAX_DISCOUNTS,
     MAX_LINES,
     FeePolicy,
+    MoneyBounds,
     kernel_order,
     split_totals,
     unpack_split,
@@ -33,6 +35,14 @@ from xiaodian.settlement.store import record_response, record_responses, recordi
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T = TypeVar("T")
+
+#: No money bound but the fields' own: these tests are about the other rules.
+NO_BOUNDS = MoneyBounds(max_line_fen=2**63 - 1, max_order_fen=2**63 - 1)
+
+
+def orders_valid(encoded_orders: list[bytes]) -> bool:
+    return _core.orders_valid(encoded_orders, NO_BOUNDS.max_line_fen, NO_BOUNDS.max_order_fen)
+
 
 good_ids = st.one_of(
     st.sampled_from(["a", "x" * 64, "ok-1.a:b_c"]), st.from_regex(r"[A-Za-z0-9_.:-]{1,8}", fullmatch=True)
@@ -110,7 +120,7 @@ def orders(draw: st.DrawFn, odds: int = 25) -> pb.Order:
 
 def python_valid(order: pb.Order) -> bool:
     v = Violations()
-    validate_order(v, "order", order)
+    validate_order(v, "order", order, NO_BOUNDS)
     return not v.items
 
 
@@ -122,9 +132,11 @@ def encoded(order: pb.Order) -> bytes:
 @given(orders())
 def test_the_rust_check_passes_exactly_the_valid_orders(order: pb.Order) -> None:
     valid = python_valid(order)
-    assert _core.orders_valid([encoded(order)]) == valid
+    assert orders_valid([encoded(order)]) == valid
     # The check recording uses also reads the ids of the orders it passes.
-    keys = _core.valid_order_keys([encoded(order), encoded(valid_order())])
+    keys = _core.valid_order_keys(
+        [encoded(order), encoded(valid_order())], NO_BOUNDS.max_line_fen, NO_BOUNDS.max_order_fen
+    )
     assert keys == (([order.order_id, "o1"], [order.shop_id, "s1"]) if valid else None)
 
 
@@ -151,18 +163,18 @@ def test_the_limits_are_the_same(lines: int, discounts: int, parties: int) -> No
         chain.add(kind=pb.PARTY_KIND_PROMOTER, party_id=f"a{p + 1}")
     chain[0].pass_down_ppm = 100_000 if parties > 1 else 0
     assert python_valid(order) == (lines <= MAX_LINES and discounts <= MAX_DISCOUNTS and parties <= MAX_CHAIN)
-    assert _core.orders_valid([encoded(order)]) == python_valid(order)
+    assert orders_valid([encoded(order)]) == python_valid(order)
 
 
 def test_unknown_fields_are_skipped_and_one_bad_order_fails_the_batch() -> None:
     order = valid_order()
     with_unknown = pb.Order.FromString(encoded(order) + b"\x98\x06\x01")  # field 99 = 1
     assert encoded(with_unknown) != encoded(order)
-    assert _core.orders_valid([encoded(with_unknown)])
+    assert orders_valid([encoded(with_unknown)])
     broken = valid_order()
     broken.lines[0].quantity = 0
-    assert not _core.orders_valid([encoded(order), encoded(broken)])
-    assert _core.orders_valid([])
+    assert not orders_valid([encoded(order), encoded(broken)])
+    assert orders_valid([])
 
 
 @settings(max_examples=500, deadline=None)
@@ -191,7 +203,7 @@ def test_encoded_orders_split_as_their_tuples(batch: list[pb.Order], rates: tupl
 
 def test_demo_orders_split_as_their_tuples() -> None:
     batch = generate_orders(5, generate_catalog(5, 500).products, 2_000, 1_790_000_000).orders
-    assert _core.orders_valid([encoded(o) for o in batch])
+    assert orders_valid([encoded(o) for o in batch])
     fees = FeePolicy()
     shops: dict[str, int] = {}
     positions = [shops.setdefault(o.shop_id, len(shops)) for o in batch]
@@ -274,7 +286,7 @@ def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seco
     assert [split_totals(unpack_split(blob)) for blob, _ in splits] == [totals for _, totals in splits]
     blobs = [blob for blob, _ in splits]
     shops = [0] * len(batch)
-    if all(_core.orders_valid([encoded(o)]) for o in batch):
+    if all(orders_valid([encoded(o)]) for o in batch):
         encoded_split = _core.split_encoded_blobs([encoded(o) for o in batch], shops, [5_000], 10_000, 50_000, {})
         assert encoded_split[0] == blobs
     new = [(o, encoded(o), hashlib.sha256(encoded(o)).digest()) for o in batch]

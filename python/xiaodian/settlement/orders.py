@@ -13,6 +13,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from xiaodian.platform.config import SettlementConfig
 from xiaodian.platform.validation import ID_PATTERN, Violations
 from xiaodian.v1 import settlement_service_pb2 as pb
 
@@ -30,9 +31,22 @@ MAX_LINES = 500
 MAX_DISCOUNTS = 50
 MAX_CHAIN = 5
 MAX_RATIO_PPM = 900_000
-#: Largest unit price and quantity accepted: amounts stay far from 64-bit overflow.
+#: Largest unit price and quantity accepted (each line's gross is also bounded: `MoneyBounds`).
 MAX_UNIT_PRICE_FEN = 10**12
 MAX_QUANTITY = 1_000_000
+
+
+@dataclass(frozen=True)
+class MoneyBounds:
+    """The money bounds of an order (`[settlement] max_line_fen`, `max_order_fen`): a line's
+    gross (unit_price_fen × quantity) at most `max_line_fen`, the order's (the sum of its
+    lines') at most `max_order_fen`, both inclusive. The configuration keeps `max_order_fen`
+    at most 2^53, so every amount split from an order and every total of it stays far inside
+    int64; sums over many orders are checked where they are kept (`ledger.add_sums`)."""
+
+    max_line_fen: int = SettlementConfig.max_line_fen
+    max_order_fen: int = SettlementConfig.max_order_fen
+
 
 FUNDER_NAMES = {
     pb.DISCOUNT_FUNDER_MERCHANT: "MERCHANT",
@@ -67,15 +81,18 @@ def party_account(party: pb.ChainParty) -> str:
     return f"party:{PARTY_KIND_NAMES[party.kind]}:{party.party_id}"
 
 
-def validate_order(v: Violations, at: str, order: pb.Order) -> None:
+def validate_order(v: Violations, at: str, order: pb.Order, bounds: MoneyBounds) -> None:
     """Every rule of SPEC §5 that can be checked without the split (the split itself refuses
     a discount larger than its lines' payable total and a line whose fee and commissions
-    exceed its gmv). Field paths are only formatted for a broken rule.
+    exceed its gmv), with the money bounds: a line whose gross is above
+    `bounds.max_line_fen` is named `{at}.lines[i]`, an order whose gross is above
+    `bounds.max_order_fen` `{at}.lines`. Field paths are only formatted for a broken rule.
 
-    Recording asks Rust first (`_core.orders_valid`, `rust_core/src/settle/wire.rs`): it reads
-    the encoded orders and answers whether any rule is broken; this function runs only for a
-    batch it does not pass, to name the violations. A rule changed here must change there too:
-    `tests/settlement/test_order_rules.py` holds the two to the same answer."""
+    Recording asks Rust first (`_core.valid_order_keys`, `rust_core/src/settle/wire.rs`): it
+    reads the encoded orders and answers whether any rule is broken; this function runs only
+    for a batch it does not pass, to name the violations. A rule changed here must change there
+    too: `tests/settlement/test_order_rules.py` and `test_money_bounds.py` hold the two to the
+    same answer."""
     ok_id = ID_PATTERN.fullmatch
     if not ok_id(order.order_id):
         v.check_id(f"{at}.order_id", order.order_id)
@@ -86,6 +103,7 @@ def validate_order(v: Violations, at: str, order: pb.Order) -> None:
     if not 1 <= len(order.lines) <= MAX_LINES:
         v.add(f"{at}.lines", f"must hold 1-{MAX_LINES} lines")
     line_ids: set[str] = set()
+    order_gross = 0
     for i, line in enumerate(order.lines):
         if not ok_id(line.line_id):
             v.check_id(f"{at}.lines[{i}].line_id", line.line_id)
@@ -96,10 +114,27 @@ def validate_order(v: Violations, at: str, order: pb.Order) -> None:
             v.check_id(f"{at}.lines[{i}].product_id", line.product_id)
         if not ok_id(line.category_id):
             v.check_id(f"{at}.lines[{i}].category_id", line.category_id)
-        if not 0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN:
+        price_ok = 0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN
+        if not price_ok:
             v.add(f"{at}.lines[{i}].unit_price_fen", f"must be 0-{MAX_UNIT_PRICE_FEN:,} fen")
-        if not 1 <= line.quantity <= MAX_QUANTITY:
+        quantity_ok = 1 <= line.quantity <= MAX_QUANTITY
+        if not quantity_ok:
             v.add(f"{at}.lines[{i}].quantity", f"must be 1-{MAX_QUANTITY:,}")
+        if price_ok and quantity_ok:
+            gross = line.unit_price_fen * line.quantity
+            if gross > bounds.max_line_fen:
+                v.add(
+                    f"{at}.lines[{i}]",
+                    f"unit_price_fen x quantity is {gross:,} fen; a line's gross must be at most"
+                    f" {bounds.max_line_fen:,} fen (max_line_fen)",
+                )
+            order_gross += gross
+    if order_gross > bounds.max_order_fen:
+        v.add(
+            f"{at}.lines",
+            f"the lines' gross adds up to {order_gross:,} fen; an order's must be at most"
+            f" {bounds.max_order_fen:,} fen (max_order_fen)",
+        )
     if len(order.discounts) > MAX_DISCOUNTS:
         v.add(f"{at}.discounts", f"must hold at most {MAX_DISCOUNTS} discounts")
     discount_ids: set[str] = set()

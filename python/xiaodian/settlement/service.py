@@ -19,7 +19,7 @@ from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.validation import Violations
 from xiaodian.settlement import ledger, store
-from xiaodian.settlement.orders import FeePolicy
+from xiaodian.settlement.orders import FeePolicy, MoneyBounds
 from xiaodian.v1 import settlement_service_pb2 as pb
 from xiaodian.v1 import settlement_service_pb2_grpc as pb_grpc
 
@@ -51,6 +51,7 @@ def policy_of(config: SettlementConfig) -> store.Policy:
         ),
         settle_after_days=config.settle_after_days,
         new_merchant_window_days=config.new_merchant_window_days,
+        bounds=MoneyBounds(max_line_fen=config.max_line_fen, max_order_fen=config.max_order_fen),
     )
 
 

@@ -36,6 +36,7 @@ from xiaodian.settlement.orders import (
     ESCROW,
     FeePolicy,
     LineTuple,
+    MoneyBounds,
     ReversalTuple,
     add_party_parts,
     kernel_order,
@@ -146,13 +147,15 @@ DAY_US = 86_400 * 1_000_000
 
 @dataclass(frozen=True)
 class Policy:
-    """The settlement configuration: fees, and how long after receipt an order settles.
-    `new_merchant_window_days` > 0 limits the new-merchant allowance to shops opened (in the
-    search catalog) within that many days before the order was paid."""
+    """The settlement configuration: fees, how long after receipt an order settles, and the
+    money bounds of an order (`MoneyBounds`). `new_merchant_window_days` > 0 limits the
+    new-merchant allowance to shops opened (in the search catalog) within that many days
+    before the order was paid."""
 
     fees: FeePolicy = FeePolicy()
     settle_after_days: int = 7
     new_merchant_window_days: int = 0
+    bounds: MoneyBounds = MoneyBounds()
 
 
 def content_digest(message: Message) -> bytes:
@@ -299,7 +302,8 @@ def record_orders(
     # Most batches are valid: the Rust reader checks the rules on the encodings (and reads the
     # ids there: every read of a protobuf field in Python builds new objects), and only a batch
     # it does not pass goes through `validate_order`, which names every violation.
-    keys = _core.valid_order_keys(encoded)
+    bounds = policy.bounds
+    keys = _core.valid_order_keys(encoded, bounds.max_line_fen, bounds.max_order_fen)
     fast = keys is not None
     if keys is not None:
         order_ids, shop_ids = keys
@@ -310,7 +314,7 @@ def record_orders(
         seen: set[str] = set()
         for i, order in enumerate(orders):
             at = f"{field}[{i}]" if field == "orders" else field
-            validate_order(v, at, order)
+            validate_order(v, at, order, bounds)
             if order.order_id in seen:
                 v.add(f"{at}.order_id", "must be unique within the batch")
             seen.add(order.order_id)

@@ -19,6 +19,26 @@ pub const MAX_CHAIN: usize = 5;
 pub const MAX_UNIT_PRICE_FEN: i64 = 1_000_000_000_000;
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
+/// The money bounds of an order (`[settlement] max_line_fen` and `max_order_fen`, passed in
+/// by the caller from the configuration): the largest gross (unit price × quantity) of one
+/// line and of one whole order, fen. Within them no amount split from an order, nor any of
+/// its totals, leaves int64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyBounds {
+    pub max_line_fen: i64,
+    pub max_order_fen: i64,
+}
+
+impl MoneyBounds {
+    /// No bound but the fields' own (`MAX_UNIT_PRICE_FEN`, `MAX_QUANTITY`): for checking that
+    /// an order is one the split can read, where its money was bounded before (the split's
+    /// arithmetic is checked all the same).
+    pub const FIELDS_ONLY: MoneyBounds = MoneyBounds {
+        max_line_fen: i64::MAX,
+        max_order_fen: i64::MAX,
+    };
+}
+
 /// One order line (`OrderLine`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WireLine<'a> {
@@ -290,23 +310,33 @@ impl<'a> WireOrder<'a> {
         Some(o)
     }
 
-    /// Whether the order breaks none of the rules of `validate_order` (SPEC §5).
-    pub fn is_valid(&self) -> bool {
+    /// Whether the order breaks none of the rules of `validate_order` (SPEC §5), its money
+    /// within `bounds`: each line's gross (unit price × quantity) at most `max_line_fen`, the
+    /// order's (their sum) at most `max_order_fen`.
+    pub fn is_valid(&self, bounds: MoneyBounds) -> bool {
         if !(ok_id(self.order_id) && ok_id(self.shop_id) && self.paid_at.is_some()) {
             return false;
         }
         if !(1..=MAX_LINES).contains(&self.lines.len()) || self.discounts.len() > MAX_DISCOUNTS {
             return false;
         }
-        let line_ok = |(i, l): (usize, &WireLine)| {
-            ok_id(l.line_id)
+        // Each gross is at most MAX_UNIT_PRICE_FEN × MAX_QUANTITY = 10¹⁸; their sum over
+        // MAX_LINES lines is kept in 128 bits.
+        let mut order_gross = 0i128;
+        for (i, l) in self.lines.iter().enumerate() {
+            let line_ok = ok_id(l.line_id)
                 && ok_id(l.product_id)
                 && ok_id(l.category_id)
                 && (0..=MAX_UNIT_PRICE_FEN).contains(&l.unit_price_fen)
                 && (1..=MAX_QUANTITY).contains(&l.quantity)
-                && !self.lines[..i].iter().any(|o| o.line_id == l.line_id)
-        };
-        if !self.lines.iter().enumerate().all(line_ok) {
+                && l.unit_price_fen * l.quantity <= bounds.max_line_fen
+                && !self.lines[..i].iter().any(|o| o.line_id == l.line_id);
+            if !line_ok {
+                return false;
+            }
+            order_gross += i128::from(l.unit_price_fen * l.quantity);
+        }
+        if order_gross > i128::from(bounds.max_order_fen) {
             return false;
         }
         for (k, d) in self.discounts.iter().enumerate() {
@@ -450,6 +480,11 @@ fn put_message(out: &mut Vec<u8>, number: u64, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+/// The sum of `parts`, None if it leaves int64.
+pub fn checked_sum(parts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    parts.into_iter().try_fold(0i64, i64::checked_add)
+}
+
 /// `ORDER_STATE_PAID`, the state of a recorded order.
 pub const ORDER_STATE_PAID: i64 = 1;
 
@@ -457,7 +492,7 @@ impl WireOrder<'_> {
     /// The encoded `RecordOrderResponse` of this order recorded with the packed split `words`
     /// (`PackedSplits::split`): its id, its `OrderSplit`, state PAID — what
     /// `xiaodian.settlement.store.record_response` builds in Python. None when the split is
-    /// not this order's (other line, discount or chain counts).
+    /// not this order's (other line, discount or chain counts) or a total leaves int64.
     pub fn record_response(&self, words: &[i64]) -> Option<Vec<u8>> {
         let (n, d) = (self.lines.len(), self.discounts.len());
         let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
@@ -481,7 +516,8 @@ impl WireOrder<'_> {
             let [gross, paid, s0, s1, s2, base, fee, creator, merchant] =
                 <[i64; 9]>::try_from(&w[..super::PACKED_LINE_WORDS]).ok()?;
             let kept = &w[super::PACKED_LINE_WORDS + d..];
-            let agency: i64 = kept.iter().sum();
+            let agency = checked_sum(kept.iter().copied())?;
+            let gmv = checked_sum([paid, s0, s1, s2])?;
             line.clear();
             put_str(&mut line, 1, l.line_id);
             put_int(&mut line, 2, gross);
@@ -502,7 +538,7 @@ impl WireOrder<'_> {
             put_int(&mut line, 5, s0);
             put_int(&mut line, 6, s1);
             put_int(&mut line, 7, s2);
-            put_int(&mut line, 8, paid + s0 + s1 + s2);
+            put_int(&mut line, 8, gmv);
             put_int(&mut line, 9, base);
             put_int(&mut line, 10, fee);
             put_int(&mut line, 11, creator);
@@ -523,9 +559,9 @@ impl WireOrder<'_> {
             for (total, part) in
                 totals
                     .iter_mut()
-                    .zip([paid, s0 + s1 + s2, fee, creator, agency, merchant])
+                    .zip([paid, gmv - paid, fee, creator, agency, merchant])
             {
-                *total += part;
+                *total = total.checked_add(part)?;
             }
         }
         for (number, total) in (2..).zip(totals) {
@@ -654,7 +690,7 @@ impl<'a> WireOrder<'a> {
     /// payouts: merchant, platform fee, creator if attributed, each chain party; one entry per
     /// account), and its payment and subsidy transfers into escrow.
     /// None when a string is not UTF-8 or an account name not plain ASCII, `paid_at` is not
-    /// readable, or the split is not this order's.
+    /// readable, the split is not this order's, or a sum leaves int64.
     pub fn recording_rows(&self, words: &[i64]) -> Option<RecordedOrder<'a>> {
         let text = |b: &'a [u8]| std::str::from_utf8(b).ok();
         let order_id = text(self.order_id)?;
@@ -674,10 +710,10 @@ impl<'a> WireOrder<'a> {
         let mut kept = vec![0i64; c];
         for w in words[super::PACKED_HEADER_WORDS..].chunks_exact(width) {
             for k in [1, 2, 3, 4, 6, 7, 8] {
-                sums[k] += w[k];
+                sums[k] = sums[k].checked_add(w[k])?;
             }
             for (total, &part) in kept.iter_mut().zip(&w[super::PACKED_LINE_WORDS + d..]) {
-                *total += part;
+                *total = total.checked_add(part)?;
             }
         }
         let [_, paid, creator_subsidy, platform_subsidy, government_subsidy, _, fee, creator_commission, merchant] =
@@ -687,20 +723,22 @@ impl<'a> WireOrder<'a> {
             None => String::new(),
         };
         let mut payouts: Vec<(String, i64)> = Vec::with_capacity(3 + c);
-        let mut owe =
-            |account: String, amount: i64| match payouts.iter_mut().find(|row| row.0 == account) {
-                Some(row) => row.1 += amount,
+        let mut owe = |account: String, amount: i64| -> Option<()> {
+            match payouts.iter_mut().find(|row| row.0 == account) {
+                Some(row) => row.1 = row.1.checked_add(amount)?,
                 None => payouts.push((account, amount)),
-            };
+            }
+            Some(())
+        };
         let shop_id = text(self.shop_id)?;
-        owe(["merchant:", shop_id].concat(), merchant);
-        owe(PLATFORM_FEE.to_owned(), fee);
+        owe(["merchant:", shop_id].concat(), merchant)?;
+        owe(PLATFORM_FEE.to_owned(), fee)?;
         if !creator.is_empty() {
-            owe(creator.clone(), creator_commission);
+            owe(creator.clone(), creator_commission)?;
         }
         for (p, &keeps) in parties.iter().zip(&kept) {
             let kind = PARTY_KINDS.get(usize::try_from(p.kind).ok()?.checked_sub(1)?)?;
-            owe(["party:", kind, ":", text(p.party_id)?].concat(), keeps);
+            owe(["party:", kind, ":", text(p.party_id)?].concat(), keeps)?;
         }
         let mut transfers = Vec::with_capacity(4);
         let mut transfer =
@@ -830,7 +868,7 @@ mod tests {
     fn reads_an_order_and_its_split_input() {
         let bytes = encoded();
         let order = WireOrder::decode(&bytes).unwrap();
-        assert!(order.is_valid());
+        assert!(order.is_valid(MoneyBounds::FIELDS_ONLY));
         assert_eq!(order.lines[1].unit_price_fen, 300);
         assert_eq!(order.discounts[0].line_ids, [b"l2"]);
         let rates = HashMap::from([(b"c2".to_vec(), 20_000)]);
@@ -854,25 +892,52 @@ mod tests {
     }
 
     #[test]
+    fn the_money_bounds_are_inclusive() {
+        // Lines of 500 × 2 = 1,000 and 300 × 1 = 300 fen: 1,300 fen in all.
+        let bytes = encoded();
+        let order = WireOrder::decode(&bytes).unwrap();
+        let bounds = |max_line_fen, max_order_fen| MoneyBounds {
+            max_line_fen,
+            max_order_fen,
+        };
+        assert!(order.is_valid(bounds(1_000, 1_300)));
+        assert!(!order.is_valid(bounds(999, 1_300)));
+        assert!(!order.is_valid(bounds(1_000, 1_299)));
+        let mut huge = order.clone();
+        for l in &mut huge.lines {
+            (l.unit_price_fen, l.quantity) = (MAX_UNIT_PRICE_FEN, MAX_QUANTITY);
+        }
+        assert!(huge.is_valid(MoneyBounds::FIELDS_ONLY));
+        assert!(!huge.is_valid(bounds(i64::MAX, 10i64.pow(18))));
+    }
+
+    #[test]
+    fn sums_that_leave_int64_are_none() {
+        assert_eq!(checked_sum([i64::MAX - 1, 1]), Some(i64::MAX));
+        assert_eq!(checked_sum([i64::MAX, 1]), None);
+        assert_eq!(checked_sum([i64::MIN, -1]), None);
+    }
+
+    #[test]
     fn refuses_broken_rules_and_encodings() {
         let bytes = encoded();
         let order = WireOrder::decode(&bytes).unwrap();
         let mut no_line = order.clone();
         no_line.discounts[0].line_ids = vec![b"l9"];
-        assert!(!no_line.is_valid());
+        assert!(!no_line.is_valid(MoneyBounds::FIELDS_ONLY));
         let mut repeated = order.clone();
         repeated.lines[1].line_id = b"l1";
-        assert!(!repeated.is_valid());
+        assert!(!repeated.is_valid(MoneyBounds::FIELDS_ONLY));
         let mut gift = order.clone();
         gift.is_gift = true;
-        assert!(!gift.is_valid());
+        assert!(!gift.is_valid(MoneyBounds::FIELDS_ONLY));
         gift.giver_id = b"buyer-1";
-        assert!(gift.is_valid());
+        assert!(gift.is_valid(MoneyBounds::FIELDS_ONLY));
         let mut creator_funded = order.clone();
         creator_funded.discounts[0].funder = 2;
-        assert!(creator_funded.is_valid());
+        assert!(creator_funded.is_valid(MoneyBounds::FIELDS_ONLY));
         creator_funded.creator = None;
-        assert!(!creator_funded.is_valid());
+        assert!(!creator_funded.is_valid(MoneyBounds::FIELDS_ONLY));
         assert!(WireOrder::decode(&bytes[..bytes.len() - 1]).is_none());
         let twice = [&bytes[..], &[0x1a, 0x00]].concat(); // paid_at again
         assert!(WireOrder::decode(&twice).is_none());
