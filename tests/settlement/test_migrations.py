@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from xiaodian.platform.db import Database
 from xiaodian.platform.server import MIGRATIONS
 from xiaodian.settlement import store
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 PAYOUTS_IN_ORDERS = "settlement-0004-payouts-in-orders"
+INTEGER_MONEY = "settlement-0005-integer-money"
 
 
 def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path) -> None:
@@ -18,7 +20,7 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
     their own row, the pending sums are those of the PAID and RECEIPT_CONFIRMED orders, and a
     later settlement pays out what the old rows held."""
     db = Database(tmp_path / "old.db")
-    db.migrate([m for m in MIGRATIONS if m.id != PAYOUTS_IN_ORDERS])
+    db.migrate([m for m in MIGRATIONS if m.id not in (PAYOUTS_IN_ORDERS, INTEGER_MONEY)])
     payouts = {
         "o-paid": {"merchant:s1": 900, "platform:fee": 50, "creator:k1": 50},
         "o-confirmed": {"merchant:s1": 1_800, "platform:fee": 100, "party:AGENCY:a1": 100},
@@ -43,7 +45,7 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
                 "INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)",
                 [(order_id, account, amount) for account, amount in payouts[order_id].items()],
             )
-    assert db.migrate(MIGRATIONS) == [PAYOUTS_IN_ORDERS]
+    assert db.migrate(MIGRATIONS) == [PAYOUTS_IN_ORDERS, INTEGER_MONEY]
     conn = db.connection()
     stored = {
         order_id: json.loads(p) for order_id, p in conn.execute("SELECT order_id, payouts_json FROM settlement_orders")
@@ -68,4 +70,46 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
         (f"o-confirmed/settlement/{account}", "escrow", account, amount, pb.TRANSFER_CODE_SETTLEMENT)
         for account, amount in sorted(payouts["o-confirmed"].items())
     ]
+    db.close()
+
+
+def test_the_running_sums_keep_their_values_and_refuse_anything_but_an_integer(tmp_path: Path) -> None:
+    """`settlement-0005-integer-money` rebuilds the balances, pending payouts and allowances
+    with their values (the largest and smallest int64 included); afterwards a sum that
+    overflows (SQLite would store it as a REAL) or a REAL written directly is refused."""
+    import sqlite3
+
+    db = Database(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS if m.id != INTEGER_MONEY])
+    rows = {
+        "ledger_balances": [("escrow", 2**63 - 1), ("buyer_funds", -(2**63)), ("merchant:s1", 0)],
+        "settlement_pending": [("merchant:s1", 2**63 - 1), ("platform:fee", 7)],
+        "settlement_allowances": [("s1", 100_000_000)],
+    }
+    columns = {
+        "ledger_balances": ("account", "balance_fen"),
+        "settlement_pending": ("account", "pending_fen"),
+        "settlement_allowances": ("shop_id", "used_fen"),
+    }
+    with db.transaction() as conn:
+        for table, values in rows.items():
+            key, column = columns[table]
+            conn.executemany(f"INSERT INTO {table} ({key}, {column}) VALUES (?, ?)", values)
+        # Before the migration, an overflowing sum silently becomes a REAL.
+        conn.execute("UPDATE ledger_balances SET balance_fen = balance_fen + 1 WHERE account = 'escrow'")
+        assert conn.execute("SELECT typeof(balance_fen) FROM ledger_balances WHERE account = 'escrow'").fetchone() == (
+            "real",
+        )
+        conn.execute("UPDATE ledger_balances SET balance_fen = ? WHERE account = 'escrow'", (2**63 - 1,))
+    assert db.migrate(MIGRATIONS) == [INTEGER_MONEY]
+    conn = db.connection()
+    for table, values in rows.items():
+        key, column = columns[table]
+        stored = conn.execute(f"SELECT {key}, {column}, typeof({column}) FROM {table} ORDER BY {key}").fetchall()
+        assert stored == sorted((k, v, "integer") for k, v in values)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"), db.transaction() as write:
+            write.execute(f"UPDATE {table} SET {column} = {column} + ?", (2**63 - 1,))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"), db.transaction() as write:
+            write.execute(f"INSERT INTO {table} ({key}, {column}) VALUES ('x', 1.5)")
+    assert conn.execute("SELECT balance_fen FROM ledger_balances WHERE account = 'escrow'").fetchone() == (2**63 - 1,)
     db.close()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 
+from xiaodian.errors import FailedPrecondition
 from xiaodian.platform.db import Migration
+from xiaodian.settlement.ledger import INT64_MAX
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 MIGRATIONS = [
@@ -33,7 +35,8 @@ def creators_of(order: pb.Order) -> set[str]:
 
 def settled_gmv_by_creator(conn: sqlite3.Connection, start_us: int, end_us: int) -> dict[str, int]:
     """Fen per creator id over orders settled in [start_us, end_us); creators without such
-    orders are absent."""
+    orders are absent. A creator's sum above int64 is FAILED_PRECONDITION, SUM_OUT_OF_RANGE
+    (each order's net paid is at least 0, so the sums only grow)."""
     gmv: dict[str, int] = defaultdict(int)
     rows = conn.execute(
         "SELECT order_pb, paid_fen - refunded_fen FROM settlement_orders"
@@ -43,4 +46,12 @@ def settled_gmv_by_creator(conn: sqlite3.Connection, start_us: int, end_us: int)
     for order_pb, net_paid_fen in rows:
         for creator_id in creators_of(pb.Order.FromString(order_pb)):
             gmv[creator_id] += net_paid_fen
+    for creator_id, fen in gmv.items():
+        if fen > INT64_MAX:
+            raise FailedPrecondition(
+                f"creator {creator_id!r}'s settled GMV in the period is {fen:,} fen, more than the range amounts"
+                f" are kept in ({INT64_MAX:,} fen)",
+                reason="SUM_OUT_OF_RANGE",
+                metadata={"creator_id": creator_id},
+            )
     return dict(gmv)

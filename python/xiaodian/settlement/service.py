@@ -3,7 +3,9 @@
 Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
 at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
 after_sale_id) replay too. Recorded orders are checked and split in Rust, read from their
-encodings (`_core.orders_valid`, `_core.split_encoded_orders`, GIL released).
+encodings (`_core.valid_order_keys`, `_core.split_encoded_blobs`, GIL released), within the
+configured money bounds (`[settlement] max_line_fen`, `max_order_fen`); no amount or sum of
+money leaves int64 (`ledger.add_sums`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from google.protobuf.message import Message
 from xiaodian import _core
 from xiaodian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from xiaodian.platform.db import Migration, rows_with_ids
-from xiaodian.platform.validation import Violations
+from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
 from xiaodian.settlement import ledger
 from xiaodian.settlement.orders import (
     BUYER_FUNDS,
@@ -133,7 +133,50 @@ MIGRATIONS = [
             WHERE settle_after_us IS NOT NULL
         """,
     ),
+    # The running sums (balances, pending payouts, allowances used) are rebuilt so that each
+    # refuses anything but an integer: SQLite turns an integer `a + b` that overflows into a
+    # REAL instead of failing (issue 19: two orders of 9 x 10^18 fen left escrow at 1.8e19).
+    # `ledger.add_sums` answers the refusal. A database already holding such a REAL fails
+    # this migration (CHECK constraint failed): its money has to be repaired by hand first.
+    Migration(
+        "settlement-0005-integer-money",
+        """
+        CREATE TABLE ledger_balances_checked (
+            account TEXT PRIMARY KEY,
+            balance_fen INTEGER NOT NULL CHECK (typeof(balance_fen) = 'integer')
+        ) WITHOUT ROWID;
+        INSERT INTO ledger_balances_checked (account, balance_fen)
+            SELECT account, balance_fen FROM ledger_balances;
+        DROP TABLE ledger_balances;
+        ALTER TABLE ledger_balances_checked RENAME TO ledger_balances;
+        CREATE TABLE settlement_pending_checked (
+            account TEXT PRIMARY KEY,
+            pending_fen INTEGER NOT NULL CHECK (typeof(pending_fen) = 'integer')
+        ) WITHOUT ROWID;
+        INSERT INTO settlement_pending_checked (account, pending_fen)
+            SELECT account, pending_fen FROM settlement_pending;
+        DROP TABLE settlement_pending;
+        ALTER TABLE settlement_pending_checked RENAME TO settlement_pending;
+        CREATE TABLE settlement_allowances_checked (
+            shop_id TEXT PRIMARY KEY,
+            used_fen INTEGER NOT NULL CHECK (typeof(used_fen) = 'integer')
+        ) WITHOUT ROWID;
+        INSERT INTO settlement_allowances_checked (shop_id, used_fen)
+            SELECT shop_id, used_fen FROM settlement_allowances;
+        DROP TABLE settlement_allowances;
+        ALTER TABLE settlement_allowances_checked RENAME TO settlement_allowances
+        """,
+    ),
 ]
+
+#: Each account's pending payouts and each shop's new-merchant fee base used: running sums
+#: kept in int64 (`ledger.add_sums`).
+PENDING = ledger.RunningSums(
+    "settlement_pending", "account", "pending_fen", "PENDING_OUT_OF_RANGE", "pending payouts of account"
+)
+ALLOWANCES = ledger.RunningSums(
+    "settlement_allowances", "shop_id", "used_fen", "ALLOWANCE_OUT_OF_RANGE", "new-merchant fee base used by shop"
+)
 
 PAID, CONFIRMED, SETTLED, CLOSED = (
     pb.ORDER_STATE_PAID,
@@ -143,6 +186,8 @@ PAID, CONFIRMED, SETTLED, CLOSED = (
 )
 STATE_NAMES: dict[int, str] = {PAID: "PAID", CONFIRMED: "RECEIPT_CONFIRMED", SETTLED: "SETTLED", CLOSED: "CLOSED"}
 DAY_US = 86_400 * 1_000_000
+#: The last microsecond a google.protobuf.Timestamp can hold (9999-12-31T23:59:59.999999Z).
+MAX_TIMESTAMP_US = (TIMESTAMP_MAX_SECONDS + 1) * 1_000_000 - 1
 
 
 @dataclass(frozen=True)
@@ -197,12 +242,9 @@ def _payouts_json(payouts: dict[str, int]) -> str:
 
 
 def _add_pending(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]]) -> None:
-    """Adds to accounts' pending payouts (`settlement_pending`); zero deltas are skipped."""
-    conn.executemany(
-        "INSERT INTO settlement_pending (account, pending_fen) VALUES (?, ?)"
-        " ON CONFLICT (account) DO UPDATE SET pending_fen = pending_fen + excluded.pending_fen",
-        [(account, amount) for account, amount in deltas if amount],
-    )
+    """Adds to accounts' pending payouts (`settlement_pending`); zero deltas are skipped. A sum
+    that would leave int64 is FAILED_PRECONDITION, PENDING_OUT_OF_RANGE (`ledger.add_sums`)."""
+    ledger.add_sums(conn, PENDING, [(account, amount) for account, amount in deltas if amount])
 
 
 def _load(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
@@ -359,9 +401,9 @@ def record_orders(
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
     if not preview and new:
         _insert(conn, orders, new, encoded, digests, blobs)
-        conn.executemany(
-            "INSERT INTO settlement_allowances (shop_id, used_fen) VALUES (?, ?)"
-            " ON CONFLICT (shop_id) DO UPDATE SET used_fen = used_fen + excluded.used_fen",
+        ledger.add_sums(
+            conn,
+            ALLOWANCES,
             [(shop_id, allowances[k] - left[k]) for shop_id, k in shops.items() if allowances[k] != left[k]],
         )
     if stored:
@@ -450,8 +492,10 @@ def _insert(
         " order_pb, split_blob, line_refunds_json, payouts_json) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?)",
         order_rows,
     )
-    _add_pending(conn, pending)
+    # The balances first: escrow holds at least every pending payout, so a batch that would
+    # take a pending sum out of int64 takes escrow (or buyer_funds) out first, and is named so.
     ledger.post(conn, transfers)
+    _add_pending(conn, pending)
 
 
 def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderResponse:
@@ -500,6 +544,12 @@ def confirm_receipt(
     if stored.state != PAID:
         raise _wrong_state(request.order_id, stored.state, "only a PAID order can be confirmed")
     settle_after_us = confirmed_at_us + policy.settle_after_days * DAY_US
+    if settle_after_us > MAX_TIMESTAMP_US:
+        raise InvalidArgument.of(
+            "confirmed_at",
+            f"the order would settle {policy.settle_after_days} days after it, past 9999-12-31 (the last date"
+            " a timestamp can hold)",
+        )
     conn.execute(
         "UPDATE settlement_orders SET state = ?, confirmed_at_us = ?, settle_after_us = ? WHERE order_id = ?",
         (CONFIRMED, confirmed_at_us, settle_after_us, request.order_id),
@@ -776,6 +826,7 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> pb.RunSettlementR
     settled = []
     transfers: list[ledger.Transfer | None] = []
     paid_out: dict[str, int] = {}
+    settled_fen: list[int] = []
     for order_id, payouts_json, frozen in due:
         if frozen:
             response.frozen_count += 1
@@ -794,7 +845,9 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> pb.RunSettlementR
                     as_of_us,
                 )
             )
-            response.settled_fen += amount
+            settled_fen.append(amount)
+    # Never out of int64 while the balances are not (it is what leaves escrow), but checked.
+    response.settled_fen = ledger.checked_total(settled_fen, "settled amount of the run")
     conn.executemany(
         "UPDATE settlement_orders SET state = ?, settled_at_us = ? WHERE order_id = ?",
         [(SETTLED, as_of_us, order_id) for order_id in settled],
@@ -844,17 +897,30 @@ def pending_fen(conn: sqlite3.Connection, account: str) -> int:
 def guide_performance(
     conn: sqlite3.Connection, guide_id: str, start_us: int | None, end_us: int | None
 ) -> pb.GetGuidePerformanceResponse:
-    row = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0), COALESCE(SUM(refunded_fen), 0),"
-        " COALESCE(SUM(state = ?), 0) FROM settlement_orders"
-        " WHERE guide_id = ? AND paid_at_us >= ? AND paid_at_us < ?",
-        (
-            SETTLED,
-            guide_id,
-            start_us if start_us is not None else -(2**63),
-            end_us if end_us is not None else 2**63 - 1,
-        ),
-    ).fetchone()
+    """The guide's orders paid in [start, end). SQLite's SUM fails on an integer overflow
+    rather than turning into a float: sums that would leave int64 are FAILED_PRECONDITION,
+    SUM_OUT_OF_RANGE (a narrower time range answers)."""
+    try:
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0), COALESCE(SUM(refunded_fen), 0),"
+            " COALESCE(SUM(state = ?), 0) FROM settlement_orders"
+            " WHERE guide_id = ? AND paid_at_us >= ? AND paid_at_us < ?",
+            (
+                SETTLED,
+                guide_id,
+                start_us if start_us is not None else -(2**63),
+                end_us if end_us is not None else 2**63 - 1,
+            ),
+        ).fetchone()
+    except sqlite3.OperationalError as error:
+        if "integer overflow" not in str(error):
+            raise
+        raise FailedPrecondition(
+            f"the amounts of guide {guide_id!r}'s orders in the time range add up to more than the range"
+            f" amounts are kept in ({ledger.INT64_MAX:,} fen); ask for a narrower time range",
+            reason="SUM_OUT_OF_RANGE",
+            metadata={"guide_id": guide_id},
+        ) from None
     return pb.GetGuidePerformanceResponse(
         guide_id=guide_id, order_count=row[0], paid_fen=row[1], refunded_fen=row[2], settled_order_count=row[3]
     )
