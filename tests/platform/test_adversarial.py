@@ -352,18 +352,23 @@ def test_idle_streams_cannot_starve_health_search_or_balances_and_are_cancelled(
     release = threading.Event()
     outcomes: list[grpc.StatusCode] = []
 
-    def never_sends() -> Iterator[search_pb.StreamUpsertProductsRequest]:
+    def one_then_silence() -> Iterator[creator_pb.StreamUpsertCreatorMetricsRequest]:
+        """As in the report: one message, then the stream stays open and silent."""
+        yield creator_pb.StreamUpsertCreatorMetricsRequest(
+            request_id=f"idle-{threading.get_ident()}",
+            metrics=[
+                creator_pb.CreatorMetrics(creator_id="c1", period="2026-09", effective_followers=1, sales_score=60)
+            ],
+        )
         release.wait(30)
-        return
-        yield  # a generator that sends nothing until released
 
     try:
         with server.admin_client(timeout=10) as client:
-            stub_call = client._search.StreamUpsertProducts
+            stub_call = client._creators.StreamUpsertCreatorMetrics
 
             def hold() -> None:
                 try:
-                    stub_call(never_sends(), metadata=client._metadata, timeout=30)
+                    stub_call(one_then_silence(), metadata=client._metadata, timeout=30)
                     outcomes.append(grpc.StatusCode.OK)
                 except grpc.RpcError as error:
                     outcomes.append(error.code())
