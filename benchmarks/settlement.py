@@ -83,19 +83,16 @@ def _record_in_process(orders: list[Any]) -> float:
 def _record_over_grpc(orders: list[Any], stream: bool) -> float:
     """Orders/s through a real server: `StreamRecordOrders` (a loader: one stream, each batch
     acknowledged once durable) or `RecordOrders` calls (each answered with every split)."""
-    from xiaodian import Client
     from xiaodian.platform.config import Config
     from xiaodian.platform.server import XiaodianServer
     from xiaodian.v1 import settlement_service_pb2 as pb
 
     with tempfile.TemporaryDirectory() as scratch:
-        config = Config()
-        config.server.port = 0
-        config.server.data_dir = scratch
+        config = Config.ephemeral(scratch)
         server = XiaodianServer(config)
         server.start()
         try:
-            with Client(server.address, timeout=300) as client:
+            with server.admin_client(timeout=300) as client:
                 started = time.perf_counter()
                 if stream:
                     batches = (

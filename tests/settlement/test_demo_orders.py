@@ -32,7 +32,8 @@ def test_demo_orders_are_deterministic_and_varied() -> None:
 
 
 def test_the_demo_loads_settles_and_balances(server, client: Client) -> None:
-    load_demo(server.address, product_count=2_000, order_count=1_500)
+    with server.admin_client(timeout=120) as admin:
+        load_demo(admin, product_count=2_000, order_count=1_500)
     conn = server.db.connection()
     assert ledger.balances_total(conn) == 0
     counts = dict(conn.execute("SELECT state, COUNT(*) FROM settlement_orders GROUP BY state").fetchall())
@@ -53,5 +54,6 @@ def test_the_demo_loads_settles_and_balances(server, client: Client) -> None:
     assert client.get_balance(account="platform:fee").settled_fen > 0
     # Loading again (a restart with --demo) replays and writes nothing twice.
     escrow = ledger.balance(conn, "escrow")
-    load_demo(server.address, product_count=2_000, order_count=1_500)
+    with server.admin_client(timeout=120) as admin:
+        load_demo(admin, product_count=2_000, order_count=1_500)
     assert ledger.balance(conn, "escrow") == escrow

@@ -254,15 +254,13 @@ def test_with_a_window_only_new_shops_get_the_new_merchant_rate(tmp_path) -> Non
     from xiaodian.platform.server import XiaodianServer
     from xiaodian.v1 import search_service_pb2 as search_pb
 
-    config = Config()
-    config.server.port = 0
-    config.server.data_dir = str(tmp_path)
+    config = Config.ephemeral(tmp_path)
     config.settlement.new_merchant_window_days = 90
     config.settlement.fee_rate_ppm_by_category = {"c-tea": 20_000}
     server = XiaodianServer(config)
     server.start()
     try:
-        with Client(server.address, timeout=10) as client:
+        with server.admin_client(timeout=10) as client:
             shops = [
                 search_pb.Shop(shop_id=shop_id, name=name, opened_at=ts(T0 - days * DAY_S), experience_score=4.5)
                 for shop_id, name, days in (("new", "新店小铺", 10), ("old", "老字号茶庄", 400))

@@ -110,9 +110,7 @@ class SettlementMachine(RuleBasedStateMachine):
     # --- plumbing --------------------------------------------------------------------
 
     def start(self) -> None:
-        config = Config()
-        config.server.port = 0
-        config.server.data_dir = str(Path(self.scratch.name) / "data")
+        config = Config.ephemeral(Path(self.scratch.name) / "data")
         config.settlement.new_merchant_cap_fen = FEES.new_merchant_cap_fen
         self.server = XiaodianServer(config)
         self.server.start()

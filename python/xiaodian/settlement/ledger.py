@@ -233,11 +233,23 @@ def balances_total(conn: sqlite3.Connection) -> int:
 
 
 def statement(
-    conn: sqlite3.Connection, account: str, start_us: int | None, end_us: int | None, page_size: int, page_token: str
+    conn: sqlite3.Connection,
+    account: str,
+    start_us: int | None,
+    end_us: int | None,
+    page_size: int,
+    page_token: str,
+    tokens: page_tokens.PageTokens,
 ) -> tuple[list[pb.Transfer], str]:
     """The account's transfers booked in [start, end), oldest first (by booking time, then
-    booking order), one page, and the next page's token ("" on the last page)."""
-    after = page_tokens.decode(page_token, 2) if page_token else (-(2**63), -1)
+    booking order), one page, and the next page's token ("" on the last page): signed, bound
+    to the account, holding the last transfer's (booked_at_us, seq)."""
+    after = (-(2**63), -1)
+    if page_token:
+        token_account, booked_at_us, seq = tokens.read(page_token, "statement", 3)
+        if token_account != account:
+            raise InvalidArgument.of("page_token", "belongs to another account: keep the account unchanged")
+        after = (page_tokens.int_in(booked_at_us, -(2**63), 2**63 - 1), page_tokens.int_in(seq, 0, 2**63 - 1))
     low = max(start_us if start_us is not None else -(2**63), after[0])
     high = end_us if end_us is not None else 2**63 - 1
     rows = conn.execute(
@@ -262,5 +274,7 @@ def statement(
         )
         message.booked_at.FromMicroseconds(booked_at_us)
         transfers.append(message)
-    next_token = page_tokens.encode(rows[page_size - 1][7], rows[page_size - 1][8]) if len(rows) > page_size else ""
+    next_token = ""
+    if len(rows) > page_size:
+        next_token = tokens.issue("statement", account, rows[page_size - 1][7], rows[page_size - 1][8])
     return transfers, next_token

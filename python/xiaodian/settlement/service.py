@@ -19,6 +19,7 @@ from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SettlementConfig
 from xiaodian.platform.db import Database
 from xiaodian.platform.idempotency import run_once
+from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
 from xiaodian.settlement import ledger, store
 from xiaodian.settlement.orders import FeePolicy, MoneyBounds
@@ -64,9 +65,10 @@ def _time_range(request: pb.GetStatementRequest | pb.GetGuidePerformanceRequest)
 
 
 class SettlementService(pb_grpc.SettlementServiceServicer):
-    def __init__(self, db: Database, policy: store.Policy | None = None) -> None:
+    def __init__(self, db: Database, policy: store.Policy | None = None, tokens: PageTokens | None = None) -> None:
         self.db = db
         self.policy = policy or store.Policy()
+        self.tokens = tokens or PageTokens.random()
 
     def PreviewSplit(self, request: pb.PreviewSplitRequest, context: grpc.ServicerContext) -> pb.PreviewSplitResponse:
         if not request.HasField("order"):
@@ -183,6 +185,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
             end,
             request.page_size or DEFAULT_PAGE_SIZE,
             request.page_token,
+            self.tokens,
         )
         return pb.GetStatementResponse(transfers=transfers, next_page_token=token)
 

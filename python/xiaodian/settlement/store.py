@@ -924,3 +924,9 @@ def guide_performance(
     return pb.GetGuidePerformanceResponse(
         guide_id=guide_id, order_count=row[0], paid_fen=row[1], refunded_fen=row[2], settled_order_count=row[3]
     )
+
+
+def orders_awaiting_settlement(conn: sqlite3.Connection) -> int:
+    """Orders recorded and not yet settled or closed (PAID or RECEIPT_CONFIRMED): a metric."""
+    row = conn.execute("SELECT COUNT(*) FROM settlement_orders WHERE state IN (?, ?)", (PAID, CONFIRMED)).fetchone()
+    return int(row[0])
