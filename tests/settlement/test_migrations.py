@@ -113,3 +113,21 @@ def test_the_running_sums_keep_their_values_and_refuse_anything_but_an_integer(t
             write.execute(f"INSERT INTO {table} ({key}, {column}) VALUES ('x', 1.5)")
     assert conn.execute("SELECT balance_fen FROM ledger_balances WHERE account = 'escrow'").fetchone() == (2**63 - 1,)
     db.close()
+
+
+def test_a_balance_stored_as_real_by_an_older_version_stops_the_migration_with_one_clear_line(tmp_path: Path) -> None:
+    """The state the old bug left behind (escrow as REAL 1.8e19): the migration that makes money
+    columns integer-only refuses it, changes nothing, and says so without a traceback."""
+    from xiaodian.platform.db import StorageError
+
+    db = Database(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS if m.id != INTEGER_MONEY])
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO ledger_balances (account, balance_fen) VALUES ('escrow', ?)", (2**63 - 1,))
+        conn.execute("UPDATE ledger_balances SET balance_fen = balance_fen + ?", (2**62,))
+    with pytest.raises(StorageError, match=f"migration {INTEGER_MONEY}.*repair"):
+        db.migrate(MIGRATIONS)
+    conn = db.connection()
+    assert conn.execute("SELECT typeof(balance_fen) FROM ledger_balances").fetchone() == ("real",)
+    assert INTEGER_MONEY not in {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}
+    db.close()

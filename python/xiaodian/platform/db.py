@@ -132,14 +132,22 @@ class Database:
         for migration in migrations:
             if migration.id in done:
                 continue
-            with self.transaction() as conn:
-                for statement in migration.sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (id, applied_at_us) VALUES (?, ?)",
-                    (migration.id, time.time_ns() // 1000),
-                )
+            try:
+                with self.transaction() as conn:
+                    for statement in migration.sql.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (id, applied_at_us) VALUES (?, ?)",
+                        (migration.id, time.time_ns() // 1000),
+                    )
+            except sqlite3.IntegrityError as error:
+                # The stored data breaks a rule the migration adds (say, a balance an older
+                # version let SQLite turn into a float): a person must repair it first.
+                raise StorageError(
+                    f"migration {migration.id} of {self.path} refuses the stored data ({error}); "
+                    "nothing was changed: repair those rows, or restore a backup, then start again"
+                ) from None
             applied.append(migration.id)
         return applied
 
