@@ -114,7 +114,7 @@ class SettlementMachine(RuleBasedStateMachine):
         config.settlement.new_merchant_cap_fen = FEES.new_merchant_cap_fen
         self.server = XiaodianServer(config)
         self.server.start()
-        self.client = Client(self.server.address, timeout=10)
+        self.client = self.server.admin_client(timeout=10)
 
     def stop(self) -> None:
         if self.client is not None:

@@ -11,11 +11,14 @@ Each server has its own registry (several servers in one process, as in tests, d
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -23,6 +26,15 @@ log = logging.getLogger("xiaodian.metrics")
 
 #: Latency buckets, seconds: from a health check (~0.3 ms) to a large batch write.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class _HttpServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        """Scrapes are not logged (one line per scrape on stderr otherwise)."""
 
 
 class _Gauges(Collector):
@@ -76,8 +88,15 @@ class Metrics:
         return MethodMetrics(self, method)
 
     def serve(self, host: str, port: int) -> int:
-        """Starts the HTTP endpoint (/metrics); returns its port."""
-        self._server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        """Starts the HTTP endpoint (/metrics) on a thread of its own; returns its port. (Not
+        prometheus-client's `start_http_server`: its loop polls every 0.5 s, so every stop of a
+        server waited that long.)"""
+        self._server = make_server(
+            host, port, make_wsgi_app(self.registry), server_class=_HttpServer, handler_class=_QuietHandler
+        )
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="metrics-http", daemon=True
+        ).start()
         self.port = int(self._server.server_port)
         return self.port
 
