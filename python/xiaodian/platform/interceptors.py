@@ -197,13 +197,11 @@ class ServingInterceptor(grpc.ServerInterceptor):
         for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
             behavior = getattr(handler, kind)
             if behavior is not None:
-                wrapped = self._wrap_behavior(behavior, info, handler.request_streaming, handler.response_streaming)
+                wrapped = self._wrap_behavior(behavior, info, handler.response_streaming)
                 return handler._replace(**{kind: wrapped, "request_deserializer": None})
         return handler
 
-    def _wrap_behavior(
-        self, behavior: Callable[..., Any], m: _Method, request_streaming: bool, response_streaming: bool
-    ) -> Callable[..., Any]:
+    def _wrap_behavior(self, behavior: Callable[..., Any], m: _Method, response_streaming: bool) -> Callable[..., Any]:
         if not response_streaming:
 
             def unary_response(request: Any, context: grpc.ServicerContext) -> Any:
@@ -231,13 +229,13 @@ class ServingInterceptor(grpc.ServerInterceptor):
                 caller, stream = self._admit(m, context)
                 request = self._request(m, request, stream)
                 if stream is not None:
-                    stream.waiting_since = time.monotonic() if not request_streaming else None
+                    stream.waiting_since = None if m.request_streaming else time.monotonic()
                 for response in behavior(request, context):
                     if stream is not None:
                         # Waiting for the client to take it (or, response-only, for the next).
                         stream.waiting_since = time.monotonic()
                     yield response
-                    if stream is not None and request_streaming:
+                    if stream is not None and m.request_streaming:
                         stream.waiting_since = None
             except BaseException as error:  # noqa: BLE001
                 if isinstance(error, GeneratorExit):
