@@ -87,6 +87,15 @@ def _tls_server(tmp_path: Path, pki: dict[str, bytes], mtls: bool) -> XiaodianSe
     return server
 
 
+def _mtls_client(server: XiaodianServer, pki: dict[str, bytes], who: str | None, timeout: float = 5) -> Client:
+    """A client trusting the test CA, presenting `who`'s certificate (none for None), no token."""
+    key = pki[f"{who}.key"] if who else None
+    chain = pki[f"{who}.crt"] if who else None
+    empty = Path(pki["folder"].decode()) / "no-data-dir"
+    return Client(server.address, root_certificates=pki["ca"], private_key=key, certificate_chain=chain,
+                  token="", data_dir=empty, timeout=timeout)  # fmt: skip
+
+
 def test_tls_serves_with_a_token_and_refuses_plaintext(tmp_path, pki) -> None:
     server = _tls_server(tmp_path, pki, mtls=False)
     try:
@@ -106,45 +115,18 @@ def test_tls_serves_with_a_token_and_refuses_plaintext(tmp_path, pki) -> None:
 def test_mtls_maps_the_client_certificate_subject_to_scopes(tmp_path, pki) -> None:
     server = _tls_server(tmp_path, pki, mtls=True)
     try:
-        with Client(
-            server.address,
-            root_certificates=pki["ca"],
-            private_key=pki["loader.key"],
-            certificate_chain=pki["loader.crt"],
-            token="",
-            data_dir=tmp_path,
-            timeout=5,
-        ) as loader:
+        with _mtls_client(server, pki, "loader") as loader:
             assert loader.get_balance(account="escrow").settled_fen == 0
             with pytest.raises(errors.PermissionDenied) as caught:
                 loader.run_settlement(as_of=Timestamp(seconds=1_800_000_000))
             assert caught.value.metadata["scope"] == "settlement:admin"
-        with Client(
-            server.address,
-            root_certificates=pki["ca"],
-            private_key=pki["stranger.key"],
-            certificate_chain=pki["stranger.crt"],
-            token="",
-            data_dir=tmp_path,
-            timeout=5,
-        ) as stranger:
+        with _mtls_client(server, pki, "stranger") as stranger:
             assert stranger.health() == "SERVING"  # health stays open
             with pytest.raises(errors.Unauthenticated):  # a valid certificate, but no caller of that name
                 stranger.get_balance(account="escrow")
-        for key, chain in ((None, None), (pki["rogue.key"], pki["rogue.crt"])):
-            with (
-                Client(
-                    server.address,
-                    root_certificates=pki["ca"],
-                    private_key=key,
-                    certificate_chain=chain,
-                    token="",
-                    data_dir=tmp_path,
-                    timeout=3,
-                ) as refused,
-                pytest.raises(errors.Unavailable),
-            ):  # the handshake fails
-                refused.health()
+        for who in (None, "rogue"):  # no client certificate, or one of another CA
+            with _mtls_client(server, pki, who, timeout=3) as refused, pytest.raises(errors.Unavailable):
+                refused.health()  # the handshake fails
     finally:
         server.stop()
 

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,22 +94,29 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ensure_admin_token(path: Path) -> str:
-    """The admin token in `path`, created (mode 0600, never overwritten) if the file is missing."""
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The secret stored in `path` (stripped), or a new one from `make()` written there first:
+    mode 0600, created exclusively, never overwritten (if another process wins the race, its
+    secret is read). The admin token and the page-token key are kept so."""
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    token = new_token()
+    secret = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
+    except FileExistsError:
         return path.read_text(encoding="ascii").strip()
     with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(token + "\n")
-    log.info("created the admin token", extra={"path": str(path)})
-    return token
+        file.write(secret + "\n")
+    log.info("created a secret file", extra={"path": str(path)})
+    return secret
+
+
+def ensure_admin_token(path: Path) -> str:
+    """The admin token in `path`, created (mode 0600, never overwritten) if the file is missing."""
+    return secret_file(path, new_token)
 
 
 class ConfigProblem(ValueError):

@@ -19,12 +19,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from xiaodian.errors import InvalidArgument
+from xiaodian.platform.auth import secret_file
 
 #: The tag's length in bytes (128 bits: forging one takes 2^128 tries on average).
 TAG_BYTES = 16
@@ -55,19 +55,8 @@ class PageTokens:
         previous = bytes.fromhex(previous_key_hex) if previous_key_hex else None
         if key_hex:
             return cls(bytes.fromhex(key_hex), previous)
-        path = Path(data_dir) / KEY_FILE
-        try:
-            return cls(bytes.fromhex(path.read_text(encoding="ascii").strip()), previous)
-        except FileNotFoundError:
-            pass
-        key = secrets.token_bytes(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return cls(bytes.fromhex(path.read_text(encoding="ascii").strip()), previous)
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(key.hex() + "\n")
-        return cls(key, previous)
+        key = secret_file(Path(data_dir) / KEY_FILE, lambda: secrets.token_bytes(32).hex())
+        return cls(bytes.fromhex(key), previous)
 
     def _tag(self, key: bytes, payload: bytes) -> bytes:
         return hmac.new(key, payload, hashlib.sha256).digest()[:TAG_BYTES]
