@@ -212,3 +212,51 @@ def test_the_client_finds_the_token_in_the_environment_or_the_data_directory(ser
     monkeypatch.delenv("XIAODIAN_TOKEN")
     with Client(server.address, timeout=5) as client, pytest.raises(errors.Unauthenticated):
         client.get_ranking_profile(name="default")
+
+
+def test_the_readme_cli_commands_need_no_extra_step_with_authentication_on(tmp_path) -> None:
+    """As the README runs them: `xiaodian serve` with the default data directory, then the CLI
+    from the same folder, with no token given anywhere."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XIAODIAN_TOKEN", "XIAODIAN_SERVER_DATA_DIR")}
+    env["XIAODIAN_METRICS_PORT"] = "0"
+    env["XIAODIAN_SERVER_SHUTDOWN_DELAY_SECONDS"] = "0"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xiaodian.cli", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = None
+        for _ in range(500):  # the start-up lines; the server prints a few dozen at most
+            line = server.stderr.readline()
+            assert line or server.poll() is None, "the server exited"
+            if "serving address=" in line:
+                address = line.split("address=")[1].split()[0]
+                break
+        assert address, "the server did not report its address"
+        assert (tmp_path / "xiaodian-data" / "admin.token").exists()
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "xiaodian.cli", *args, "--addr", address]
+            return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+        assert cli("health").returncode == 0
+        assert cli("profile", "set", "default", "brand_multiplier=3").returncode == 0
+        got = cli("profile", "get", "default")
+        assert got.returncode == 0 and '"brand_multiplier": 3.0' in got.stdout
+        searched = cli("search", "羊绒围巾")
+        assert searched.returncode == 0, searched.stderr
+        elsewhere = subprocess.run(  # from another folder there is no token to find
+            [sys.executable, "-m", "xiaodian.cli", "profile", "get", "default", "--addr", address],
+            cwd=tmp_path.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert elsewhere.returncode == 1 and "UNAUTHENTICATED" in elsewhere.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
