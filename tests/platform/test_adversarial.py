@@ -449,3 +449,19 @@ def test_calls_beyond_maximum_concurrent_rpcs_are_resource_exhausted_not_queued(
             assert client.health(timeout=3) == "SERVING"
     finally:
         server.stop()
+
+
+def test_page_token_keys_rotate_without_breaking_tokens_in_flight(tmp_path: Path) -> None:
+    from xiaodian.platform.page_tokens import PageTokens
+
+    old, new = b"o" * 32, b"n" * 32
+    token = PageTokens(old).issue("statement", "escrow", 5, 7)
+    assert PageTokens(new, previous_key=old).read(token, "statement", 3) == ["escrow", 5, 7]
+    with pytest.raises(errors.InvalidArgument):
+        PageTokens(new).read(token, "statement", 3)  # after the next rotation
+    with pytest.raises(errors.InvalidArgument):
+        PageTokens(new, previous_key=old).read(token, "search", 3)  # another method's
+    # Without a configured key, the data directory's key file is made once and kept.
+    first = PageTokens.from_config("", "", tmp_path).issue("search", 1)
+    assert PageTokens.from_config("", "", tmp_path).read(first, "search", 1) == [1]
+    assert oct((tmp_path / "page-token.key").stat().st_mode & 0o777) == "0o600"
