@@ -60,6 +60,11 @@ class SearchEngine:
         """Creates or replaces products; `FailedPrecondition` (nothing written) for an unknown shop."""
     def delete_products(self, product_ids: list[str]) -> int:
         """Removes products; returns how many were present."""
+    def put_profile(self, name: str, version: int, profile: dict[str, Any]) -> None:
+        """Keeps version `version` of profile `name` (a validated profile dict), compiled."""
+    def search_with(self, name: str, version: int, request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """A search with the kept profile `name` at `version` (0: its latest): the version used
+        and the result dict (as `search`), or None when no such profile is kept."""
     def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
         total_matched, any_term_match, has_more, collapsed_duplicates."""

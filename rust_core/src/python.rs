@@ -2,8 +2,8 @@
 //! engine types, the mapping of [`CoreError`] to the Python hierarchy in `xiaodian.errors`,
 //! and GIL release around long-running work.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
@@ -429,9 +429,14 @@ fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
 /// The search index. Many threads may search at once; a write waits for running searches and
 /// blocks new ones while it applies its batch. The GIL is released around every call that
 /// touches the index.
+///
+/// It also keeps every stored ranking profile compiled, by name and version (`put_profile`,
+/// fed from the database at start and after each committed update), so a search names its
+/// profile and reads no database (`search_with`).
 #[pyclass(frozen)]
 struct SearchEngine {
     index: RwLock<Index>,
+    profiles: RwLock<HashMap<String, BTreeMap<u32, Arc<RankingProfile>>>>,
 }
 
 impl SearchEngine {
@@ -456,7 +461,45 @@ impl SearchEngine {
         let analyzer = py.detach(|| Analyzer::new(mode));
         Ok(Self {
             index: RwLock::new(Index::new(analyzer)),
+            profiles: RwLock::default(),
         })
+    }
+
+    /// Keeps version `version` of profile `name` (a validated profile dict), compiled; the
+    /// highest version kept of a name is its latest.
+    fn put_profile(&self, name: String, version: u32, profile: ProfileDict) {
+        let compiled = Arc::new(RankingProfile::from(profile));
+        let mut profiles = self.profiles.write().unwrap_or_else(|e| e.into_inner());
+        profiles.entry(name).or_default().insert(version, compiled);
+    }
+
+    /// Runs a search with the kept profile `name` at `version` (0: its latest); returns the
+    /// version used and the result dict, or None when no such profile is kept.
+    fn search_with(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        version: u32,
+        request: SearchRequestDict,
+    ) -> PyResult<Option<(u32, SearchResultDict)>> {
+        let request = SearchRequest::try_from(request)?;
+        let found = {
+            let profiles = self.profiles.read().unwrap_or_else(|e| e.into_inner());
+            profiles.get(name).and_then(|versions| {
+                let entry = if version == 0 {
+                    versions.last_key_value()
+                } else {
+                    versions.get_key_value(&version)
+                };
+                entry.map(|(v, profile)| (*v, Arc::clone(profile)))
+            })
+        };
+        let Some((used, profile)) = found else {
+            return Ok(None);
+        };
+        py.detach(|| self.read().search(&profile, &request))
+            .map(|result| Some((used, result.into())))
+            .map_err(to_py_err)
     }
 
     /// Creates or replaces shops (dicts with the fields of `ShopRecord`).
@@ -1062,13 +1105,13 @@ fn recording_rows(
         rows.push((
             order_id,
             shared(r.shop_id),
-            bytes(&digest),
+            bytes(digest),
             r.paid_at_us,
             ORDER_STATE_PAID,
             shared(r.guide_id),
             r.paid_fen,
-            bytes(&order_pb),
-            bytes(&split),
+            bytes(order_pb),
+            bytes(split),
             shared(&no_refunds_json(r.line_count)),
             PyString::new(py, &r.payouts_json).unbind(),
         ));

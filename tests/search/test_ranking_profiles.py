@@ -174,3 +174,41 @@ def test_validation_accepts_exactly_the_documented_ranges(title, brand, b, depth
     except errors.InvalidArgument as error:
         found = {v.field for v in error.violations}
     assert found == expected
+
+
+def test_a_search_reads_its_profile_from_the_engine_not_the_database(server, client: Client, monkeypatch) -> None:
+    """Every version of every profile is kept compiled in the engine: a search touches no
+    database, an update is seen by the next search, and an old version can still be named."""
+    updated = client.update_ranking_profile(profile=pb.RankingProfile(name="default", sales_weight=0.25)).profile
+    client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.0))
+
+    def no_database() -> None:
+        raise AssertionError("a search opened the database")
+
+    monkeypatch.setattr(server.search.db, "connection", no_database)
+    response = client.search(query="围巾", filter=pb.SearchFilter(shop_ids=["nobody"]))
+    assert (response.profile, response.profile_version) == ("default", updated.version)
+    assert client.search(query="围巾", profile_version=1).profile_version == 1
+    assert (client.search(query="围巾", profile="sale").profile_version) == 1
+    with pytest.raises(errors.NotFound):
+        client.search(query="围巾", profile="default", profile_version=updated.version + 1)
+    with pytest.raises(errors.NotFound):
+        client.search(query="围巾", profile="no-such-profile")
+
+
+def test_a_restarted_server_searches_with_every_stored_profile(tmp_path) -> None:
+    config = Config.ephemeral(tmp_path)
+    server = XiaodianServer(config)
+    server.start()
+    with server.admin_client() as client:
+        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.0))
+        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.5))
+    server.stop()
+    restarted = XiaodianServer(config)
+    restarted.start()
+    try:
+        with restarted.admin_client() as client:
+            assert client.search(query="围巾", profile="sale").profile_version == 2
+            assert client.search(query="围巾", profile="sale", profile_version=1).profile_version == 1
+    finally:
+        restarted.stop()

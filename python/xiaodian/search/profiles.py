@@ -93,9 +93,19 @@ def get_profile(conn: sqlite3.Connection, name: str, version: int = 0) -> Stored
             (name,),
         ).fetchone()
     if row is None:
-        what = f"ranking profile {name!r}" + (f" version {version}" if version else "")
-        raise NotFound(f"{what} does not exist", reason="PROFILE_NOT_FOUND", metadata={"name": name})
+        raise not_found(name, version)
     return _row_to_profile(row)
+
+
+def not_found(name: str, version: int = 0) -> NotFound:
+    what = f"ranking profile {name!r}" + (f" version {version}" if version else "")
+    return NotFound(f"{what} does not exist", reason="PROFILE_NOT_FOUND", metadata={"name": name})
+
+
+def all_profiles(conn: sqlite3.Connection) -> list[StoredProfile]:
+    """Every stored version of every profile (the engine keeps them all compiled)."""
+    rows = conn.execute("SELECT name, version, settings_json, update_time_us FROM ranking_profiles").fetchall()
+    return [_row_to_profile(row) for row in rows]
 
 
 def _insert(conn: sqlite3.Connection, name: str, version: int, settings: dict[str, Any]) -> StoredProfile:

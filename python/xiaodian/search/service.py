@@ -58,10 +58,13 @@ def hero_reports(
 
 
 def new_engine(db: Database) -> _core.SearchEngine:
-    """An engine holding the whole stored catalog."""
+    """An engine holding the whole stored catalog and every version of every ranking profile."""
     started = time.perf_counter()
     engine = _core.SearchEngine()
-    loaded = catalog.load_index(db.connection(), engine)
+    conn = db.connection()
+    loaded = catalog.load_index(conn, engine)
+    for stored in profiles.all_profiles(conn):
+        engine.put_profile(stored.name, stored.version, stored.as_engine_dict())
     log.info("index built", extra={"products": loaded, "seconds": round(time.perf_counter() - started, 3)})
     return engine
 
@@ -110,6 +113,7 @@ class SearchService(pb_grpc.SearchServiceServicer):
                 profiles.settings_from_proto(request.profile),
                 request.expected_version,
             )
+            self._after_commit(lambda engine: engine.put_profile(stored.name, stored.version, stored.as_engine_dict()))
             return pb.UpdateRankingProfileResponse(profile=stored.to_proto())
 
         return run_once(self.db, "UpdateRankingProfile", request, pb.UpdateRankingProfileResponse, write)
@@ -185,10 +189,13 @@ class SearchService(pb_grpc.SearchServiceServicer):
         token = query.decode_token(request, self.tokens, window)
         name = request.profile or profiles.DEFAULT_PROFILE_NAME
         version = token.profile_version if token else request.profile_version
-        profile = profiles.get_profile(self.db.connection(), name, version)
         engine_request: dict[str, Any] = query.engine_request(request, token)
-        result = self.engine.search(profile.as_engine_dict(), engine_request)
-        return query.response(request, result, engine_request, profile.name, profile.version, self.tokens, window)
+        # The engine keeps every profile version compiled: a search reads no database.
+        found = self.engine.search_with(name, version, engine_request)
+        if found is None:
+            raise profiles.not_found(name, version)
+        used_version, result = found
+        return query.response(request, result, engine_request, name, used_version, self.tokens, window)
 
     def AnalyzeHeroImage(
         self, request: pb.AnalyzeHeroImageRequest, context: grpc.ServicerContext
