@@ -192,7 +192,8 @@ def speedup(results: dict[str, Any], key: str, t: Timings, slow: str, fast: str)
 def run(quick: bool = False) -> dict[str, Any]:
     from xiaodian import _core
     from xiaodian.reference.search import ReferenceSearchEngine
-    from xiaodian.reference.tantivy_peer import TantivyPeer, oracle_profile
+
+    from benchmarks.tantivy_peer import TantivyPeer, oracle_profile
 
     product_count = 20_000 if quick else 1_000_000
     reference_count = 2_000 if quick else 20_000

@@ -14,10 +14,11 @@ import random
 
 from xiaodian import _core
 from xiaodian.demo.catalog import generate_catalog
-from xiaodian.reference.tantivy_peer import TantivyPeer, oracle_profile
 from xiaodian.search.catalog import engine_records
 from xiaodian.search.query import engine_request
 from xiaodian.v1 import search_service_pb2 as pb
+
+from benchmarks.tantivy_peer import TantivyPeer, oracle_profile
 
 K = 10
 K1 = 1.2

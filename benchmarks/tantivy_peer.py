@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import tantivy
-
 from xiaodian import _core
 
 TOKENIZER = "xiaodian_tokens"
