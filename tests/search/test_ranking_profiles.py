@@ -127,12 +127,14 @@ def test_expected_version_guards_against_lost_updates(client: Client) -> None:
     assert caught.value.metadata["latest_version"] == "2"
 
 
-def test_profiles_survive_a_restart(tmp_path) -> None:
+def test_profiles_survive_a_restart_and_a_restarted_server_searches_with_every_version(tmp_path) -> None:
     config = Config.ephemeral(tmp_path)
     server = XiaodianServer(config)
     server.start()
     with server.admin_client() as client:
         client.update_ranking_profile(profile=pb.RankingProfile(name="default", sales_weight=0.5))
+        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.0))
+        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.5))
     server.stop()
 
     restarted = XiaodianServer(config)
@@ -140,6 +142,8 @@ def test_profiles_survive_a_restart(tmp_path) -> None:
     try:
         with restarted.admin_client() as client:
             profile = client.get_ranking_profile(name="default").profile
+            assert client.search(query="围巾", profile="sale").profile_version == 2
+            assert client.search(query="围巾", profile="sale", profile_version=1).profile_version == 1
         assert (profile.version, profile.sales_weight) == (2, 0.5)
     finally:
         restarted.stop()
@@ -194,21 +198,3 @@ def test_a_search_reads_its_profile_from_the_engine_not_the_database(server, cli
         client.search(query="围巾", profile="default", profile_version=updated.version + 1)
     with pytest.raises(errors.NotFound):
         client.search(query="围巾", profile="no-such-profile")
-
-
-def test_a_restarted_server_searches_with_every_stored_profile(tmp_path) -> None:
-    config = Config.ephemeral(tmp_path)
-    server = XiaodianServer(config)
-    server.start()
-    with server.admin_client() as client:
-        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.0))
-        client.update_ranking_profile(profile=pb.RankingProfile(name="sale", brand_multiplier=1.5))
-    server.stop()
-    restarted = XiaodianServer(config)
-    restarted.start()
-    try:
-        with restarted.admin_client() as client:
-            assert client.search(query="围巾", profile="sale").profile_version == 2
-            assert client.search(query="围巾", profile="sale", profile_version=1).profile_version == 1
-    finally:
-        restarted.stop()
