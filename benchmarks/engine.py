@@ -100,7 +100,7 @@ def request(query: str, page_size: int = 10, **fields: Any) -> dict[str, Any]:
     from xiaodian.v1 import search_service_pb2 as pb
 
     message = pb.SearchRequest(query=query, page_size=page_size, **fields)
-    return {**engine_request(message, None), "now_s": NOW_S}
+    return {**engine_request(message), "now_s": NOW_S}
 
 
 def and_queries(titles: list[str], count: int, rng: random.Random) -> list[str]:

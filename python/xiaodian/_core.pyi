@@ -39,6 +39,16 @@ def validate_ranking_profile(profile: dict[str, Any]) -> None:
     """Raises `xiaodian.errors.InvalidArgument` listing every violated rule of the profile."""
 
 @final
+class PageTokens:
+    """Signs and reads page tokens (HMAC-SHA256; `xiaodian.platform.page_tokens`)."""
+
+    def __new__(cls, key: bytes, previous_key: bytes | None = None) -> PageTokens:
+        """Keys of at least 32 bytes (`ValueError` otherwise)."""
+    def issue(self, kind: str, values: list[int | str]) -> str:
+        """A token of `kind` carrying `values`."""
+    def read(self, token: str, kind: str, count: int, field: str = "page_token") -> list[int | str]:
+        """The `count` values of a token issued for `kind`; `InvalidArgument` on `field` otherwise."""
+
 class SearchEngine:
     """The in-memory search index (Rust). Thread-safe: searches run in parallel, a write
     waits for them; the GIL is released around every call that touches the index.
@@ -62,9 +72,12 @@ class SearchEngine:
         """Removes products; returns how many were present."""
     def put_profile(self, name: str, version: int, profile: dict[str, Any]) -> None:
         """Keeps version `version` of profile `name` (a validated profile dict), compiled."""
-    def search_with(self, name: str, version: int, request: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        """A search with the kept profile `name` at `version` (0: its latest): the version used
-        and the result dict (as `search`), or None when no such profile is kept."""
+    def search_encoded(self, request: bytes, tokens: PageTokens, max_result_window: int, now_s: int) -> bytes:
+        """`SearchService.Search` on the wire: an encoded `SearchRequest` in, the encoded
+        `SearchResponse` out; validation, the page token (signed with `tokens`, pages ending
+        within `max_result_window`), the kept profile (`NotFound` without it) and the encoding
+        all in Rust, without the GIL. `now_s` is the clock of a first page. Raises
+        `InvalidArgument` (MALFORMED_REQUEST for bytes that are not a SearchRequest)."""
     def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
         total_matched, any_term_match, has_more, collapsed_duplicates."""
@@ -209,3 +222,9 @@ def score_creators(
     weights are (gmv, sales, followers) ppm summing to 1,000,000. Returns native-endian
     columns: gmv, sales and followers percentiles (float64), score (float64), rank within the
     cohort (uint32), tier (uint8, `CreatorTier`)."""
+
+def get_creator_score_response(row: tuple[Any, ...]) -> bytes:
+    """The encoded `GetCreatorScoreResponse` of a row of `xiaodian.creators.store.SCORE_COLUMNS`."""
+
+def list_top_creators_response(rows: list[tuple[Any, ...]], next_page_token: str, cohort_size: int) -> bytes:
+    """The encoded `ListTopCreatorsResponse` of a page of `SCORE_COLUMNS` rows, best rank first."""

@@ -16,7 +16,7 @@ from xiaodian.v1 import search_service_pb2 as pb
 
 def request(query: str) -> dict[str, object]:
     """The engine request the service builds for a first page of 10."""
-    return engine_request(pb.SearchRequest(query=query, page_size=10, keep_duplicates=True), None)
+    return engine_request(pb.SearchRequest(query=query, page_size=10, keep_duplicates=True))
 
 
 def test_python_threads_run_while_rust_indexes() -> None:

@@ -297,8 +297,16 @@ class Pair:
         assert self.rust.delete_products(product_ids) == self.reference.delete_products(product_ids)
         self.check_counts()
 
-    def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-        rust = self.rust.search(profile, request)
+    def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any] | None:
+        """Both engines' result, compared; None when both refuse the request with the same
+        violations (say, a blank query without a category or shop filter)."""
+        try:
+            rust = self.rust.search(profile, request)
+        except errors.InvalidArgument as refused:
+            with pytest.raises(errors.InvalidArgument) as also:
+                self.reference.search(profile, request)
+            assert also.value.violations == refused.violations
+            return None
         reference = self.reference.search(profile, request)
         assert_same(rust, reference)
         return rust
@@ -520,9 +528,11 @@ def test_exact_shop_tier_paging_and_fallback_on_a_fixed_catalog() -> None:
     )
     profile = {**default_ranking_profile(), "rerank_depth": 3}
     for query in ["羊绒 小店", "羊绒小店", "羊绒围巾", "羊绒 纯棉", "iphone", "", "贴纸 新款"]:
+        scope = {} if query else {"shop_ids": ["s1", "s2"]}  # browsing needs a scope
         for sort in SORTS:
             for page in range(4):
-                pair.search(profile, search_request(query, sort=sort, page_size=4, page=page, max_per_shop=2))
+                request = search_request(query, sort=sort, page_size=4, page=page, max_per_shop=2, **scope)
+                assert pair.search(profile, request) is not None
     exact = pair.search(profile, search_request("羊绒 小店", page_size=20))
     assert {h["shop_id"] for h in exact["hits"]} == {"s1", "s2"}
     assert exact["hits"][0]["explanation"]["signals"][-1]["signal"] == "exact_shop_match"

@@ -39,9 +39,8 @@ def generated_queries(titles: list[str], count: int, seed: int) -> list[str]:
 
 def request(query: str) -> dict[str, object]:
     """The engine request the service builds for a first page of 10."""
-    return engine_request(
-        pb.SearchRequest(query=query, page_size=10, keep_duplicates=True), None
-    )  # tantivy knows nothing of hero images
+    # tantivy knows nothing of hero images
+    return engine_request(pb.SearchRequest(query=query, page_size=10, keep_duplicates=True))
 
 
 def agrees(ours: list[tuple[str, float]], theirs: list[tuple[str, float]]) -> bool:

@@ -14,10 +14,12 @@ from collections.abc import Iterator, Sequence
 
 import grpc
 
+from xiaodian import _core
 from xiaodian.creators import store
 from xiaodian.creators.scoring import PPM, Weights
 from xiaodian.platform.config import CreatorsConfig
 from xiaodian.platform.db import Database
+from xiaodian.platform.handlers import encoded_response
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
@@ -157,28 +159,24 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
 
         return run_once(self.db, "ScoreCreators", request, pb.ScoreCreatorsResponse, write)
 
-    def GetCreatorScore(
-        self, request: pb.GetCreatorScoreRequest, context: grpc.ServicerContext
-    ) -> pb.GetCreatorScoreResponse:
+    @encoded_response
+    def GetCreatorScore(self, request: pb.GetCreatorScoreRequest, context: grpc.ServicerContext) -> bytes:
         v = Violations()
         v.check_id("creator_id", request.creator_id)
         check_period(v, "period", request.period)
         check_cohort(v, "cohort", request.cohort)
         v.raise_if_any()
-        score = store.get_score(
-            self.db.connection(), request.creator_id, request.period, store.cohort_of(request.cohort)
-        )
-        return pb.GetCreatorScoreResponse(score=score)
+        row = store.get_score(self.db.connection(), request.creator_id, request.period, store.cohort_of(request.cohort))
+        return _core.get_creator_score_response(row)
 
-    def ListTopCreators(
-        self, request: pb.ListTopCreatorsRequest, context: grpc.ServicerContext
-    ) -> pb.ListTopCreatorsResponse:
+    @encoded_response
+    def ListTopCreators(self, request: pb.ListTopCreatorsRequest, context: grpc.ServicerContext) -> bytes:
         v = Violations()
         check_period(v, "period", request.period)
         check_cohort(v, "cohort", request.cohort)
         v.check(request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be 0-{MAX_PAGE_SIZE:,}")
         v.raise_if_any()
-        scores, token, size = store.top_creators(
+        rows, token, size = store.top_creators(
             self.db.connection(),
             request.period,
             store.cohort_of(request.cohort),
@@ -186,4 +184,4 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
             request.page_token,
             self.tokens,
         )
-        return pb.ListTopCreatorsResponse(scores=scores, next_page_token=token, cohort_size=size)
+        return _core.list_top_creators_response(rows, token, size)

@@ -195,39 +195,23 @@ def score_period(
     return len(rows), len(cohorts)
 
 
-_SCORE_COLUMNS = (
+#: A stored score joined with its run, in the column order the encoder reads
+#: (`crates/xiaodian-py/src/creators.rs`, `ScoreRow`).
+SCORE_COLUMNS = (
     "s.creator_id, s.period, s.cohort, s.score, s.gmv_percentile, s.sales_percentile, s.followers_percentile,"
     " s.settled_gmv_fen, s.sales_score, s.effective_followers, s.rank, r.cohort_size, s.tier,"
     " r.gmv_weight_ppm, r.sales_weight_ppm, r.followers_weight_ppm, r.scored_at_us"
 )
 _FROM = " FROM creator_scores s JOIN creator_score_runs r USING (period, cohort)"
 
-
-def _score_message(row: tuple) -> pb.CreatorScore:  # type: ignore[type-arg]
-    (creator_id, period, cohort, score, gmv_p, sales_p, followers_p, gmv, sales, followers, rank, size, tier) = row[:13]
-    message = pb.CreatorScore(
-        creator_id=creator_id,
-        period=period,
-        cohort=cohort,
-        score=score,
-        gmv_percentile=gmv_p,
-        sales_percentile=sales_p,
-        followers_percentile=followers_p,
-        settled_gmv_fen=gmv,
-        sales_score=sales,
-        effective_followers=followers,
-        rank=rank,
-        cohort_size=size,
-        tier=tier,
-        weights=Weights(*row[13:16]).as_message(),
-    )
-    message.scored_at.FromMicroseconds(row[16])
-    return message
+#: A row of `SCORE_COLUMNS`.
+ScoreRow = tuple  # type: ignore[type-arg]
 
 
-def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: str) -> pb.CreatorScore:
-    row = conn.execute(
-        f"SELECT {_SCORE_COLUMNS}{_FROM} WHERE s.period = ? AND s.cohort = ? AND s.creator_id = ?",
+def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: str) -> ScoreRow:
+    """The creator's stored score row; NotFound (CREATOR_SCORE_NOT_FOUND) without one."""
+    row: ScoreRow | None = conn.execute(
+        f"SELECT {SCORE_COLUMNS}{_FROM} WHERE s.period = ? AND s.cohort = ? AND s.creator_id = ?",
         (period, cohort, creator_id),
     ).fetchone()
     if row is None:
@@ -236,13 +220,13 @@ def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: st
             reason="CREATOR_SCORE_NOT_FOUND",
             metadata={"creator_id": creator_id, "period": period, "cohort": cohort},
         )
-    return _score_message(row)
+    return row
 
 
 def top_creators(
     conn: sqlite3.Connection, period: str, cohort: str, page_size: int, page_token: str, tokens: PageTokens
-) -> tuple[list[pb.CreatorScore], str, int]:
-    """A page of the leaderboard, best rank first: (scores, next page token, cohort size).
+) -> tuple[list[ScoreRow], str, int]:
+    """A page of the leaderboard, best rank first: (score rows, next page token, cohort size).
     A token (signed, bound to the period and cohort) from before the cohort was rescored is
     FAILED_PRECONDITION: the pages would mix two runs."""
     run = conn.execute(
@@ -267,10 +251,9 @@ def top_creators(
                 reason="LEADERBOARD_RESCORED",
             )
     rows = conn.execute(
-        f"SELECT {_SCORE_COLUMNS}{_FROM} WHERE s.period = ? AND s.cohort = ? AND s.rank > ? ORDER BY s.rank LIMIT ?",
+        f"SELECT {SCORE_COLUMNS}{_FROM} WHERE s.period = ? AND s.cohort = ? AND s.rank > ? ORDER BY s.rank LIMIT ?",
         (period, cohort, after_rank, page_size),
     ).fetchall()
-    scores = [_score_message(row) for row in rows]
-    last_rank = scores[-1].rank if scores else after_rank
+    last_rank = rows[-1][10] if rows else after_rank  # the rank column
     next_token = tokens.issue("leaderboard", period, cohort, scored_at_us, last_rank) if last_rank < cohort_size else ""
-    return scores, next_token, cohort_size
+    return rows, next_token, cohort_size

@@ -6,6 +6,8 @@ belongs to), the tag the first 16 bytes of HMAC-SHA256(key, payload). A token is
 its tag matches the current key or the previous one (during a rotation), and only as the kind
 it was issued for; each reader then checks its values' ranges. So a hand-edited or replayed
 token of another kind is INVALID_ARGUMENT, and no token asks for more work than an honest page.
+Signing and reading are done in Rust (`crates/xiaodian-py/src/page_tokens.rs`), the one
+implementation, which the Search path also uses without Python.
 
 The key is `[page_tokens] key` of the config, else 32 random bytes kept in `page-token.key` in
 the data directory (mode 0600, made at first start). To rotate: put the old key in
@@ -14,34 +16,25 @@ the data directory (mode 0600, made at first start). To rotate: put the old key 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
+from xiaodian import _core
 from xiaodian.errors import InvalidArgument
 from xiaodian.platform.auth import secret_file
 
-#: The tag's length in bytes (128 bits: forging one takes 2^128 tries on average).
-TAG_BYTES = 16
-#: Longest token accepted; every token the services issue is far shorter.
-MAX_TOKEN_CHARS = 512
 KEY_FILE = "page-token.key"
 
 Value = int | str
 
 
 class PageTokens:
-    """Issues and reads the page tokens of one server (`issue`, `read`)."""
+    """Issues and reads the page tokens of one server (`issue`, `read`); `keys` is the Rust
+    object the Search path is given."""
 
     def __init__(self, key: bytes, previous_key: bytes | None = None) -> None:
-        if len(key) < 32:
-            raise ValueError("a page-token key has at least 32 bytes")
-        self._keys = [key] + ([previous_key] if previous_key else [])
+        self.keys = _core.PageTokens(key, previous_key)
 
     @classmethod
     def random(cls) -> PageTokens:
@@ -58,36 +51,13 @@ class PageTokens:
         key = secret_file(Path(data_dir) / KEY_FILE, lambda: secrets.token_bytes(32).hex())
         return cls(bytes.fromhex(key), previous)
 
-    def _tag(self, key: bytes, payload: bytes) -> bytes:
-        return hmac.new(key, payload, hashlib.sha256).digest()[:TAG_BYTES]
-
     def issue(self, kind: str, *values: Value) -> str:
-        payload = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=False).encode()
-        return base64.urlsafe_b64encode(payload + self._tag(self._keys[0], payload)).decode().rstrip("=")
+        return self.keys.issue(kind, list(values))
 
     def read(self, token: str, kind: str, count: int, field: str = "page_token") -> Sequence[Value]:
         """The `count` values of a token issued for `kind`; INVALID_ARGUMENT on `field` if the
         token is not one this server issued for it (forged, edited, of another method)."""
-        bad = InvalidArgument.of(field, "is not a page token of this request (pass next_page_token unchanged)")
-        if len(token) > MAX_TOKEN_CHARS:
-            raise bad
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
-            raise bad from None
-        payload, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
-        if len(raw) <= TAG_BYTES or not any(hmac.compare_digest(tag, self._tag(k, payload)) for k in self._keys):
-            raise bad
-        try:
-            decoded = json.loads(payload)
-        except ValueError:
-            raise bad from None
-        if not isinstance(decoded, list) or len(decoded) != count + 1 or decoded[0] != kind:
-            raise bad
-        values: list[Value] = decoded[1:]
-        if not all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
-            raise bad
-        return values
+        return self.keys.read(token, kind, count, field)
 
 
 def int_in(value: Value, low: int, high: int, field: str = "page_token") -> int:

@@ -31,6 +31,7 @@ from xiaodian.creators.service import CreatorService
 from xiaodian.platform import auth, idempotency
 from xiaodian.platform.config import Config
 from xiaodian.platform.db import Database
+from xiaodian.platform.handlers import add_service
 from xiaodian.platform.interceptors import Limits, ServingInterceptor
 from xiaodian.platform.metrics import Metrics
 from xiaodian.platform.page_tokens import PageTokens
@@ -42,18 +43,17 @@ from xiaodian.settlement import store as settlement_store
 from xiaodian.settlement.orders import ESCROW
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
-from xiaodian.v1 import creator_service_pb2_grpc as creator_grpc
-from xiaodian.v1 import search_service_pb2_grpc as search_grpc
-from xiaodian.v1 import settlement_service_pb2_grpc as settlement_grpc
 
 log = logging.getLogger("xiaodian.server")
 
-#: Fully qualified names of the services, as health and reflection know them.
-SERVICE_NAMES = (
-    search_service_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
-    creator_service_pb2.DESCRIPTOR.services_by_name["CreatorService"].full_name,
-    settlement_service_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
+#: The services, in the order their servicers are made.
+SERVICES = (
+    search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
+    creator_service_pb2.DESCRIPTOR.services_by_name["CreatorService"],
+    settlement_service_pb2.DESCRIPTOR.services_by_name["SettlementService"],
 )
+#: Fully qualified names of the services, as health and reflection know them.
+SERVICE_NAMES = tuple(service.full_name for service in SERVICES)
 
 #: Every domain's schema, in the order they are applied.
 MIGRATIONS = [
@@ -193,9 +193,8 @@ class XiaodianServer:
             ],
             maximum_concurrent_rpcs=server_config.maximum_concurrent_rpcs,
         )
-        search_grpc.add_SearchServiceServicer_to_server(self.search, self._server)
-        creator_grpc.add_CreatorServiceServicer_to_server(self.creators, self._server)
-        settlement_grpc.add_SettlementServiceServicer_to_server(self.settlement, self._server)
+        for servicer, descriptor in zip((self.search, self.creators, self.settlement), SERVICES, strict=True):
+            add_service(self._server, servicer, descriptor)
 
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)

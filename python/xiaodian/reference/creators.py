@@ -1,6 +1,6 @@
 """The executable specification of creator scoring (SPEC §4), in plain Python.
 
-It mirrors `rust_core/src/creator/mod.rs` with the shapes of `xiaodian._core.score_creators`
+It mirrors `crates/xiaodian-core/src/creator/mod.rs` with the shapes of `xiaodian._core.score_creators`
 (columns in, columns out) and the same refusals (`InvalidArgument` with the same field paths and
 message, checked in the same order). `tests/creators/test_scoring_reference.py` holds the two to
 that: equal floats (both compute each as one division of two exact integers), equal ranks.

@@ -1,4 +1,4 @@
-"""The plain-Python twin of the Rust hero-image analysis (`rust_core/src/hero/mod.rs`).
+"""The plain-Python twin of the Rust hero-image analysis (`crates/xiaodian-core/src/hero/mod.rs`).
 
 `analyze_hero_image(image_bytes)` returns the dict of `xiaodian._core.analyze_hero_image`
 (width, height, format, squareness, sharpness, exposure, border_whiteness, dhash, quality) and
@@ -29,7 +29,7 @@ Limits, checked in the Rust order before any pixel is decoded:
 
 The Rust analysis has one more limit, `memory`: a budget (`SearchConfig.image_max_decoded_bytes`)
 on what decoding and resizing with the `image` crate would hold at once, worked out from the
-header (`rust_core/src/hero/mod.rs`, `analysis_bytes`). It is a property of the Rust crates'
+header (`crates/xiaodian-core/src/hero/mod.rs`, `analysis_bytes`). It is a property of the Rust crates'
 buffers, not of the signals, so this twin leaves it out: Pillow's buffers differ, and the
 differential tests use pictures far below the budget.
 

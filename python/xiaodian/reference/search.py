@@ -1,16 +1,16 @@
 """The executable specification of the Rust search engine, in plain Python.
 
 `ReferenceSearchEngine` has the methods and dict shapes of `xiaodian._core.SearchEngine`
-(`rust_core/src/python.rs`) and must give the same answers: the same hits in the same order,
+(`crates/xiaodian-py/src/bindings.rs`) and must give the same answers: the same hits in the same order,
 the same `total_matched`, `any_term_match` and `has_more`, the same explanations, and scores
 equal to the last bit, because every score is computed with the same floating-point operations
-in the same order as `rust_core/src/rank/search.rs`. It keeps the products in a dict (each with
+in the same order as `crates/xiaodian-core/src/rank/search.rs`. It keeps the products in a dict (each with
 its analysed fields, kept until a shop changes) and recomputes every statistic on each search;
 the Rust engine's inverted index, postings, dead documents, compaction, retrieval windows and
 seeks, score tables, packed rank keys and top-k selection are optimisations that must not
 change a result, and `tests/search/test_reference_search.py` holds the two to that.
 
-Analysis (`rust_core/src/text/mod.rs`):
+Analysis (`crates/xiaodian-core/src/text/mod.rs`):
 - normalize = NFKC, then each character lowercased on its own (no final-sigma rule);
 - the normalised text is cut into maximal runs of one script: Han (the CJK ideograph ranges of
   `is_han`), digit (ASCII 0-9), letter (`str.isalpha`; Rust uses `char::is_alphabetic`, which
@@ -25,14 +25,14 @@ Analysis (`rust_core/src/text/mod.rs`):
   characters only add to the score, its one-character words inside a longer run are left out
   (the run's bigrams cover them); every query with a token has a required term.
 
-Index (`rust_core/src/rank/index.rs`), for each live product:
+Index (`crates/xiaodian-core/src/rank/index.rs`), for each live product:
 - three fields in this order: title, shop name (the current name of its shop, so renaming a
   shop changes its products), brand; a field's length is its number of tokens and a term's
   frequency in a field its number of occurrences, both saturating at 255;
 - N = live products; df(t) = live products containing t in a field with positive weight
   (a *searched* field); avg_f = (sum of the live products' len_f) / N.
 
-Search (`rust_core/src/rank/search.rs`, whose module doc lists the same rules):
+Search (`crates/xiaodian-core/src/rank/search.rs`, whose module doc lists the same rules):
 - idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5));
   factor_f(len) = w_f / ((1 - b) + b * (len / avg_f));
   tf~ = 0.0 + tf_f * factor_f(len_f) for the searched fields where t occurs, in field order;
@@ -87,6 +87,7 @@ FIELDS = ("title", "shop_name", "brand")
 #: Field lengths and term frequencies are stored in one byte and saturate there.
 MAX_FIELD_COUNT = 255
 MAX_PAGE_SIZE = 100
+MAX_QUERY_CHARS = 100
 SECONDS_PER_DAY = 86_400
 SORTS = ("relevance", "sales", "price_ascending", "price_descending", "rating", "newest")
 ANALYSES = ("full", "bigrams")
@@ -410,10 +411,18 @@ class _Candidate:
 
 
 def _validate(request: Mapping[str, Any]) -> None:
+    """The rules of a search request, in the order the engine checks them."""
     violations: list[tuple[str, str]] = []
+    if len(request["query"]) > MAX_QUERY_CHARS:
+        violations.append(("query", f"must be at most {MAX_QUERY_CHARS} characters"))
+    if _is_blank(request["query"]) and not (request["category_ids"] or request["shop_ids"]):
+        violations.append(("query", "is required unless filter.category_ids or filter.shop_ids is set"))
     if not 1 <= request["page_size"] <= MAX_PAGE_SIZE:
         violations.append(("page_size", "must be 1-100"))
     low, high = request["min_price_fen"], request["max_price_fen"]
+    for field, price in (("filter.min_price_fen", low), ("filter.max_price_fen", high)):
+        if price is not None and price < 0:
+            violations.append((field, "must be >= 0"))
     if low is not None and high is not None and low > high:
         violations.append(("filter.max_price_fen", "must be >= filter.min_price_fen"))
     if violations:

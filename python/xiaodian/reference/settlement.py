@@ -1,7 +1,7 @@
 """The executable specification of the commission split and refund reversal (SPEC §5), in plain
 integer Python.
 
-It mirrors `rust_core/src/settle/mod.rs` rule for rule, with the tuple shapes of the bindings
+It mirrors `crates/xiaodian-core/src/settle/mod.rs` rule for rule, with the tuple shapes of the bindings
 `xiaodian._core.split_orders` and `xiaodian._core.reverse_line`, and the same refusals: an
 `InvalidArgument` with the same field paths, descriptions and message, checked in the same
 order. `tests/settlement/test_split_reference.py` holds the two to that.

@@ -10,7 +10,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 import grpc
 
@@ -18,10 +17,11 @@ from xiaodian import _core
 from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SearchConfig
 from xiaodian.platform.db import Database
+from xiaodian.platform.handlers import wire_bytes
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
-from xiaodian.search import catalog, profiles, query
+from xiaodian.search import catalog, profiles
 from xiaodian.search.image_slots import ImageAnalysisSlots
 from xiaodian.v1 import search_service_pb2 as pb
 from xiaodian.v1 import search_service_pb2_grpc as pb_grpc
@@ -183,19 +183,11 @@ class SearchService(pb_grpc.SearchServiceServicer):
 
         return run_once(self.db, "DeleteProducts", request, pb.DeleteProductsResponse, write)
 
-    def Search(self, request: pb.SearchRequest, context: grpc.ServicerContext) -> pb.SearchResponse:
-        query.validate(request)
-        window = self.config.max_result_window
-        token = query.decode_token(request, self.tokens, window)
-        name = request.profile or profiles.DEFAULT_PROFILE_NAME
-        version = token.profile_version if token else request.profile_version
-        engine_request: dict[str, Any] = query.engine_request(request, token)
-        # The engine keeps every profile version compiled: a search reads no database.
-        found = self.engine.search_with(name, version, engine_request)
-        if found is None:
-            raise profiles.not_found(name, version)
-        used_version, result = found
-        return query.response(request, result, engine_request, name, used_version, self.tokens, window)
+    @wire_bytes
+    def Search(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        """Bytes in, bytes out: validation, the page token, the kept profile (a search reads no
+        database), ranking and the response's encoding all happen in Rust, without the GIL."""
+        return self.engine.search_encoded(request, self.tokens.keys, self.config.max_result_window, int(time.time()))
 
     def AnalyzeHeroImage(
         self, request: pb.AnalyzeHeroImageRequest, context: grpc.ServicerContext

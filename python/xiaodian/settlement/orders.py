@@ -88,7 +88,7 @@ def validate_order(v: Violations, at: str, order: pb.Order, bounds: MoneyBounds)
     `bounds.max_line_fen` is named `{at}.lines[i]`, an order whose gross is above
     `bounds.max_order_fen` `{at}.lines`. Field paths are only formatted for a broken rule.
 
-    Recording asks Rust first (`_core.valid_order_keys`, `rust_core/src/settle/wire.rs`): it
+    Recording asks Rust first (`_core.valid_order_keys`, `crates/xiaodian-py/src/wire.rs`): it
     reads the encoded orders and answers whether any rule is broken; this function runs only
     for a batch it does not pass, to name the violations. A rule changed here must change there
     too: `tests/settlement/test_order_rules.py` and `test_money_bounds.py` hold the two to the

@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM};
+use xiaodian_core::settle::{
+    ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM,
+};
 
 /// Limits of `xiaodian.settlement.orders` (SPEC §5).
 pub const MAX_LINES: usize = 500;
@@ -498,10 +500,10 @@ impl WireOrder<'_> {
         let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
         let c = parties.len();
         let header = [n as i64, d as i64, c as i64];
-        let width = super::PACKED_LINE_WORDS + d + c;
+        let width = xiaodian_core::settle::PACKED_LINE_WORDS + d + c;
         if n == 0
-            || words.len() != super::PACKED_HEADER_WORDS + n * width
-            || words[..super::PACKED_HEADER_WORDS] != header
+            || words.len() != xiaodian_core::settle::PACKED_HEADER_WORDS + n * width
+            || words[..xiaodian_core::settle::PACKED_HEADER_WORDS] != header
         {
             return None;
         }
@@ -511,21 +513,20 @@ impl WireOrder<'_> {
         for (l, w) in self
             .lines
             .iter()
-            .zip(words[super::PACKED_HEADER_WORDS..].chunks_exact(width))
+            .zip(words[xiaodian_core::settle::PACKED_HEADER_WORDS..].chunks_exact(width))
         {
             let [gross, paid, s0, s1, s2, base, fee, creator, merchant] =
-                <[i64; 9]>::try_from(&w[..super::PACKED_LINE_WORDS]).ok()?;
-            let kept = &w[super::PACKED_LINE_WORDS + d..];
+                <[i64; 9]>::try_from(&w[..xiaodian_core::settle::PACKED_LINE_WORDS]).ok()?;
+            let kept = &w[xiaodian_core::settle::PACKED_LINE_WORDS + d..];
             let agency = checked_sum(kept.iter().copied())?;
             let gmv = checked_sum([paid, s0, s1, s2])?;
             line.clear();
             put_str(&mut line, 1, l.line_id);
             put_int(&mut line, 2, gross);
-            for (discount, &amount) in self
-                .discounts
-                .iter()
-                .zip(&w[super::PACKED_LINE_WORDS..super::PACKED_LINE_WORDS + d])
-            {
+            for (discount, &amount) in self.discounts.iter().zip(
+                &w[xiaodian_core::settle::PACKED_LINE_WORDS
+                    ..xiaodian_core::settle::PACKED_LINE_WORDS + d],
+            ) {
                 if discount.line_ids.is_empty() || discount.line_ids.contains(&l.line_id) {
                     share.clear();
                     put_str(&mut share, 1, discount.discount_id);
@@ -697,22 +698,25 @@ impl<'a> WireOrder<'a> {
         let paid_at_us = self.paid_at_us()?;
         let parties = self.chain.as_ref().map_or(&[][..], |c| &c.parties[..]);
         let (n, d, c) = (self.lines.len(), self.discounts.len(), parties.len());
-        let width = super::PACKED_LINE_WORDS + d + c;
+        let width = xiaodian_core::settle::PACKED_LINE_WORDS + d + c;
         if n == 0
-            || words.len() != super::PACKED_HEADER_WORDS + n * width
-            || words[..super::PACKED_HEADER_WORDS] != [n as i64, d as i64, c as i64]
+            || words.len() != xiaodian_core::settle::PACKED_HEADER_WORDS + n * width
+            || words[..xiaodian_core::settle::PACKED_HEADER_WORDS] != [n as i64, d as i64, c as i64]
         {
             return None;
         }
         // Per packed line: paid (1), subsidies (2-4), fee (6), creator commission (7),
         // merchant (8); then the chain's kept amounts.
-        let mut sums = [0i64; super::PACKED_LINE_WORDS];
+        let mut sums = [0i64; xiaodian_core::settle::PACKED_LINE_WORDS];
         let mut kept = vec![0i64; c];
-        for w in words[super::PACKED_HEADER_WORDS..].chunks_exact(width) {
+        for w in words[xiaodian_core::settle::PACKED_HEADER_WORDS..].chunks_exact(width) {
             for k in [1, 2, 3, 4, 6, 7, 8] {
                 sums[k] = sums[k].checked_add(w[k])?;
             }
-            for (total, &part) in kept.iter_mut().zip(&w[super::PACKED_LINE_WORDS + d..]) {
+            for (total, &part) in kept
+                .iter_mut()
+                .zip(&w[xiaodian_core::settle::PACKED_LINE_WORDS + d..])
+            {
                 *total = total.checked_add(part)?;
             }
         }

@@ -19,7 +19,7 @@ use crate::text::{normalize, Analyzer};
 /// Hash maps keyed by terms and ids: foldhash is several times faster than the default
 /// SipHash on short keys, and the keys come from our own catalog, not from attackers
 /// choosing collisions (the seed is still random per process).
-pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The indexed text fields, in the order every per-field array uses.
 pub const FIELDS: [&str; 3] = ["title", "shop_name", "brand"];

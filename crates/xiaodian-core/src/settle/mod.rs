@@ -7,8 +7,6 @@
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
 
-pub mod wire;
-
 /// Parts per million in one whole.
 pub const PPM: i64 = 1_000_000;
 /// Largest accepted commission or pass-down ratio: 90 %.

@@ -36,6 +36,8 @@ use crate::error::{CoreError, CoreResult, FieldViolation};
 pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Largest accepted page size.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
@@ -491,10 +493,35 @@ impl CompiledFilter {
 }
 
 /// Checks the request itself (the profile is validated where it is stored).
-fn validate(request: &SearchRequest) -> CoreResult<()> {
+/// The rules of a search request (SPEC §3), each violation named by its `SearchRequest` field.
+pub fn validate(request: &SearchRequest) -> CoreResult<()> {
     let mut violations = Vec::new();
+    if request.query.chars().count() > MAX_QUERY_CHARS {
+        violations.push(FieldViolation::new(
+            "query",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let scoped = !request.filter.category_ids.is_empty() || !request.filter.shop_ids.is_empty();
+    if request.query.trim().is_empty() && !scoped {
+        violations.push(FieldViolation::new(
+            "query",
+            "is required unless filter.category_ids or filter.shop_ids is set",
+        ));
+    }
     if request.page_size == 0 || request.page_size > MAX_PAGE_SIZE {
-        violations.push(FieldViolation::new("page_size", "must be 1-100"));
+        violations.push(FieldViolation::new(
+            "page_size",
+            format!("must be 1-{MAX_PAGE_SIZE}"),
+        ));
+    }
+    for (field, price) in [
+        ("filter.min_price_fen", request.filter.min_price_fen),
+        ("filter.max_price_fen", request.filter.max_price_fen),
+    ] {
+        if price.is_some_and(|fen| fen < 0) {
+            violations.push(FieldViolation::new(field, "must be >= 0"));
+        }
     }
     if let (Some(min), Some(max)) = (request.filter.min_price_fen, request.filter.max_price_fen) {
         if min > max {

@@ -1,0 +1,531 @@
+//! Search: the index, ranking profiles and the Search call on the wire.
+
+use std::sync::RwLock;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use xiaodian_core::rank::index::{Index, ProductRecord, ShopRecord};
+use xiaodian_core::rank::profile::RankingProfile;
+use xiaodian_core::rank::search::{
+    Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort,
+};
+use xiaodian_core::text::{AnalysisMode, Analyzer};
+
+use super::platform::PageTokens;
+use super::{api_err, to_py_err, InvalidArgument};
+use crate::search::{search as wire_search, Profiles, SearchContext};
+
+/// A ranking profile as a Python dict keyed by the `xiaodian.v1.RankingProfile` field names.
+/// Destructured in both conversions so that a field added to [`RankingProfile`] and forgotten
+/// here is a compile error.
+#[derive(FromPyObject, IntoPyObject)]
+#[pyo3(from_item_all)]
+struct ProfileDict {
+    name: String,
+    description: String,
+    bm25_k1: f64,
+    bm25_b: f64,
+    title_weight: f64,
+    shop_name_weight: f64,
+    brand_weight: f64,
+    text_weight: f64,
+    hero_quality_weight: f64,
+    rating_weight: f64,
+    shop_score_weight: f64,
+    sales_weight: f64,
+    rating_prior_count: f64,
+    rating_prior_mean: f64,
+    shop_score_prior_count: f64,
+    shop_score_prior_mean: f64,
+    brand_multiplier: f64,
+    new_merchant_multiplier: f64,
+    new_merchant_window_days: u32,
+    rerank_depth: u32,
+    duplicate_max_distance: u32,
+}
+
+impl From<ProfileDict> for RankingProfile {
+    fn from(d: ProfileDict) -> Self {
+        let ProfileDict {
+            name,
+            description,
+            bm25_k1,
+            bm25_b,
+            title_weight,
+            shop_name_weight,
+            brand_weight,
+            text_weight,
+            hero_quality_weight,
+            rating_weight,
+            shop_score_weight,
+            sales_weight,
+            rating_prior_count,
+            rating_prior_mean,
+            shop_score_prior_count,
+            shop_score_prior_mean,
+            brand_multiplier,
+            new_merchant_multiplier,
+            new_merchant_window_days,
+            rerank_depth,
+            duplicate_max_distance,
+        } = d;
+        Self {
+            name,
+            description,
+            bm25_k1,
+            bm25_b,
+            title_weight,
+            shop_name_weight,
+            brand_weight,
+            text_weight,
+            hero_quality_weight,
+            rating_weight,
+            shop_score_weight,
+            sales_weight,
+            rating_prior_count,
+            rating_prior_mean,
+            shop_score_prior_count,
+            shop_score_prior_mean,
+            brand_multiplier,
+            new_merchant_multiplier,
+            new_merchant_window_days,
+            rerank_depth,
+            duplicate_max_distance,
+        }
+    }
+}
+
+impl From<RankingProfile> for ProfileDict {
+    fn from(p: RankingProfile) -> Self {
+        let RankingProfile {
+            name,
+            description,
+            bm25_k1,
+            bm25_b,
+            title_weight,
+            shop_name_weight,
+            brand_weight,
+            text_weight,
+            hero_quality_weight,
+            rating_weight,
+            shop_score_weight,
+            sales_weight,
+            rating_prior_count,
+            rating_prior_mean,
+            shop_score_prior_count,
+            shop_score_prior_mean,
+            brand_multiplier,
+            new_merchant_multiplier,
+            new_merchant_window_days,
+            rerank_depth,
+            duplicate_max_distance,
+        } = p;
+        Self {
+            name,
+            description,
+            bm25_k1,
+            bm25_b,
+            title_weight,
+            shop_name_weight,
+            brand_weight,
+            text_weight,
+            hero_quality_weight,
+            rating_weight,
+            shop_score_weight,
+            sales_weight,
+            rating_prior_count,
+            rating_prior_mean,
+            shop_score_prior_count,
+            shop_score_prior_mean,
+            brand_multiplier,
+            new_merchant_multiplier,
+            new_merchant_window_days,
+            rerank_depth,
+            duplicate_max_distance,
+        }
+    }
+}
+
+/// The built-in default ranking profile, as a dict.
+#[pyfunction]
+fn default_ranking_profile() -> ProfileDict {
+    RankingProfile::default().into()
+}
+
+/// Validates a ranking profile dict; raises `xiaodian.errors.InvalidArgument` listing every
+/// violated rule (field names relative to the profile).
+#[pyfunction]
+fn validate_ranking_profile(profile: ProfileDict) -> PyResult<()> {
+    RankingProfile::from(profile).validate().map_err(to_py_err)
+}
+
+/// A shop as a dict (keys as the fields of [`ShopRecord`]).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct ShopDict {
+    shop_id: String,
+    name: String,
+    is_brand: bool,
+    opened_at_s: i64,
+    experience_score: f64,
+    experience_review_count: u32,
+}
+
+impl From<ShopDict> for ShopRecord {
+    fn from(d: ShopDict) -> Self {
+        let ShopDict {
+            shop_id,
+            name,
+            is_brand,
+            opened_at_s,
+            experience_score,
+            experience_review_count,
+        } = d;
+        Self {
+            shop_id,
+            name,
+            is_brand,
+            opened_at_s,
+            experience_score,
+            experience_review_count,
+        }
+    }
+}
+
+/// A product as a dict (keys as the fields of [`ProductRecord`]; `dhash` may be None).
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct ProductDict {
+    product_id: String,
+    shop_id: String,
+    title: String,
+    brand: String,
+    category_id: String,
+    price_fen: i64,
+    sales_30d: i64,
+    stock: i64,
+    rating_sum: i64,
+    rating_count: i64,
+    hero_quality: f64,
+    dhash: Option<u64>,
+    listed_at_s: i64,
+}
+
+impl From<ProductDict> for ProductRecord {
+    fn from(d: ProductDict) -> Self {
+        let ProductDict {
+            product_id,
+            shop_id,
+            title,
+            brand,
+            category_id,
+            price_fen,
+            sales_30d,
+            stock,
+            rating_sum,
+            rating_count,
+            hero_quality,
+            dhash,
+            listed_at_s,
+        } = d;
+        Self {
+            product_id,
+            shop_id,
+            title,
+            brand,
+            category_id,
+            price_fen,
+            sales_30d,
+            stock,
+            rating_sum,
+            rating_count,
+            hero_quality,
+            dhash,
+            listed_at_s,
+        }
+    }
+}
+
+/// A search request as a dict; `sort` is one of relevance, sales, price_ascending,
+/// price_descending, rating, newest.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct SearchRequestDict {
+    query: String,
+    category_ids: Vec<String>,
+    shop_ids: Vec<String>,
+    min_price_fen: Option<i64>,
+    max_price_fen: Option<i64>,
+    in_stock_only: bool,
+    sort: String,
+    page_size: u32,
+    page: u32,
+    max_per_shop: u32,
+    keep_duplicates: bool,
+    explain: bool,
+    now_s: i64,
+}
+
+impl TryFrom<SearchRequestDict> for SearchRequest {
+    type Error = PyErr;
+
+    fn try_from(d: SearchRequestDict) -> PyResult<Self> {
+        let sort = match d.sort.as_str() {
+            "relevance" => Sort::Relevance,
+            "sales" => Sort::Sales,
+            "price_ascending" => Sort::PriceAscending,
+            "price_descending" => Sort::PriceDescending,
+            "rating" => Sort::Rating,
+            "newest" => Sort::Newest,
+            other => {
+                return Err(InvalidArgument::new_err((
+                    format!("unknown sort '{other}'"),
+                    vec![("sort".to_owned(), "unknown sort".to_owned())],
+                )))
+            }
+        };
+        Ok(Self {
+            query: d.query,
+            filter: Filter {
+                category_ids: d.category_ids,
+                shop_ids: d.shop_ids,
+                min_price_fen: d.min_price_fen,
+                max_price_fen: d.max_price_fen,
+                in_stock_only: d.in_stock_only,
+            },
+            sort,
+            page_size: d.page_size,
+            page: d.page,
+            max_per_shop: d.max_per_shop,
+            keep_duplicates: d.keep_duplicates,
+            explain: d.explain,
+            now_s: d.now_s,
+        })
+    }
+}
+
+#[derive(IntoPyObject)]
+struct SignalDict {
+    signal: &'static str,
+    value: f64,
+    weight: f64,
+    contribution: f64,
+}
+
+#[derive(IntoPyObject)]
+struct ExplanationDict {
+    first_phase_score: f64,
+    matched_terms: Vec<String>,
+    any_term_match: bool,
+    signals: Vec<SignalDict>,
+}
+
+#[derive(IntoPyObject)]
+struct HitDict {
+    product_id: String,
+    shop_id: String,
+    title: String,
+    shop_name: String,
+    brand: String,
+    price_fen: i64,
+    sales_30d: i64,
+    rating: f64,
+    score: f64,
+    collapsed_duplicates: u32,
+    explanation: Option<ExplanationDict>,
+}
+
+#[derive(IntoPyObject)]
+struct SearchResultDict {
+    hits: Vec<HitDict>,
+    total_matched: u64,
+    any_term_match: bool,
+    has_more: bool,
+    collapsed_duplicates: u32,
+}
+
+impl From<SearchResult> for SearchResultDict {
+    fn from(r: SearchResult) -> Self {
+        let hit = |h: Hit| HitDict {
+            product_id: h.product_id,
+            shop_id: h.shop_id,
+            title: h.title,
+            shop_name: h.shop_name,
+            brand: h.brand,
+            price_fen: h.price_fen,
+            sales_30d: h.sales_30d,
+            rating: h.rating,
+            score: h.score,
+            collapsed_duplicates: h.collapsed_duplicates,
+            explanation: h.explanation.map(|e: Explanation| ExplanationDict {
+                first_phase_score: e.first_phase_score,
+                matched_terms: e.matched_terms,
+                any_term_match: e.any_term_match,
+                signals: e
+                    .signals
+                    .into_iter()
+                    .map(|s: Signal| SignalDict {
+                        signal: s.signal,
+                        value: s.value,
+                        weight: s.weight,
+                        contribution: s.contribution,
+                    })
+                    .collect(),
+            }),
+        };
+        Self {
+            hits: r.hits.into_iter().map(hit).collect(),
+            total_matched: r.total_matched,
+            any_term_match: r.any_term_match,
+            has_more: r.has_more,
+            collapsed_duplicates: r.collapsed_duplicates,
+        }
+    }
+}
+
+fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
+    match analysis {
+        "full" => Ok(AnalysisMode::Full),
+        "bigrams" => Ok(AnalysisMode::BigramsOnly),
+        other => Err(InvalidArgument::new_err((
+            format!("unknown analysis '{other}': use 'full' or 'bigrams'"),
+            vec![("analysis".to_owned(), "must be full or bigrams".to_owned())],
+        ))),
+    }
+}
+
+/// The search index. Many threads may search at once; a write waits for running searches and
+/// blocks new ones while it applies its batch. The GIL is released around every call that
+/// touches the index.
+///
+/// It also keeps every stored ranking profile compiled, by name and version (`put_profile`,
+/// fed from the database at start and after each committed update), so a search reads no
+/// database (`search_encoded`).
+#[pyclass(frozen)]
+struct SearchEngine {
+    index: RwLock<Index>,
+    profiles: Profiles,
+}
+
+impl SearchEngine {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        // A panic inside a write would poison the lock; the index is still consistent for
+        // reading because every write validates before it mutates.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl SearchEngine {
+    /// `analysis` is "full" (bigrams and jieba words, the default) or "bigrams".
+    #[new]
+    #[pyo3(signature = (analysis = "full"))]
+    fn new(py: Python<'_>, analysis: &str) -> PyResult<Self> {
+        let mode = analysis_mode(analysis)?;
+        let analyzer = py.detach(|| Analyzer::new(mode));
+        Ok(Self {
+            index: RwLock::new(Index::new(analyzer)),
+            profiles: Profiles::default(),
+        })
+    }
+
+    /// Keeps version `version` of profile `name` (a validated profile dict), compiled; the
+    /// highest version kept of a name is its latest.
+    fn put_profile(&self, name: String, version: u32, profile: ProfileDict) {
+        self.profiles
+            .put(name, version, RankingProfile::from(profile));
+    }
+
+    /// `SearchService.Search`: the encoded `SearchRequest` in, the encoded `SearchResponse`
+    /// out (`crate::search`), without the GIL. `now_s` is the clock of a first page.
+    fn search_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        request: &[u8],
+        tokens: &PageTokens,
+        max_result_window: u32,
+        now_s: i64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ctx = SearchContext {
+            profiles: &self.profiles,
+            tokens: &tokens.0,
+            max_result_window,
+            now_s,
+        };
+        let encoded = py
+            .detach(|| wire_search(&self.read(), request, &ctx))
+            .map_err(api_err)?;
+        Ok(PyBytes::new(py, &encoded))
+    }
+
+    /// Creates or replaces shops (dicts with the fields of `ShopRecord`).
+    fn upsert_shops(&self, py: Python<'_>, shops: Vec<ShopDict>) {
+        let shops: Vec<ShopRecord> = shops.into_iter().map(Into::into).collect();
+        py.detach(|| self.write().upsert_shops(shops));
+    }
+
+    /// Creates or replaces products; raises FailedPrecondition (writing nothing) when one
+    /// names an unknown shop.
+    fn upsert_products(&self, py: Python<'_>, products: Vec<ProductDict>) -> PyResult<()> {
+        let products: Vec<ProductRecord> = products.into_iter().map(Into::into).collect();
+        py.detach(|| self.write().upsert_products(products))
+            .map_err(to_py_err)
+    }
+
+    /// Removes products; returns how many were present.
+    fn delete_products(&self, py: Python<'_>, product_ids: Vec<String>) -> usize {
+        py.detach(|| self.write().delete_products(&product_ids))
+    }
+
+    /// Runs a search with a (validated) profile dict and a request dict.
+    fn search(
+        &self,
+        py: Python<'_>,
+        profile: ProfileDict,
+        request: SearchRequestDict,
+    ) -> PyResult<SearchResultDict> {
+        let profile = RankingProfile::from(profile);
+        let request = SearchRequest::try_from(request)?;
+        py.detach(|| self.read().search(&profile, &request))
+            .map(Into::into)
+            .map_err(to_py_err)
+    }
+
+    /// Number of live products.
+    fn product_count(&self) -> usize {
+        self.read().product_count()
+    }
+
+    /// Number of shops.
+    fn shop_count(&self) -> usize {
+        self.read().shop_count()
+    }
+
+    /// The tokens the index makes of `text`.
+    fn tokens(&self, py: Python<'_>, text: &str) -> Vec<String> {
+        py.detach(|| self.read().analyzer().tokens(text))
+    }
+
+    /// The query terms of `text`, each with its `required` flag.
+    fn query_terms(&self, py: Python<'_>, text: &str) -> Vec<(String, bool)> {
+        py.detach(|| {
+            self.read()
+                .analyzer()
+                .query_terms(text)
+                .into_iter()
+                .map(|t| (t.text, t.required))
+                .collect()
+        })
+    }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SearchEngine>()?;
+    m.add_function(wrap_pyfunction!(default_ranking_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)
+}
