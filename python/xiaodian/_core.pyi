@@ -9,11 +9,14 @@ from typing import Any, final
 from typing_extensions import Buffer
 
 __all__ = [
+    "PageTokens",
     "SearchEngine",
     "__version__",
     "analyze_hero_image",
     "default_ranking_profile",
     "dhash_distance",
+    "get_creator_score_response",
+    "list_top_creators_response",
     "orders_valid",
     "record_responses",
     "recording_rows",
@@ -49,6 +52,7 @@ class PageTokens:
     def read(self, token: str, kind: str, count: int, field: str = "page_token") -> list[int | str]:
         """The `count` values of a token issued for `kind`; `InvalidArgument` on `field` otherwise."""
 
+@final
 class SearchEngine:
     """The in-memory search index (Rust). Thread-safe: searches run in parallel, a write
     waits for them; the GIL is released around every call that touches the index.

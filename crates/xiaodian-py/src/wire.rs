@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use xiaodian_core::FieldViolation;
+
 use xiaodian_core::settle::{
     ChainLink, Commissions, Discount, Funder, OrderInput, OrderLine, MAX_RATIO_PPM,
 };
@@ -264,6 +266,44 @@ fn chain(bytes: &[u8]) -> Result<WireChain<'_>, ()> {
     Ok(c)
 }
 
+/// The rule of ids, as `xiaodian.platform.validation.ID_RULE` words it.
+pub const ID_RULE: &str = "must be 1-64 characters of A-Z, a-z, 0-9, '_', '.', ':' or '-'";
+
+/// Violations found so far (formatted only when a rule is broken).
+#[derive(Default)]
+struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    fn add(&mut self, field: String, description: String) {
+        self.0.push(FieldViolation { field, description });
+    }
+
+    /// A required id (`ID_RULE`).
+    fn id(&mut self, field: impl FnOnce() -> String, id: &[u8]) {
+        if id.is_empty() {
+            self.add(field(), "is required".into());
+        } else if !ok_id(id) {
+            self.add(field(), ID_RULE.into());
+        }
+    }
+}
+
+/// `n` with a comma between thousands, as Python's `f"{n:,}"`.
+fn thousands(n: i128) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `[A-Za-z0-9_.:-]{1,64}` (SPEC §2), as `xiaodian.platform.validation.ID_PATTERN`.
 fn ok_id(id: &[u8]) -> bool {
     (1..=64).contains(&id.len())
@@ -312,85 +352,191 @@ impl<'a> WireOrder<'a> {
         Some(o)
     }
 
-    /// Whether the order breaks none of the rules of `validate_order` (SPEC §5), its money
-    /// within `bounds`: each line's gross (unit price × quantity) at most `max_line_fen`, the
-    /// order's (their sum) at most `max_order_fen`.
+    /// Whether the order breaks none of the rules of [`WireOrder::violations`].
     pub fn is_valid(&self, bounds: MoneyBounds) -> bool {
-        if !(ok_id(self.order_id) && ok_id(self.shop_id) && self.paid_at.is_some()) {
-            return false;
+        self.violations("", bounds).is_empty()
+    }
+
+    /// Every rule of SPEC §5 the order breaks that can be checked without the split (the
+    /// split itself refuses a discount larger than its lines' payable total and a line whose
+    /// fee and commissions exceed its gmv), with the money bounds: a line whose gross (unit
+    /// price × quantity) is above `bounds.max_line_fen` is named `{at}.lines[i]`, an order
+    /// whose gross is above `bounds.max_order_fen` `{at}.lines`. Field paths and messages are
+    /// only formatted for a broken rule, so a valid order costs no allocation. The one place
+    /// of these rules.
+    pub fn violations(&self, at: &str, bounds: MoneyBounds) -> Vec<FieldViolation> {
+        let mut v = Violations::default();
+        v.id(|| format!("{at}.order_id"), self.order_id);
+        v.id(|| format!("{at}.shop_id"), self.shop_id);
+        if self.paid_at.is_none() {
+            v.add(format!("{at}.paid_at"), "is required".into());
         }
-        if !(1..=MAX_LINES).contains(&self.lines.len()) || self.discounts.len() > MAX_DISCOUNTS {
-            return false;
+        if !(1..=MAX_LINES).contains(&self.lines.len()) {
+            v.add(
+                format!("{at}.lines"),
+                format!("must hold 1-{MAX_LINES} lines"),
+            );
         }
         // Each gross is at most MAX_UNIT_PRICE_FEN × MAX_QUANTITY = 10¹⁸; their sum over
         // MAX_LINES lines is kept in 128 bits.
         let mut order_gross = 0i128;
         for (i, l) in self.lines.iter().enumerate() {
-            let line_ok = ok_id(l.line_id)
-                && ok_id(l.product_id)
-                && ok_id(l.category_id)
-                && (0..=MAX_UNIT_PRICE_FEN).contains(&l.unit_price_fen)
-                && (1..=MAX_QUANTITY).contains(&l.quantity)
-                && l.unit_price_fen * l.quantity <= bounds.max_line_fen
-                && !self.lines[..i].iter().any(|o| o.line_id == l.line_id);
-            if !line_ok {
-                return false;
+            if !ok_id(l.line_id) {
+                v.id(|| format!("{at}.lines[{i}].line_id"), l.line_id);
+            } else if self.lines[..i].iter().any(|o| o.line_id == l.line_id) {
+                v.add(
+                    format!("{at}.lines[{i}].line_id"),
+                    "must be unique within the order".into(),
+                );
             }
-            order_gross += i128::from(l.unit_price_fen * l.quantity);
+            v.id(|| format!("{at}.lines[{i}].product_id"), l.product_id);
+            v.id(|| format!("{at}.lines[{i}].category_id"), l.category_id);
+            let price_ok = (0..=MAX_UNIT_PRICE_FEN).contains(&l.unit_price_fen);
+            if !price_ok {
+                v.add(
+                    format!("{at}.lines[{i}].unit_price_fen"),
+                    format!("must be 0-{} fen", thousands(MAX_UNIT_PRICE_FEN.into())),
+                );
+            }
+            let quantity_ok = (1..=MAX_QUANTITY).contains(&l.quantity);
+            if !quantity_ok {
+                v.add(
+                    format!("{at}.lines[{i}].quantity"),
+                    format!("must be 1-{}", thousands(MAX_QUANTITY.into())),
+                );
+            }
+            if price_ok && quantity_ok {
+                let gross = l.unit_price_fen * l.quantity;
+                if gross > bounds.max_line_fen {
+                    v.add(
+                        format!("{at}.lines[{i}]"),
+                        format!(
+                            "unit_price_fen x quantity is {} fen; a line's gross must be at most {} fen (max_line_fen)",
+                            thousands(gross.into()),
+                            thousands(bounds.max_line_fen.into())
+                        ),
+                    );
+                }
+                order_gross += i128::from(gross);
+            }
         }
         if order_gross > i128::from(bounds.max_order_fen) {
-            return false;
+            v.add(
+                format!("{at}.lines"),
+                format!(
+                    "the lines' gross adds up to {} fen; an order's must be at most {} fen (max_order_fen)",
+                    thousands(order_gross),
+                    thousands(bounds.max_order_fen.into())
+                ),
+            );
         }
-        for (k, d) in self.discounts.iter().enumerate() {
-            let funder_ok = match d.funder {
-                1 | 3 | 4 => true,
-                2 => self.creator.is_some(),
-                _ => false,
-            };
-            if !ok_id(d.discount_id)
-                || self.discounts[..k]
-                    .iter()
-                    .any(|o| o.discount_id == d.discount_id)
-                || !funder_ok
-                || d.amount_fen <= 0
+        if self.discounts.len() > MAX_DISCOUNTS {
+            v.add(
+                format!("{at}.discounts"),
+                format!("must hold at most {MAX_DISCOUNTS} discounts"),
+            );
+        }
+        for (d, discount) in self.discounts.iter().enumerate() {
+            let here = |field: &str| format!("{at}.discounts[{d}].{field}");
+            if !ok_id(discount.discount_id) {
+                v.id(|| here("discount_id"), discount.discount_id);
+            } else if self.discounts[..d]
+                .iter()
+                .any(|o| o.discount_id == discount.discount_id)
             {
-                return false;
+                v.add(
+                    here("discount_id"),
+                    "must be unique within the order".into(),
+                );
             }
-            for (j, id) in d.line_ids.iter().enumerate() {
-                if d.line_ids[..j].contains(id) || !self.lines.iter().any(|l| l.line_id == *id) {
-                    return false;
+            match discount.funder {
+                1 | 3 | 4 => {}
+                2 if self.creator.is_some() => {}
+                2 => v.add(
+                    here("funder"),
+                    "a CREATOR-funded discount needs attribution.creator (its funder)".into(),
+                ),
+                _ => v.add(
+                    here("funder"),
+                    "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT".into(),
+                ),
+            }
+            if discount.amount_fen <= 0 {
+                v.add(here("amount_fen"), "must be > 0".into());
+            }
+            let ids = &discount.line_ids;
+            if ids.iter().enumerate().any(|(j, id)| ids[..j].contains(id)) {
+                v.add(here("line_ids"), "must not repeat a line".into());
+            }
+            for id in ids {
+                if !self.lines.iter().any(|l| l.line_id == *id) {
+                    v.add(
+                        here("line_ids"),
+                        format!(
+                            "names no line of the order: '{}'",
+                            String::from_utf8_lossy(id)
+                        ),
+                    );
                 }
             }
         }
         if let Some(c) = &self.creator {
-            if !ok_id(c.creator_id) || c.ratio_ppm > MAX_RATIO_PPM {
-                return false;
+            v.id(
+                || format!("{at}.attribution.creator.creator_id"),
+                c.creator_id,
+            );
+            if c.ratio_ppm > MAX_RATIO_PPM {
+                v.add(
+                    format!("{at}.attribution.creator.ratio_ppm"),
+                    format!("must be at most {}", thousands(MAX_RATIO_PPM.into())),
+                );
             }
         }
         if let Some(chain) = &self.chain {
-            if chain.service_ratio_ppm > MAX_RATIO_PPM
-                || !(1..=MAX_CHAIN).contains(&chain.parties.len())
-                || chain.parties.last().is_some_and(|p| p.pass_down_ppm != 0)
-            {
-                return false;
+            let at = format!("{at}.attribution.agency_chain");
+            if chain.service_ratio_ppm > MAX_RATIO_PPM {
+                v.add(
+                    format!("{at}.service_ratio_ppm"),
+                    format!("must be at most {}", thousands(MAX_RATIO_PPM.into())),
+                );
             }
-            for p in &chain.parties {
-                if !(1..=5).contains(&p.kind)
-                    || !ok_id(p.party_id)
-                    || p.pass_down_ppm > MAX_RATIO_PPM
-                {
-                    return false;
+            if !(1..=MAX_CHAIN).contains(&chain.parties.len()) {
+                v.add(
+                    format!("{at}.parties"),
+                    format!("must hold 1-{MAX_CHAIN} parties"),
+                );
+            }
+            for (p, party) in chain.parties.iter().enumerate() {
+                if !(1..=5).contains(&party.kind) {
+                    v.add(format!("{at}.parties[{p}].kind"), "is required".into());
+                }
+                v.id(|| format!("{at}.parties[{p}].party_id"), party.party_id);
+                if party.pass_down_ppm > MAX_RATIO_PPM {
+                    v.add(
+                        format!("{at}.parties[{p}].pass_down_ppm"),
+                        format!("must be at most {}", thousands(MAX_RATIO_PPM.into())),
+                    );
                 }
             }
+            if chain.parties.last().is_some_and(|p| p.pass_down_ppm != 0) {
+                v.add(
+                    format!("{at}.parties[{}].pass_down_ppm", chain.parties.len() - 1),
+                    "must be 0 for the last party (it keeps all it receives)".into(),
+                );
+            }
         }
-        if !self.guide_id.is_empty() && !ok_id(self.guide_id) {
-            return false;
+        if !self.guide_id.is_empty() {
+            v.id(|| format!("{at}.guide_id"), self.guide_id);
         }
         if self.is_gift {
-            ok_id(self.giver_id)
-        } else {
-            self.giver_id.is_empty()
+            v.id(|| format!("{at}.giver_id"), self.giver_id);
+        } else if !self.giver_id.is_empty() {
+            v.add(
+                format!("{at}.giver_id"),
+                "must be empty unless is_gift".into(),
+            );
         }
+        v.0
     }
 
     /// The split's input for a valid order (see [`WireOrder::is_valid`]): its shop's position
