@@ -25,6 +25,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from xiaodian import Client
+from xiaodian.platform.config import ConfigError, load_config
 from xiaodian.platform.interceptors import WORKER_TRAILER
 from xiaodian.v1 import search_service_pb2 as search_pb
 from xiaodian.v1 import settlement_service_pb2 as settlement_pb
@@ -52,7 +53,7 @@ class Served:
         return pids
 
 
-def start(data_dir: Path, *args: str) -> Served:
+def start(data_dir: Path, *args: str, shutdown_delay: float = 0) -> Served:
     process = subprocess.Popen(
         [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", str(WORKERS), "--port", "0"]
         + ["--data-dir", str(data_dir), *args],
@@ -62,7 +63,7 @@ def start(data_dir: Path, *args: str) -> Served:
             **os.environ,
             "XIAODIAN_SERVER_LOG_FORMAT": "text",
             "XIAODIAN_METRICS_PORT": "0",
-            "XIAODIAN_SERVER_SHUTDOWN_DELAY_SECONDS": "0",
+            "XIAODIAN_SERVER_SHUTDOWN_DELAY_SECONDS": str(shutdown_delay),
         },
     )
     assert process.stderr is not None
@@ -258,14 +259,18 @@ def test_the_metrics_endpoint_counts_the_calls_of_every_worker(served, workers) 
     assert "xiaodian_catalog_products" in samples  # computed once, by the supervisor
 
 
-def test_sigterm_stops_every_worker_and_the_supervisor_exits_0(tmp_path) -> None:
-    served = start(tmp_path / "data")
+def test_sigterm_turns_every_worker_not_serving_then_stops_them_and_the_supervisor_exits_0(tmp_path) -> None:
+    served = start(tmp_path / "data", shutdown_delay=3)
     clients = clients_per_worker(served)
     pids = served.worker_pids()
     try:
         assert sorted(pids) == list(range(WORKERS))
         for client in clients.values():
             assert client.health() == "SERVING"
+        served.process.send_signal(signal.SIGTERM)
+        for index, client in clients.items():  # within the delay: NOT_SERVING, still answering
+            assert eventually(lambda c=client: c.health() == "NOT_SERVING", seconds=2.5), f"worker {index}"
+            assert client.get_ranking_profile(name="default").profile.name == "default"
     finally:
         for client in clients.values():
             client.close()
@@ -306,3 +311,31 @@ def test_a_port_in_use_is_refused_with_one_line(tmp_path) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("xiaodian:")]
     assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0], result.stderr
+
+
+def test_a_worker_that_fails_at_start_stops_the_start_with_one_line(tmp_path) -> None:
+    (tmp_path / "bad.pem").write_text("not a certificate")  # read by the supervisor, refused by gRPC in a worker
+    result = subprocess.run(
+        [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", "2", "--port", "0"]
+        + ["--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "XIAODIAN_METRICS_PORT": "0",
+            "XIAODIAN_TLS_CERT_FILE": str(tmp_path / "bad.pem"),
+            "XIAODIAN_TLS_KEY_FILE": str(tmp_path / "bad.pem"),
+        },
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("xiaodian:")]
+    assert len(lines) == 1 and "worker 0 failed to start: cannot listen" in lines[0], result.stderr
+
+
+def test_the_number_of_workers_is_a_setting_defaulting_to_one_per_core() -> None:
+    assert load_config(None, environ={}).server.worker_count == (os.cpu_count() or 1)
+    assert load_config(None, environ={"XIAODIAN_SERVER_WORKERS": "3"}).server.worker_count == 3
+    with pytest.raises(ConfigError, match="workers"):
+        load_config(None, environ={"XIAODIAN_SERVER_WORKERS": "-1"})
