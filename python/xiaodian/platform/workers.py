@@ -197,7 +197,9 @@ class Supervisor:
             self._gave_up = True
             self._stop_all()
             return
-        time.sleep(FIRST_BACKOFF_SECONDS * 2 ** (recent - 1))
+        deadline = now + FIRST_BACKOFF_SECONDS * 2 ** (recent - 1)
+        while not self._stopping and time.monotonic() < deadline:  # a stop cuts the back-off short
+            time.sleep(0.05)
         if self._stopping:
             return
         new_pid, problem = self._spawn(index, demo=False)
