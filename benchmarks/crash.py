@@ -73,8 +73,10 @@ class Server:
         self.log.touch()
         offset = self.log.stat().st_size
         with self.log.open("a") as log:
+            # One process (`--workers 1`): the kill -9 must land on the process that serves.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "xiaodian.cli", "serve", "--port", "0", "--data-dir", str(data_dir)],
+                [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", "1", "--port", "0"]
+                + ["--data-dir", str(data_dir)],
                 stderr=log,
                 stdout=subprocess.DEVNULL,
                 env={

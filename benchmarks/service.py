@@ -74,8 +74,9 @@ def _cpu_seconds(pid: int) -> float:
 def _start_server(data_dir: str, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     from xiaodian import Client
 
+    # One process (`--workers 1`): the server CPU per call is read from this pid's /proc entry.
     server = subprocess.Popen(
-        [sys.executable, "-m", "xiaodian.cli", "serve", "--port", str(port), "--data-dir", data_dir],
+        [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", "1", "--port", str(port), "--data-dir", data_dir],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **SERVER_ENV, **(env or {})},

@@ -1,6 +1,6 @@
 """The `xiaodian` command.
 
-xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--demo] [--allow-insecure-remote]
+xiaodian serve [--host H] [--port N] [--data-dir DIR] [--config FILE] [--workers N] [--demo] [--allow-insecure-remote]
 xiaodian health [--addr HOST:PORT]
 xiaodian token new CALLER --scope S [--scope S ...]
 xiaodian profile get [NAME] [--version N]
@@ -26,7 +26,7 @@ log = logging.getLogger("xiaodian.cli")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from xiaodian.platform.config import ConfigError, load_config
+    from xiaodian.platform.config import ConfigError, check_config, load_config
     from xiaodian.platform.db import StorageError
     from xiaodian.platform.logs import configure_logging
     from xiaodian.platform.server import StartupError, XiaodianServer
@@ -36,14 +36,24 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"xiaodian: {error}", file=sys.stderr)
         return 2
-    for name in ("host", "port", "data_dir"):
+    for name in ("host", "port", "data_dir", "workers"):
         value = getattr(args, name)
         if value is not None:
             setattr(config.server, name, value)
     if args.allow_insecure_remote:
         config.server.allow_insecure_remote = True
-    configure_logging(config.server.log_level, config.server.log_format)
     try:
+        check_config(config)
+    except ConfigError as error:
+        print(f"xiaodian: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.server.log_level, config.server.log_format)
+    workers = config.server.worker_count
+    try:
+        if workers > 1:
+            from xiaodian.platform.workers import serve_workers
+
+            return serve_workers(config, workers, demo=args.demo)
         server = XiaodianServer(config)
         after_start = None
         if args.demo:
@@ -241,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
     serve.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite database (default ./xiaodian-data)")
     serve.add_argument("--config", help="TOML config file (default: $XIAODIAN_CONFIG, else built-in defaults)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the port (default: one per core; 1: a single process, no supervisor)",
+    )
     serve.add_argument("--demo", action="store_true", help="load generated demo data")
     serve.add_argument(
         "--allow-insecure-remote",

@@ -180,7 +180,8 @@ def status_kib(pid: int, field: str) -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Client]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "xiaodian.cli", "serve", "--port", "0", "--data-dir", str(tmp_path)],
+        # One process (`--workers 1`): its memory is read from this pid's /proc entry.
+        [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", "1", "--port", "0", "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "XIAODIAN_SERVER_LOG_FORMAT": "text", "XIAODIAN_METRICS_PORT": "0"},

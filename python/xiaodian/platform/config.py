@@ -62,6 +62,16 @@ class ServerConfig:
     #: Serve a non-loopback `host` without TLS (tokens would cross the network in clear text).
     #: Off: such a server refuses to start.
     allow_insecure_remote: bool = False
+    #: Processes serving the port (`xiaodian serve --workers N`): a supervisor forks this many
+    #: workers sharing it with SO_REUSEPORT, each with its own search index in memory. 0: one
+    #: per core (`os.cpu_count()`); 1: a single process and no supervisor. `XiaodianServer`
+    #: in a process of your own is always one process.
+    workers: int = 0
+
+    @property
+    def worker_count(self) -> int:
+        """`workers`, with 0 read as the number of cores."""
+        return self.workers or os.cpu_count() or 1
 
     @property
     def stream_slots(self) -> int:
@@ -275,14 +285,21 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             f"unknown environment variable {unknown[0]} (settings are XIAODIAN_<SECTION>_<KEY>, "
             f"e.g. XIAODIAN_SERVER_PORT; see python/xiaodian/platform/config.py)"
         )
-    _check(config)
+    check_config(config)
     return config
 
 
-def _check(config: Config) -> None:
+#: The most workers a server runs (each holds the whole search index in memory).
+MAX_WORKERS = 256
+
+
+def check_config(config: Config) -> None:
+    """ConfigError naming the first setting out of its range (run again after flags apply)."""
     server = config.server
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"[server] port must be within 0-65535, got {server.port}")
+    if not 0 <= server.workers <= MAX_WORKERS:
+        raise ConfigError(f"[server] workers must be within 0-{MAX_WORKERS} (0: one per core), got {server.workers}")
     if server.max_workers < 2:
         raise ConfigError(
             f"[server] max_workers must be >= 2 (streams and unary calls each need one), got {server.max_workers}"

@@ -51,6 +51,12 @@ class Database:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
+    @property
+    def write_lock(self) -> threading.Lock:
+        """The lock every write transaction of this `Database` holds, with its `after_commit`
+        callbacks. Hold it to read and apply state with no write of this process in between."""
+        return self._write_lock
+
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (autocommit mode: transactions are explicit)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -18,6 +18,8 @@
    Watch) silent that long, is cancelled with DEADLINE_EXCEEDED by one watchdog thread.
 6. **Accounting.** Metrics per method and code, calls and streams in flight; in JSON log mode
    one access line per call (method, code, duration, caller, request id, trace id).
+7. **Worker.** Under `xiaodian serve --workers N`, every response (errors too) carries the
+   trailer `xiaodian-worker: <index>`, so operators and tests can tell who answered.
 
 What is known of a method (its scope, message type, metrics children) is worked out once, on
 its first call, and kept.
@@ -53,6 +55,9 @@ log = logging.getLogger("xiaodian.rpc")
 access_log = logging.getLogger("xiaodian.access")
 
 OK = grpc.StatusCode.OK
+
+#: The trailer naming the worker process that answered (`--workers N`).
+WORKER_TRAILER = "xiaodian-worker"
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,12 @@ class ServingInterceptor(grpc.ServerInterceptor):
         limits: Limits | None = None,
         access_log_enabled: bool = False,
         mtls: bool = False,
+        worker: int | None = None,
     ) -> None:
-        """`authenticator` None: authentication is off (every caller may do everything)."""
+        """`authenticator` None: authentication is off (every caller may do everything).
+        `worker`: this process's index under `--workers N`, sent as a trailer of every call."""
         self._authenticator = authenticator
+        self._trailer = ((WORKER_TRAILER, str(worker)),) if worker is not None else None
         self._metrics = metrics
         self._limits = limits or Limits()
         self._access = access_log_enabled
@@ -209,6 +217,8 @@ class ServingInterceptor(grpc.ServerInterceptor):
                 if self._metrics is not None:
                     self._metrics.in_flight.inc()
                 code, caller, stream = OK, auth.ANONYMOUS.name, None
+                if self._trailer is not None:
+                    context.set_trailing_metadata(self._trailer)
                 try:
                     caller, stream = self._admit(m, context)
                     return behavior(self._request(m, request, stream), context)
@@ -225,6 +235,8 @@ class ServingInterceptor(grpc.ServerInterceptor):
             if self._metrics is not None:
                 self._metrics.in_flight.inc()
             code, caller, stream = OK, auth.ANONYMOUS.name, None
+            if self._trailer is not None:
+                context.set_trailing_metadata(self._trailer)
             try:
                 caller, stream = self._admit(m, context)
                 request = self._request(m, request, stream)
@@ -325,7 +337,11 @@ class ServingInterceptor(grpc.ServerInterceptor):
             )
         elif not self._access:
             log.info("rpc failed", extra={"method": m.name, "code": error.code.name, "reason": error.reason})
-        return error.code, to_rpc_status(error)
+        status = to_rpc_status(error)
+        if self._trailer is not None:
+            # abort_with_status replaces the trailers: the worker goes with the error details.
+            status = status._replace(trailing_metadata=(*status.trailing_metadata, *self._trailer))  # type: ignore[attr-defined]
+        return error.code, status
 
     def _done(
         self,

@@ -6,6 +6,12 @@ and orders awaiting settlement, from callables the server assembly passes in, so
 knows nothing of the domains.
 
 Each server has its own registry (several servers in one process, as in tests, do not clash).
+
+Under `xiaodian serve --workers N` (prometheus-client's multiprocess mode, the supervisor
+having set `PROMETHEUS_MULTIPROC_DIR` before forking), each worker's `Metrics` records into
+files of that directory and serves nothing; the supervisor's `WorkerMetrics` serves their sum
+(counters and histograms summed, in-flight gauges summed over live workers) and computes the
+scrape-time gauges once.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -53,39 +59,12 @@ class _Gauges(Collector):
             yield GaugeMetricFamily(name, documentation, value=value)
 
 
-class Metrics:
-    """The server's metrics. `call(method)` gives the per-method recorder the interceptor keeps."""
+class _Endpoint:
+    """A registry served over HTTP at /metrics."""
 
-    def __init__(self, readers: Mapping[str, tuple[str, Callable[[], float]]] | None = None) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self._calls = Counter(
-            "xiaodian_rpc_calls",
-            "Calls finished, by method and status code",
-            ["method", "code"],
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "xiaodian_rpc_duration_seconds",
-            "Server time per call, by method",
-            ["method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_flight = Gauge("xiaodian_rpc_in_flight", "Calls being served", registry=self.registry)
-        self.streams = Gauge("xiaodian_rpc_streams_open", "Streaming calls open", registry=self.registry)
-        self.rejected = Counter(
-            "xiaodian_rpc_rejected",
-            "Calls refused before running, by reason (concurrency, stream cap, idle stream)",
-            ["reason"],
-            registry=self.registry,
-        )
-        if readers:
-            self.registry.register(_Gauges(readers))
-        self._server: Any = None
-        self.port = 0
-
-    def recorder(self, method: str) -> MethodMetrics:
-        return MethodMetrics(self, method)
+    registry: CollectorRegistry
+    _server: Any = None
+    port = 0
 
     def serve(self, host: str, port: int) -> int:
         """Starts the HTTP endpoint (/metrics) on a thread of its own; returns its port. (Not
@@ -105,6 +84,66 @@ class Metrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def close_inherited(self) -> None:
+        """In a forked child: closes this process's copy of the listening socket, without
+        touching the parent's endpoint (its serving thread does not exist in the child)."""
+        if self._server is not None:
+            self._server.socket.close()
+            self._server = None
+
+
+class WorkerMetrics(_Endpoint):
+    """The supervisor's endpoint: every worker's metrics from the multiprocess `directory`,
+    summed, plus the `readers` gauges computed here at scrape time."""
+
+    def __init__(self, directory: str, readers: Mapping[str, tuple[str, Callable[[], float]]]) -> None:
+        self.directory = directory
+        self.registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(self.registry, path=directory)
+        self.registry.register(_Gauges(readers))
+
+    def process_dead(self, pid: int) -> None:
+        """Drops a dead worker's live gauges (its counters stay in the sums)."""
+        multiprocess.mark_process_dead(pid, self.directory)
+
+
+class Metrics(_Endpoint):
+    """The server's metrics. `recorder(method)` gives the per-method recorder the interceptor keeps."""
+
+    def __init__(self, readers: Mapping[str, tuple[str, Callable[[], float]]] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._calls = Counter(
+            "xiaodian_rpc_calls",
+            "Calls finished, by method and status code",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "xiaodian_rpc_duration_seconds",
+            "Server time per call, by method",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        # livesum: with workers, the sum over the live ones (ignored in a single process).
+        self.in_flight = Gauge(
+            "xiaodian_rpc_in_flight", "Calls being served", registry=self.registry, multiprocess_mode="livesum"
+        )
+        self.streams = Gauge(
+            "xiaodian_rpc_streams_open", "Streaming calls open", registry=self.registry, multiprocess_mode="livesum"
+        )
+        self.rejected = Counter(
+            "xiaodian_rpc_rejected",
+            "Calls refused before running, by reason (concurrency, stream cap, idle stream)",
+            ["reason"],
+            registry=self.registry,
+        )
+        if readers:
+            self.registry.register(_Gauges(readers))
+
+    def recorder(self, method: str) -> MethodMetrics:
+        return MethodMetrics(self, method)
 
 
 class MethodMetrics:

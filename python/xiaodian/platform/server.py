@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -35,8 +37,8 @@ from xiaodian.platform.handlers import add_service
 from xiaodian.platform.interceptors import Limits, ServingInterceptor
 from xiaodian.platform.metrics import Metrics
 from xiaodian.platform.page_tokens import PageTokens
-from xiaodian.search import catalog, profiles
-from xiaodian.search.service import SearchService, new_engine
+from xiaodian.search import catalog, changelog, profiles, sync
+from xiaodian.search.service import SearchService
 from xiaodian.settlement import gmv as settlement_gmv
 from xiaodian.settlement import ledger
 from xiaodian.settlement import store as settlement_store
@@ -60,6 +62,7 @@ MIGRATIONS = [
     *idempotency.MIGRATIONS,
     *profiles.MIGRATIONS,
     *catalog.MIGRATIONS,
+    *changelog.MIGRATIONS,
     *settlement_store.MIGRATIONS,
     *settlement_gmv.MIGRATIONS,
     *creators_store.MIGRATIONS,
@@ -86,76 +89,123 @@ def _read(path: str, what: str) -> bytes:
         raise StartupError(f"cannot read the {what} {path}: {error.strerror or error}") from None
 
 
-def _credentials(config: Config) -> grpc.ServerCredentials | None:
-    """TLS (and mTLS with a client CA) from the config; None for plaintext."""
-    tls = config.tls
-    if not tls.cert_file:
+@dataclass(frozen=True)
+class Setup:
+    """What is prepared once per data directory, before any server of it runs (`prepare`):
+    plain Python values, no gRPC object and no open database, so forked workers may share them."""
+
+    #: None: authentication is off.
+    authenticator: auth.Authenticator | None
+    tokens: PageTokens
+    #: (key, certificate chain, client CA or None), PEM; None: plaintext.
+    tls: tuple[bytes, bytes, bytes | None] | None
+
+
+def prepare(config: Config) -> Setup:
+    """Everything that happens once per start, whatever the number of processes: refuses a
+    non-loopback address without TLS, reads the TLS files, checks and migrates the database
+    (seeding the default profile), creates the admin token and the page-token key files.
+    Raises StartupError (or StorageError) with one line; leaves no database connection open."""
+    server_config = config.server
+    tls_config = config.tls
+    tls = None
+    if tls_config.cert_file:
+        tls = (
+            _read(tls_config.key_file, "TLS key"),
+            _read(tls_config.cert_file, "TLS certificate"),
+            _read(tls_config.client_ca_file, "client CA bundle") if tls_config.client_ca_file else None,
+        )
+    if tls is None and not is_loopback(server_config.host):
+        if not server_config.allow_insecure_remote:
+            raise StartupError(
+                f"refusing to serve {server_config.host} without TLS: tokens would cross the network in clear "
+                "text. Set [tls] cert_file and key_file, or allow it explicitly with --allow-insecure-remote "
+                "(XIAODIAN_SERVER_ALLOW_INSECURE_REMOTE=true)"
+            )
+        log.warning(
+            "serving a non-loopback address without TLS (allow_insecure_remote): tokens and data travel in clear text",
+            extra={"host": server_config.host},
+        )
+
+    db = Database(config.database_path)
+    try:
+        db.check()
+        db.migrate(MIGRATIONS)
+        with db.transaction() as conn:
+            profiles.ensure_default_profile(conn, config.search.default_profile)
+    finally:
+        db.close()
+
+    authenticator = None
+    if config.auth.enabled:
+        try:
+            admin_token = auth.ensure_admin_token(config.admin_token_path)
+        except OSError as error:
+            raise StartupError(
+                f"cannot create the admin token {config.admin_token_path}: {error.strerror or error}"
+            ) from None
+        try:
+            authenticator = auth.Authenticator.from_config(
+                admin_token, config.auth.tokens, config.auth.client_certificates
+            )
+        except auth.ConfigProblem as error:
+            raise StartupError(str(error)) from None
+    else:
+        log.warning("authentication is off: every caller may call every method")
+
+    try:
+        tokens = PageTokens.from_config(config.page_tokens.key, config.page_tokens.previous_key, server_config.data_dir)
+    except (OSError, ValueError) as error:
+        raise StartupError(f"cannot load the page-token key: {error}") from None
+    return Setup(authenticator, tokens, tls)
+
+
+def _credentials(setup: Setup) -> grpc.ServerCredentials | None:
+    """TLS (and mTLS with a client CA) from the prepared PEM files; None for plaintext."""
+    if setup.tls is None:
         return None
-    pair = (_read(tls.key_file, "TLS key"), _read(tls.cert_file, "TLS certificate"))
-    client_ca = _read(tls.client_ca_file, "client CA bundle") if tls.client_ca_file else None
-    return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
+    key, chain, client_ca = setup.tls
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
 
 
 class XiaodianServer:
-    """One process serving every xiaodian service. `start()`, then `wait()` or `stop()`."""
+    """One process serving every xiaodian service. `start()`, then `wait()` or `stop()`.
 
-    def __init__(self, config: Config) -> None:
+    Alone (`worker` None) it prepares the data directory itself and serves its own metrics.
+    As worker `worker` of `xiaodian serve --workers N` (`platform.workers`) it takes the
+    supervisor's `setup`, binds the shared port with SO_REUSEPORT, keeps its engine in step
+    with the other workers' writes (`search.sync`), names itself in a `xiaodian-worker`
+    trailer of every call, and leaves the metrics endpoint to the supervisor."""
+
+    def __init__(self, config: Config, setup: Setup | None = None, worker: int | None = None) -> None:
         self.config = config
+        self.worker = worker
         server_config = config.server
-        credentials = _credentials(config)
-        if credentials is None and not is_loopback(server_config.host):
-            if not server_config.allow_insecure_remote:
-                raise StartupError(
-                    f"refusing to serve {server_config.host} without TLS: tokens would cross the network in clear "
-                    "text. Set [tls] cert_file and key_file, or allow it explicitly with --allow-insecure-remote "
-                    "(XIAODIAN_SERVER_ALLOW_INSECURE_REMOTE=true)"
-                )
-            log.warning(
-                "serving a non-loopback address without TLS (allow_insecure_remote): "
-                "tokens and data travel in clear text",
-                extra={"host": server_config.host},
-            )
+        setup = prepare(config) if setup is None else setup
+        credentials = _credentials(setup)
+        authenticator = setup.authenticator
+        tokens = setup.tokens
 
         self.db = Database(config.database_path)
-        self.db.check()
-        self.db.migrate(MIGRATIONS)
-        with self.db.transaction() as conn:
-            profiles.ensure_default_profile(conn, config.search.default_profile)
-
-        authenticator = None
-        if config.auth.enabled:
-            try:
-                admin_token = auth.ensure_admin_token(config.admin_token_path)
-            except OSError as error:
-                raise StartupError(
-                    f"cannot create the admin token {config.admin_token_path}: {error.strerror or error}"
-                ) from None
-            try:
-                authenticator = auth.Authenticator.from_config(
-                    admin_token, config.auth.tokens, config.auth.client_certificates
-                )
-            except auth.ConfigProblem as error:
-                raise StartupError(str(error)) from None
-        else:
-            log.warning("authentication is off: every caller may call every method")
-
-        try:
-            tokens = PageTokens.from_config(
-                config.page_tokens.key, config.page_tokens.previous_key, server_config.data_dir
-            )
-        except (OSError, ValueError) as error:
-            raise StartupError(f"cannot load the page-token key: {error}") from None
-        self.search = SearchService(self.db, new_engine(self.db), config.search, tokens)
+        engine, last_seen = sync.load_engine(self.db)
+        self.search = SearchService(self.db, engine, config.search, tokens)
+        # Alone, this process makes every write: its own commits keep the engine current.
+        self.sync = sync.EngineSync(self.db, self.search, last_seen) if worker is not None else None
         self.creators = CreatorService(self.db, config.creators, tokens)
         self.settlement = SettlementService(self.db, policy_of(config.settlement), tokens)
 
         self.metrics: Metrics | None = None
-        if config.metrics.enabled:
+        if config.metrics.enabled and worker is not None:
+            # Recorded to the supervisor's multiprocess directory; it serves and aggregates them.
+            self.metrics = Metrics()
+        elif config.metrics.enabled:
             self.metrics = Metrics(
                 {
                     "xiaodian_catalog_products": (
                         "Live products in the search index",
-                        self.search.engine.product_count,
+                        lambda: self.search.engine.product_count(),  # the engine may be rebuilt
                     ),
                     "xiaodian_escrow_balance_fen": (
                         "Balance of the escrow account, fen (what unsettled orders will pay out)",
@@ -173,6 +223,7 @@ class XiaodianServer:
             limits=Limits(server_config.stream_slots, server_config.stream_idle_timeout_seconds),
             access_log_enabled=server_config.log_format == "json",
             mtls=bool(config.tls.client_ca_file),
+            worker=worker,
         )
         interceptors: list[grpc.ServerInterceptor] = []
         if config.tracing.enabled:
@@ -188,8 +239,9 @@ class XiaodianServer:
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
-                # One server per port: a second process must fail to bind, not share it silently.
-                ("grpc.so_reuseport", 0),
+                # Alone: one server per port, a second process must fail to bind, not share it
+                # silently. Workers share the port the supervisor checked was free.
+                ("grpc.so_reuseport", 0 if worker is None else 1),
             ],
             maximum_concurrent_rpcs=server_config.maximum_concurrent_rpcs,
         )
@@ -226,7 +278,7 @@ class XiaodianServer:
         return Client(self.address, timeout=timeout, token=token, root_certificates=roots)
 
     def start(self) -> None:
-        if self.metrics is not None:
+        if self.metrics is not None and self.worker is None:
             metrics_config = self.config.metrics
             try:
                 port = self.metrics.serve(metrics_config.host, metrics_config.port)
@@ -236,12 +288,14 @@ class XiaodianServer:
                 ) from None
             log.info("metrics", extra={"url": f"http://{metrics_config.host}:{port}/metrics"})
         self._server.start()
+        if self.sync is not None:
+            self.sync.start()
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info(
-            "serving",
-            extra={"address": self.address, "tls": self.tls, "database": str(self.db.path)},
-        )
+        if self.worker is None:
+            log.info("serving", extra={"address": self.address, "tls": self.tls, "database": str(self.db.path)})
+        else:
+            log.info("worker serving", extra={"worker": self.worker, "pid": os.getpid()})
 
     def stop(self, grace: float | None = None, delay: float = 0.0) -> None:
         """Graceful stop: NOT_SERVING at once, still serving for `delay` seconds (cut short by
@@ -257,6 +311,8 @@ class XiaodianServer:
             self._skip_delay.wait(delay)
         log.info("shutting down", extra={"grace_seconds": grace})
         self._server.stop(grace).wait()
+        if self.sync is not None:
+            self.sync.stop()
         self.interceptor.close()
         if self.metrics is not None:
             self.metrics.close()
@@ -267,10 +323,16 @@ class XiaodianServer:
     def wait(self) -> None:
         self._stopped.wait()
 
-    def serve_until_signalled(self, after_start: Callable[[], None] | None = None) -> None:
-        """Runs until SIGTERM or SIGINT, then stops gracefully (after `shutdown_delay_seconds`; a
+    def serve_until_signalled(
+        self,
+        after_start: Callable[[], None] | None = None,
+        signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+        parent_pid: int | None = None,
+    ) -> None:
+        """Runs until one of `signals`, then stops gracefully (after `shutdown_delay_seconds`; a
         second signal skips the rest of the delay). Call from the main thread. `after_start` (say,
-        loading demo data) runs once the server is serving."""
+        loading demo data) runs once the server is serving. With `parent_pid` (a worker), it
+        also stops when that process is gone (a supervisor killed without a chance to forward)."""
         stop_requested = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -279,12 +341,16 @@ class XiaodianServer:
                 self._skip_delay.set()
             stop_requested.set()
 
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.signal(sig, on_signal) for sig in signals}
         try:
             self.start()
             if after_start is not None:
                 after_start()
-            stop_requested.wait()
+            while not stop_requested.wait(1.0):
+                if parent_pid is not None and os.getppid() != parent_pid:
+                    log.warning("the supervisor is gone; stopping", extra={"worker": self.worker})
+                    self._skip_delay.set()
+                    break
         finally:
             self.stop(delay=self.config.server.shutdown_delay_seconds)
             for sig, handler in previous.items():

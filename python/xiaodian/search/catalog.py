@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from xiaodian.platform.db import Migration, rows_with_ids
 from xiaodian.platform.validation import Violations
+from xiaodian.search import changelog
 from xiaodian.v1 import search_service_pb2 as pb
 
 MIGRATIONS = [
@@ -220,6 +221,7 @@ def upsert_shops(conn: sqlite3.Connection, shops: Sequence[pb.Shop]) -> list[dic
         " experience_review_count = excluded.experience_review_count",
         rows,
     )
+    changelog.record(conn, changelog.SHOP, [r[0] for r in rows])
     return [shop_record(r) for r in rows]
 
 
@@ -266,6 +268,7 @@ def upsert_products(
         f"INSERT OR REPLACE INTO products ({_PRODUCT_COLUMNS}) VALUES ({','.join('?' * 14)})",
         rows,
     )
+    changelog.record(conn, changelog.PRODUCT, [r[0] for r in rows])
     return ProductUpsert(results, [product_record(r) for r in rows])
 
 
@@ -276,7 +279,25 @@ def delete_products(conn: sqlite3.Connection, product_ids: Sequence[str]) -> tup
     for product_id in dict.fromkeys(product_ids):
         cursor = conn.execute("DELETE FROM products WHERE product_id = ?", (product_id,))
         (deleted if cursor.rowcount else missing).append(product_id)
+    changelog.record(conn, changelog.PRODUCT, deleted)
     return deleted, missing
+
+
+def shop_records(conn: sqlite3.Connection, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The engine records of the stored shops among `shop_ids` (missing ones are left out)."""
+    select = f"SELECT {_SHOP_COLUMNS} FROM shops WHERE shop_id IN ({{ids}})"
+    return [shop_record(r) for r in rows_with_ids(conn, select, shop_ids)]
+
+
+def product_records(conn: sqlite3.Connection, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The engine records of the stored products among `product_ids` (missing ones are left out)."""
+    select = f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE product_id IN ({{ids}})"
+    return [product_record(r) for r in rows_with_ids(conn, select, product_ids)]
+
+
+def product_count(conn: sqlite3.Connection) -> int:
+    """Number of stored products."""
+    return int(conn.execute("SELECT COUNT(*) FROM products").fetchone()[0])
 
 
 def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 from xiaodian import _core
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
 from xiaodian.platform.db import Migration
+from xiaodian.search import changelog
 from xiaodian.v1 import search_service_pb2 as pb
 
 MIGRATIONS = [
@@ -114,6 +115,7 @@ def _insert(conn: sqlite3.Connection, name: str, version: int, settings: dict[st
         "INSERT INTO ranking_profiles (name, version, settings_json, update_time_us) VALUES (?, ?, ?, ?)",
         (name, version, json.dumps(settings, sort_keys=True), update_time_us),
     )
+    changelog.record(conn, changelog.PROFILE, [changelog.profile_key(name, version)])
     return StoredProfile(name, version, settings, update_time_us)
 
 

@@ -21,7 +21,7 @@ from xiaodian.platform.handlers import wire_bytes
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
-from xiaodian.search import catalog, profiles
+from xiaodian.search import catalog, profiles, sync
 from xiaodian.search.image_slots import ImageAnalysisSlots
 from xiaodian.v1 import search_service_pb2 as pb
 from xiaodian.v1 import search_service_pb2_grpc as pb_grpc
@@ -59,14 +59,7 @@ def hero_reports(
 
 def new_engine(db: Database) -> _core.SearchEngine:
     """An engine holding the whole stored catalog and every version of every ranking profile."""
-    started = time.perf_counter()
-    engine = _core.SearchEngine()
-    conn = db.connection()
-    loaded = catalog.load_index(conn, engine)
-    for stored in profiles.all_profiles(conn):
-        engine.put_profile(stored.name, stored.version, stored.as_engine_dict())
-    log.info("index built", extra={"products": loaded, "seconds": round(time.perf_counter() - started, 3)})
-    return engine
+    return sync.load_engine(db)[0]
 
 
 class SearchService(pb_grpc.SearchServiceServicer):

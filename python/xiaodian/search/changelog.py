@@ -1,0 +1,121 @@
+"""The search change log: one row per catalog or ranking-profile write, in commit order.
+
+Every write that changes what a search engine holds (a shop or product upserted, a product
+deleted, a profile version stored) adds a row `(seq, kind, key)` in the same transaction as
+the write itself, so a row exists exactly when its write committed. Processes that keep an
+engine of their own (`xiaodian serve --workers N`) read the rows after the last `seq` they
+applied and apply the current stored state of each key (`search.sync`).
+
+Invariants:
+- `seq` grows in commit order (SQLite serialises writers; AUTOINCREMENT never reuses a
+  number), so "every row with seq > s" is exactly "every write committed after the one
+  numbered s".
+- Only a prefix of the log is ever deleted (`prune`): a reader whose `last_seen + 1` is below
+  the smallest stored seq has missed rows and must rebuild its engine from the tables.
+- A row names a key, not a value: applying a row reads the key's current state, so applying a
+  row twice, or an older row after a newer one, leaves the engine as the tables are.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from xiaodian.platform.db import Migration
+
+MIGRATIONS = [
+    Migration(
+        "search-0003-change-log",
+        """
+        CREATE TABLE search_changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at_us INTEGER NOT NULL
+        )
+        """,
+    )
+]
+
+#: Kinds of change; the key is a shop id, a product id (upserted or deleted: its row says
+#: which), or a profile as `name:version` (`profile_key`).
+SHOP = "shop"
+PRODUCT = "product"
+PROFILE = "profile"
+
+#: Rows are kept while they are among the newest `KEEP_ROWS` or younger than `KEEP_SECONDS`;
+#: older ones are pruned. A reader that far behind rebuilds its engine instead.
+KEEP_ROWS = 100_000
+KEEP_SECONDS = 3600.0
+#: Pruning runs in the write transaction that takes the log past a multiple of this many rows.
+PRUNE_EVERY_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    kind: str
+    key: str
+
+
+def profile_key(name: str, version: int) -> str:
+    return f"{name}:{version}"
+
+
+def parse_profile_key(key: str) -> tuple[str, int]:
+    """(name, version) of a `profile_key` (a profile name may itself contain ':')."""
+    name, _, version = key.rpartition(":")
+    return name, int(version)
+
+
+def record(conn: sqlite3.Connection, kind: str, keys: Iterable[str]) -> None:
+    """Logs that `keys` of `kind` changed; call inside the write's own transaction."""
+    now_us = time.time_ns() // 1000
+    before = last_seq(conn)
+    conn.executemany(
+        "INSERT INTO search_changes (kind, key, at_us) VALUES (?, ?, ?)", ((kind, k, now_us) for k in keys)
+    )
+    after = last_seq(conn)
+    if after // PRUNE_EVERY_ROWS != before // PRUNE_EVERY_ROWS:
+        prune(conn, now_us)
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The highest seq ever written (0 for none), pruned rows included."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'search_changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def first_seq(conn: sqlite3.Connection) -> int | None:
+    """The smallest seq still stored, or None when the log is empty."""
+    row = conn.execute("SELECT MIN(seq) FROM search_changes").fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+def since(conn: sqlite3.Connection, seq: int) -> list[Change]:
+    """Every row after `seq`, in seq order. All of them, not a page: the caller reads them and
+    the rows they name in one snapshot, so a product's current shop is always among them."""
+    rows = conn.execute("SELECT seq, kind, key FROM search_changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+    return [Change(*row) for row in rows]
+
+
+def prune(
+    conn: sqlite3.Connection,
+    now_us: int | None = None,
+    keep_rows: int = KEEP_ROWS,
+    keep_seconds: float = KEEP_SECONDS,
+) -> int:
+    """Deletes the rows that are neither among the newest `keep_rows` nor younger than
+    `keep_seconds`; returns how many. Only ever a prefix of the log (everything up to a seq)."""
+    now_us = time.time_ns() // 1000 if now_us is None else now_us
+    cutoff_us = now_us - int(keep_seconds * 1_000_000)
+    row = conn.execute("SELECT MIN(seq) FROM search_changes WHERE at_us >= ?", (cutoff_us,)).fetchone()
+    newest_kept_by_time = row[0]
+    bound = last_seq(conn) - keep_rows
+    if newest_kept_by_time is not None:
+        bound = min(bound, int(newest_kept_by_time) - 1)
+    if bound <= 0:
+        return 0
+    return conn.execute("DELETE FROM search_changes WHERE seq <= ?", (bound,)).rowcount
