@@ -10,7 +10,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from xiaodian.platform.db import Database
 from xiaodian.platform.server import MIGRATIONS
 from xiaodian.search import changelog, profiles, sync
-from xiaodian.search.query import engine_request
 from xiaodian.search.service import SearchService
 from xiaodian.v1 import search_service_pb2 as pb
 
@@ -25,10 +24,9 @@ class Worker:
         self.sync = sync.EngineSync(self.db, self.service, last_seen)
 
     def found(self, query: str, profile_version: int = 0) -> list[str]:
-        request = engine_request(pb.SearchRequest(query=query, page_size=50), None)
-        found = self.service.engine.search_with("default", profile_version, request)
-        assert found is not None
-        return sorted(hit["product_id"] for hit in found[1]["hits"])
+        request = pb.SearchRequest(query=query, page_size=50, profile_version=profile_version)
+        encoded = self.service.Search(request.SerializeToString(), None)  # type: ignore[arg-type]
+        return sorted(hit.product_id for hit in pb.SearchResponse.FromString(encoded).hits)
 
     def upsert(self, *product_ids: str, title: str = "羊绒围巾女款冬季") -> None:
         self.service.UpsertShops(
