@@ -316,8 +316,8 @@ def _load(address: str, token: str, products: int, orders: int) -> dict[str, Any
         any_term = client.search(query=ANY_TERM_QUERY, page_size=10)
     if len(top) != TOP_CREATORS:
         raise RuntimeError(f"ListTopCreators: {len(top)} rows for {DEMO_PERIOD}, expected {TOP_CREATORS}")
-    if len(search.hits) != 10:
-        raise RuntimeError(f"Search {SEARCH_QUERY!r}: {len(search.hits)} hits, expected a full page of 10")
+    if not search.hits:
+        raise RuntimeError(f"Search {SEARCH_QUERY!r}: no hit on the demo catalog")
     if not any_term.any_term_match or not any_term.hits:
         raise RuntimeError(
             f"Search {ANY_TERM_QUERY!r} does not fall back to any-term matching on this catalog "
@@ -329,6 +329,7 @@ def _load(address: str, token: str, products: int, orders: int) -> dict[str, Any
         "period": DEMO_PERIOD,
         "creator_id": top[0].creator_id,
         "order_batch": batch,
+        "search_hits": len(search.hits),
         "search_falls_back": search.any_term_match,
         "any_term_total_matched": any_term.total_matched,
     }
@@ -501,7 +502,7 @@ def _workers_2_vs_1(data_dir: str, token: str, protoset: Path, search: Call, rou
 
 def run(quick: bool = False) -> dict[str, Any]:
     products, orders = (1_000, 500) if quick else (20_000, 5_000)
-    count, batches, rounds, workers_rounds = (600, 20, 2, 2) if quick else (5_000, 200, 5, 4)
+    count, batches, rounds, workers_rounds = (1_500, 30, 2, 2) if quick else (5_000, 200, 5, 4)
     workers_flag = serve_accepts_workers()
     results: dict[str, Any] = {
         "connections": CONNECTIONS,
@@ -522,6 +523,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         token = _admin_token(data_dir)
         target = Target("xiaodian", port, server.pid, token)
         setup = _load(target.address, token, products, orders)
+        results["search_hits"] = setup["search_hits"]  # a page of 10 on the full catalog
+        results["search_any_term_match"] = setup["search_falls_back"]
         results["search_any_term_query"] = ANY_TERM_QUERY
         results["search_any_term_total_matched"] = setup["any_term_total_matched"]
         search = Call(
