@@ -524,8 +524,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         target = Target("xiaodian", port, server.pid, token)
         setup = _load(target.address, token, products, orders)
         results["search_hits"] = setup["search_hits"]  # a page of 10 on the full catalog
-        results["search_any_term_match"] = setup["search_falls_back"]
-        results["search_any_term_query"] = ANY_TERM_QUERY
+        results["search_falls_back"] = setup["search_falls_back"]  # of 羊绒围巾: false on the full catalog
+        results["search_any_term_query"] = ANY_TERM_QUERY  # checked to fall back (else the suite stops)
         results["search_any_term_total_matched"] = setup["any_term_total_matched"]
         search = Call(
             "xiaodian.v1.SearchService/Search",
