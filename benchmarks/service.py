@@ -575,7 +575,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             results |= _workers_2_vs_1(data_dir, token, protoset, search, workers_rounds)
         else:
             results["workers_note"] = (
-                "xiaodian serve has no --workers flag: started without it, search_qps_workers_2_vs_1 not measured"
+                "xiaodian serve has no --workers flag: started without it, no search_qps_workers_2_vs_1"
             )
     return results
 
