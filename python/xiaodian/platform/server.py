@@ -38,7 +38,8 @@ from xiaodian.search import catalog, profiles
 from xiaodian.search.service import SearchService, new_engine
 from xiaodian.settlement import gmv as settlement_gmv
 from xiaodian.settlement import ledger
-from xiaodian.settlement import store as settlement_store
+from xiaodian.settlement import reads as settlement_reads
+from xiaodian.settlement import schema as settlement_schema
 from xiaodian.settlement.orders import ESCROW
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
@@ -60,7 +61,7 @@ MIGRATIONS = [
     *idempotency.MIGRATIONS,
     *profiles.MIGRATIONS,
     *catalog.MIGRATIONS,
-    *settlement_store.MIGRATIONS,
+    *settlement_schema.MIGRATIONS,
     *settlement_gmv.MIGRATIONS,
     *creators_store.MIGRATIONS,
 ]
@@ -163,7 +164,7 @@ class XiaodianServer:
                     ),
                     "xiaodian_orders_awaiting_settlement": (
                         "Orders recorded and not yet settled or closed",
-                        lambda: settlement_store.orders_awaiting_settlement(self.db.connection()),
+                        lambda: settlement_reads.orders_awaiting_settlement(self.db.connection()),
                     ),
                 }
             )
