@@ -10,7 +10,7 @@ Money flows (all through `escrow`):
 - a refund after settlement (a clawback): each party → escrow its reversed part (balances may
   go negative), then escrow → buyer_funds and → the funders.
 Invariants: escrow holds exactly the unsettled payouts of every order; `settlement_pending`
-changes in the same transaction as the order; a refund
+and the creators' settled GMV (`gmv`) change in the same transaction as the order; a refund
 or after-sale case happens once per id (the same content again answers as the first time,
 other content is ALREADY_EXISTS); reversals are cumulative, so a line refunded in full nets
 every party to zero.
@@ -27,7 +27,7 @@ from xiaodian import _core
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
 from xiaodian.platform.idempotency import check_same_content, content_digest
 from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
-from xiaodian.settlement import ledger
+from xiaodian.settlement import gmv, ledger
 from xiaodian.settlement.orders import (
     BUYER_FUNDS,
     DAY_US,
@@ -255,8 +255,9 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
     """Refunds amounts of lines of the order (each at most what is still refundable on its
     line), exactly once per refund_id (the same refund again answers as the first did).
     Before settlement the escrowed payouts shrink (and the order is CLOSED once every line is
-    refunded in full); after it the parties' reversed parts are clawed back into escrow. An
-    after-sale case it names is resolved."""
+    refunded in full); after it the parties' reversed parts are clawed back into escrow, and
+    the creators' settled GMV (`gmv`) loses what was refunded. An after-sale case it names is
+    resolved."""
     v = Violations()
     v.check_id("order_id", request.order_id)
     v.check_id("refund_id", request.refund_id)
@@ -374,6 +375,8 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
         " payouts_json = ? WHERE order_id = ?",
         (json.dumps(refunded), buyer, state, payouts_json(remaining), order_id),
     )
+    if settled:
+        gmv.refunded_after_settlement(conn, order_id, buyer)
     if case is not None:
         _resolve_case(conn, case, refunded_at_us, refund_id)
     refund = Refunded(refund_id, buyer, state, [(a, amount) for a, amount in sorted(taken.items()) if amount])
@@ -397,8 +400,9 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
 
 def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> SettlementRun:
     """Settles every confirmed order due at `as_of` without an open after-sale case: pays each
-    party its payouts out of escrow, in the caller's transaction. Idempotent: a settled order
-    is never due again."""
+    party its payouts out of escrow, and credits the orders' creators with their settled GMV
+    (`gmv.record_settled`), in the caller's transaction. Idempotent: a settled order is never
+    due again."""
     frozen_count = 0
     due = conn.execute(
         "SELECT o.order_id, o.payouts_json, EXISTS (SELECT 1 FROM settlement_after_sales a"
@@ -437,4 +441,5 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> SettlementRun:
     )
     ledger.post(conn, transfers)
     add_pending(conn, [(account, -amount) for account, amount in sorted(paid_out.items())])
+    gmv.record_settled(conn, settled, as_of_us)
     return SettlementRun(len(settled), frozen_count, settled_total)
