@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
+from typing import Any
 
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -203,7 +204,8 @@ _SCORE_COLUMNS = (
 _FROM = " FROM creator_scores s JOIN creator_score_runs r USING (period, cohort)"
 
 
-def _score_message(row: tuple) -> pb.CreatorScore:  # type: ignore[type-arg]
+def _score_message(row: tuple[Any, ...]) -> pb.CreatorScore:
+    """A `creator_scores` row joined with its run (`_SCORE_COLUMNS`) as a `CreatorScore`."""
     (creator_id, period, cohort, score, gmv_p, sales_p, followers_p, gmv, sales, followers, rank, size, tier) = row[:13]
     message = pb.CreatorScore(
         creator_id=creator_id,

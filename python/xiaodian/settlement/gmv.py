@@ -59,9 +59,9 @@ MIGRATIONS = [
         "settlement-0003-settled-at",
         "CREATE INDEX settlement_orders_settled ON settlement_orders (settled_at_us) WHERE settled_at_us IS NOT NULL",
     ),
-    # Scoring decoded every order_pb settled in the period to find its creators (a second per
-    # million orders, at every ScoreCreators); the creators are now found once, as the order
-    # settles. The orders' settled_at index served only that read.
+    # Scoring decoded every order_pb settled in the period to find its creators, at every
+    # ScoreCreators; the creators are now found once, as the order settles. The orders'
+    # settled_at index served only that read.
     Migration(
         "settlement-0006-creator-gmv",
         """

@@ -59,7 +59,7 @@ MAX_TIMESTAMP_US = (TIMESTAMP_MAX_SECONDS + 1) * 1_000_000 - 1
 class Receipt(NamedTuple):
     """A confirmed receipt: the order's state and when it settles (µs since the epoch)."""
 
-    state: int
+    state: pb.OrderState
     settle_after_us: int
 
 
@@ -69,7 +69,7 @@ class Refunded(NamedTuple):
 
     refund_id: str
     refunded_fen: int
-    state: int
+    state: pb.OrderState
     reversals: list[tuple[str, int]]
 
 
@@ -88,7 +88,7 @@ def _stored_refunded(refund: Refunded) -> bytes:
     message = pb.RecordRefundResponse(
         refund_id=refund.refund_id,
         refunded_fen=refund.refunded_fen,
-        state=refund.state,  # type: ignore[arg-type]
+        state=refund.state,
         reversals=[pb.PartyReversal(account=a, amount_fen=amount) for a, amount in refund.reversals],
     )
     return message.SerializeToString(deterministic=True)
@@ -100,7 +100,7 @@ def _refunded_of(response_pb: bytes) -> Refunded:
     return Refunded(message.refund_id, message.refunded_fen, message.state, reversals)
 
 
-def _wrong_state(order_id: str, state: int, wanted: str) -> FailedPrecondition:
+def _wrong_state(order_id: str, state: pb.OrderState, wanted: str) -> FailedPrecondition:
     return FailedPrecondition(
         f"order {order_id!r} is {STATE_NAMES[state]}; {wanted}",
         reason="ORDER_STATE",

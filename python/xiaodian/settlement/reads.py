@@ -24,7 +24,7 @@ class OrderDetails:
     they happen)."""
 
     order: pb.Order
-    state: int
+    state: pb.OrderState
     #: Whether an after-sale case is open (the order cannot settle).
     frozen: bool
     lines: list[LineTuple]

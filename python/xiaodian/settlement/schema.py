@@ -164,7 +164,12 @@ PAID, CONFIRMED, SETTLED, CLOSED = (
     pb.ORDER_STATE_SETTLED,
     pb.ORDER_STATE_CLOSED,
 )
-STATE_NAMES: dict[int, str] = {PAID: "PAID", CONFIRMED: "RECEIPT_CONFIRMED", SETTLED: "SETTLED", CLOSED: "CLOSED"}
+STATE_NAMES: dict[pb.OrderState, str] = {
+    PAID: "PAID",
+    CONFIRMED: "RECEIPT_CONFIRMED",
+    SETTLED: "SETTLED",
+    CLOSED: "CLOSED",
+}
 
 
 @dataclass
@@ -172,7 +177,7 @@ class StoredOrder:
     """A `settlement_orders` row, decoded."""
 
     order: pb.Order
-    state: int
+    state: pb.OrderState
     lines: list[LineTuple]
     #: Fen refunded so far on each line, in line order.
     line_refunds: list[int]

@@ -107,14 +107,14 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         _check_batch(batch)
         encoded, orders = _encodings(batch)
 
-        def write(conn):  # type: ignore[no-untyped-def]
+        def write(conn: sqlite3.Connection) -> pb.StreamRecordOrdersResponse:
             recorded = recording.record_orders(conn, batch.orders, self.policy, encoded=orders)
             return pb.StreamRecordOrdersResponse(request_id=batch.request_id, order_ids=recorded.order_ids)
 
         return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write, encoded)
 
     def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
-        def write(conn):  # type: ignore[no-untyped-def]
+        def write(conn: sqlite3.Connection) -> pb.RecordOrderResponse:
             recorded = recording.record_orders(conn, [request.order], self.policy, field="order")
             return record_response(request.order, recorded.splits[0])
 
@@ -125,7 +125,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         _check_batch(request)
         encoded, orders = _encodings(request)
 
-        def write(conn):  # type: ignore[no-untyped-def]
+        def write(conn: sqlite3.Connection) -> pb.RecordOrdersResponse:
             recorded = recording.record_orders(conn, request.orders, self.policy, encoded=orders)
             return record_responses(request.orders, recorded.splits, orders)
 
@@ -142,7 +142,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     ) -> pb.ConfirmReceiptResponse:
         def write(conn: sqlite3.Connection) -> pb.ConfirmReceiptResponse:
             receipt = lifecycle.confirm_receipt(conn, request, self.policy)
-            response = pb.ConfirmReceiptResponse(state=receipt.state)  # type: ignore[arg-type]
+            response = pb.ConfirmReceiptResponse(state=receipt.state)
             response.settle_after.FromMicroseconds(receipt.settle_after_us)
             return response
 
@@ -162,7 +162,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
             return pb.RecordRefundResponse(
                 refund_id=refund.refund_id,
                 refunded_fen=refund.refunded_fen,
-                state=refund.state,  # type: ignore[arg-type]
+                state=refund.state,
                 reversals=[pb.PartyReversal(account=a, amount_fen=amount) for a, amount in refund.reversals],
             )
 
@@ -198,7 +198,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         details = reads.order_details(self.db.connection(), request.order_id)
         response = pb.GetOrderResponse(
             order=details.order,
-            state=details.state,  # type: ignore[arg-type]
+            state=details.state,
             frozen=details.frozen,
             split=split_message(details.order, details.lines),
             refunds=details.refunds,
