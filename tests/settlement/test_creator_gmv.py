@@ -28,6 +28,12 @@ T0 = 1_790_000_000
 DAY_S = 86_400
 CREATOR_GMV = "settlement-0006-creator-gmv"
 CREATORS = ("k1", "k2", "k3")
+#: The actions that send an order id and a time: their method, request and time field.
+TIMED: dict[str, tuple[str, Any, str]] = {
+    "confirm": ("ConfirmReceipt", pb.ConfirmReceiptRequest, "confirmed_at"),
+    "open": ("OpenAfterSale", pb.OpenAfterSaleRequest, "opened_at"),
+    "close": ("CloseAfterSale", pb.CloseAfterSaleRequest, "closed_at"),
+}
 #: Each step's action, weighted so that many orders settle and are refunded after settling.
 ACTIONS = ("record", "confirm", "confirm", "settle", "settle", "refund", "refund", "open", "close")
 
@@ -122,33 +128,12 @@ class Shop:
         order_id = data.draw(st.sampled_from(self.order_ids))
         day = data.draw(st.integers(0, 40 if action == "settle" else 10))
         try:
-            if action == "confirm":
-                s.ConfirmReceipt(
-                    pb.ConfirmReceiptRequest(
-                        request_id=self.request_id(), order_id=order_id, confirmed_at=ts(T0 + day * DAY_S)
-                    ),
-                    None,  # type: ignore[arg-type]
-                )
-            elif action == "open":
-                s.OpenAfterSale(
-                    pb.OpenAfterSaleRequest(
-                        request_id=self.request_id(),
-                        order_id=order_id,
-                        after_sale_id=f"a-{order_id}",
-                        opened_at=ts(T0 + day * DAY_S),
-                    ),
-                    None,  # type: ignore[arg-type]
-                )
-            elif action == "close":
-                s.CloseAfterSale(
-                    pb.CloseAfterSaleRequest(
-                        request_id=self.request_id(),
-                        order_id=order_id,
-                        after_sale_id=f"a-{order_id}",
-                        closed_at=ts(T0 + day * DAY_S),
-                    ),
-                    None,  # type: ignore[arg-type]
-                )
+            if action in TIMED:
+                method, request_type, at = TIMED[action]
+                request = request_type(request_id=self.request_id(), order_id=order_id, **{at: ts(T0 + day * DAY_S)})
+                if action != "confirm":
+                    request.after_sale_id = f"a-{order_id}"  # one case per order
+                getattr(s, method)(request, None)
             elif action == "refund":
                 details = reads.order_details(self.db.connection(), order_id)
                 refundable = [
@@ -192,7 +177,7 @@ class Shop:
         return list(json.loads(row[0]))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), steps=st.integers(1, 30))
 def test_the_kept_settled_gmv_is_the_decoded_one(data: Any, steps: int) -> None:
     with TemporaryDirectory() as scratch:

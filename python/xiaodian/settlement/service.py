@@ -1,5 +1,9 @@
 """The gRPC SettlementService: orders, their lifecycle, settlement runs and the ledger.
 
+The servicer calls the domain modules (`recording`, `lifecycle`, `reads`, `ledger`), which
+check the requests and answer plain values, and builds the responses from them;
+RecordOrders' responses are encoded in Rust (`record_responses`).
+
 Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
 at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
 after_sale_id) replay too. Recorded orders are checked and split in Rust, read from their
