@@ -53,7 +53,7 @@ def content_digest(message: Message) -> bytes:
     copy = type(message)()
     copy.CopyFrom(message)
     if hasattr(copy, "request_id"):
-        copy.request_id = ""  # type: ignore[attr-defined]
+        copy.request_id = ""
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -175,7 +176,7 @@ class XiaodianServer:
             access_log_enabled=server_config.log_format == "json",
             mtls=bool(config.tls.client_ca_file),
         )
-        interceptors: list[grpc.ServerInterceptor] = []
+        interceptors: list[grpc.ServerInterceptor[Any, Any]] = []
         if config.tracing.enabled:
             from xiaodian.platform.tracing import server_interceptor
 
