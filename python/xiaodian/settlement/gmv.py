@@ -80,7 +80,7 @@ MIGRATIONS = [
 ]
 
 
-def record_settled(conn: sqlite3.Connection, order_ids: Sequence[str], settled_at_us: int) -> None:
+def record_settled(conn: sqlite3.Connection, order_ids: Sequence[str]) -> None:
     """Credits the creators of orders that have just settled (their `settled_at_us` written)."""
     select = f"{_SETTLED_ORDERS} WHERE order_id IN ({{ids}})"
     _insert_creator_rows(conn, rows_with_ids(conn, select, order_ids))

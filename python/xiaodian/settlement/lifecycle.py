@@ -441,5 +441,5 @@ def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> SettlementRun:
     )
     ledger.post(conn, transfers)
     add_pending(conn, [(account, -amount) for account, amount in sorted(paid_out.items())])
-    gmv.record_settled(conn, settled, as_of_us)
+    gmv.record_settled(conn, settled)
     return SettlementRun(len(settled), frozen_count, settled_total)
