@@ -172,7 +172,7 @@ def split_encoded_blobs(
 
 def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
     """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
-    their packed splits, as `xiaodian.settlement.store.record_response` builds each; None when
+    their packed splits, as `xiaodian.settlement.service.record_response` builds each; None when
     Rust cannot read an order (build it in Python then)."""
 
 def recording_rows(
@@ -186,7 +186,7 @@ def recording_rows(
     | None
 ):
     """What recording orders (encoded `Order`s) with their packed splits and content digests
-    writes, as `xiaodian.settlement.store.recording_rows` builds it: the `settlement_orders`
+    writes, as `xiaodian.settlement.recording.recording_rows` builds it: the `settlement_orders`
     rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
     account's added pending payouts; None when Rust cannot read an order or a sum leaves int64
     (build them in Python then)."""

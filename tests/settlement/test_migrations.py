@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from xiaodian.platform.db import Database
 from xiaodian.platform.server import MIGRATIONS
-from xiaodian.settlement import store
+from xiaodian.settlement import lifecycle, reads, schema
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 PAYOUTS_IN_ORDERS = "settlement-0004-payouts-in-orders"
@@ -28,10 +28,10 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
         "o-closed": {"merchant:s1": 0, "platform:fee": 0},
     }
     states = {
-        "o-paid": store.PAID,
-        "o-confirmed": store.CONFIRMED,
-        "o-settled": store.SETTLED,
-        "o-closed": store.CLOSED,
+        "o-paid": schema.PAID,
+        "o-confirmed": schema.CONFIRMED,
+        "o-settled": schema.SETTLED,
+        "o-closed": schema.CLOSED,
     }
     with db.transaction() as conn:
         for order_id, state in states.items():
@@ -39,7 +39,7 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
                 "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state,"
                 " settle_after_us, paid_fen, order_pb, split_blob, line_refunds_json)"
                 " VALUES (?, 's1', x'00', 0, ?, ?, 0, x'', x'', '[0]')",
-                (order_id, state, 5 if state == store.CONFIRMED else None),
+                (order_id, state, 5 if state == schema.CONFIRMED else None),
             )
             conn.executemany(
                 "INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)",
@@ -52,17 +52,17 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
     }
     assert stored == payouts
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'settlement_payouts'").fetchone()[0] == 0
-    assert {a: store.pending_fen(conn, a) for a in ("merchant:s1", "merchant:s2", "platform:fee", "creator:k1")} == {
+    assert {a: reads.pending_fen(conn, a) for a in ("merchant:s1", "merchant:s2", "platform:fee", "creator:k1")} == {
         "merchant:s1": 2_700,
         "merchant:s2": 0,
         "platform:fee": 150,
         "creator:k1": 50,
     }
-    assert store.pending_fen(conn, "party:AGENCY:a1") == 100
+    assert reads.pending_fen(conn, "party:AGENCY:a1") == 100
     with db.transaction() as conn:
-        settled = store.run_settlement(conn, 10)
+        settled = lifecycle.run_settlement(conn, 10)
     assert (settled.settled_count, settled.settled_fen) == (1, 2_000)
-    assert store.pending_fen(conn, "merchant:s1") == 900 and store.pending_fen(conn, "party:AGENCY:a1") == 0
+    assert reads.pending_fen(conn, "merchant:s1") == 900 and reads.pending_fen(conn, "party:AGENCY:a1") == 0
     transfers = conn.execute(
         "SELECT transfer_id, debit, credit, amount_fen, code FROM ledger_transfers ORDER BY seq"
     ).fetchall()

@@ -31,7 +31,8 @@ from xiaodian.settlement.orders import (
     unpack_split,
     validate_order,
 )
-from xiaodian.settlement.store import record_response, record_responses, recording_rows
+from xiaodian.settlement.recording import recording_rows
+from xiaodian.settlement.service import record_response, record_responses
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T = TypeVar("T")

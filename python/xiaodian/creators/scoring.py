@@ -55,7 +55,10 @@ class ScoreColumns:
     tier: memoryview[int]
 
 
-def _column(values: Sequence[int] | Sequence[float] | array[int] | array[float], code: str) -> array:  # type: ignore[type-arg]
+def _column(
+    values: Sequence[int] | Sequence[float] | array[int] | array[float], code: str
+) -> array[int] | array[float]:
+    """`values` as an array of typecode `code` ("q" int64, "d" float64), copied only if needed."""
     if isinstance(values, array) and values.typecode == code:
         return values
     return array(code, values)

@@ -9,6 +9,7 @@ scores every cohort and replaces their stored scores in one transaction.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 
@@ -110,7 +111,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         check_metrics(v, "metrics", request.metrics)
         v.raise_if_any()
 
-        def write(conn):  # type: ignore[no-untyped-def]
+        def write(conn: sqlite3.Connection) -> pb.UpsertCreatorMetricsResponse:
             count = store.upsert_metrics(conn, request.metrics, self.config.sales_score_min_orders, _now_us())
             return pb.UpsertCreatorMetricsResponse(upserted_count=count)
 
@@ -150,7 +151,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         v.raise_if_any()
         source = pb.GMV_SOURCE_LEDGER if request.gmv_source == pb.GMV_SOURCE_LEDGER else pb.GMV_SOURCE_GIVEN
 
-        def write(conn):  # type: ignore[no-untyped-def]
+        def write(conn: sqlite3.Connection) -> pb.ScoreCreatorsResponse:
             now_us = _now_us()
             scored, cohorts = store.score_period(conn, request.period, request.cohort or None, weights, source, now_us)
             response = pb.ScoreCreatorsResponse(scored_count=scored, cohort_count=cohorts, weights=weights.as_message())

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
+from typing import Any
 
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -205,7 +206,7 @@ SCORE_COLUMNS = (
 _FROM = " FROM creator_scores s JOIN creator_score_runs r USING (period, cohort)"
 
 #: A row of `SCORE_COLUMNS`.
-ScoreRow = tuple  # type: ignore[type-arg]
+ScoreRow = tuple[Any, ...]
 
 
 def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: str) -> ScoreRow:

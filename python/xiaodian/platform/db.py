@@ -27,10 +27,13 @@ def rows_with_ids(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema change. `id` is unique across the project (`search-0001-…`) and never edited."""
+    """One schema change. `id` is unique across the project (`search-0001-…`) and never edited.
+    `backfill`, when given, fills what SQL cannot (data read from stored protobuf messages,
+    say): it runs after `sql`, in the same transaction."""
 
     id: str
     sql: str
+    backfill: Callable[[sqlite3.Connection], None] | None = None
 
 
 class StorageError(Exception):
@@ -143,6 +146,8 @@ class Database:
                     for statement in migration.sql.split(";"):
                         if statement.strip():
                             conn.execute(statement)
+                    if migration.backfill is not None:
+                        migration.backfill(conn)
                     conn.execute(
                         "INSERT INTO schema_migrations (id, applied_at_us) VALUES (?, ?)",
                         (migration.id, time.time_ns() // 1000),

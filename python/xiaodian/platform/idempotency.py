@@ -47,6 +47,27 @@ def check_request_id(request_id: str, field: str = "request_id") -> None:
         raise InvalidArgument.of(field, f"must be 1-{MAX_REQUEST_ID_LENGTH} printable ASCII characters without spaces")
 
 
+def content_digest(message: Message) -> bytes:
+    """The digest of a request's content, its request_id left out: what a natural key
+    (order_id, refund_id, after_sale_id) is checked against when it is sent again."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    if hasattr(copy, "request_id"):
+        copy.request_id = ""
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def check_same_content(stored_digest: bytes, digest: bytes, kind: str, field: str, key: str) -> None:
+    """A natural key seen before: the same content replays the original, other content is
+    ALREADY_EXISTS (reason `{FIELD}_REUSED`: ORDER_ID_REUSED, ...)."""
+    if stored_digest != digest:
+        raise AlreadyExists(
+            f"{kind} {key!r} was already recorded with different content",
+            reason=f"{field.upper()}_REUSED",
+            metadata={field: key},
+        )
+
+
 def _digest(method: str, request: Message, encoded: bytes | None = None) -> bytes:
     if encoded is None:
         encoded = request.SerializeToString(deterministic=True)

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 from grpc._cython import cygrpc  # type: ignore[attr-defined]  # the call's cancel-with-status
@@ -140,10 +140,18 @@ def _cancel(context: grpc.ServicerContext, details: str) -> None:
     try:
         call.cancel(cygrpc.StatusCode.deadline_exceeded, details)  # type: ignore[union-attr]
     except Exception:  # noqa: BLE001 - not grpc's own context: the public cancel (CANCELLED)
-        context.cancel()  # type: ignore[attr-defined]
+        context.cancel()  # type: ignore[no-untyped-call]
 
 
-class ServingInterceptor(grpc.ServerInterceptor):
+if TYPE_CHECKING:  # grpc's stubs make these generic; at run time they are not
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+    #: A method's handler, whatever its request and response types.
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+else:
+    _ServerInterceptor = grpc.ServerInterceptor
+
+
+class ServingInterceptor(_ServerInterceptor):
     def __init__(
         self,
         *,
@@ -164,7 +172,7 @@ class ServingInterceptor(grpc.ServerInterceptor):
         self._mtls = mtls
         self._stream_slots = threading.BoundedSemaphore(self._limits.max_concurrent_streams)
         self._watchdog = StreamWatchdog(self._limits.stream_idle_timeout_seconds)
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._handlers: dict[str, tuple[Handler, Handler]] = {}
 
     def close(self) -> None:
         self._watchdog.stop()
@@ -173,17 +181,17 @@ class ServingInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         known = self._handlers.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        wrapped = self._wrap(handler, method)
+        wrapped: Handler = self._wrap(handler, method)
         self._handlers[method] = (handler, wrapped)
         return wrapped
 
@@ -267,7 +275,7 @@ class ServingInterceptor(grpc.ServerInterceptor):
         caller = auth.ANONYMOUS
         if m.scope is not None and self._authenticator is not None:
             caller = self._authenticator.caller(
-                context.invocation_metadata(),  # type: ignore[arg-type]
+                context.invocation_metadata(),
                 context.auth_context() if self._mtls else None,
             )
             auth.check_scope(caller, m.scope or None, m.name)

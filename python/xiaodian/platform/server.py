@@ -22,6 +22,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -41,7 +42,8 @@ from xiaodian.search import catalog, changelog, profiles, sync
 from xiaodian.search.service import SearchService
 from xiaodian.settlement import gmv as settlement_gmv
 from xiaodian.settlement import ledger
-from xiaodian.settlement import store as settlement_store
+from xiaodian.settlement import reads as settlement_reads
+from xiaodian.settlement import schema as settlement_schema
 from xiaodian.settlement.orders import ESCROW
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import creator_service_pb2, search_service_pb2, settlement_service_pb2
@@ -63,7 +65,7 @@ MIGRATIONS = [
     *profiles.MIGRATIONS,
     *catalog.MIGRATIONS,
     *changelog.MIGRATIONS,
-    *settlement_store.MIGRATIONS,
+    *settlement_schema.MIGRATIONS,
     *settlement_gmv.MIGRATIONS,
     *creators_store.MIGRATIONS,
 ]
@@ -213,7 +215,7 @@ class XiaodianServer:
                     ),
                     "xiaodian_orders_awaiting_settlement": (
                         "Orders recorded and not yet settled or closed",
-                        lambda: settlement_store.orders_awaiting_settlement(self.db.connection()),
+                        lambda: settlement_reads.orders_awaiting_settlement(self.db.connection()),
                     ),
                 }
             )
@@ -225,7 +227,7 @@ class XiaodianServer:
             mtls=bool(config.tls.client_ca_file),
             worker=worker,
         )
-        interceptors: list[grpc.ServerInterceptor] = []
+        interceptors: list[grpc.ServerInterceptor[Any, Any]] = []
         if config.tracing.enabled:
             from xiaodian.platform.tracing import server_interceptor
 

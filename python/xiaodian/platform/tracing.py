@@ -4,6 +4,8 @@ OTLP/gRPC when `otlp_endpoint` is set. The trace id also goes into the access lo
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
 from opentelemetry.sdk.resources import Resource
@@ -22,6 +24,8 @@ def tracer_provider(config: TracingConfig) -> TracerProvider:
     return provider
 
 
-def server_interceptor(config: TracingConfig, provider: TracerProvider | None = None) -> grpc.ServerInterceptor:
+def server_interceptor(
+    config: TracingConfig, provider: TracerProvider | None = None
+) -> grpc.ServerInterceptor[Any, Any]:
     """The interceptor that opens each call's span; it runs before xiaodian's own."""
     return otel_server_interceptor(tracer_provider=provider or tracer_provider(config))  # type: ignore[no-any-return]

@@ -232,7 +232,7 @@ class Supervisor:
         from xiaodian.platform.server import StartupError
         from xiaodian.search import catalog
         from xiaodian.settlement import ledger
-        from xiaodian.settlement import store as settlement_store
+        from xiaodian.settlement import reads as settlement_reads
         from xiaodian.settlement.orders import ESCROW
 
         path = self.config.database_path
@@ -259,7 +259,7 @@ class Supervisor:
                 ),
                 "xiaodian_orders_awaiting_settlement": (
                     "Orders recorded and not yet settled or closed",
-                    reading(settlement_store.orders_awaiting_settlement),
+                    reading(settlement_reads.orders_awaiting_settlement),
                 ),
             },
         )

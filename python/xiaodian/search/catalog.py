@@ -142,6 +142,13 @@ def _existing_shop_ids(conn: sqlite3.Connection, shop_ids: list[str]) -> set[str
     return {row[0] for row in rows_with_ids(conn, "SELECT shop_id FROM shops WHERE shop_id IN ({ids})", shop_ids)}
 
 
+def shops_opened_at_s(conn: sqlite3.Connection, shop_ids: Sequence[str]) -> dict[str, int]:
+    """When each shop opened (`Shop.opened_at`, seconds since the epoch), by shop id; shops not
+    in the catalog are absent. Other domains ask this rather than reading the table."""
+    select = "SELECT shop_id, opened_at_s FROM shops WHERE shop_id IN ({ids})"
+    return {shop_id: opened_at_s for shop_id, opened_at_s in rows_with_ids(conn, select, shop_ids)}
+
+
 def _shop_row(shop: pb.Shop) -> tuple[Any, ...]:
     return (
         shop.shop_id,

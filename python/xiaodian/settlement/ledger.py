@@ -132,6 +132,12 @@ def _totals(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple[
     return [(key, stored.get(key, 0) + delta) for key, delta in deltas]
 
 
+def is_sum_overflow(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused a `SUM` because it left int64 (it raises "integer overflow"
+    rather than turning into a float; `TOTAL` would, and lose fen)."""
+    return "integer overflow" in str(error)
+
+
 def checked_total(amounts: Iterable[int], what: str, metadata: dict[str, str] | None = None) -> int:
     """The sum of `amounts`, FAILED_PRECONDITION (reason SUM_OUT_OF_RANGE) if it leaves int64
     (a figure of a response over many orders)."""

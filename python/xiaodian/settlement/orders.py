@@ -215,6 +215,23 @@ class FeePolicy:
         return dict(self.rate_ppm_by_category)
 
 
+#: A day in microseconds (a window of N days is N x 24 hours, SPEC §5).
+DAY_US = 86_400 * 1_000_000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settlement configuration: fees, how long after receipt an order settles, and the
+    money bounds of an order (`MoneyBounds`). `new_merchant_window_days` > 0 limits the
+    new-merchant allowance to shops opened (in the search catalog) within that many days
+    before the order was paid."""
+
+    fees: FeePolicy = FeePolicy()
+    settle_after_days: int = 7
+    new_merchant_window_days: int = 0
+    bounds: MoneyBounds = MoneyBounds()
+
+
 def kernel_order(order: pb.Order, shop_position: int, fees: FeePolicy) -> OrderTuple:
     """The order as `_core.split_orders` takes it."""
     positions = {line.line_id: i for i, line in enumerate(order.lines)}
