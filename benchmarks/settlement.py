@@ -10,8 +10,9 @@ Figures:
   the binding recording uses (`split_encoded_orders`: the encoded orders in, read in Rust), vs
   `xiaodian.reference.settlement.split_orders` on the same demo orders; the ratio of the kernel
   to the reference;
-- durable orders/s in-process: `SettlementService.record` (validation, split, one transaction
-  per batch of 1,000 with its ledger transfers) on a fresh database;
+- durable orders/s in-process: `SettlementService.record_batch` (the encoded batch read and
+  checked, split, one transaction per batch of 1,000 with its ledger transfers) on a fresh
+  database;
 - durable orders/s over gRPC, batches of 1,000 from a client in this process to a real server on
   127.0.0.1: through `StreamRecordOrders` (acknowledgements only) and `RecordOrders` calls
   (each answered with every order's split).
@@ -45,7 +46,8 @@ def _orders(count: int) -> list[Any]:
 
 
 def _kernel_batch(orders: list[Any]) -> tuple[list[Any], list[int]]:
-    from xiaodian.settlement.orders import FeePolicy, kernel_order
+    from xiaodian.reference.orders import kernel_order
+    from xiaodian.settlement.orders import FeePolicy
 
     fees = FeePolicy()
     shops: dict[str, int] = {}
@@ -69,7 +71,7 @@ def _record_in_process(orders: list[Any]) -> float:
         db.migrate(MIGRATIONS)
         service = SettlementService(db)
         batches = [
-            pb.StreamRecordOrdersRequest(request_id=f"b{i}", orders=orders[i : i + BATCH])
+            pb.StreamRecordOrdersRequest(request_id=f"b{i}", orders=orders[i : i + BATCH]).SerializeToString()
             for i in range(0, len(orders), BATCH)
         ]
         started = time.perf_counter()

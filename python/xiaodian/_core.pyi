@@ -17,10 +17,11 @@ __all__ = [
     "dhash_distance",
     "get_creator_score_response",
     "list_top_creators_response",
-    "orders_valid",
+    "preview_split_response",
+    "read_orders",
+    "record_order_response",
     "record_responses",
     "recording_rows",
-    "repeated_field",
     "reverse_line",
     "sales_scores",
     "score_creators",
@@ -28,8 +29,8 @@ __all__ = [
     "split_encoded_orders",
     "split_orders",
     "split_orders_packed",
+    "stream_record_orders_response",
     "time_split_orders",
-    "valid_order_keys",
     "validate_ranking_profile",
 ]
 
@@ -138,16 +139,6 @@ def time_split_orders(
     alone (GIL released): every order's packed split and totals, as `split_orders_packed`
     asks of it; the seconds of each run."""
 
-def orders_valid(encoded: list[bytes], max_line_fen: int, max_order_fen: int) -> bool:
-    """Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
-    `xiaodian.settlement.orders.validate_order`, each line's gross (unit price x quantity) at
-    most `max_line_fen` and the order's at most `max_order_fen`; False also for an encoding the
-    Rust reader does not take (validate in Python then: it names what is wrong)."""
-
-def valid_order_keys(encoded: list[bytes], max_line_fen: int, max_order_fen: int) -> tuple[list[str], list[str]] | None:
-    """`orders_valid` that also reads each encoded order's `order_id` and `shop_id`: both lists
-    when every order breaks none of the rules, None otherwise."""
-
 def split_encoded_orders(
     encoded: list[bytes],
     shops: list[int],
@@ -170,10 +161,28 @@ def split_encoded_blobs(
     """`split_encoded_orders` without the totals: each order's packed split, and the
     allowances left."""
 
-def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes | None:
+def read_orders(
+    request: bytes, shape: str, max_orders: int, max_line_fen: int, max_order_fen: int
+) -> tuple[str, list[bytes], list[str], list[str], list[int]]:
+    """Reads and checks a request carrying orders, without the GIL: `shape` is "orders"
+    (`RecordOrdersRequest`, `StreamRecordOrdersRequest`, 1 to `max_orders` orders), "order"
+    (`RecordOrderRequest`) or "preview" (`PreviewSplitRequest`). Returns (request_id, the
+    orders' encodings, order_ids, shop_ids, paid_at_us). Raises `InvalidArgument` naming every
+    broken rule of every order (SPEC §5, with the money bounds) by its path in the request, or
+    with reason MALFORMED_REQUEST for bytes that are not the message."""
+
+def record_responses(encoded: list[bytes], splits: list[bytes]) -> bytes:
     """The encoded `xiaodian.v1.RecordOrdersResponse` of recorded orders (encoded `Order`s) and
-    their packed splits, as `xiaodian.settlement.service.record_response` builds each; None when
-    Rust cannot read an order (build it in Python then)."""
+    their packed splits (as `xiaodian.reference.orders.record_response` builds each)."""
+
+def record_order_response(encoded: bytes, split: bytes) -> bytes:
+    """The encoded `xiaodian.v1.RecordOrderResponse` of one recorded order and its packed split."""
+
+def preview_split_response(encoded: bytes, split: bytes) -> bytes:
+    """The encoded `xiaodian.v1.PreviewSplitResponse` of an order and its packed split."""
+
+def stream_record_orders_response(request_id: str, order_ids: list[str]) -> bytes:
+    """The encoded `xiaodian.v1.StreamRecordOrdersResponse` of a recorded batch."""
 
 def recording_rows(
     encoded: list[bytes], splits: list[bytes], digests: list[bytes]
@@ -190,11 +199,6 @@ def recording_rows(
     rows, the payment and subsidy transfer rows (`ledger_transfers` columns) and each
     account's added pending payouts; None when Rust cannot read an order or a sum leaves int64
     (build them in Python then)."""
-
-def repeated_field(encoded: bytes, number: int) -> list[bytes] | None:
-    """The encodings of the messages of the repeated message field `number` of an encoded
-    message: of a request serialized deterministically, what `SerializeToString(deterministic=True)`
-    of each of them writes. None when the encoding cannot be read."""
 
 def reverse_line(
     split: tuple[int, list[int], int, int, list[int], int], refunded: int, whole_order: bool, pass_downs: list[int]

@@ -122,7 +122,8 @@ class Shop:
         action = data.draw(st.sampled_from(ACTIONS))
         if action == "record" or not self.order_ids:
             order = data.draw(orders(f"o{len(self.order_ids)}"))
-            s.RecordOrder(pb.RecordOrderRequest(request_id=self.request_id(), order=order), None)  # type: ignore[arg-type]
+            request = pb.RecordOrderRequest(request_id=self.request_id(), order=order)
+            s.RecordOrder(request.SerializeToString(), None)  # type: ignore[arg-type]
             self.order_ids.append(order.order_id)
             return
         order_id = data.draw(st.sampled_from(self.order_ids))

@@ -22,8 +22,9 @@ from xiaodian import Client, _core, errors
 from xiaodian.platform.db import Database
 from xiaodian.platform.server import MIGRATIONS, XiaodianServer
 from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
+from xiaodian.reference.orders import validate_order
 from xiaodian.settlement import gmv, ledger, schema
-from xiaodian.settlement.orders import MAX_QUANTITY, MAX_UNIT_PRICE_FEN, MoneyBounds, Policy, validate_order
+from xiaodian.settlement.orders import MAX_QUANTITY, MAX_UNIT_PRICE_FEN, MoneyBounds, Policy
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import settlement_service_pb2 as pb
 
@@ -381,11 +382,11 @@ def test_near_int64_a_batch_is_recorded_whole_exactly_when_every_sum_fits(
             grosses = [price * quantity for price, quantity in lines]
             request = pb.RecordOrdersRequest(request_id=f"r{b}", orders=orders)
             if escrow + sum(grosses) <= INT64_MAX:
-                service.RecordOrders(request, None)  # type: ignore[arg-type]
+                service.RecordOrders(request.SerializeToString(), None)  # type: ignore[arg-type]
                 escrow += sum(grosses)
             else:
                 with pytest.raises(errors.FailedPrecondition) as raised:
-                    service.RecordOrders(request, None)  # type: ignore[arg-type]
+                    service.RecordOrders(request.SerializeToString(), None)  # type: ignore[arg-type]
                 assert (raised.value.reason, raised.value.metadata["account"]) == ("BALANCE_OUT_OF_RANGE", "escrow")
             conn = db.connection()
             balances = dict(conn.execute("SELECT account, balance_fen FROM ledger_balances").fetchall())
@@ -469,13 +470,23 @@ def test_a_receipt_that_would_settle_after_9999_is_invalid_argument(client: Clie
     assert client.get_order(order_id="o2").settle_after == ts(END, 999_999_000)
 
 
-# --- the Rust fast path and the Python validator agree on the bounds ---------------------
+# --- the Rust reader and the Python definition agree on the bounds ------------------------
 
 
 def python_violations(message: pb.Order, bounds: MoneyBounds) -> list[str]:
     v = Violations()
     validate_order(v, "order", message, bounds)
     return [field for field, _ in v.items]
+
+
+def rust_violations(message: pb.Order, bounds: MoneyBounds) -> list[str]:
+    """The fields `_core.read_orders` names in a PreviewSplitRequest of `message`."""
+    request = pb.PreviewSplitRequest(order=message).SerializeToString()
+    try:
+        _core.read_orders(request, "preview", 1, bounds.max_line_fen, bounds.max_order_fen)
+    except errors.InvalidArgument as error:
+        return [v.field for v in error.violations]
+    return []
 
 
 @st.composite
@@ -509,11 +520,7 @@ def test_rust_and_python_agree_on_the_money_bounds(case: tuple[pb.Order, MoneyBo
     if sum(grosses) > bounds.max_order_fen:
         expected.append("order.lines")
     assert python_violations(message, bounds) == expected
-    encoded = message.SerializeToString(deterministic=True)
-    valid = not expected
-    assert _core.orders_valid([encoded], bounds.max_line_fen, bounds.max_order_fen) == valid
-    keys = _core.valid_order_keys([encoded], bounds.max_line_fen, bounds.max_order_fen)
-    assert keys == ((["o1"], ["s1"]) if valid else None)
+    assert rust_violations(message, bounds) == expected
 
 
 def test_an_order_gross_beyond_int64_is_refused_by_both_without_overflow() -> None:
@@ -521,11 +528,8 @@ def test_an_order_gross_beyond_int64_is_refused_by_both_without_overflow() -> No
     message = order("o1", *[(MAX_UNIT_PRICE_FEN, MAX_QUANTITY)] * 500)
     bounds = MoneyBounds(INT64_MAX, INT64_MAX)
     assert python_violations(message, bounds) == ["order.lines"]
-    encoded = message.SerializeToString(deterministic=True)
-    assert not _core.orders_valid([encoded], INT64_MAX, INT64_MAX)
-    assert _core.orders_valid(
-        [order("o2", *[(MAX_UNIT_PRICE_FEN, MAX_QUANTITY)] * 9).SerializeToString()], INT64_MAX, INT64_MAX
-    )
+    assert rust_violations(message, bounds) == ["order.lines"]
+    assert rust_violations(order("o2", *[(MAX_UNIT_PRICE_FEN, MAX_QUANTITY)] * 9), bounds) == []
 
 
 def test_the_bounded_orders_fall_on_both_sides_of_the_bounds() -> None:

@@ -1,9 +1,11 @@
-"""The recording path's fast lane against the rules it stands in for.
+"""The wire layer (`crates/xiaodian-py/src/wire.rs`) against its plain-Python definition
+(`xiaodian.reference.orders`).
 
-`_core.orders_valid` reads encoded orders in Rust and must pass exactly the orders that
-`xiaodian.settlement.orders.validate_order` finds nothing wrong with (here without money
-bounds, `NO_BOUNDS`: `test_money_bounds.py` holds the two to the same answer on those);
-`_core.split_encoded_orders` must split them exactly as `split_orders_packed` splits `kernel_order`'s tuples.
+`_core.read_orders` reads a request's encoded orders in Rust and must name exactly the
+violations that `validate_order` names, field path for field path, in the same order (here
+without money bounds, `NO_BOUNDS`: `test_money_bounds.py` holds the two to the same answer on
+those); `_core.split_encoded_orders` must split them exactly as `split_orders_packed` splits
+`kernel_order`'s tuples; the rows and responses recording builds in Rust must be the Python ones.
 """
 
 from __future__ import annotations
@@ -20,19 +22,16 @@ from xiaodian import _core, errors
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.demo.orders import generate_orders
 from xiaodian.platform.validation import Violations
+from xiaodian.reference.orders import kernel_order, record_responses, recording_rows, validate_order
 from xiaodian.settlement.orders import (
     MAX_CHAIN,
     MAX_DISCOUNTS,
     MAX_LINES,
     FeePolicy,
     MoneyBounds,
-    kernel_order,
     split_totals,
     unpack_split,
-    validate_order,
 )
-from xiaodian.settlement.recording import recording_rows
-from xiaodian.settlement.service import record_response, record_responses
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T = TypeVar("T")
@@ -41,8 +40,31 @@ T = TypeVar("T")
 NO_BOUNDS = MoneyBounds(max_line_fen=2**63 - 1, max_order_fen=2**63 - 1)
 
 
-def orders_valid(encoded_orders: list[bytes]) -> bool:
-    return _core.orders_valid(encoded_orders, NO_BOUNDS.max_line_fen, NO_BOUNDS.max_order_fen)
+def rust_violations(batch: list[pb.Order]) -> list[tuple[str, str]]:
+    """What `_core.read_orders` names in a RecordOrdersRequest of `batch` ([] when nothing)."""
+    request = pb.RecordOrdersRequest(request_id="r", orders=batch).SerializeToString(deterministic=True)
+    try:
+        _core.read_orders(request, "orders", 10_000, NO_BOUNDS.max_line_fen, NO_BOUNDS.max_order_fen)
+    except errors.InvalidArgument as error:
+        return [(v.field, v.description) for v in error.violations]
+    return []
+
+
+def python_violations(batch: list[pb.Order]) -> list[tuple[str, str]]:
+    """What the definition names in the same request."""
+    v = Violations()
+    v.check_batch("orders", len(batch), 10_000)
+    seen: set[str] = set()
+    for i, order in enumerate(batch):
+        validate_order(v, f"orders[{i}]", order, NO_BOUNDS)
+        if order.order_id in seen:
+            v.add(f"orders[{i}].order_id", "must be unique within the batch")
+        seen.add(order.order_id)
+    return v.items
+
+
+def orders_valid(batch: list[pb.Order]) -> bool:
+    return not rust_violations(batch)
 
 
 good_ids = st.one_of(
@@ -69,7 +91,8 @@ def orders(draw: st.DrawFn, odds: int = 25) -> pb.Order:
 
     order = pb.Order(order_id=ident(), shop_id=ident())
     if pick(st.just(True), st.just(False)):
-        order.paid_at.CopyFrom(Timestamp(seconds=draw(st.integers(0, 2**40))))
+        seconds = pick(st.integers(0, 253_402_300_799), st.sampled_from([253_402_300_800, 2**40]))
+        order.paid_at.CopyFrom(Timestamp(seconds=seconds))
     for i in range(pick(st.integers(1, 4), st.just(0))):
         order.lines.add(
             line_id=pick(st.just(f"l{i + 1}"), st.sampled_from(["l1", "", "l 4"])),
@@ -120,9 +143,7 @@ def orders(draw: st.DrawFn, odds: int = 25) -> pb.Order:
 
 
 def python_valid(order: pb.Order) -> bool:
-    v = Violations()
-    validate_order(v, "order", order, NO_BOUNDS)
-    return not v.items
+    return not python_violations([order])
 
 
 def encoded(order: pb.Order) -> bytes:
@@ -131,14 +152,17 @@ def encoded(order: pb.Order) -> bytes:
 
 @settings(max_examples=3000, deadline=None)
 @given(orders())
-def test_the_rust_check_passes_exactly_the_valid_orders(order: pb.Order) -> None:
-    valid = python_valid(order)
-    assert orders_valid([encoded(order)]) == valid
-    # The check recording uses also reads the ids of the orders it passes.
-    keys = _core.valid_order_keys(
-        [encoded(order), encoded(valid_order())], NO_BOUNDS.max_line_fen, NO_BOUNDS.max_order_fen
-    )
-    assert keys == (([order.order_id, "o1"], [order.shop_id, "s1"]) if valid else None)
+def test_the_rust_check_names_exactly_the_python_violations(order: pb.Order) -> None:
+    assert rust_violations([order]) == python_violations([order])
+    batch = [order, valid_order(), order]  # and an order_id repeated within the batch
+    assert rust_violations(batch) == python_violations(batch)
+    if python_valid(order):
+        # What recording reads off the orders it passes.
+        request = pb.RecordOrdersRequest(request_id="r", orders=[order, valid_order()])
+        read = _core.read_orders(request.SerializeToString(), "orders", 10_000, 2**63 - 1, 2**63 - 1)
+        assert read[0] == "r"
+        assert read[1] == [encoded(order), encoded(valid_order())]
+        assert read[2:] == ([order.order_id, "o1"], [order.shop_id, "s1"], [order.paid_at.ToMicroseconds(), 1_000_000])
 
 
 def valid_order() -> pb.Order:
@@ -164,18 +188,18 @@ def test_the_limits_are_the_same(lines: int, discounts: int, parties: int) -> No
         chain.add(kind=pb.PARTY_KIND_PROMOTER, party_id=f"a{p + 1}")
     chain[0].pass_down_ppm = 100_000 if parties > 1 else 0
     assert python_valid(order) == (lines <= MAX_LINES and discounts <= MAX_DISCOUNTS and parties <= MAX_CHAIN)
-    assert orders_valid([encoded(order)]) == python_valid(order)
+    assert rust_violations([order]) == python_violations([order])
 
 
 def test_unknown_fields_are_skipped_and_one_bad_order_fails_the_batch() -> None:
     order = valid_order()
     with_unknown = pb.Order.FromString(encoded(order) + b"\x98\x06\x01")  # field 99 = 1
     assert encoded(with_unknown) != encoded(order)
-    assert orders_valid([encoded(with_unknown)])
+    assert orders_valid([with_unknown])
     broken = valid_order()
-    broken.lines[0].quantity = 0
-    assert not orders_valid([encoded(order), encoded(broken)])
-    assert orders_valid([])
+    broken.order_id, broken.lines[0].quantity = "o2", 0
+    assert rust_violations([order, broken]) == [("orders[1].lines[0].quantity", "must be 1-1,000,000")]
+    assert rust_violations([]) == [("orders", "must hold 1-10,000 items")]
 
 
 @settings(max_examples=500, deadline=None)
@@ -204,7 +228,7 @@ def test_encoded_orders_split_as_their_tuples(batch: list[pb.Order], rates: tupl
 
 def test_demo_orders_split_as_their_tuples() -> None:
     batch = generate_orders(5, generate_catalog(5, 500).products, 2_000, 1_790_000_000).orders
-    assert orders_valid([encoded(o) for o in batch])
+    assert orders_valid(list(batch))
     fees = FeePolicy()
     shops: dict[str, int] = {}
     positions = [shops.setdefault(o.shop_id, len(shops)) for o in batch]
@@ -221,7 +245,7 @@ def test_demo_orders_split_as_their_tuples() -> None:
 def test_an_order_the_check_did_not_pass_is_refused() -> None:
     broken = valid_order()
     broken.shop_id = ""
-    with pytest.raises(ValueError, match="orders_valid"):
+    with pytest.raises(ValueError, match="read_orders"):
         _core.split_encoded_orders([encoded(broken)], [0], [0], 10_000, 50_000, {})
 
 
@@ -239,10 +263,6 @@ def test_the_generated_orders_are_mostly_valid_or_break_one_rule() -> None:
     assert 40 <= valid <= 360
 
 
-def python_responses(batch: list[pb.Order], blobs: list[bytes]) -> pb.RecordOrdersResponse:
-    return pb.RecordOrdersResponse(orders=[record_response(o, blob) for o, blob in zip(batch, blobs, strict=True)])
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.lists(orders(odds=0), min_size=1, max_size=5))
 def test_the_rust_record_responses_are_the_python_ones(batch: list[pb.Order]) -> None:
@@ -253,9 +273,11 @@ def test_the_rust_record_responses_are_the_python_ones(batch: list[pb.Order]) ->
         return  # nothing recorded, no response
     blobs = [blob for blob, _ in splits]
     rust = _core.record_responses([encoded(o) for o in batch], blobs)
-    assert rust is not None
-    assert pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
-    assert record_responses(batch, blobs) == python_responses(batch, blobs)
+    assert pb.RecordOrdersResponse.FromString(rust) == record_responses(batch, blobs)
+    for order, blob, expected in zip(batch, blobs, record_responses(batch, blobs).orders, strict=True):
+        assert pb.RecordOrderResponse.FromString(_core.record_order_response(encoded(order), blob)) == expected
+        preview = pb.PreviewSplitResponse.FromString(_core.preview_split_response(encoded(order), blob))
+        assert preview.split == expected.split
 
 
 def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orders() -> None:
@@ -264,10 +286,11 @@ def test_record_responses_of_the_demo_orders_and_of_a_split_that_is_not_the_orde
     splits, _ = _core.split_orders_packed([kernel_order(o, 0, fees) for o in batch], [10**6], 10_000)
     blobs = [blob for blob, _ in splits]
     rust = _core.record_responses([encoded(o) for o in batch], blobs)
-    assert rust is not None and pb.RecordOrdersResponse.FromString(rust) == python_responses(batch, blobs)
+    assert pb.RecordOrdersResponse.FromString(rust) == record_responses(batch, blobs)
     one_line = next(i for i, o in enumerate(batch) if len(o.lines) == 1)
     two_lines = next(i for i, o in enumerate(batch) if len(o.lines) == 2)
-    assert _core.record_responses([encoded(batch[one_line])], [blobs[two_lines]]) is None
+    with pytest.raises(RuntimeError):
+        _core.record_responses([encoded(batch[one_line])], [blobs[two_lines]])
 
 
 @settings(max_examples=500, deadline=None)
@@ -287,7 +310,7 @@ def test_the_rust_recording_rows_are_the_python_ones(batch: list[pb.Order], seco
     assert [split_totals(unpack_split(blob)) for blob, _ in splits] == [totals for _, totals in splits]
     blobs = [blob for blob, _ in splits]
     shops = [0] * len(batch)
-    if all(orders_valid([encoded(o)]) for o in batch):
+    if all(orders_valid([o]) for o in batch):
         encoded_split = _core.split_encoded_blobs([encoded(o) for o in batch], shops, [5_000], 10_000, 50_000, {})
         assert encoded_split[0] == blobs
     new = [(o, encoded(o), hashlib.sha256(encoded(o)).digest()) for o in batch]
@@ -320,22 +343,27 @@ def test_recording_rows_merge_a_party_named_twice_and_refuse_a_split_not_the_ord
 @settings(max_examples=300, deadline=None)
 @given(st.lists(orders(), max_size=5), st.text(max_size=5))
 def test_the_orders_read_from_a_request_are_their_own_encodings(batch: list[pb.Order], request_id: str) -> None:
-    """The service reads each order's encoding out of the request's (serialized once for its
-    idempotency digest) instead of serializing the orders again: the same bytes."""
+    """Recording reads each order's encoding out of the request's bytes (never serializing the
+    orders again): the same bytes as each order serialized alone."""
+    if python_violations(batch):
+        return
     for request in (
         pb.RecordOrdersRequest(request_id=request_id, orders=batch),
         pb.StreamRecordOrdersRequest(request_id=request_id, orders=batch),
     ):
-        assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [encoded(o) for o in batch]
+        read = _core.read_orders(request.SerializeToString(deterministic=True), "orders", 10_000, 2**62, 2**62)
+        assert read[:2] == (request_id, [encoded(o) for o in batch])
 
 
 def test_orders_with_unknown_fields_are_read_from_a_request_as_they_serialize() -> None:
     order = valid_order()
     order.MergeFromString(bytes([0xF8, 0x06, 0x01]))  # field 111 (unknown), varint 1
+    order.order_id = "o2"
     request = pb.StreamRecordOrdersRequest(request_id="r", orders=[order, valid_order()])
-    assert _core.repeated_field(request.SerializeToString(deterministic=True), 2) == [
-        encoded(order),
-        encoded(valid_order()),
-    ]
+    read = _core.read_orders(request.SerializeToString(deterministic=True), "orders", 10_000, 2**62, 2**62)
+    assert read[1] == [encoded(order), encoded(valid_order())]
     assert len(encoded(order)) == len(encoded(valid_order())) + 3
-    assert _core.repeated_field(b"\x12\x05ab", 2) is None  # cut short
+    for malformed in (b"\x12\x05ab", b"\x12\x01\xff"):  # cut short; an order that is not one
+        with pytest.raises(errors.InvalidArgument) as raised:
+            _core.read_orders(malformed, "orders", 10_000, 2**62, 2**62)
+        assert raised.value.reason == "MALFORMED_REQUEST"

@@ -18,7 +18,8 @@ from xiaodian import Client, errors
 from xiaodian.platform.config import Config
 from xiaodian.platform.server import XiaodianServer
 from xiaodian.reference import settlement as reference
-from xiaodian.settlement.orders import FeePolicy, kernel_order
+from xiaodian.reference.orders import kernel_order
+from xiaodian.settlement.orders import FeePolicy
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 T0 = 1_790_000_000

@@ -43,6 +43,21 @@ impl ApiError {
         }
     }
 
+    /// Every violation of a request, the message naming the first five (as
+    /// `xiaodian.platform.validation.Violations.raise_if_any`).
+    pub fn invalid_request(violations: Vec<FieldViolation>) -> Self {
+        let shown: Vec<String> = violations.iter().take(5).map(ToString::to_string).collect();
+        let more = match violations.len() {
+            n if n > 5 => format!(" (and {} more)", n - 5),
+            _ => String::new(),
+        };
+        Self::InvalidArgument {
+            message: format!("invalid request: {}{more}", shown.join("; ")),
+            violations,
+            reason: None,
+        }
+    }
+
     /// Bytes that do not parse as the method's request message `message_name`.
     pub fn malformed(message_name: &str) -> Self {
         Self::InvalidArgument {

@@ -1,11 +1,10 @@
-//! Orders as the service receives them: a `xiaodian.v1.Order` read straight from its protobuf
-//! encoding, checked against the rules of SPEC §5, and turned into the split's [`OrderInput`].
-//!
-//! This is the recording path's fast lane. The rules and their messages are defined by
-//! `xiaodian.settlement.orders.validate_order` (Python); [`WireOrder::is_valid`] only answers
-//! whether an order breaks none of them, and a test holds the two to the same answer. The
-//! service falls back to the Python path for the messages, and for any encoding this reader
-//! does not take (it reads what `SerializeToString` writes: each singular field at most once).
+//! Orders as the service receives them: the requests that carry orders read straight from their
+//! protobuf encoding ([`read_orders`]), each `xiaodian.v1.Order` checked against the rules of
+//! SPEC §5 ([`WireOrder::violations`], the one place of these rules and their messages) and
+//! turned into the split's [`OrderInput`]; the rows recording writes and the responses it
+//! answers, encoded here too. There is no Python path: `xiaodian.reference.orders` is the
+//! plain-Python definition the tests hold this module to. An encoding this reader does not
+//! take (a singular field given twice, which no protobuf library writes) is MALFORMED_REQUEST.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -168,21 +167,143 @@ fn fields<'a>(
     Ok(())
 }
 
-/// The contents of every occurrence of the length-delimited field `number` of an encoded
-/// message, in order: the encodings of a repeated message field's messages. None on a
-/// malformed encoding or when the field is not length-delimited.
-pub fn repeated_field(bytes: &[u8], number: u64) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::new();
-    fields(bytes, |n, value| match value {
-        Value::Bytes(b) if n == number => {
-            out.push(b);
+/// A request that carries orders, by its shape in `settlement_service.proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrdersRequest {
+    /// `RecordOrdersRequest` and `StreamRecordOrdersRequest`: request_id = 1, orders = 2
+    /// (1 to `max_orders` of them), named `orders[i]`.
+    Batch { max_orders: usize },
+    /// `RecordOrderRequest`: request_id = 1, order = 2, named `order`.
+    Single,
+    /// `PreviewSplitRequest`: order = 1, named `order`; no request_id.
+    Preview,
+}
+
+impl OrdersRequest {
+    fn message_name(self) -> &'static str {
+        match self {
+            Self::Batch { .. } => "xiaodian.v1.RecordOrdersRequest",
+            Self::Single => "xiaodian.v1.RecordOrderRequest",
+            Self::Preview => "xiaodian.v1.PreviewSplitRequest",
+        }
+    }
+
+    /// The field numbers of request_id (None: no such field) and of the order(s).
+    fn numbers(self) -> (Option<u64>, u64) {
+        match self {
+            Self::Batch { .. } | Self::Single => (Some(1), 2),
+            Self::Preview => (None, 1),
+        }
+    }
+}
+
+/// The rule of a `google.protobuf.Timestamp`, as `xiaodian.platform.validation.TIMESTAMP_RULE`.
+pub const TIMESTAMP_RULE: &str =
+    "must be a timestamp from 0001-01-01 to 9999-12-31 (nanos 0-999,999,999)";
+
+/// The orders of a request, checked against every rule of [`WireOrder::violations`]: their
+/// encodings (borrowed from the request), ids, shops and payment times, in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOrders<'a> {
+    /// Empty for a request without one (`PreviewSplitRequest`).
+    pub request_id: String,
+    pub orders: Vec<&'a [u8]>,
+    pub order_ids: Vec<String>,
+    pub shop_ids: Vec<String>,
+    pub paid_at_us: Vec<i64>,
+}
+
+/// Reads and checks a request carrying orders, all in one pass over its bytes: bytes that are
+/// not the message (or an order this reader cannot take) are MALFORMED_REQUEST; every broken
+/// rule of every order, a batch size out of range and an order_id repeated within the batch
+/// are INVALID_ARGUMENT, each violation named by its path in the request.
+pub fn read_orders(
+    request: &[u8],
+    shape: OrdersRequest,
+    bounds: MoneyBounds,
+) -> Result<ReadOrders<'_>, crate::api_error::ApiError> {
+    use crate::api_error::ApiError;
+    let malformed = || ApiError::malformed(shape.message_name());
+    let (id_number, orders_number) = shape.numbers();
+    let mut request_id: &[u8] = b"";
+    let mut orders = Vec::new();
+    fields(request, |number, value| match value {
+        Value::Bytes(b) if Some(number) == id_number => {
+            request_id = b;
             Ok(())
         }
-        _ if n == number => Err(()),
+        Value::Bytes(b) if number == orders_number => {
+            orders.push(b);
+            Ok(())
+        }
+        _ if Some(number) == id_number || number == orders_number => Err(()),
         _ => Ok(()),
     })
-    .ok()?;
-    Some(out)
+    .map_err(|_| malformed())?;
+    let request_id = std::str::from_utf8(request_id)
+        .map_err(|_| malformed())?
+        .to_owned();
+    let mut v = Violations::default();
+    let field = match shape {
+        OrdersRequest::Batch { max_orders } => {
+            if !(1..=max_orders).contains(&orders.len()) {
+                v.add(
+                    "orders".into(),
+                    format!("must hold 1-{} items", thousands(max_orders as i128)),
+                );
+            }
+            "orders"
+        }
+        OrdersRequest::Single | OrdersRequest::Preview => {
+            match orders.len() {
+                0 => v.add("order".into(), "is required".into()),
+                1 => {}
+                _ => return Err(malformed()), // a singular field given twice
+            }
+            "order"
+        }
+    };
+    let mut read = ReadOrders {
+        request_id,
+        orders: Vec::with_capacity(orders.len()),
+        order_ids: Vec::with_capacity(orders.len()),
+        shop_ids: Vec::with_capacity(orders.len()),
+        paid_at_us: Vec::with_capacity(orders.len()),
+    };
+    let mut seen: HashMap<&[u8], ()> = HashMap::with_capacity(orders.len());
+    for (i, bytes) in orders.into_iter().enumerate() {
+        let order = WireOrder::decode(bytes).ok_or_else(malformed)?;
+        let at = if field == "orders" {
+            format!("orders[{i}]")
+        } else {
+            "order".to_owned()
+        };
+        v.0.extend(order.violations(&at, bounds));
+        let paid_at_us = order.paid_at.map(|_| order.paid_at_us());
+        if paid_at_us == Some(None) {
+            v.add(format!("{at}.paid_at"), TIMESTAMP_RULE.into());
+        }
+        if seen.insert(order.order_id, ()).is_some() {
+            v.add(
+                format!("{at}.order_id"),
+                "must be unique within the batch".into(),
+            );
+        }
+        if v.0.is_empty() {
+            // Valid ids are ASCII, and a valid order has a valid paid_at.
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            read.orders.push(bytes);
+            read.order_ids.push(text(order.order_id));
+            read.shop_ids.push(text(order.shop_id));
+            read.paid_at_us
+                .push(paid_at_us.flatten().unwrap_or_default());
+        }
+    }
+    if v.0.is_empty() {
+        Ok(read)
+    } else {
+        Err(ApiError::invalid_request(v.0))
+    }
 }
 
 /// Sets a singular submessage once: a second occurrence (merged by protobuf, never written by
@@ -639,7 +760,7 @@ pub const ORDER_STATE_PAID: i64 = 1;
 impl WireOrder<'_> {
     /// The encoded `RecordOrderResponse` of this order recorded with the packed split `words`
     /// (`PackedSplits::split`): its id, its `OrderSplit`, state PAID — what
-    /// `xiaodian.settlement.store.record_response` builds in Python. None when the split is
+    /// `xiaodian.reference.orders.record_response` builds in Python. None when the split is
     /// not this order's (other line, discount or chain counts) or a total leaves int64.
     pub fn record_response(&self, words: &[i64]) -> Option<Vec<u8>> {
         let (n, d) = (self.lines.len(), self.discounts.len());
@@ -750,7 +871,7 @@ pub struct RecordedTransfer {
 }
 
 /// What recording one order writes in its `settlement_orders` row besides its encoding,
-/// digest and split (`xiaodian.settlement.store.recording_rows`).
+/// digest and split (`xiaodian.reference.orders.recording_rows`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedOrder<'a> {
     pub order_id: &'a str,
@@ -833,7 +954,7 @@ impl<'a> WireOrder<'a> {
     }
 
     /// What recording this order with the packed split `words` writes, as
-    /// `xiaodian.settlement.store.recording_rows` builds it: the order row's facts (with its
+    /// `xiaodian.reference.orders.recording_rows` builds it: the order row's facts (with its
     /// payouts: merchant, platform fee, creator if attributed, each chain party; one entry per
     /// account), and its payment and subsidy transfers into escrow.
     /// None when a string is not UTF-8 or an account name not plain ASCII, `paid_at` is not

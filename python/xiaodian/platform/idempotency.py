@@ -68,9 +68,7 @@ def check_same_content(stored_digest: bytes, digest: bytes, kind: str, field: st
         )
 
 
-def _digest(method: str, request: Message, encoded: bytes | None = None) -> bytes:
-    if encoded is None:
-        encoded = request.SerializeToString(deterministic=True)
+def _digest(method: str, encoded: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b"\0" + encoded).digest()
 
 
@@ -100,17 +98,35 @@ def run_once(
 ) -> R:
     """`write(conn)` inside one transaction, at most once per `request.request_id`. `encoded`
     is the request's deterministic encoding when the caller has it (else it is made here)."""
-    request_id: str = request.request_id  # type: ignore[attr-defined]
+    if encoded is None:
+        encoded = request.SerializeToString(deterministic=True)
+    made: list[R] = []
+
+    def write_encoded(conn: sqlite3.Connection) -> bytes:
+        made.append(write(conn))
+        return made[0].SerializeToString(deterministic=True)
+
+    response = run_once_encoded(db, method, request.request_id, encoded, write_encoded)  # type: ignore[attr-defined]
+    return made[0] if made else response_type.FromString(response)
+
+
+def run_once_encoded(
+    db: Database, method: str, request_id: str, request: bytes, write: Callable[[sqlite3.Connection], bytes]
+) -> bytes:
+    """`write(conn)`, which answers the encoded response, inside one transaction, at most once
+    per `request_id`; `request` is the request's encoding (for a method whose bytes Rust reads:
+    as received, so a retry must send the same bytes, as every protobuf library does for the same
+    message). Answers the encoded response, stored or new."""
     check_request_id(request_id)
-    digest = _digest(method, request, encoded)
+    digest = _digest(method, request)
     with db.transaction() as conn:
         stored = _replay(conn, request_id, method, digest)
         if stored is not None:
-            return response_type.FromString(stored)
+            return stored
         response = write(conn)
         conn.execute(
             "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us)"
             " VALUES (?, ?, ?, ?, ?)",
-            (request_id, method, digest, response.SerializeToString(deterministic=True), time.time_ns() // 1000),
+            (request_id, method, digest, response, time.time_ns() // 1000),
         )
         return response

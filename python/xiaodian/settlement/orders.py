@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xiaodian.platform.config import SettlementConfig
-from xiaodian.platform.validation import ID_PATTERN, Violations
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 #: A line split as the kernel returns it (see the module docstring).
@@ -81,115 +80,6 @@ def party_account(party: pb.ChainParty) -> str:
     return f"party:{PARTY_KIND_NAMES[party.kind]}:{party.party_id}"
 
 
-def validate_order(v: Violations, at: str, order: pb.Order, bounds: MoneyBounds) -> None:
-    """Every rule of SPEC §5 that can be checked without the split (the split itself refuses
-    a discount larger than its lines' payable total and a line whose fee and commissions
-    exceed its gmv), with the money bounds: a line whose gross is above
-    `bounds.max_line_fen` is named `{at}.lines[i]`, an order whose gross is above
-    `bounds.max_order_fen` `{at}.lines`. Field paths are only formatted for a broken rule.
-
-    Recording asks Rust first (`_core.valid_order_keys`, `crates/xiaodian-py/src/wire.rs`): it
-    reads the encoded orders and answers whether any rule is broken; this function runs only
-    for a batch it does not pass, to name the violations. A rule changed here must change there
-    too: `tests/settlement/test_order_rules.py` and `test_money_bounds.py` hold the two to the
-    same answer."""
-    ok_id = ID_PATTERN.fullmatch
-    if not ok_id(order.order_id):
-        v.check_id(f"{at}.order_id", order.order_id)
-    if not ok_id(order.shop_id):
-        v.check_id(f"{at}.shop_id", order.shop_id)
-    if not order.HasField("paid_at"):
-        v.add(f"{at}.paid_at", "is required")
-    if not 1 <= len(order.lines) <= MAX_LINES:
-        v.add(f"{at}.lines", f"must hold 1-{MAX_LINES} lines")
-    line_ids: set[str] = set()
-    order_gross = 0
-    for i, line in enumerate(order.lines):
-        if not ok_id(line.line_id):
-            v.check_id(f"{at}.lines[{i}].line_id", line.line_id)
-        elif line.line_id in line_ids:
-            v.add(f"{at}.lines[{i}].line_id", "must be unique within the order")
-        line_ids.add(line.line_id)
-        if not ok_id(line.product_id):
-            v.check_id(f"{at}.lines[{i}].product_id", line.product_id)
-        if not ok_id(line.category_id):
-            v.check_id(f"{at}.lines[{i}].category_id", line.category_id)
-        price_ok = 0 <= line.unit_price_fen <= MAX_UNIT_PRICE_FEN
-        if not price_ok:
-            v.add(f"{at}.lines[{i}].unit_price_fen", f"must be 0-{MAX_UNIT_PRICE_FEN:,} fen")
-        quantity_ok = 1 <= line.quantity <= MAX_QUANTITY
-        if not quantity_ok:
-            v.add(f"{at}.lines[{i}].quantity", f"must be 1-{MAX_QUANTITY:,}")
-        if price_ok and quantity_ok:
-            gross = line.unit_price_fen * line.quantity
-            if gross > bounds.max_line_fen:
-                v.add(
-                    f"{at}.lines[{i}]",
-                    f"unit_price_fen x quantity is {gross:,} fen; a line's gross must be at most"
-                    f" {bounds.max_line_fen:,} fen (max_line_fen)",
-                )
-            order_gross += gross
-    if order_gross > bounds.max_order_fen:
-        v.add(
-            f"{at}.lines",
-            f"the lines' gross adds up to {order_gross:,} fen; an order's must be at most"
-            f" {bounds.max_order_fen:,} fen (max_order_fen)",
-        )
-    if len(order.discounts) > MAX_DISCOUNTS:
-        v.add(f"{at}.discounts", f"must hold at most {MAX_DISCOUNTS} discounts")
-    discount_ids: set[str] = set()
-    has_attribution = order.HasField("attribution")
-    attribution = order.attribution
-    has_creator = has_attribution and attribution.HasField("creator")
-    for d, discount in enumerate(order.discounts):
-        if not ok_id(discount.discount_id):
-            v.check_id(f"{at}.discounts[{d}].discount_id", discount.discount_id)
-        elif discount.discount_id in discount_ids:
-            v.add(f"{at}.discounts[{d}].discount_id", "must be unique within the order")
-        discount_ids.add(discount.discount_id)
-        if discount.funder not in FUNDER_NAMES:
-            v.add(f"{at}.discounts[{d}].funder", "must be MERCHANT, CREATOR, PLATFORM or GOVERNMENT")
-        elif discount.funder == pb.DISCOUNT_FUNDER_CREATOR and not has_creator:
-            v.add(f"{at}.discounts[{d}].funder", "a CREATOR-funded discount needs attribution.creator (its funder)")
-        if discount.amount_fen <= 0:
-            v.add(f"{at}.discounts[{d}].amount_fen", "must be > 0")
-        if len(set(discount.line_ids)) != len(discount.line_ids):
-            v.add(f"{at}.discounts[{d}].line_ids", "must not repeat a line")
-        for line_id in discount.line_ids:
-            if line_id not in line_ids:
-                v.add(f"{at}.discounts[{d}].line_ids", f"names no line of the order: {line_id!r}")
-    if has_creator:
-        if not ok_id(attribution.creator.creator_id):
-            v.check_id(f"{at}.attribution.creator.creator_id", attribution.creator.creator_id)
-        if attribution.creator.ratio_ppm > MAX_RATIO_PPM:
-            v.add(f"{at}.attribution.creator.ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}")
-    if has_attribution and attribution.HasField("agency_chain"):
-        chain = attribution.agency_chain
-        where = f"{at}.attribution.agency_chain"
-        if chain.service_ratio_ppm > MAX_RATIO_PPM:
-            v.add(f"{where}.service_ratio_ppm", f"must be at most {MAX_RATIO_PPM:,}")
-        if not 1 <= len(chain.parties) <= MAX_CHAIN:
-            v.add(f"{where}.parties", f"must hold 1-{MAX_CHAIN} parties")
-        for p, party in enumerate(chain.parties):
-            if party.kind not in PARTY_KIND_NAMES:
-                v.add(f"{where}.parties[{p}].kind", "is required")
-            if not ok_id(party.party_id):
-                v.check_id(f"{where}.parties[{p}].party_id", party.party_id)
-            if party.pass_down_ppm > MAX_RATIO_PPM:
-                v.add(f"{where}.parties[{p}].pass_down_ppm", f"must be at most {MAX_RATIO_PPM:,}")
-        if chain.parties and chain.parties[-1].pass_down_ppm != 0:
-            v.add(
-                f"{where}.parties[{len(chain.parties) - 1}].pass_down_ppm",
-                "must be 0 for the last party (it keeps all it receives)",
-            )
-    if order.guide_id:
-        v.check_id(f"{at}.guide_id", order.guide_id)
-    if order.is_gift:
-        v.check_id(f"{at}.giver_id", order.giver_id)
-    elif order.giver_id:
-        v.add(f"{at}.giver_id", "must be empty unless is_gift")
-
-
 def chain_parties(order: pb.Order) -> Sequence[pb.ChainParty]:
     attribution = order.attribution
     return attribution.agency_chain.parties if attribution.HasField("agency_chain") else ()
@@ -230,20 +120,6 @@ class Policy:
     settle_after_days: int = 7
     new_merchant_window_days: int = 0
     bounds: MoneyBounds = MoneyBounds()
-
-
-def kernel_order(order: pb.Order, shop_position: int, fees: FeePolicy) -> OrderTuple:
-    """The order as `_core.split_orders` takes it."""
-    positions = {line.line_id: i for i, line in enumerate(order.lines)}
-    rates = dict(fees.rate_ppm_by_category)
-    lines = [
-        (line.unit_price_fen, line.quantity, rates.get(line.category_id, fees.default_rate_ppm)) for line in order.lines
-    ]
-    discounts = [(int(d.funder), d.amount_fen, [positions[i] for i in d.line_ids]) for d in order.discounts]
-    attribution = order.attribution
-    creator_ppm = attribution.creator.ratio_ppm if attribution.HasField("creator") else 0
-    service_ppm = attribution.agency_chain.service_ratio_ppm if attribution.HasField("agency_chain") else 0
-    return (shop_position, lines, discounts, (creator_ppm, service_ppm, pass_downs(order)))
 
 
 def split_message(order: pb.Order, lines: Sequence[LineTuple]) -> pb.OrderSplit:

@@ -1,52 +1,40 @@
 """The gRPC SettlementService: orders, their lifecycle, settlement runs and the ledger.
 
 The servicer calls the domain modules (`recording`, `lifecycle`, `reads`, `ledger`), which
-check the requests and answer plain values, and builds the responses from them;
-RecordOrders' responses are encoded in Rust (`record_responses`).
+check the requests and answer plain values, and builds the responses from them. The four
+recording methods (PreviewSplit, RecordOrder, RecordOrders, StreamRecordOrders) take the
+request's bytes and answer the response's bytes: Rust reads and checks the orders
+(`recording.read_orders`, within the money bounds `[settlement] max_line_fen` and
+`max_order_fen`), splits them, builds the rows and encodes the response, the GIL released;
+Python keeps the storage, the idempotency and the allowances.
 
 Every write runs in one SQLite transaction (WAL, synchronous=FULL: durable when answered),
-at most once per request_id (`run_once`); the natural keys (order_id, refund_id,
-after_sale_id) replay too. Recorded orders are checked and split in Rust, read from their
-encodings (`_core.valid_order_keys`, `_core.split_encoded_blobs`, GIL released), within the
-configured money bounds (`[settlement] max_line_fen`, `max_order_fen`); no amount or sum of
-money leaves int64 (`ledger.add_sums`).
+at most once per request_id (`run_once`, `run_once_encoded`); the natural keys (order_id,
+refund_id, after_sale_id) replay too. No amount or sum of money leaves int64
+(`ledger.add_sums`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import grpc
 
 from xiaodian import _core
-from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SettlementConfig
 from xiaodian.platform.db import Database
-from xiaodian.platform.idempotency import run_once
+from xiaodian.platform.handlers import wire_bytes
+from xiaodian.platform.idempotency import run_once, run_once_encoded
 from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.platform.validation import Violations
 from xiaodian.settlement import ledger, lifecycle, reads, recording
-from xiaodian.settlement.orders import FeePolicy, MoneyBounds, Policy, split_message, unpack_split
+from xiaodian.settlement.orders import FeePolicy, MoneyBounds, Policy, split_message
 from xiaodian.v1 import settlement_service_pb2 as pb
 from xiaodian.v1 import settlement_service_pb2_grpc as pb_grpc
 
-MAX_BATCH = 10_000
 MAX_PAGE_SIZE = 1_000
 DEFAULT_PAGE_SIZE = 100
-
-
-def _check_batch(request: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest) -> None:
-    v = Violations()
-    v.check_batch("orders", len(request.orders), MAX_BATCH)
-    v.raise_if_any()
-
-
-def _encodings(request: pb.RecordOrdersRequest | pb.StreamRecordOrdersRequest) -> tuple[bytes, list[bytes] | None]:
-    """The request's deterministic encoding (its idempotency digest is taken of it) and, read
-    from it in Rust rather than serialized again, each order's (orders are field 2)."""
-    encoded = request.SerializeToString(deterministic=True)
-    return encoded, _core.repeated_field(encoded, 2)
 
 
 def policy_of(config: SettlementConfig) -> Policy:
@@ -63,28 +51,6 @@ def policy_of(config: SettlementConfig) -> Policy:
     )
 
 
-def record_response(order: pb.Order, split_blob: bytes) -> pb.RecordOrderResponse:
-    return pb.RecordOrderResponse(
-        order_id=order.order_id, split=split_message(order, unpack_split(split_blob)), state=pb.ORDER_STATE_PAID
-    )
-
-
-def record_responses(
-    orders: Sequence[pb.Order], splits: Sequence[bytes], encoded_orders: Sequence[bytes] | None = None
-) -> pb.RecordOrdersResponse:
-    """`record_response` of every recorded order with its packed split, built in Rust from the
-    encoded orders (`_core.record_responses`; `encoded_orders` when the caller has them); in
-    Python if Rust cannot read one of them."""
-    if encoded_orders is None or len(encoded_orders) != len(orders):
-        encoded_orders = [o.SerializeToString(deterministic=True) for o in orders]
-    encoded = _core.record_responses(list(encoded_orders), list(splits))
-    if encoded is None:
-        return pb.RecordOrdersResponse(
-            orders=[record_response(o, blob) for o, blob in zip(orders, splits, strict=True)]
-        )
-    return pb.RecordOrdersResponse.FromString(encoded)
-
-
 def _time_range(request: pb.GetStatementRequest | pb.GetGuidePerformanceRequest) -> tuple[int | None, int | None]:
     start = request.start_time.ToMicroseconds() if request.HasField("start_time") else None
     end = request.end_time.ToMicroseconds() if request.HasField("end_time") else None
@@ -97,47 +63,47 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         self.policy = policy or Policy()
         self.tokens = tokens or PageTokens.random()
 
-    def PreviewSplit(self, request: pb.PreviewSplitRequest, context: grpc.ServicerContext) -> pb.PreviewSplitResponse:
-        if not request.HasField("order"):
-            raise InvalidArgument.of("order", "is required")
-        conn = self.db.connection()
-        recorded = recording.record_orders(conn, [request.order], self.policy, field="order", preview=True)
-        return pb.PreviewSplitResponse(split=record_response(request.order, recorded.splits[0]).split)
+    @wire_bytes
+    def PreviewSplit(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        batch = recording.read_orders(request, "preview", self.policy)
+        recorded = recording.record_orders(self.db.connection(), batch, self.policy, preview=True)
+        return _core.preview_split_response(batch.orders[0], recorded.splits[0])
 
-    def record_batch(self, batch: pb.StreamRecordOrdersRequest) -> pb.StreamRecordOrdersResponse:
-        """Records one batch of a stream durably, answering with its order ids only (a loader
-        does not need the splits, and building them costs more than recording); also the
-        in-process entry point."""
-        _check_batch(batch)
-        encoded, orders = _encodings(batch)
+    def record_batch(self, request: bytes) -> bytes:
+        """Records one batch of a stream durably (an encoded `StreamRecordOrdersRequest`),
+        answering with its order ids only (a loader does not need the splits, and building them
+        costs more than recording); also the in-process entry point."""
+        batch = recording.read_orders(request, "orders", self.policy)
 
-        def write(conn: sqlite3.Connection) -> pb.StreamRecordOrdersResponse:
-            recorded = recording.record_orders(conn, batch.orders, self.policy, encoded=orders)
-            return pb.StreamRecordOrdersResponse(request_id=batch.request_id, order_ids=recorded.order_ids)
+        def write(conn: sqlite3.Connection) -> bytes:
+            recorded = recording.record_orders(conn, batch, self.policy)
+            return _core.stream_record_orders_response(batch.request_id, recorded.order_ids)
 
-        return run_once(self.db, "StreamRecordOrders", batch, pb.StreamRecordOrdersResponse, write, encoded)
+        return run_once_encoded(self.db, "StreamRecordOrders", batch.request_id, request, write)
 
-    def RecordOrder(self, request: pb.RecordOrderRequest, context: grpc.ServicerContext) -> pb.RecordOrderResponse:
-        def write(conn: sqlite3.Connection) -> pb.RecordOrderResponse:
-            recorded = recording.record_orders(conn, [request.order], self.policy, field="order")
-            return record_response(request.order, recorded.splits[0])
+    @wire_bytes
+    def RecordOrder(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        batch = recording.read_orders(request, "order", self.policy)
 
-        return run_once(self.db, "RecordOrder", request, pb.RecordOrderResponse, write)
+        def write(conn: sqlite3.Connection) -> bytes:
+            recorded = recording.record_orders(conn, batch, self.policy)
+            return _core.record_order_response(batch.orders[0], recorded.splits[0])
 
-    def RecordOrders(self, request: pb.RecordOrdersRequest, context: grpc.ServicerContext) -> pb.RecordOrdersResponse:
+        return run_once_encoded(self.db, "RecordOrder", batch.request_id, request, write)
+
+    @wire_bytes
+    def RecordOrders(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         """One durable batch, answered with every order's split."""
-        _check_batch(request)
-        encoded, orders = _encodings(request)
+        batch = recording.read_orders(request, "orders", self.policy)
 
-        def write(conn: sqlite3.Connection) -> pb.RecordOrdersResponse:
-            recorded = recording.record_orders(conn, request.orders, self.policy, encoded=orders)
-            return record_responses(request.orders, recorded.splits, orders)
+        def write(conn: sqlite3.Connection) -> bytes:
+            recorded = recording.record_orders(conn, batch, self.policy)
+            return _core.record_responses(batch.orders, recorded.splits)
 
-        return run_once(self.db, "RecordOrders", request, pb.RecordOrdersResponse, write, encoded)
+        return run_once_encoded(self.db, "RecordOrders", batch.request_id, request, write)
 
-    def StreamRecordOrders(
-        self, request_iterator: Iterator[pb.StreamRecordOrdersRequest], context: grpc.ServicerContext
-    ) -> Iterator[pb.StreamRecordOrdersResponse]:
+    @wire_bytes
+    def StreamRecordOrders(self, request_iterator: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
         for batch in request_iterator:
             yield self.record_batch(batch)
 

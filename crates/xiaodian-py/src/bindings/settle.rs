@@ -6,7 +6,10 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use crate::wire::{no_refunds_json, MoneyBounds, WireOrder, ORDER_STATE_PAID};
+use prost::Message;
+
+use crate::proto;
+use crate::wire::{no_refunds_json, MoneyBounds, OrdersRequest, WireOrder, ORDER_STATE_PAID};
 use xiaodian_core::error::{CoreError, FieldViolation};
 use xiaodian_core::rank::index::HashMap as FastMap;
 use xiaodian_core::settle::{
@@ -14,7 +17,7 @@ use xiaodian_core::settle::{
     Reversal, TOTALS_WORDS,
 };
 
-use super::to_py_err;
+use super::{api_err, to_py_err};
 
 /// One order of `split_orders`: (shop position in `allowances`, lines as (unit_price_fen,
 /// quantity, category_fee_ppm), discounts as (funder 1-4 as in `DiscountFunder`, amount_fen,
@@ -186,83 +189,7 @@ fn split_orders_packed(
     Ok((out, allowances))
 }
 
-/// Whether every encoded `xiaodian.v1.Order` breaks none of the rules of
-/// `xiaodian.settlement.orders.validate_order` (`settle::wire`), its lines' and its own gross
-/// within `max_line_fen` and `max_order_fen`. False also for an encoding the reader does not
-/// take: the caller then validates in Python, which names what is wrong.
-#[pyfunction]
-fn orders_valid(
-    py: Python<'_>,
-    encoded: Vec<PyBackedBytes>,
-    max_line_fen: i64,
-    max_order_fen: i64,
-) -> bool {
-    let bounds = MoneyBounds {
-        max_line_fen,
-        max_order_fen,
-    };
-    py.detach(|| {
-        encoded
-            .iter()
-            .all(|bytes| WireOrder::decode(bytes).is_some_and(|o| o.is_valid(bounds)))
-    })
-}
-
-/// The encodings of the messages of the repeated message field `number` of an encoded message
-/// (`crate::wire::repeated_field`): of a request serialized deterministically, each is what
-/// `SerializeToString(deterministic=True)` of that message writes, read without serializing
-/// it again. None when the encoding cannot be read.
-#[pyfunction]
-fn repeated_field(py: Python<'_>, encoded: &[u8], number: u64) -> Option<Vec<Py<PyBytes>>> {
-    let fields = crate::wire::repeated_field(encoded, number)?;
-    Some(
-        fields
-            .into_iter()
-            .map(|b| PyBytes::new(py, b).unbind())
-            .collect(),
-    )
-}
-
-/// `orders_valid` that also reads each order's `order_id` and `shop_id`: both lists when every
-/// encoded order breaks none of the rules, None otherwise (the caller validates in Python).
-/// Recording takes the ids from here rather than from the orders' Python messages, each read
-/// of which builds new objects.
-#[pyfunction]
-fn valid_order_keys<'py>(
-    py: Python<'py>,
-    encoded: Vec<PyBackedBytes>,
-    max_line_fen: i64,
-    max_order_fen: i64,
-) -> Option<OrderKeys<'py>> {
-    let bounds = MoneyBounds {
-        max_line_fen,
-        max_order_fen,
-    };
-    let keys = py.detach(|| {
-        encoded
-            .iter()
-            .map(|bytes| {
-                let order = WireOrder::decode(bytes).filter(|o| o.is_valid(bounds))?;
-                Some((order.order_id, order.shop_id))
-            })
-            .collect::<Option<Vec<_>>>()
-    })?;
-    let text = |id: &[u8]| std::str::from_utf8(id).ok().map(|id| PyString::new(py, id));
-    let mut ids = (
-        Vec::with_capacity(keys.len()),
-        Vec::with_capacity(keys.len()),
-    );
-    for (order_id, shop_id) in keys {
-        ids.0.push(text(order_id)?);
-        ids.1.push(text(shop_id)?);
-    }
-    Some(ids)
-}
-
-/// The order ids and shop ids of `valid_order_keys`.
-type OrderKeys<'py> = (Vec<Bound<'py, PyString>>, Vec<Bound<'py, PyString>>);
-
-/// `split_orders_packed` of encoded orders that `orders_valid` passed: each read and turned
+/// `split_orders_packed` of encoded orders that `read_orders` passed: each read and turned
 /// into the split's input in Rust (`settle::wire`), order i of shop position `shops[i]`, each
 /// line's fee rate from `rate_ppm_by_category` else `default_rate_ppm`.
 #[pyfunction]
@@ -340,13 +267,13 @@ fn split_encoded(
             .collect();
         let mut inputs = Vec::with_capacity(encoded.len());
         for (i, (bytes, &shop)) in encoded.iter().zip(shops).enumerate() {
-            // The money bounds were checked by `valid_order_keys`; the split's arithmetic
+            // The money bounds were checked by `read_orders`; the split's arithmetic
             // is checked whatever they are.
             let Some(order) =
                 WireOrder::decode(bytes).filter(|o| o.is_valid(MoneyBounds::FIELDS_ONLY))
             else {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "order {i} is not one that orders_valid passes"
+                    "order {i} is not one that read_orders passes"
                 )));
             };
             inputs.push(order.order_input(shop, &rates, default_rate_ppm));
@@ -356,15 +283,69 @@ fn split_encoded(
     Ok((packed, allowances))
 }
 
-/// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
-/// (`split_orders_packed`'s bytes), built in Rust (`settle::wire`); None when an order cannot
-/// be read there (the caller builds the response in Python then).
+/// A recorded order or split the wire cannot read: impossible after `read_orders` (a bug).
+fn unreadable() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("a recorded order or its split cannot be read")
+}
+
+/// Reads and checks a request carrying orders (`crate::wire::read_orders`), without the GIL:
+/// `shape` is "orders" (`RecordOrdersRequest`, `StreamRecordOrdersRequest`), "order"
+/// (`RecordOrderRequest`) or "preview" (`PreviewSplitRequest`). Returns (request_id, the orders'
+/// encodings, order_ids, shop_ids, paid_at_us); raises `InvalidArgument` naming every broken
+/// rule, MALFORMED_REQUEST for bytes that are not the message.
 #[pyfunction]
-fn record_responses(
-    py: Python<'_>,
+fn read_orders<'py>(
+    py: Python<'py>,
+    request: &[u8],
+    shape: &str,
+    max_orders: usize,
+    max_line_fen: i64,
+    max_order_fen: i64,
+) -> PyResult<ReadOrdersTuple<'py>> {
+    let shape = match shape {
+        "orders" => OrdersRequest::Batch { max_orders },
+        "order" => OrdersRequest::Single,
+        "preview" => OrdersRequest::Preview,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown shape {other:?}"
+            )))
+        }
+    };
+    let bounds = MoneyBounds {
+        max_line_fen,
+        max_order_fen,
+    };
+    let read = py
+        .detach(|| crate::wire::read_orders(request, shape, bounds))
+        .map_err(api_err)?;
+    let orders = read.orders.iter().map(|b| PyBytes::new(py, b)).collect();
+    Ok((
+        read.request_id,
+        orders,
+        read.order_ids,
+        read.shop_ids,
+        read.paid_at_us,
+    ))
+}
+
+/// (request_id, order encodings, order_ids, shop_ids, paid_at_us).
+type ReadOrdersTuple<'py> = (
+    String,
+    Vec<Bound<'py, PyBytes>>,
+    Vec<String>,
+    Vec<String>,
+    Vec<i64>,
+);
+
+/// The encoded `RecordOrdersResponse` of recorded orders (encoded) and their packed splits
+/// (`split_orders_packed`'s bytes), built in Rust (`crate::wire`).
+#[pyfunction]
+fn record_responses<'py>(
+    py: Python<'py>,
     encoded: Vec<PyBackedBytes>,
     splits: Vec<PyBackedBytes>,
-) -> PyResult<Option<Py<pyo3::types::PyBytes>>> {
+) -> PyResult<Bound<'py, PyBytes>> {
     if splits.len() != encoded.len() {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "one split per order",
@@ -379,19 +360,64 @@ fn record_responses(
                 .zip(words.iter().map(|w| &w[..])),
         )
     });
-    Ok(bytes.map(|b| pyo3::types::PyBytes::new(py, &b).unbind()))
+    bytes.map(|b| PyBytes::new(py, &b)).ok_or_else(unreadable)
+}
+
+/// The encoded `RecordOrderResponse` of one recorded order (encoded) and its packed split.
+#[pyfunction]
+fn record_order_response<'py>(
+    py: Python<'py>,
+    encoded: &[u8],
+    split: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let words = words_of(split);
+    let response = WireOrder::decode(encoded)
+        .and_then(|order| order.record_response(&words))
+        .ok_or_else(unreadable)?;
+    Ok(PyBytes::new(py, &response))
+}
+
+/// The encoded `PreviewSplitResponse` of an order (encoded) and its packed split.
+#[pyfunction]
+fn preview_split_response<'py>(
+    py: Python<'py>,
+    encoded: &[u8],
+    split: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let words = words_of(split);
+    let response = WireOrder::decode(encoded)
+        .and_then(|order| order.record_response(&words))
+        .and_then(|bytes| proto::RecordOrderResponse::decode(&bytes[..]).ok())
+        .ok_or_else(unreadable)?;
+    let preview = proto::PreviewSplitResponse {
+        split: response.split,
+    };
+    Ok(PyBytes::new(py, &preview.encode_to_vec()))
+}
+
+/// The encoded `StreamRecordOrdersResponse` of a recorded batch.
+#[pyfunction]
+fn stream_record_orders_response<'py>(
+    py: Python<'py>,
+    request_id: String,
+    order_ids: Vec<String>,
+) -> Bound<'py, PyBytes> {
+    let response = proto::StreamRecordOrdersResponse {
+        request_id,
+        order_ids,
+    };
+    PyBytes::new(py, &response.encode_to_vec())
+}
+
+fn words_of(blob: &[u8]) -> Vec<i64> {
+    blob.chunks_exact(8)
+        .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
+        .collect()
 }
 
 /// Packed splits (`split_orders_packed`'s bytes) as i64 words.
 fn split_words(splits: &[PyBackedBytes]) -> Vec<Vec<i64>> {
-    splits
-        .iter()
-        .map(|blob| {
-            blob.chunks_exact(8)
-                .map(|w| i64::from_le_bytes(w.try_into().expect("8 bytes")))
-                .collect()
-        })
-        .collect()
+    splits.iter().map(|blob| words_of(blob)).collect()
 }
 
 /// A `settlement_orders` row as recording writes it: (order_id, shop_id, content_sha256,
@@ -433,7 +459,7 @@ type RecordingRows = (Vec<OrderRow>, Vec<TransferRow>, Vec<(String, i64)>);
 /// (`crate::wire::WireOrder::recording_rows`): the `settlement_orders` rows, the payment and
 /// subsidy transfers, and what the orders add to each account's pending payouts (summed over
 /// the batch, by account, zeros left out). None when Rust cannot read an order or a sum leaves
-/// int64 (the caller builds them in Python then: `xiaodian.settlement.store.recording_rows`).
+/// int64 (impossible for orders `read_orders` passed; `xiaodian.reference.orders.recording_rows` is their definition).
 ///
 /// The rows share their Python strings where they are equal (an order's id in its row and its
 /// transfers; account names, "" and `line_refunds_json` across the batch): building Python
@@ -586,11 +612,12 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reverse_line, m)?)?;
     m.add_function(wrap_pyfunction!(split_orders_packed, m)?)?;
     m.add_function(wrap_pyfunction!(time_split_orders, m)?)?;
-    m.add_function(wrap_pyfunction!(orders_valid, m)?)?;
     m.add_function(wrap_pyfunction!(split_encoded_orders, m)?)?;
+    m.add_function(wrap_pyfunction!(read_orders, m)?)?;
     m.add_function(wrap_pyfunction!(record_responses, m)?)?;
+    m.add_function(wrap_pyfunction!(record_order_response, m)?)?;
+    m.add_function(wrap_pyfunction!(preview_split_response, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_record_orders_response, m)?)?;
     m.add_function(wrap_pyfunction!(recording_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(repeated_field, m)?)?;
-    m.add_function(wrap_pyfunction!(valid_order_keys, m)?)?;
     m.add_function(wrap_pyfunction!(split_encoded_blobs, m)?)
 }
