@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from google.protobuf.message import Message
+from grpc import StreamStreamMultiCallable as StreamStream
+from grpc import StreamUnaryMultiCallable as StreamUnary
+from grpc import UnaryUnaryMultiCallable as Unary
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from xiaodian.errors import from_rpc_error
@@ -38,12 +41,60 @@ from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 from xiaodian.v1 import settlement_service_pb2_grpc as settlement_grpc
 
 Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 #: Where a server keeps the admin token it creates at first start, in its data directory.
 ADMIN_TOKEN_FILE = "admin.token"
 DEFAULT_DATA_DIR = "./xiaodian-data"
+
+
+# grpc_tools generates the service stubs (xiaodian/v1/*_pb2_grpc.py) without annotations: every
+# RPC attribute is Any. These protocols give each attribute its request and response types, so the
+# methods below are checked against the messages; they are kept by hand in step with the .proto
+# services (a new RPC gets a line here).
+
+
+class _HealthStub(Protocol):
+    Check: Unary[health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]
+
+
+class _SearchStub(Protocol):
+    UpsertShops: Unary[search_pb.UpsertShopsRequest, search_pb.UpsertShopsResponse]
+    UpsertProducts: Unary[search_pb.UpsertProductsRequest, search_pb.UpsertProductsResponse]
+    StreamUpsertProducts: StreamUnary[search_pb.StreamUpsertProductsRequest, search_pb.StreamUpsertProductsResponse]
+    DeleteProducts: Unary[search_pb.DeleteProductsRequest, search_pb.DeleteProductsResponse]
+    Search: Unary[search_pb.SearchRequest, search_pb.SearchResponse]
+    AnalyzeHeroImage: Unary[search_pb.AnalyzeHeroImageRequest, search_pb.AnalyzeHeroImageResponse]
+    GetRankingProfile: Unary[search_pb.GetRankingProfileRequest, search_pb.GetRankingProfileResponse]
+    UpdateRankingProfile: Unary[search_pb.UpdateRankingProfileRequest, search_pb.UpdateRankingProfileResponse]
+
+
+class _CreatorStub(Protocol):
+    UpsertCreatorMetrics: Unary[creator_pb.UpsertCreatorMetricsRequest, creator_pb.UpsertCreatorMetricsResponse]
+    StreamUpsertCreatorMetrics: StreamUnary[
+        creator_pb.StreamUpsertCreatorMetricsRequest, creator_pb.StreamUpsertCreatorMetricsResponse
+    ]
+    ScoreCreators: Unary[creator_pb.ScoreCreatorsRequest, creator_pb.ScoreCreatorsResponse]
+    GetCreatorScore: Unary[creator_pb.GetCreatorScoreRequest, creator_pb.GetCreatorScoreResponse]
+    ListTopCreators: Unary[creator_pb.ListTopCreatorsRequest, creator_pb.ListTopCreatorsResponse]
+
+
+class _SettlementStub(Protocol):
+    PreviewSplit: Unary[settlement_pb.PreviewSplitRequest, settlement_pb.PreviewSplitResponse]
+    RecordOrder: Unary[settlement_pb.RecordOrderRequest, settlement_pb.RecordOrderResponse]
+    RecordOrders: Unary[settlement_pb.RecordOrdersRequest, settlement_pb.RecordOrdersResponse]
+    StreamRecordOrders: StreamStream[settlement_pb.StreamRecordOrdersRequest, settlement_pb.StreamRecordOrdersResponse]
+    ConfirmReceipt: Unary[settlement_pb.ConfirmReceiptRequest, settlement_pb.ConfirmReceiptResponse]
+    OpenAfterSale: Unary[settlement_pb.OpenAfterSaleRequest, settlement_pb.OpenAfterSaleResponse]
+    RecordRefund: Unary[settlement_pb.RecordRefundRequest, settlement_pb.RecordRefundResponse]
+    CloseAfterSale: Unary[settlement_pb.CloseAfterSaleRequest, settlement_pb.CloseAfterSaleResponse]
+    RunSettlement: Unary[settlement_pb.RunSettlementRequest, settlement_pb.RunSettlementResponse]
+    GetOrder: Unary[settlement_pb.GetOrderRequest, settlement_pb.GetOrderResponse]
+    GetStatement: Unary[settlement_pb.GetStatementRequest, settlement_pb.GetStatementResponse]
+    GetBalance: Unary[settlement_pb.GetBalanceRequest, settlement_pb.GetBalanceResponse]
+    GetGuidePerformance: Unary[settlement_pb.GetGuidePerformanceRequest, settlement_pb.GetGuidePerformanceResponse]
 
 
 def find_token(data_dir: str | os.PathLike[str] | None = None) -> str | None:
@@ -105,10 +156,10 @@ class Client:
             self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
-        self._search = search_grpc.SearchServiceStub(self._channel)
-        self._creators = creator_grpc.CreatorServiceStub(self._channel)
-        self._settlement = settlement_grpc.SettlementServiceStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._search: _SearchStub = search_grpc.SearchServiceStub(self._channel)
+        self._creators: _CreatorStub = creator_grpc.CreatorServiceStub(self._channel)
+        self._settlement: _SettlementStub = settlement_grpc.SettlementServiceStub(self._channel)
+        self._health: _HealthStub = health_pb2_grpc.HealthStub(self._channel)
 
     def __enter__(self) -> Client:
         return self
@@ -121,21 +172,21 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def _unary(self, rpc: Callable[..., Any], request: Message, timeout: float | None) -> Any:
+    def _unary(self, rpc: Unary[Req, Resp], request: Req, timeout: float | None) -> Resp:
         try:
             return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
-    def _stream_in(self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None) -> Any:
+    def _stream_in(self, rpc: StreamUnary[Req, Resp], requests: Iterable[Req], timeout: float | None) -> Resp:
         try:
             return rpc(iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
     def _stream_both(
-        self, rpc: Callable[..., Any], requests: Iterable[Message], timeout: float | None
-    ) -> Iterator[Any]:
+        self, rpc: StreamStream[Req, Resp], requests: Iterable[Req], timeout: float | None
+    ) -> Iterator[Resp]:
         try:
             yield from rpc(
                 iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata
@@ -148,7 +199,8 @@ class Client:
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """Health status name of `service` ("" for the whole server): SERVING, NOT_SERVING, …"""
         response = self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+        # grpc_health ships health_pb2 without stubs (Any to mypy); an enum's Name() is a str.
+        return cast(str, health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     # -- SearchService --------------------------------------------------------------------
 
