@@ -156,13 +156,16 @@ def test_the_rust_check_names_exactly_the_python_violations(order: pb.Order) -> 
     assert rust_violations([order]) == python_violations([order])
     batch = [order, valid_order(), order]  # and an order_id repeated within the batch
     assert rust_violations(batch) == python_violations(batch)
-    if python_valid(order):
+    other = valid_order()
+    other.order_id = order.order_id + "-other"
+    if python_valid(order) and python_valid(other):
         # What recording reads off the orders it passes.
-        request = pb.RecordOrdersRequest(request_id="r", orders=[order, valid_order()])
+        request = pb.RecordOrdersRequest(request_id="r", orders=[order, other])
         read = _core.read_orders(request.SerializeToString(), "orders", 10_000, 2**63 - 1, 2**63 - 1)
         assert read[0] == "r"
-        assert read[1] == [encoded(order), encoded(valid_order())]
-        assert read[2:] == ([order.order_id, "o1"], [order.shop_id, "s1"], [order.paid_at.ToMicroseconds(), 1_000_000])
+        assert read[1] == [encoded(order), encoded(other)]
+        ids = [order.order_id, other.order_id]
+        assert read[2:] == (ids, [order.shop_id, "s1"], [order.paid_at.ToMicroseconds(), 1_000_000])
 
 
 def valid_order() -> pb.Order:
