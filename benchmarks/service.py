@@ -38,11 +38,9 @@ zero. Per call: QPS, p50/p99 latency and server CPU µs per call (median over th
 `<call>_cpu_vs_bare_health`, the median of the rounds' xiaodian/anchor CPU ratios (spread: the
 lowest and highest round). `bare_health` sums up every anchor run.
 
-Workers: when `xiaodian serve` accepts `--workers`, two more servers start on the same data
-folder, `--workers 1` and `--workers 2`; Search runs on both in alternating rounds and
-`search_qps_workers_2_vs_1` is the median of the rounds' QPS ratios (reported, not a goal: ghz
-shares the machine's cores with the server). Without the flag the figure is absent and
-`workers_note` says why.
+Workers: two more servers start on the same data folder, `--workers 1` and `--workers 2`;
+Search runs on both in alternating rounds and `search_qps_workers_2_vs_1` is the median of the
+rounds' QPS ratios (reported, not a goal: ghz shares the machine's cores with the server).
 
 Port hygiene: before measuring on a port, every LISTEN socket on it (/proc/net/tcp and tcp6,
 state 0A) is mapped to its processes through /proc/*/fd (`socket:[inode]`); each must belong to
@@ -248,27 +246,13 @@ def _wait_serving(process: subprocess.Popen[bytes], port: int, what: str, listen
             time.sleep(0.2)
 
 
-def serve_accepts_workers() -> bool:
-    """Whether `xiaodian serve` has the `--workers` flag (read from its --help)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "xiaodian.cli", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        env=_server_env(),
-        timeout=60,
-        check=False,
-    )
-    return "--workers" in result.stdout
-
-
-def start_xiaodian(stack: ExitStack, data_dir: str, workers: int | None) -> tuple[subprocess.Popen[bytes], int]:
-    """`xiaodian serve` on a free port (`--workers N` unless None); stopped when `stack` closes."""
+def start_xiaodian(stack: ExitStack, data_dir: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    """`xiaodian serve --workers N` on a free port; stopped when `stack` closes."""
     port = _free_port()
     command = [sys.executable, "-m", "xiaodian.cli", "serve", "--port", str(port), "--data-dir", data_dir]
-    if workers is not None:
-        command += ["--workers", str(workers)]
+    command += ["--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_server_env())
-    _wait_serving(server, port, f"xiaodian serve (workers {workers})", workers or 1)
+    _wait_serving(server, port, f"xiaodian serve (workers {workers})", workers)
     stack.callback(_stop, server)
     return server, port
 
@@ -503,7 +487,6 @@ def _workers_2_vs_1(data_dir: str, token: str, protoset: Path, search: Call, rou
 def run(quick: bool = False) -> dict[str, Any]:
     products, orders = (1_000, 500) if quick else (20_000, 5_000)
     count, batches, rounds, workers_rounds = (1_500, 30, 2, 2) if quick else (5_000, 200, 5, 4)
-    workers_flag = serve_accepts_workers()
     results: dict[str, Any] = {
         "connections": CONNECTIONS,
         "concurrency": CONCURRENCY,
@@ -511,7 +494,6 @@ def run(quick: bool = False) -> dict[str, Any]:
         "order_batch": ORDER_BATCH,
         "rounds": rounds,
         "max_workers": default_max_workers(),
-        "serve_workers_flag": workers_flag,
         "cpu_accounting": CPU_ACCOUNTING_NOTE,
     }
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
@@ -519,7 +501,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         protoset = Path(scratch) / "services.protoset"
         _protoset(protoset)
         anchor = start_bare_health(stack)
-        server, port = start_xiaodian(stack, data_dir, 1 if workers_flag else None)
+        server, port = start_xiaodian(stack, data_dir, 1)
         token = _admin_token(data_dir)
         target = Target("xiaodian", port, server.pid, token)
         setup = _load(target.address, token, products, orders)
@@ -571,12 +553,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         results["record_orders_orders_per_s"] = record["qps"] * ORDER_BATCH
         results["record_orders_orders_per_s_spread"] = [v * ORDER_BATCH for v in record["qps_spread"]]
         stack.close()  # the servers stop before the workers comparison starts its own
-        if workers_flag:
-            results |= _workers_2_vs_1(data_dir, token, protoset, search, workers_rounds)
-        else:
-            results["workers_note"] = (
-                "xiaodian serve has no --workers flag: started without it, no search_qps_workers_2_vs_1"
-            )
+        results |= _workers_2_vs_1(data_dir, token, protoset, search, workers_rounds)
     return results
 
 
