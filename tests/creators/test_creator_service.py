@@ -83,6 +83,12 @@ def test_metrics_are_scored_ranked_and_paged(client: Client) -> None:
     top = client.list_top_creators(period=PERIOD).scores
     assert [s.creator_id for s in top] == ["c1", "c2", "c3", "c4"]  # GMV only; c2 and c3 tie, then id order
     assert top[0].weights.gmv_weight_ppm == 1_000_000
+    # The page asked for before the rerun (kept by the server's page cache) is the new run's now.
+    again = client.list_top_creators(period=PERIOD, page_size=3)
+    assert [s.creator_id for s in again.scores] == ["c1", "c2", "c3"]
+    assert {s.scored_at.ToMicroseconds() for s in again.scores} == {rerun.scored_at.ToMicroseconds()}
+    assert again.next_page_token != first.next_page_token
+    assert client.list_top_creators(period=PERIOD, page_size=3) == again
     with pytest.raises(errors.FailedPrecondition):
         client.list_top_creators(period=PERIOD, page_size=3, page_token=first.next_page_token)
 

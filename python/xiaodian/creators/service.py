@@ -103,6 +103,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         self.db = db
         self.config = config or CreatorsConfig()
         self.tokens = tokens or PageTokens.random()
+        self.pages = store.PageCache()
 
     def _upsert(
         self, method: str, request: pb.UpsertCreatorMetricsRequest | pb.StreamUpsertCreatorMetricsRequest
@@ -177,12 +178,17 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         check_cohort(v, "cohort", request.cohort)
         v.check(request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be 0-{MAX_PAGE_SIZE:,}")
         v.raise_if_any()
-        rows, token, size = store.top_creators(
-            self.db.connection(),
+        period, cohort, page_size = (
             request.period,
             store.cohort_of(request.cohort),
             request.page_size or DEFAULT_PAGE_SIZE,
-            request.page_token,
-            self.tokens,
         )
-        return _core.list_top_creators_response(rows, token, size)
+        conn = self.db.connection()
+        run = store.score_run(conn, period, cohort)
+        key = (period, cohort, page_size, request.page_token)
+        page = self.pages.get(key, run)
+        if page is None:
+            rows, token = store.top_creators(conn, period, cohort, run, page_size, request.page_token, self.tokens)
+            page = _core.list_top_creators_response(rows, token, run.cohort_size)
+            self.pages.put(key, run, page)
+        return page

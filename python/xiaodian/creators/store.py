@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import calendar
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -224,12 +226,16 @@ def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: st
     return row
 
 
-def top_creators(
-    conn: sqlite3.Connection, period: str, cohort: str, page_size: int, page_token: str, tokens: PageTokens
-) -> tuple[list[ScoreRow], str, int]:
-    """A page of the leaderboard, best rank first: (score rows, next page token, cohort size).
-    A token (signed, bound to the period and cohort) from before the cohort was rescored is
-    FAILED_PRECONDITION: the pages would mix two runs."""
+class ScoreRun(NamedTuple):
+    """The last scoring run of a (period, cohort): its size and when it ran (which names it:
+    a run replaces the cohort's scores whole, so rows read under one `scored_at_us` never change)."""
+
+    cohort_size: int
+    scored_at_us: int
+
+
+def score_run(conn: sqlite3.Connection, period: str, cohort: str) -> ScoreRun:
+    """The cohort's last run; NotFound (COHORT_NOT_SCORED) if it was never scored."""
     run = conn.execute(
         "SELECT cohort_size, scored_at_us FROM creator_score_runs WHERE period = ? AND cohort = ?", (period, cohort)
     ).fetchone()
@@ -239,6 +245,21 @@ def top_creators(
             reason="COHORT_NOT_SCORED",
             metadata={"period": period, "cohort": cohort},
         )
+    return ScoreRun(*run)
+
+
+def top_creators(
+    conn: sqlite3.Connection,
+    period: str,
+    cohort: str,
+    run: ScoreRun,
+    page_size: int,
+    page_token: str,
+    tokens: PageTokens,
+) -> tuple[list[ScoreRow], str]:
+    """A page of the leaderboard of `run`, best rank first: (score rows, next page token).
+    A token (signed, bound to the period and cohort) from before the cohort was rescored is
+    FAILED_PRECONDITION: the pages would mix two runs."""
     cohort_size, scored_at_us = run
     after_rank = 0
     if page_token:
@@ -257,4 +278,32 @@ def top_creators(
     ).fetchall()
     last_rank = rows[-1][10] if rows else after_rank  # the rank column
     next_token = tokens.issue("leaderboard", period, cohort, scored_at_us, last_rank) if last_rank < cohort_size else ""
-    return rows, next_token, cohort_size
+    return rows, next_token
+
+
+class PageCache:
+    """Encoded leaderboard pages of this process, each kept with the run it was read from: a
+    page is answered from here only while its cohort's last run is still that run, so a
+    cached page is exactly the page the database would give (a rescored cohort has a new run).
+    Reading a page from SQLite costs a GIL hand-off per row, which under load costs more than
+    the rows; the run is one row. At most `capacity` pages, the least recently used go first."""
+
+    def __init__(self, capacity: int = 1_024) -> None:
+        self._capacity = capacity
+        self._pages: OrderedDict[tuple[str, str, int, str], tuple[ScoreRun, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, int, str], run: ScoreRun) -> bytes | None:
+        with self._lock:
+            found = self._pages.get(key)
+            if found is None or found[0] != run:
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[str, str, int, str], run: ScoreRun, page: bytes) -> None:
+        with self._lock:
+            self._pages[key] = (run, page)
+            self._pages.move_to_end(key)
+            while len(self._pages) > self._capacity:
+                self._pages.popitem(last=False)
