@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def rows_with_ids(conn: sqlite3.Connection, select: str, ids: Sequence[str]) -> Iterator[Any]:
@@ -36,6 +38,19 @@ class Migration:
     backfill: Callable[[sqlite3.Connection], None] | None = None
 
 
+class _GroupedWrite:
+    """One write waiting for its group: set by the thread that commits the group, read by its
+    caller after taking the write lock (which orders the two)."""
+
+    __slots__ = ("write", "done", "result", "error")
+
+    def __init__(self, write: Callable[[sqlite3.Connection], Any]) -> None:
+        self.write = write
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class StorageError(Exception):
     """The database cannot be used: corrupt, unreadable or read-only. One line, for people."""
 
@@ -51,6 +66,8 @@ class Database:
             ) from None
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._waiting: list[_GroupedWrite] = []
+        self._waiting_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
@@ -122,6 +139,51 @@ class Database:
             callbacks, self._local.after_commit = self._local.after_commit, None
             for callback in callbacks:
                 callback()
+
+    def grouped(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs `write(conn)` in a group transaction (module docstring) and returns its result
+        once that transaction has committed, or raises what it raised (then nothing of it is
+        written). Whoever takes the write lock first commits every write waiting by then, in
+        the order they came; `write` must not use `after_commit`."""
+        item = _GroupedWrite(write)
+        with self._waiting_lock:
+            self._waiting.append(item)
+        with self._write_lock:
+            if not item.done:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._commit_group(group)
+        if item.error is not None:
+            raise item.error
+        result: T = item.result
+        return result
+
+    def _commit_group(self, group: list[_GroupedWrite]) -> None:
+        """One transaction for `group`, each write in a SAVEPOINT; every item is done after it
+        (with its result, or an error: its own, or the commit's for all of them)."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for item in group:
+                conn.execute("SAVEPOINT grouped_write")
+                try:
+                    item.result = item.write(conn)
+                except Exception as error:  # noqa: BLE001 - the write's caller gets it
+                    conn.execute("ROLLBACK TO grouped_write")
+                    item.error = error
+                conn.execute("RELEASE grouped_write")
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for item in group:
+                if item.error is None:
+                    item.error, item.result = error, None
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            for item in group:
+                item.done = True
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Runs `callback` once the current thread's transaction commits (never if it rolls back)."""

@@ -98,35 +98,43 @@ def run_once(
 ) -> R:
     """`write(conn)` inside one transaction, at most once per `request.request_id`. `encoded`
     is the request's deterministic encoding when the caller has it (else it is made here)."""
-    if encoded is None:
-        encoded = request.SerializeToString(deterministic=True)
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    check_request_id(request_id)
+    digest = _digest(method, request.SerializeToString(deterministic=True) if encoded is None else encoded)
     made: list[R] = []
 
     def write_encoded(conn: sqlite3.Connection) -> bytes:
         made.append(write(conn))
         return made[0].SerializeToString(deterministic=True)
 
-    response = run_once_encoded(db, method, request.request_id, encoded, write_encoded)  # type: ignore[attr-defined]
+    with db.transaction() as conn:
+        response = _once(conn, method, request_id, digest, write_encoded)
     return made[0] if made else response_type.FromString(response)
 
 
 def run_once_encoded(
     db: Database, method: str, request_id: str, request: bytes, write: Callable[[sqlite3.Connection], bytes]
 ) -> bytes:
-    """`write(conn)`, which answers the encoded response, inside one transaction, at most once
-    per `request_id`; `request` is the request's encoding (for a method whose bytes Rust reads:
-    as received, so a retry must send the same bytes, as every protobuf library does for the same
-    message). Answers the encoded response, stored or new."""
+    """`write(conn)`, which answers the encoded response, at most once per `request_id`, in a
+    group transaction (`Database.grouped`: one fsync for the writes that arrive together);
+    `request` is the request's encoding (for a method whose bytes Rust reads: as received, so a
+    retry must send the same bytes, as every protobuf library does for the same message).
+    Answers the encoded response, stored or new."""
     check_request_id(request_id)
     digest = _digest(method, request)
-    with db.transaction() as conn:
-        stored = _replay(conn, request_id, method, digest)
-        if stored is not None:
-            return stored
-        response = write(conn)
-        conn.execute(
-            "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (request_id, method, digest, response, time.time_ns() // 1000),
-        )
-        return response
+    return db.grouped(lambda conn: _once(conn, method, request_id, digest, write))
+
+
+def _once(
+    conn: sqlite3.Connection, method: str, request_id: str, digest: bytes, write: Callable[[sqlite3.Connection], bytes]
+) -> bytes:
+    """The stored response of `request_id`, else `write(conn)`'s, stored with the request's digest."""
+    stored = _replay(conn, request_id, method, digest)
+    if stored is not None:
+        return stored
+    response = write(conn)
+    conn.execute(
+        "INSERT INTO request_log (request_id, method, request_sha256, response, created_at_us) VALUES (?, ?, ?, ?, ?)",
+        (request_id, method, digest, response, time.time_ns() // 1000),
+    )
+    return response
