@@ -1,0 +1,203 @@
+//! The second phase: the business signals (Bayesian rating, smoothed shop score, sales, hero
+//! quality, brand and new-merchant factors) combined into the final score, re-ranking the best
+//! `rerank_depth` first-phase candidates by it, and the hits with their explanations.
+
+use super::request::{Explanation, Hit, Signal, Sort, SECONDS_PER_DAY};
+use super::topk::{rank_key, Candidate};
+use super::Query;
+use crate::rank::index::Features;
+use crate::rank::profile::RankingProfile;
+
+/// Bayesian-smoothed product rating.
+pub fn bayesian_rating(profile: &RankingProfile, rating_sum: i64, rating_count: i64) -> f64 {
+    let c = profile.rating_prior_count;
+    let n = rating_count as f64;
+    if c + n == 0.0 {
+        return profile.rating_prior_mean;
+    }
+    (c * profile.rating_prior_mean + rating_sum as f64) / (c + n)
+}
+
+/// Smoothed shop experience score.
+pub fn smoothed_shop_score(profile: &RankingProfile, score: f64, reviews: u32) -> f64 {
+    let c = profile.shop_score_prior_count;
+    let n = f64::from(reviews);
+    if c + n == 0.0 {
+        return profile.shop_score_prior_mean;
+    }
+    (c * profile.shop_score_prior_mean + score * n) / (c + n)
+}
+
+impl Query<'_> {
+    /// The query terms one document contains in a searched field (binary search per term).
+    fn matched_terms(&self, doc: u32) -> Vec<String> {
+        self.terms
+            .iter()
+            .filter(|t| {
+                t.term.is_some_and(|term| {
+                    term.postings
+                        .binary_search_by_key(&doc, |p| p.doc)
+                        .is_ok_and(|i| self.bm25f.contains(&term.postings[i]))
+                })
+            })
+            .map(|t| t.text.clone())
+            .collect()
+    }
+
+    /// The second phase: final score of one product, with its signals when asked.
+    fn second_phase(&self, doc: u32, first_phase: f64, explain: bool) -> (f64, Vec<Signal>) {
+        let d = doc as usize;
+        let (features, shop) = (&self.index.docs.features[d], self.index.docs.shop[d]);
+        self.second_phase_of(doc, features, shop, first_phase, explain)
+    }
+
+    /// [`Query::second_phase`] with the document's features and shop already read.
+    fn second_phase_of(
+        &self,
+        doc: u32,
+        features: &Features,
+        shop: u32,
+        first_phase: f64,
+        explain: bool,
+    ) -> (f64, Vec<Signal>) {
+        let p = self.profile;
+        let shop = &self.index.shops[shop as usize].record;
+        let rating = bayesian_rating(p, features.rating_sum, features.rating_count);
+        let shop_score =
+            smoothed_shop_score(p, shop.experience_score, shop.experience_review_count);
+        let sales = features.sales_log;
+        let additive = [
+            ("text", first_phase, p.text_weight),
+            ("hero_quality", features.hero_quality, p.hero_quality_weight),
+            ("rating", rating, p.rating_weight),
+            ("shop_score", shop_score, p.shop_score_weight),
+            ("sales", sales, p.sales_weight),
+        ];
+        let mut score = 0.0;
+        for (_, value, weight) in additive {
+            score += weight * value;
+        }
+        let brand = if shop.is_brand {
+            p.brand_multiplier
+        } else {
+            1.0
+        };
+        let window_s = i64::from(p.new_merchant_window_days) * SECONDS_PER_DAY;
+        let is_new = self.request.now_s.saturating_sub(shop.opened_at_s) < window_s;
+        let new_merchant = if is_new {
+            p.new_merchant_multiplier
+        } else {
+            1.0
+        };
+        score = score * brand * new_merchant;
+        let mut signals = Vec::new();
+        if explain {
+            for (signal, value, weight) in additive {
+                signals.push(Signal {
+                    signal,
+                    value,
+                    weight,
+                    contribution: weight * value,
+                });
+            }
+            for (signal, factor) in [
+                ("brand_multiplier", brand),
+                ("new_merchant_multiplier", new_merchant),
+            ] {
+                signals.push(Signal {
+                    signal,
+                    value: factor,
+                    weight: 1.0,
+                    contribution: factor,
+                });
+            }
+            if self.is_exact_shop(doc) {
+                signals.push(Signal {
+                    signal: "exact_shop_match",
+                    value: 1.0,
+                    weight: 1.0,
+                    contribution: 0.0,
+                });
+            }
+        }
+        (score, signals)
+    }
+
+    /// How many first-phase candidates the first `k` products of the final order need:
+    /// under relevance, at least the re-rank depth.
+    pub(super) fn candidates_for(&self, k: usize) -> usize {
+        if self.sort == Sort::Relevance {
+            k.max(self.profile.rerank_depth as usize)
+        } else {
+            k
+        }
+    }
+
+    /// Puts the first `k` products of the final order first in the first-phase `candidates`
+    /// (as [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
+    /// that many matches) and returns how many that is (fewer when there are fewer): under
+    /// relevance, the best `rerank_depth` get the second phase and are ordered by it. Calling
+    /// it again on the same candidates with a larger `k` gives the longer prefix of the same
+    /// order (the re-ranked ones are the same set, whatever their order now).
+    pub(super) fn rerank(&self, candidates: &mut [Candidate], k: usize) -> usize {
+        if self.sort == Sort::Relevance {
+            let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
+            // The columns are read first, in a loop of independent loads whose cache misses
+            // overlap, instead of one miss at a time inside the arithmetic.
+            let docs = &self.index.docs;
+            let columns: Vec<(Features, u32)> = candidates[..reranked]
+                .iter()
+                .map(|c| (docs.features[c.doc as usize], docs.shop[c.doc as usize]))
+                .collect();
+            for (c, (features, shop)) in candidates[..reranked].iter_mut().zip(&columns) {
+                let final_score = self
+                    .second_phase_of(c.doc, features, *shop, c.first_phase, false)
+                    .0;
+                c.final_score = Some(final_score);
+                c.rank_key = rank_key(u64::from(c.exact_shop), final_score);
+            }
+            // Only the first `k` are kept: select them, then order them.
+            let order = |a: &Candidate, b: &Candidate| self.compare(a, b);
+            let sorted = if k < reranked {
+                candidates[..reranked].select_nth_unstable_by(k, order);
+                k
+            } else {
+                reranked
+            };
+            candidates[..sorted].sort_unstable_by(order);
+        }
+        k.min(candidates.len())
+    }
+
+    pub(super) fn hit(&self, c: &Candidate, any_term_match: bool) -> Hit {
+        let record = &self.index.docs.records[c.doc as usize];
+        let shop = &self.index.shops[self.index.docs.shop[c.doc as usize] as usize].record;
+        let (final_score, signals) = match c.final_score {
+            // Re-ranked already: the score is known, only an explanation needs the signals.
+            Some(score) if !self.request.explain => (score, Vec::new()),
+            _ if c.final_score.is_some() || self.sort != Sort::Relevance => {
+                self.second_phase(c.doc, c.first_phase, self.request.explain)
+            }
+            _ => (c.first_phase, Vec::new()),
+        };
+        let explanation = self.request.explain.then(|| Explanation {
+            first_phase_score: c.first_phase,
+            matched_terms: self.matched_terms(c.doc),
+            any_term_match,
+            signals,
+        });
+        Hit {
+            product_id: record.product_id.clone(),
+            shop_id: record.shop_id.clone(),
+            title: record.title.clone(),
+            shop_name: shop.name.clone(),
+            brand: record.brand.clone(),
+            price_fen: record.price_fen,
+            sales_30d: record.sales_30d,
+            rating: bayesian_rating(self.profile, record.rating_sum, record.rating_count),
+            score: final_score,
+            collapsed_duplicates: 0,
+            explanation,
+        }
+    }
+}

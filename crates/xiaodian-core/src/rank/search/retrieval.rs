@@ -1,0 +1,555 @@
+//! Retrieval: which products match the query, with their first-phase scores. All-terms
+//! matching (seeking from the rarest required term, or window by window for a dense one), the
+//! all-terms count that decides the any-term fallback, and any-term matching window by window
+//! with MaxScore pruning; the postings cursors and bit helpers they share.
+
+use std::cell::Cell;
+
+use super::bm25f::ResolvedTerm;
+use super::request::Sort;
+use super::Query;
+use crate::rank::index::{Posting, Term};
+
+/// Documents per window of term-at-a-time retrieval.
+const WINDOW: u32 = 4096;
+/// 64-bit words of a bitmap over one window.
+const WORDS: usize = WINDOW as usize / 64;
+
+/// All-terms retrieval of a query with several terms goes window by window when the lead
+/// (rarest required) term is in more than 1/this of the documents; below that, seeking from the
+/// lead's documents is cheaper.
+const DENSE_LEAD_FRACTION: usize = 16;
+
+/// The first position at or after `from` whose document is >= `doc` (galloping search).
+fn skip_to(list: &[Posting], from: usize, doc: u32) -> usize {
+    let rest = &list[from.min(list.len())..];
+    if rest.first().is_none_or(|p| p.doc >= doc) {
+        return from.min(list.len());
+    }
+    let mut bound = 1;
+    while bound < rest.len() && rest[bound].doc < doc {
+        bound *= 2;
+    }
+    let window = &rest[bound / 2..rest.len().min(bound + 1)];
+    from + bound / 2 + window.partition_point(|p| p.doc < doc)
+}
+
+/// Calls `visit(slot)` for every set bit of `bits`, in increasing order, clearing them.
+fn drain_bits(bits: &mut [u64], mut visit: impl FnMut(usize)) {
+    for (word_index, word) in bits.iter_mut().enumerate() {
+        for_each_bit(std::mem::take(word), |bit| visit(word_index * 64 + bit));
+    }
+}
+
+/// Calls `visit(bit)` for every set bit of `word`, in increasing order.
+#[inline(always)]
+pub(super) fn for_each_bit(mut word: u64, mut visit: impl FnMut(usize)) {
+    while word != 0 {
+        let bit = word.trailing_zeros() as usize;
+        word &= word - 1;
+        visit(bit);
+    }
+}
+
+/// A cursor over a postings list that only moves forward.
+struct Cursor<'a> {
+    postings: &'a [Posting],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The posting of `doc`, if any, moving past smaller documents.
+    fn seek(&mut self, doc: u32) -> Option<&'a Posting> {
+        self.at = skip_to(self.postings, self.at, doc);
+        self.postings.get(self.at).filter(|p| p.doc == doc)
+    }
+}
+
+/// How all-terms retrieval tests a document for one required term.
+#[derive(Clone, Copy)]
+enum Check<'a> {
+    /// By the term's bitset ([`Query::by_bit`]).
+    Bit(&'a Term),
+    /// By seeking the cursor of the query's term at this index.
+    Seek(usize),
+}
+
+impl<'a> Query<'a> {
+    /// Calls `visit(doc, score)` for the matches that may rank and returns the number of
+    /// matches; `all_required` selects all-terms retrieval. Any-term retrieval leaves out
+    /// matches whose score is below `floor`, the first-phase score the top-k already beats
+    /// (-inf until then; only read under relevance order without an exact shop); the others
+    /// visit every match.
+    pub(super) fn for_each_match(
+        &self,
+        all_required: bool,
+        floor: &Cell<f64>,
+        mut visit: impl FnMut(u32, f64),
+    ) -> u64 {
+        let index = self.index;
+        if !all_required && !self.browse {
+            return self.for_each_any_term_match(floor, &mut visit);
+        }
+        let mut matches = 0u64;
+        let mut visit = |doc: u32, score: f64| {
+            matches += 1;
+            visit(doc, score);
+        };
+        if self.browse {
+            for doc in 0..index.docs.alive.len() as u32 {
+                if self.filter.accepts(index, doc) {
+                    visit(doc, 0.0);
+                }
+            }
+            return matches;
+        }
+        let Some((lead, checks)) = self.all_terms_plan() else {
+            return 0;
+        };
+        let lead_term = self.terms[lead]
+            .term
+            .expect("the plan's terms have postings");
+        let dense = lead_term.postings.len() * DENSE_LEAD_FRACTION > index.docs.alive.len();
+        if dense && self.terms.len() > 1 {
+            self.for_each_all_terms_match_windowed(lead, &mut visit);
+            return matches;
+        }
+        let mut cursors = self.cursors();
+        for lead_posting in &lead_term.postings {
+            let doc = lead_posting.doc;
+            if !self.bm25f.contains(lead_posting)
+                || !self.filter.accepts(index, doc)
+                || !self.has_all(&checks, &mut cursors, doc)
+            {
+                continue;
+            }
+            // The document has every required term (the seeks below find those not tested by
+            // bit at once).
+            let mut score = 0.0;
+            for (i, t) in self.terms.iter().enumerate() {
+                let posting = if i == lead {
+                    Some(lead_posting)
+                } else {
+                    cursors[i].as_mut().and_then(|c| c.seek(doc))
+                };
+                if let Some(p) = posting.filter(|p| self.bm25f.contains(p)) {
+                    score += t.score(&self.bm25f, p, &index.docs.lens);
+                }
+            }
+            visit(doc, score);
+        }
+        matches
+    }
+
+    /// How all-terms retrieval checks a document: the lead (the rarest required term, whose
+    /// postings are walked) and the other required terms in the order they are tested, those
+    /// tested by bit first, then rarest first, so a document lacking one is left after as few
+    /// seeks as may be. None when no term is required or a required term has no postings.
+    fn all_terms_plan(&self) -> Option<(usize, Vec<Check<'a>>)> {
+        let mut required: Vec<(bool, usize, usize)> = Vec::new();
+        for (i, t) in self.terms.iter().enumerate().filter(|(_, t)| t.required) {
+            let term = t.term?;
+            required.push((!self.by_bit(term), term.postings.len(), i));
+        }
+        let lead = required.iter().min_by_key(|&&(_, len, _)| len)?.2;
+        required.sort_unstable();
+        let checks = required
+            .into_iter()
+            .filter(|&(_, _, i)| i != lead)
+            .map(|(seek, _, i)| match self.terms[i].term {
+                Some(term) if !seek => Check::Bit(term),
+                _ => Check::Seek(i),
+            });
+        Some((lead, checks.collect()))
+    }
+
+    /// A forward-only cursor over each query term's postings (None without postings).
+    fn cursors(&self) -> Vec<Option<Cursor<'a>>> {
+        self.terms
+            .iter()
+            .map(|t| {
+                t.term.map(|term| Cursor {
+                    postings: &term.postings,
+                    at: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// True when the term's bitset tells a match: it is dense and every field is searched (so
+    /// each of its postings contains it in a searched field).
+    #[inline(always)]
+    fn by_bit(&self, term: &Term) -> bool {
+        self.bm25f.searched == 0b111 && term.is_dense()
+    }
+
+    /// True when `doc` contains each term of `checks` in a searched field.
+    #[inline(always)]
+    fn has_all(&self, checks: &[Check], cursors: &mut [Option<Cursor<'a>>], doc: u32) -> bool {
+        for check in checks {
+            let present = match *check {
+                Check::Bit(term) => term.has(doc),
+                Check::Seek(i) => self.seek_contains(&mut cursors[i], doc),
+            };
+            if !present {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// True when the cursor's term is in `doc` in a searched field (the cursor moves to it).
+    #[inline(always)]
+    fn seek_contains(&self, cursor: &mut Option<Cursor<'a>>, doc: u32) -> bool {
+        cursor
+            .as_mut()
+            .and_then(|c| c.seek(doc))
+            .is_some_and(|p| self.bm25f.contains(p))
+    }
+
+    /// All-terms retrieval for a dense lead term, term at a time within the windows where the
+    /// lead term has documents (no per-document seeks); sums in query-term order as above.
+    fn for_each_all_terms_match_windowed(&self, lead: usize, visit: &mut impl FnMut(u32, f64)) {
+        let index = self.index;
+        let required = self.terms.iter().filter(|t| t.required).count();
+        let lists: Vec<&[Posting]> = self
+            .terms
+            .iter()
+            .map(|t| t.term.map_or(&[][..], |term| term.postings.as_slice()))
+            .collect();
+        let mut at = vec![0usize; lists.len()];
+        let mut scores = vec![0.0f64; WINDOW as usize];
+        let mut counts = vec![0usize; WINDOW as usize];
+        let mut touched = [0u64; WORDS];
+        while let Some(first) = lists[lead].get(at[lead]) {
+            let base = first.doc - first.doc % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            for ((t, list), i) in self.terms.iter().zip(&lists).zip(at.iter_mut()) {
+                *i = skip_to(list, *i, base);
+                while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
+                    *i += 1;
+                    if self.bm25f.contains(p) {
+                        let slot = (p.doc - base) as usize;
+                        scores[slot] += t.score(&self.bm25f, p, &index.docs.lens);
+                        counts[slot] += usize::from(t.required);
+                        touched[slot / 64] |= 1 << (slot % 64);
+                    }
+                }
+            }
+            drain_bits(&mut touched, |slot| {
+                let doc = base + slot as u32;
+                if counts[slot] == required && self.filter.accepts(index, doc) {
+                    visit(doc, scores[slot]);
+                }
+                scores[slot] = 0.0;
+                counts[slot] = 0;
+            });
+        }
+    }
+
+    /// The number of all-terms matches that pass the filter, counted until it reaches `limit`
+    /// (it may pass it): whether all-terms retrieval fills a page, decided before any score is
+    /// computed. When every required term is tested by bit, their bitsets are intersected a
+    /// word at a time; else the lead's documents are narrowed window by window.
+    pub(super) fn count_all_terms(&self, limit: u64) -> u64 {
+        let index = self.index;
+        let Some((lead, checks)) = self.all_terms_plan() else {
+            return 0;
+        };
+        let lead_term = self.terms[lead]
+            .term
+            .expect("the plan's terms have postings");
+        let by_bit: Vec<&Term> = checks
+            .iter()
+            .filter_map(|check| match *check {
+                Check::Bit(term) => Some(term),
+                Check::Seek(_) => None,
+            })
+            .collect();
+        let mut count = 0u64;
+        if self.by_bit(lead_term) && by_bit.len() == checks.len() {
+            for (w, &lead_word) in lead_term.bits.iter().enumerate() {
+                let word = by_bit
+                    .iter()
+                    .fold(lead_word, |word, other| word & other.bits_word(w));
+                count += self.filter.count_accepted(index, word, (w * 64) as u32);
+                if count >= limit {
+                    break;
+                }
+            }
+            return count;
+        }
+        // Window by window: the lead's documents as a bitmap, narrowed by each other term in
+        // turn (a bitset's words; a sparse term's postings marked, or, when few documents are
+        // left, sought one by one), until nothing is left. The sparse terms go in the order of
+        // the share of documents they have kept so far, fewest first: a query's terms are often
+        // correlated (the bigrams of one word), and a term from another word empties the
+        // window sooner.
+        let doc_count = index.docs.alive.len().max(1);
+        let mut cursors = self.cursors();
+        let mut left = [0u64; WORDS];
+        let mut other = [0u64; WORDS];
+        let lead_list = &lead_term.postings[..];
+        let mut next = 0;
+        let mut order: Vec<usize> = (0..checks.len()).collect();
+        // Per check: documents it was given and documents it kept, over the windows so far.
+        let mut given_kept = vec![(0u64, 0u64); checks.len()];
+        while let Some(first) = lead_list.get(next) {
+            let base = first.doc - first.doc % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            let first_word = base as usize / 64;
+            // Bit w set when word w of `left` may be non-zero.
+            let mut words = 0u64;
+            // The documents in `left`.
+            let mut documents_left = 0u64;
+            while let Some(p) = lead_list.get(next).filter(|p| p.doc < end) {
+                next += 1;
+                if self.bm25f.contains(p) {
+                    let slot = (p.doc - base) as usize;
+                    left[slot / 64] |= 1 << (slot % 64);
+                    words |= 1 << (slot / 64);
+                    documents_left += 1;
+                }
+            }
+            // Bit checks first (a word at a time, cheap), then by the share kept, compared as
+            // kept_a / given_a < kept_b / given_b without division (+1 each: no zero).
+            order.sort_by(|&a, &b| {
+                let ((given_a, kept_a), (given_b, kept_b)) = (given_kept[a], given_kept[b]);
+                let seek = |c: usize| matches!(checks[c], Check::Seek(_));
+                seek(a).cmp(&seek(b)).then_with(|| {
+                    (u128::from(kept_a + 1) * u128::from(given_b + 1))
+                        .cmp(&(u128::from(kept_b + 1) * u128::from(given_a + 1)))
+                })
+            });
+            for &check in &order {
+                match checks[check] {
+                    Check::Bit(term) => {
+                        for_each_bit(words, |w| left[w] &= term.bits_word(first_word + w));
+                    }
+                    Check::Seek(i) => {
+                        let cursor = &mut cursors[i];
+                        let Some(c) = cursor.as_mut() else {
+                            unreachable!("the plan's terms have postings")
+                        };
+                        let in_window = c.postings.len() * WINDOW as usize / doc_count;
+                        if documents_left as usize * 8 < in_window {
+                            for_each_bit(words, |w| {
+                                for_each_bit(left[w], |bit| {
+                                    let doc = base + (w * 64 + bit) as u32;
+                                    if !self.seek_contains(cursor, doc) {
+                                        left[w] &= !(1 << bit);
+                                    }
+                                });
+                            });
+                        } else {
+                            c.at = skip_to(c.postings, c.at, base);
+                            while let Some(p) = c.postings.get(c.at).filter(|p| p.doc < end) {
+                                c.at += 1;
+                                if self.bm25f.contains(p) {
+                                    let slot = (p.doc - base) as usize;
+                                    other[slot / 64] |= 1 << (slot % 64);
+                                }
+                            }
+                            for (l, o) in left.iter_mut().zip(&mut other) {
+                                *l &= std::mem::take(o);
+                            }
+                        }
+                    }
+                }
+                let given = documents_left;
+                documents_left = 0;
+                for_each_bit(words, |w| {
+                    documents_left += u64::from(left[w].count_ones());
+                    if left[w] == 0 {
+                        words &= !(1 << w);
+                    }
+                });
+                let (given_so_far, kept_so_far) = &mut given_kept[check];
+                *given_so_far += given;
+                *kept_so_far += documents_left;
+                if words == 0 {
+                    break;
+                }
+            }
+            for_each_bit(words, |w| {
+                let word = std::mem::take(&mut left[w]);
+                count += self
+                    .filter
+                    .count_accepted(index, word, base + (w * 64) as u32);
+            });
+            debug_assert!(left.iter().all(|&word| word == 0));
+            if count >= limit {
+                break;
+            }
+        }
+        count
+    }
+
+    /// Any-term retrieval, window by window ([`WINDOW`] documents); returns the number of
+    /// matches. A term is *essential* (MaxScore) unless it is among the terms that, taken in
+    /// increasing order of upper bound, add up to less than `floor` (the first-phase score the
+    /// top-k already beats; -inf until then, and always under another order or with a shop
+    /// named): a document without an essential term cannot rank. In each window:
+    /// 1. the matches are marked and counted (a dense term ors in its bitset's words, a sparse
+    ///    term's postings set their bits), and so are the *candidates*, the documents with an
+    ///    essential term;
+    /// 2. in query-term order, each term adds its score to the candidates containing it (so
+    ///    every sum is the same as adding per document in term order); a dense non-essential
+    ///    term finds the postings of those candidates its bitset has by counting the bits
+    ///    before theirs, and skips the rest;
+    /// 3. the candidates whose score reaches `floor` are visited.
+    fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
+        let index = self.index;
+        // Each term with postings, its list and, when it is tested by bit, the term for its
+        // bitset.
+        let terms: Vec<(&ResolvedTerm, &[Posting], Option<&Term>)> = self
+            .terms
+            .iter()
+            .filter_map(|t| {
+                t.term.map(|term| {
+                    let dense = self.by_bit(term).then_some(term);
+                    (t, term.postings.as_slice(), dense)
+                })
+            })
+            .collect();
+        let mut by_upper: Vec<usize> = (0..terms.len()).collect();
+        by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
+        let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
+        let floor_now = || {
+            if prune {
+                floor.get()
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        let lens = &index.docs.lens;
+        let mut matches = 0u64;
+        let mut at = vec![0usize; terms.len()];
+        let mut ends = vec![0usize; terms.len()];
+        let mut essential = vec![true; terms.len()];
+        let mut scores = vec![0.0f64; WINDOW as usize];
+        let mut matched = [0u64; WORDS];
+        let mut candidate = [0u64; WORDS];
+        // With a dense term every window has matches: the windows follow one another. Else
+        // the next window is the one of the smallest document left in any list.
+        let any_dense = terms.iter().any(|&(_, _, dense)| dense.is_some());
+        let end_doc = terms
+            .iter()
+            .filter_map(|(_, list, _)| list.last().map(|p| p.doc + 1))
+            .max()
+            .unwrap_or(0);
+        let mut next_base = 0u32;
+        loop {
+            let next = if any_dense {
+                Some(next_base).filter(|&base| base < end_doc)
+            } else {
+                terms
+                    .iter()
+                    .zip(&at)
+                    .filter_map(|((_, list, _), &i)| list.get(i).map(|p| p.doc))
+                    .min()
+            };
+            let Some(next) = next else { break };
+            let base = next - next % WINDOW;
+            let end = base.saturating_add(WINDOW);
+            next_base = end;
+            let first_word = base as usize / 64;
+            essential.fill(true);
+            let floor = floor_now();
+            if floor > f64::NEG_INFINITY {
+                let mut bound = 0.0;
+                for &i in &by_upper {
+                    // The slack absorbs last-bit differences between summation orders.
+                    if (bound + terms[i].0.upper) * (1.0 + 1e-9) < floor {
+                        bound += terms[i].0.upper;
+                        essential[i] = false;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            // Bit w set when word w of `matched` (and so of `candidate`) may be non-zero.
+            let mut touched = 0u64;
+            for (i, &(_, list, dense)) in terms.iter().enumerate() {
+                if let Some(term) = dense {
+                    let mask = if essential[i] { u64::MAX } else { 0 };
+                    for (w, (m, c)) in matched.iter_mut().zip(&mut candidate).enumerate() {
+                        let word = term.bits_word(first_word + w);
+                        *m |= word;
+                        *c |= word & mask;
+                    }
+                    touched = u64::MAX;
+                } else {
+                    let flag = u64::from(essential[i]);
+                    ends[i] = at[i];
+                    while let Some(p) = list.get(ends[i]).filter(|p| p.doc < end) {
+                        ends[i] += 1;
+                        if self.bm25f.contains(p) {
+                            let slot = (p.doc - base) as usize;
+                            matched[slot / 64] |= 1 << (slot % 64);
+                            candidate[slot / 64] |= flag << (slot % 64);
+                            touched |= 1 << (slot / 64);
+                        }
+                    }
+                }
+            }
+            for_each_bit(touched, |w| {
+                let word = std::mem::take(&mut matched[w]);
+                matches += self
+                    .filter
+                    .count_accepted(index, word, base + (w * 64) as u32);
+            });
+            for (i, &(t, list, dense)) in terms.iter().enumerate() {
+                match dense {
+                    Some(term) if !essential[i] => {
+                        // A bit per posting: a document's posting comes after as many
+                        // postings as there are bits before its own (`at` is exact at the
+                        // window's start and moves past the window's postings).
+                        let mut before = at[i];
+                        for (w, &candidates) in candidate.iter().enumerate() {
+                            let bits = term.bits_word(first_word + w);
+                            for_each_bit(candidates & bits, |bit| {
+                                let below = bits & ((1u64 << bit) - 1);
+                                let posting = &list[before + below.count_ones() as usize];
+                                debug_assert_eq!(posting.doc, base + (w * 64 + bit) as u32);
+                                scores[w * 64 + bit] += t.score(&self.bm25f, posting, lens);
+                            });
+                            before += bits.count_ones() as usize;
+                        }
+                        at[i] = before;
+                    }
+                    Some(_) => {
+                        // Essential: every posting in the window.
+                        while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
+                            at[i] += 1;
+                            scores[(p.doc - base) as usize] += t.score(&self.bm25f, p, lens);
+                        }
+                    }
+                    None => {
+                        for p in &list[at[i]..ends[i]] {
+                            let slot = (p.doc - base) as usize;
+                            if candidate[slot / 64] & 1 << (slot % 64) != 0
+                                && self.bm25f.contains(p)
+                            {
+                                scores[slot] += t.score(&self.bm25f, p, lens);
+                            }
+                        }
+                        at[i] = ends[i];
+                    }
+                }
+            }
+            for_each_bit(touched, |w| {
+                for_each_bit(candidate[w], |bit| {
+                    let slot = w * 64 + bit;
+                    let doc = base + slot as u32;
+                    if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
+                        visit(doc, scores[slot]);
+                    }
+                    scores[slot] = 0.0;
+                });
+                candidate[w] = 0;
+            });
+        }
+        matches
+    }
+}

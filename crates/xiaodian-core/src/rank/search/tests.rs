@@ -1,0 +1,362 @@
+//! End-to-end tests of `Index::search`: retrieval paths, fallback, exact-shop order,
+//! explanations, filters and sorts, paging and shop caps, each path checked against another.
+
+use super::*;
+use crate::error::CoreError;
+use crate::rank::index::tests::{check_invariants, product, shop};
+use crate::text::{AnalysisMode, Analyzer};
+
+fn request(query: &str) -> SearchRequest {
+    SearchRequest {
+        query: query.to_owned(),
+        filter: Filter::default(),
+        sort: Sort::Relevance,
+        page_size: 10,
+        page: 0,
+        max_per_shop: 0,
+        keep_duplicates: false,
+        explain: true,
+        now_s: 1_000_000_000,
+    }
+}
+
+fn ids(result: &SearchResult) -> Vec<&str> {
+    result.hits.iter().map(|h| h.product_id.as_str()).collect()
+}
+
+fn catalog() -> Index {
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![
+        shop("s1", "山下有松"),
+        shop("s2", "羊绒小店"),
+        shop("s3", "数码配件"),
+    ]);
+    let mut p = vec![
+        product("a", "s1", "山下有松 羊绒围巾女 2025新款"),
+        product("b", "s2", "羊绒围巾 男士 冬季保暖"),
+        product("c", "s2", "纯棉围巾"),
+        product("d", "s3", "iPhone15手机壳 防摔"),
+        product("e", "s3", "中国农业发展银行 纪念币"),
+        product("f", "s3", "待处理 订单 贴纸"),
+    ];
+    p[0].sales_30d = 1000;
+    p[1].price_fen = 50;
+    index.upsert_products(p).unwrap();
+    check_invariants(&index);
+    index
+}
+
+#[test]
+fn a_rarer_term_with_a_bitset_and_a_commoner_one_without_still_match_all() {
+    // alpha's 16 postings made it dense at 16 documents, and it is never written again;
+    // beta was dense too, and lost its bitset at its 17th posting among 1,101 documents.
+    // Both in the same 16 products: all-terms retrieval must find them (counting by
+    // bitsets alone would see beta's as empty and fall back to any term).
+    let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+    index.upsert_shops(vec![shop("s1", "店")]);
+    let mut products: Vec<_> = (0..16)
+        .map(|i| product(&format!("a{i:04}"), "s1", "alpha beta"))
+        .collect();
+    products.extend((16..1100).map(|i| product(&format!("f{i:04}"), "s1", "gamma")));
+    products.push(product("z", "s1", "beta delta"));
+    index.upsert_products(products).unwrap();
+    check_invariants(&index);
+    let term = |text: &str| &index.terms[index.term_by_text[text] as usize];
+    assert!(term("alpha").is_dense() && !term("beta").is_dense());
+    let result = index
+        .search(&RankingProfile::default(), &request("alpha beta"))
+        .unwrap();
+    assert!(!result.any_term_match);
+    assert_eq!(result.total_matched, 16);
+}
+
+#[test]
+fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
+    // 苏打饼干's three bigrams are in the same 334 documents; 通勤 is in 400 others and in
+    // `both` of those. Over five windows, the count (narrowed by the correlated bigrams
+    // first, then by whichever term has kept the fewest documents) decides the fallback
+    // exactly at the page size; with `in_stock_only` it counts one document at a time.
+    for both in [0usize, 5, 9, 10, 11, 40] {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("s", "店")]);
+        let products: Vec<_> = (0..20_000usize)
+            .map(|i| {
+                let snack = i % 60 == 0;
+                let commute = (snack && i / 60 < both) || (!snack && i % 47 == 3);
+                let title = match (snack, commute) {
+                    (true, true) => "苏打饼干 通勤",
+                    (true, false) => "苏打饼干 围巾",
+                    (false, true) => "通勤 围巾",
+                    (false, false) => "围巾",
+                };
+                product(&format!("p{i:05}"), "s", title)
+            })
+            .collect();
+        let any = products
+            .iter()
+            .filter(|p| p.title.contains("苏打饼干") || p.title.contains("通勤"))
+            .count() as u64;
+        index.upsert_products(products).unwrap();
+        for in_stock_only in [false, true] {
+            let mut r = request("苏打饼干 通勤");
+            r.filter.in_stock_only = in_stock_only;
+            let result = index.search(&RankingProfile::default(), &r).unwrap();
+            assert_eq!(result.any_term_match, both < 10, "{both}");
+            let expected = if both < 10 { any } else { both as u64 };
+            assert_eq!(result.total_matched, expected, "{both}");
+        }
+    }
+}
+
+#[test]
+fn chinese_recall_infix_mixed_script_width_and_case() {
+    let index = catalog();
+    let profile = RankingProfile::default();
+    for (query, expected) in [
+        ("处理", "f"),
+        ("农业", "e"),
+        ("iphone 15 手机壳", "d"),
+        ("ＩＰＨＯＮＥ１５", "d"),
+        ("IPhone", "d"),
+    ] {
+        let result = index.search(&profile, &request(query)).unwrap();
+        assert!(
+            ids(&result).contains(&expected),
+            "{query}: {:?}",
+            ids(&result)
+        );
+    }
+}
+
+#[test]
+fn falls_back_to_any_term_and_explains() {
+    let index = catalog();
+    let result = index
+        .search(&RankingProfile::default(), &request("羊绒 纯棉"))
+        .unwrap();
+    assert!(result.any_term_match);
+    assert_eq!(result.total_matched, 3);
+    let mut strict = request("羊绒围巾");
+    strict.page_size = 2;
+    let result = index.search(&RankingProfile::default(), &strict).unwrap();
+    assert!(!result.any_term_match);
+    // c matches too: 羊绒 in its shop's name, 围巾 in its title (BM25F spans fields).
+    assert_eq!(result.total_matched, 3);
+    let hit = &result.hits[0];
+    let explanation = hit.explanation.as_ref().unwrap();
+    let additive: f64 = explanation.signals[..5]
+        .iter()
+        .map(|s| s.contribution)
+        .sum();
+    let factors: f64 = explanation.signals[5..7]
+        .iter()
+        .map(|s| s.contribution)
+        .product();
+    assert!((additive * factors - hit.score).abs() <= 1e-12 * hit.score);
+    assert!(explanation.matched_terms.contains(&"羊绒".to_owned()));
+}
+
+#[test]
+fn exact_shop_name_ranks_that_shop_first() {
+    let index = catalog();
+    let result = index
+        .search(&RankingProfile::default(), &request("羊绒小店"))
+        .unwrap();
+    assert_eq!(ids(&result)[..2], ["b", "c"]);
+}
+
+#[test]
+fn an_exact_shop_match_found_after_the_top_k_threshold_still_ranks_first() {
+    // Found by the differential test: six strong matches of another shop fill the top-k
+    // buffer and set its threshold before the weaker exact-shop match is visited.
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![shop("a", "羊绒小店"), shop("b", "杂货铺")]);
+    let mut products: Vec<_> = (0..6)
+        .map(|i| product(&format!("b{i}"), "b", "羊绒小店 羊绒小店"))
+        .collect();
+    products.push(product("a1", "a", "袜子"));
+    index.upsert_products(products).unwrap();
+    let profile = RankingProfile {
+        rerank_depth: 1,
+        ..RankingProfile::default()
+    };
+    let mut r = request("羊绒小店");
+    r.page_size = 1;
+    assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["a1"]);
+}
+
+#[test]
+fn document_order_filters_and_window_boundaries_change_no_result() {
+    // The same catalog loaded in id order (the tie-break compares document numbers) and
+    // shuffled (it compares ids), over several retrieval windows, with many tied scores;
+    // `in_stock_only` (true of every product) counts matches one by one instead of by
+    // popcount. Every page and count must be the same.
+    let words = [
+        "羊绒",
+        "围巾",
+        "女士",
+        "冬季",
+        "手机壳",
+        "保暖",
+        "长款",
+        "流苏",
+        "数据线",
+    ];
+    let products: Vec<_> = (0..10_000usize)
+        .map(|i| {
+            let n = 1 + (i * 7919) % 3;
+            let title: Vec<&str> = (0..n)
+                .map(|j| words[(i * 31 + j * 7) % words.len()])
+                .collect();
+            let mut p = product(
+                &format!("p{i:05}"),
+                if i % 3 == 0 { "s" } else { "t" },
+                &title.join(" "),
+            );
+            p.sales_30d = (i % 17) as i64;
+            p
+        })
+        .collect();
+    let mut shuffled = products.clone();
+    for i in 0..shuffled.len() {
+        shuffled.swap(i, (i * 104_729 + 7) % products.len());
+    }
+    let build = |products: Vec<crate::rank::index::ProductRecord>| {
+        let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+        index.upsert_shops(vec![shop("s", "店"), shop("t", "羊绒小店")]);
+        for chunk in products.chunks(1000) {
+            index.upsert_products(chunk.to_vec()).unwrap();
+        }
+        check_invariants(&index);
+        index
+    };
+    let (ordered, mixed) = (build(products), build(shuffled));
+    assert_eq!(ordered.ascending_ids, 10_000);
+    assert!(mixed.ascending_ids < 10);
+    let fallback = ordered.search(&RankingProfile::default(), &request("流苏 数据线"));
+    assert!(fallback.unwrap().any_term_match);
+    for depth in [1, 10, 1000] {
+        let profile = RankingProfile {
+            rerank_depth: depth,
+            ..RankingProfile::default()
+        };
+        for query in [
+            "流苏 数据线",
+            "羊绒 数据线",
+            "围巾 手机壳 流苏",
+            "长款",
+            "女士 冬季",
+            "羊绒小店",
+        ] {
+            for (page, page_size) in [(0, 10), (2, 7), (0, 100)] {
+                let mut r = request(query);
+                r.page = page;
+                r.page_size = page_size;
+                r.explain = false;
+                let mut filtered = r.clone();
+                filtered.filter.in_stock_only = true;
+                let expected = ordered.search(&profile, &r).unwrap();
+                assert!(expected.total_matched > 0, "{query}");
+                assert_eq!(expected, mixed.search(&profile, &r).unwrap(), "{query}");
+                assert_eq!(
+                    expected,
+                    ordered.search(&profile, &filtered).unwrap(),
+                    "{query}"
+                );
+                assert_eq!(
+                    expected,
+                    mixed.search(&profile, &filtered).unwrap(),
+                    "{query}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn block_max_skipping_changes_no_result() {
+    // One term and no filter take the block-skipping path; `in_stock_only` (true of every
+    // product here) takes the plain scan. Both must give the same pages and counts.
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![shop("s", "店")]);
+    let words = [
+        "羊绒", "围巾", "女士", "冬季", "加厚", "保暖", "长款", "流苏",
+    ];
+    let products: Vec<_> = (0..3000)
+        .map(|i: usize| {
+            let n = 1 + (i * 7919) % 12;
+            let title: Vec<&str> = (0..n).map(|j| words[(i + j * 3) % words.len()]).collect();
+            product(
+                &format!("p{:05}", (i * 104_729) % 100_000),
+                "s",
+                &title.join(" "),
+            )
+        })
+        .collect();
+    index.upsert_products(products).unwrap();
+    for depth in [1, 10, 1000] {
+        let profile = RankingProfile {
+            rerank_depth: depth,
+            ..RankingProfile::default()
+        };
+        for page in [0, 3] {
+            let mut fast = request("羊绒");
+            fast.page = page;
+            fast.explain = false;
+            let mut scan = fast.clone();
+            scan.filter.in_stock_only = true;
+            let (a, b) = (
+                index.search(&profile, &fast).unwrap(),
+                index.search(&profile, &scan).unwrap(),
+            );
+            assert_eq!(a, b, "depth {depth} page {page}");
+            assert!(a.total_matched > 100);
+        }
+    }
+}
+
+#[test]
+fn filters_sorts_and_browse() {
+    let index = catalog();
+    let profile = RankingProfile::default();
+    let mut r = request("围巾");
+    r.sort = Sort::PriceAscending;
+    assert_eq!(ids(&index.search(&profile, &r).unwrap())[0], "b");
+    r.filter.max_price_fen = Some(60);
+    assert_eq!(ids(&index.search(&profile, &r).unwrap()), ["b"]);
+    let mut browse = request("");
+    browse.filter.shop_ids = vec!["s3".to_owned()];
+    assert_eq!(index.search(&profile, &browse).unwrap().total_matched, 3);
+    r.filter.min_price_fen = Some(70);
+    assert!(matches!(
+        index.search(&profile, &r),
+        Err(CoreError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn shop_cap_defers_to_later_pages_without_losing_products() {
+    let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
+    index.upsert_shops(vec![shop("big", "大店"), shop("small", "小店")]);
+    let mut products: Vec<_> = (0..30)
+        .map(|i| product(&format!("b{i:02}"), "big", "羊绒围巾"))
+        .collect();
+    products.extend((0..5).map(|i| product(&format!("s{i}"), "small", "羊绒围巾")));
+    index.upsert_products(products).unwrap();
+    let mut seen = Vec::new();
+    let mut r = request("羊绒围巾");
+    r.max_per_shop = 3;
+    for page in 0..20 {
+        r.page = page;
+        let result = index.search(&RankingProfile::default(), &r).unwrap();
+        let big = result.hits.iter().filter(|h| h.shop_id == "big").count();
+        assert!(big <= 3);
+        seen.extend(result.hits.iter().map(|h| h.product_id.clone()));
+        if !result.has_more {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 35);
+}
