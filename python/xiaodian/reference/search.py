@@ -4,7 +4,7 @@
 (`crates/xiaodian-py/src/bindings.rs`) and must give the same answers: the same hits in the same order,
 the same `total_matched`, `any_term_match` and `has_more`, the same explanations, and scores
 equal to the last bit, because every score is computed with the same floating-point operations
-in the same order as `crates/xiaodian-core/src/rank/search.rs`. It keeps the products in a dict (each with
+in the same order as `crates/xiaodian-core/src/rank/search/`. It keeps the products in a dict (each with
 its analysed fields, kept until a shop changes) and recomputes every statistic on each search;
 the Rust engine's inverted index, postings, dead documents, compaction, retrieval windows and
 seeks, score tables, packed rank keys and top-k selection are optimisations that must not
@@ -32,7 +32,7 @@ Index (`crates/xiaodian-core/src/rank/index.rs`), for each live product:
 - N = live products; df(t) = live products containing t in a field with positive weight
   (a *searched* field); avg_f = (sum of the live products' len_f) / N.
 
-Search (`crates/xiaodian-core/src/rank/search.rs`, whose module doc lists the same rules):
+Search (`crates/xiaodian-core/src/rank/search/`, whose module doc lists the same rules):
 - idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5));
   factor_f(len) = w_f / ((1 - b) + b * (len / avg_f));
   tf~ = 0.0 + tf_f * factor_f(len_f) for the searched fields where t occurs, in field order;
