@@ -59,6 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -343,9 +344,15 @@ def _protoset(path: Path) -> None:
     path.write_bytes(files.SerializeToString())
 
 
+#: Replaced by a fresh nonce in every ghz run's call data (`_ghz`): ghz numbers its requests
+#: from 0 in each run, so ids made of the request number alone would replay the first run's
+#: requests (answered from the idempotency log) in every later one.
+RUN_NONCE = "@RUN@"
+
+
 def _record_orders_data(orders: list[Any]) -> str:
-    """A RecordOrdersRequest as ghz call data: every id carries ghz's request number, so each
-    call records new orders."""
+    """A RecordOrdersRequest as ghz call data: every id carries the run's nonce and ghz's
+    request number, so each call of each run records new orders."""
     from google.protobuf import json_format
     from xiaodian.v1 import settlement_service_pb2 as pb
 
@@ -353,7 +360,8 @@ def _record_orders_data(orders: list[Any]) -> str:
     for i, order in enumerate(request.orders):
         order.order_id = f"ORDER-{i}"
     text = json.dumps(json_format.MessageToDict(request), ensure_ascii=False)
-    return text.replace('"REQ"', '"bench-{{.RequestNumber}}"').replace('"ORDER-', '"bench-{{.RequestNumber}}-')
+    prefix = f"bench-{RUN_NONCE}-{{{{.RequestNumber}}}}"
+    return text.replace('"REQ"', f'"{prefix}"').replace('"ORDER-', f'"{prefix}-')
 
 
 # -- load --------------------------------------------------------------------------------------
@@ -372,7 +380,7 @@ HEALTH = ("grpc.health.v1.Health/Check", json.dumps({"service": ""}))
 def _ghz(target: Target, protoset: Path, call: Call, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:  # private (0700): the token stays off the command line
         data_file, metadata_file = Path(folder) / "data.json", Path(folder) / "metadata.json"
-        data_file.write_text(call.data, encoding="utf-8")
+        data_file.write_text(call.data.replace(RUN_NONCE, uuid.uuid4().hex[:12]), encoding="utf-8")
         metadata = ["--metadata-file", str(metadata_file)] if target.token else []
         if target.token:
             metadata_file.write_text(json.dumps({"authorization": f"Bearer {target.token}"}), encoding="ascii")
