@@ -89,6 +89,10 @@ def test_metrics_are_scored_ranked_and_paged(client: Client) -> None:
     assert {s.scored_at.ToMicroseconds() for s in again.scores} == {rerun.scored_at.ToMicroseconds()}
     assert again.next_page_token != first.next_page_token
     assert client.list_top_creators(period=PERIOD, page_size=3) == again
+    # So is a score asked for before it.
+    c1_again = client.get_creator_score(creator_id="c1", period=PERIOD).score
+    assert (c1_again.scored_at, c1_again.weights.gmv_weight_ppm) == (rerun.scored_at, 1_000_000)
+    assert client.get_creator_score(creator_id="c1", period=PERIOD).score == c1_again
     with pytest.raises(errors.FailedPrecondition):
         client.list_top_creators(period=PERIOD, page_size=3, page_token=first.next_page_token)
 

@@ -103,7 +103,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         self.db = db
         self.config = config or CreatorsConfig()
         self.tokens = tokens or PageTokens.random()
-        self.pages = store.PageCache()
+        self.answers = store.RunCache()
 
     def _upsert(
         self, method: str, request: pb.UpsertCreatorMetricsRequest | pb.StreamUpsertCreatorMetricsRequest
@@ -168,8 +168,17 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         check_period(v, "period", request.period)
         check_cohort(v, "cohort", request.cohort)
         v.raise_if_any()
-        row = store.get_score(self.db.connection(), request.creator_id, request.period, store.cohort_of(request.cohort))
-        return _core.get_creator_score_response(row)
+        creator_id, period, cohort = request.creator_id, request.period, store.cohort_of(request.cohort)
+        conn = self.db.connection()
+        run = store.score_run(conn, period, cohort)
+        if run is None:
+            raise store.score_not_found(creator_id, period, cohort)
+        key = ("score", creator_id, period, cohort)
+        answer = self.answers.get(key, run)
+        if answer is None:
+            answer = _core.get_creator_score_response(store.get_score(conn, creator_id, period, cohort))
+            self.answers.put(key, run, answer)
+        return answer
 
     @encoded_response
     def ListTopCreators(self, request: pb.ListTopCreatorsRequest, context: grpc.ServicerContext) -> bytes:
@@ -185,10 +194,12 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         )
         conn = self.db.connection()
         run = store.score_run(conn, period, cohort)
-        key = (period, cohort, page_size, request.page_token)
-        page = self.pages.get(key, run)
+        if run is None:
+            raise store.cohort_not_scored(period, cohort)
+        key = ("page", period, cohort, page_size, request.page_token)
+        page = self.answers.get(key, run)
         if page is None:
             rows, token = store.top_creators(conn, period, cohort, run, page_size, request.page_token, self.tokens)
             page = _core.list_top_creators_response(rows, token, run.cohort_size)
-            self.pages.put(key, run, page)
+            self.answers.put(key, run, page)
         return page

@@ -211,6 +211,14 @@ _FROM = " FROM creator_scores s JOIN creator_score_runs r USING (period, cohort)
 ScoreRow = tuple[Any, ...]
 
 
+def score_not_found(creator_id: str, period: str, cohort: str) -> NotFound:
+    return NotFound(
+        f"creator {creator_id} has no score in period {period}, cohort {cohort} (run ScoreCreators first)",
+        reason="CREATOR_SCORE_NOT_FOUND",
+        metadata={"creator_id": creator_id, "period": period, "cohort": cohort},
+    )
+
+
 def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: str) -> ScoreRow:
     """The creator's stored score row; NotFound (CREATOR_SCORE_NOT_FOUND) without one."""
     row: ScoreRow | None = conn.execute(
@@ -218,11 +226,7 @@ def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: st
         (period, cohort, creator_id),
     ).fetchone()
     if row is None:
-        raise NotFound(
-            f"creator {creator_id} has no score in period {period}, cohort {cohort} (run ScoreCreators first)",
-            reason="CREATOR_SCORE_NOT_FOUND",
-            metadata={"creator_id": creator_id, "period": period, "cohort": cohort},
-        )
+        raise score_not_found(creator_id, period, cohort)
     return row
 
 
@@ -234,18 +238,20 @@ class ScoreRun(NamedTuple):
     scored_at_us: int
 
 
-def score_run(conn: sqlite3.Connection, period: str, cohort: str) -> ScoreRun:
-    """The cohort's last run; NotFound (COHORT_NOT_SCORED) if it was never scored."""
+def score_run(conn: sqlite3.Connection, period: str, cohort: str) -> ScoreRun | None:
+    """The cohort's last run; None if it was never scored."""
     run = conn.execute(
         "SELECT cohort_size, scored_at_us FROM creator_score_runs WHERE period = ? AND cohort = ?", (period, cohort)
     ).fetchone()
-    if run is None:
-        raise NotFound(
-            f"no scores in period {period}, cohort {cohort} (run ScoreCreators first)",
-            reason="COHORT_NOT_SCORED",
-            metadata={"period": period, "cohort": cohort},
-        )
-    return ScoreRun(*run)
+    return None if run is None else ScoreRun(*run)
+
+
+def cohort_not_scored(period: str, cohort: str) -> NotFound:
+    return NotFound(
+        f"no scores in period {period}, cohort {cohort} (run ScoreCreators first)",
+        reason="COHORT_NOT_SCORED",
+        metadata={"period": period, "cohort": cohort},
+    )
 
 
 def top_creators(
@@ -281,29 +287,30 @@ def top_creators(
     return rows, next_token
 
 
-class PageCache:
-    """Encoded leaderboard pages of this process, each kept with the run it was read from: a
-    page is answered from here only while its cohort's last run is still that run, so a
-    cached page is exactly the page the database would give (a rescored cohort has a new run).
-    Reading a page from SQLite costs a GIL hand-off per row, which under load costs more than
-    the rows; the run is one row. At most `capacity` pages, the least recently used go first."""
+class RunCache:
+    """Encoded answers of this process (a leaderboard page, a creator's score), each kept with
+    the run it was read from: an answer is given from here only while its cohort's last run is
+    still that run, so it is exactly what the database would give (scores change only by a new
+    run, which replaces the cohort whole). Reading rows from SQLite costs a GIL hand-off per
+    row, which under load costs more than the rows; the run is one row. At most `capacity`
+    answers, the least recently used go first."""
 
-    def __init__(self, capacity: int = 1_024) -> None:
+    def __init__(self, capacity: int = 4_096) -> None:
         self._capacity = capacity
-        self._pages: OrderedDict[tuple[str, str, int, str], tuple[ScoreRun, bytes]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str | int, ...], tuple[ScoreRun, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str, int, str], run: ScoreRun) -> bytes | None:
+    def get(self, key: tuple[str | int, ...], run: ScoreRun) -> bytes | None:
         with self._lock:
-            found = self._pages.get(key)
+            found = self._answers.get(key)
             if found is None or found[0] != run:
                 return None
-            self._pages.move_to_end(key)
+            self._answers.move_to_end(key)
             return found[1]
 
-    def put(self, key: tuple[str, str, int, str], run: ScoreRun, page: bytes) -> None:
+    def put(self, key: tuple[str | int, ...], run: ScoreRun, answer: bytes) -> None:
         with self._lock:
-            self._pages[key] = (run, page)
-            self._pages.move_to_end(key)
-            while len(self._pages) > self._capacity:
-                self._pages.popitem(last=False)
+            self._answers[key] = (run, answer)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self._capacity:
+                self._answers.popitem(last=False)
