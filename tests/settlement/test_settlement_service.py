@@ -187,6 +187,12 @@ def test_bad_requests_are_rejected_whole_with_field_violations(client: Client) -
     with pytest.raises(errors.InvalidArgument) as caught:
         client.record_orders(request_id="r2", orders=[order("o2"), too_big])
     assert [v.field for v in caught.value.violations] == ["orders[1].discounts[2].amount_fen"]
+    with pytest.raises(errors.InvalidArgument) as caught:  # one order is still orders[0]
+        client.record_orders(request_id="r2b", orders=[too_big])
+    assert [v.field for v in caught.value.violations] == ["orders[0].discounts[2].amount_fen"]
+    with pytest.raises(errors.InvalidArgument) as caught:
+        client.record_order(request_id="r2c", order=too_big)
+    assert [v.field for v in caught.value.violations] == ["order.discounts[2].amount_fen"]
     assert client.get_balance(account="escrow").settled_fen == 0  # nothing was written
     with pytest.raises(errors.NotFound):
         client.get_order(order_id="nope")

@@ -94,22 +94,17 @@ def run_once(
     request: Message,
     response_type: type[R],
     write: Callable[[sqlite3.Connection], R],
-    encoded: bytes | None = None,
 ) -> R:
-    """`write(conn)` inside one transaction, at most once per `request.request_id`. `encoded`
-    is the request's deterministic encoding when the caller has it (else it is made here)."""
+    """`write(conn)` inside one transaction, at most once per `request.request_id`."""
     request_id: str = request.request_id  # type: ignore[attr-defined]
     check_request_id(request_id)
-    digest = _digest(method, request.SerializeToString(deterministic=True) if encoded is None else encoded)
-    made: list[R] = []
+    digest = _digest(method, request.SerializeToString(deterministic=True))
 
     def write_encoded(conn: sqlite3.Connection) -> bytes:
-        made.append(write(conn))
-        return made[0].SerializeToString(deterministic=True)
+        return write(conn).SerializeToString(deterministic=True)
 
     with db.transaction() as conn:
-        response = _once(conn, method, request_id, digest, write_encoded)
-    return made[0] if made else response_type.FromString(response)
+        return response_type.FromString(_once(conn, method, request_id, digest, write_encoded))
 
 
 def run_once_encoded(

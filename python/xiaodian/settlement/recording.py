@@ -73,6 +73,8 @@ class OrderBatch(NamedTuple):
     order_ids: list[str]
     shop_ids: list[str]
     paid_at_us: list[int]
+    #: How the request names its orders: "orders" (`orders[i]`) or "order".
+    field: str
 
 
 def read_orders(request: bytes, shape: str, policy: Policy) -> OrderBatch:
@@ -82,7 +84,8 @@ def read_orders(request: bytes, shape: str, policy: Policy) -> OrderBatch:
     `crates/xiaodian-py/src/wire.rs`, the one place of these rules); `InvalidArgument` names
     every broken rule."""
     bounds = policy.bounds
-    return OrderBatch(*_core.read_orders(request, shape, MAX_BATCH, bounds.max_line_fen, bounds.max_order_fen))
+    read = _core.read_orders(request, shape, MAX_BATCH, bounds.max_line_fen, bounds.max_order_fen)
+    return OrderBatch(*read, field="orders" if shape == "orders" else "order")
 
 
 class Recorded(NamedTuple):
@@ -130,7 +133,7 @@ def record_orders(conn: sqlite3.Connection, batch: OrderBatch, policy: Policy, p
         for f, d in error.violations:
             head, _, rest = f.partition("].")
             i = new[int(head.removeprefix("orders["))]
-            violations.append((f"orders[{i}].{rest}" if len(encoded) > 1 else f"order.{rest}", d))
+            violations.append((f"orders[{i}].{rest}" if batch.field == "orders" else f"order.{rest}", d))
         raise InvalidArgument("invalid request: " + "; ".join(f"{f}: {d}" for f, d in violations), violations) from None
     if not preview and new:
         _insert(conn, new, encoded, digests, blobs)
