@@ -1,6 +1,7 @@
 """`xiaodian serve --workers 2`, the real command: writes through one worker reach every
-worker's index, settlement runs once across workers, metrics sum the workers, SIGTERM stops
-them all, a crashed worker is replaced, and a port in use is refused.
+worker's index, settlement runs once across workers, a rescoring is seen by all at once,
+metrics sum the workers, SIGTERM stops them all, a crashed worker is replaced, and a port in
+use is refused.
 
 Each new channel (with a subchannel pool of its own) is a new TCP connection, which the kernel
 hands to one of the SO_REUSEPORT sockets; the `xiaodian-worker` trailer says which. Channels
@@ -26,7 +27,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from xiaodian import Client
 from xiaodian.platform.config import ConfigError, load_config
+from xiaodian.platform.epoch import Epoch
 from xiaodian.platform.interceptors import WORKER_TRAILER
+from xiaodian.v1 import creator_service_pb2 as creator_pb
 from xiaodian.v1 import search_service_pb2 as search_pb
 from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 
@@ -229,6 +232,33 @@ def test_settlement_run_on_two_workers_at_once_settles_each_order_once(workers) 
         assert states == {settlement_pb.ORDER_STATE_SETTLED}
 
 
+def test_a_rescoring_through_one_worker_is_answered_at_once_by_every_worker(workers) -> None:
+    """Each worker keeps its creators' answers in memory; the shared epoch retires them the
+    moment a run is acknowledged, with no wait for the change log."""
+    period = "2025-07"
+    workers[0].upsert_creator_metrics(
+        metrics=[
+            creator_pb.CreatorMetrics(
+                creator_id=f"k{i}", period=period, settled_gmv_fen=100 * i, sales_score=50.0, effective_followers=i
+            )
+            for i in range(1, 4)
+        ]
+    )
+    first = workers[0].score_creators(request_id="epoch-1", period=period)
+    for client in workers.values():  # every worker now keeps the first run's answers
+        assert client.get_creator_score(creator_id="k3", period=period).score.rank == 1
+        assert client.list_top_creators(period=period).scores[0].creator_id == "k3"
+    second = workers[1].score_creators(
+        request_id="epoch-2",
+        period=period,
+        weights=creator_pb.CreatorScoreWeights(followers_weight_ppm=1_000_000),
+    )
+    assert second.scored_at != first.scored_at
+    for index, client in workers.items():
+        assert client.get_creator_score(creator_id="k3", period=period).score.scored_at == second.scored_at, index
+        assert client.list_top_creators(period=period).scores[0].scored_at == second.scored_at, index
+
+
 def scrape(url: str) -> dict[str, float]:
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     samples = {}
@@ -287,6 +317,8 @@ def test_a_worker_that_dies_is_restarted(tmp_path) -> None:
         os.kill(killed, signal.SIGKILL)
         assert eventually(lambda: served.worker_pids().get(1) not in (None, killed), seconds=30)
         assert any("worker died unexpectedly" in line for line in served.log)
+        # It could have died between a commit and advancing the epoch: the supervisor advances it.
+        assert Epoch(tmp_path / "data" / "xiaodian.db").current() >= 1
         clients = clients_per_worker(served)  # both serve again
         for client in clients.values():
             client.close()

@@ -103,7 +103,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         self.db = db
         self.config = config or CreatorsConfig()
         self.tokens = tokens or PageTokens.random()
-        self.answers = store.RunCache()
+        self.answers = store.AnswerCache()
 
     def _upsert(
         self, method: str, request: pb.UpsertCreatorMetricsRequest | pb.StreamUpsertCreatorMetricsRequest
@@ -155,6 +155,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         def write(conn: sqlite3.Connection) -> pb.ScoreCreatorsResponse:
             now_us = _now_us()
             scored, cohorts = store.score_period(conn, request.period, request.cohort or None, weights, source, now_us)
+            self.db.after_commit(self.db.epoch.advance)  # every process's kept answers are stale
             response = pb.ScoreCreatorsResponse(scored_count=scored, cohort_count=cohorts, weights=weights.as_message())
             response.scored_at.FromMicroseconds(now_us)
             return response
@@ -169,15 +170,13 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         check_cohort(v, "cohort", request.cohort)
         v.raise_if_any()
         creator_id, period, cohort = request.creator_id, request.period, store.cohort_of(request.cohort)
-        conn = self.db.connection()
-        run = store.score_run(conn, period, cohort)
-        if run is None:
-            raise store.score_not_found(creator_id, period, cohort)
         key = ("score", creator_id, period, cohort)
-        answer = self.answers.get(key, run)
+        epoch = self.db.epoch.current()  # before the reads (`AnswerCache`)
+        answer = self.answers.get(key, epoch)
         if answer is None:
-            answer = _core.get_creator_score_response(store.get_score(conn, creator_id, period, cohort))
-            self.answers.put(key, run, answer)
+            row = store.get_score(self.db.connection(), creator_id, period, cohort)
+            answer = _core.get_creator_score_response(row)
+            self.answers.put(key, epoch, answer)
         return answer
 
     @encoded_response
@@ -192,14 +191,15 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
             store.cohort_of(request.cohort),
             request.page_size or DEFAULT_PAGE_SIZE,
         )
-        conn = self.db.connection()
-        run = store.score_run(conn, period, cohort)
-        if run is None:
-            raise store.cohort_not_scored(period, cohort)
         key = ("page", period, cohort, page_size, request.page_token)
-        page = self.answers.get(key, run)
+        epoch = self.db.epoch.current()  # before the reads (`AnswerCache`)
+        page = self.answers.get(key, epoch)
         if page is None:
+            conn = self.db.connection()
+            run = store.score_run(conn, period, cohort)
+            if run is None:
+                raise store.cohort_not_scored(period, cohort)
             rows, token = store.top_creators(conn, period, cohort, run, page_size, request.page_token, self.tokens)
             page = _core.list_top_creators_response(rows, token, run.cohort_size)
-            self.answers.put(key, run, page)
+            self.answers.put(key, epoch, page)
         return page

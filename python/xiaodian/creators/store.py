@@ -287,30 +287,31 @@ def top_creators(
     return rows, next_token
 
 
-class RunCache:
-    """Encoded answers of this process (a leaderboard page, a creator's score), each kept with
-    the run it was read from: an answer is given from here only while its cohort's last run is
-    still that run, so it is exactly what the database would give (scores change only by a new
-    run, which replaces the cohort whole). Reading rows from SQLite costs a GIL hand-off per
-    row, which under load costs more than the rows; the run is one row. At most `capacity`
+class AnswerCache:
+    """Encoded answers of this process (a leaderboard page, a creator's score), each kept under
+    the database epoch taken before it was read (`platform.epoch`): an answer is given from
+    here only while the epoch is unchanged, i.e. while no scoring run has been acknowledged
+    since, so it is exactly what the database would give. Scores change only by a run, which
+    advances the epoch after its commit. Asking SQLite costs a GIL hand-off per row, which
+    under load costs more than the rows; the epoch is a memory read. At most `capacity`
     answers, the least recently used go first."""
 
     def __init__(self, capacity: int = 4_096) -> None:
         self._capacity = capacity
-        self._answers: OrderedDict[tuple[str | int, ...], tuple[ScoreRun, bytes]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str | int, ...], tuple[int, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str | int, ...], run: ScoreRun) -> bytes | None:
+    def get(self, key: tuple[str | int, ...], epoch: int) -> bytes | None:
         with self._lock:
             found = self._answers.get(key)
-            if found is None or found[0] != run:
+            if found is None or found[0] != epoch:
                 return None
             self._answers.move_to_end(key)
             return found[1]
 
-    def put(self, key: tuple[str | int, ...], run: ScoreRun, answer: bytes) -> None:
+    def put(self, key: tuple[str | int, ...], epoch: int, answer: bytes) -> None:
         with self._lock:
-            self._answers[key] = (run, answer)
+            self._answers[key] = (epoch, answer)
             self._answers.move_to_end(key)
             while len(self._answers) > self._capacity:
                 self._answers.popitem(last=False)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from xiaodian.platform.epoch import Epoch
+
 T = TypeVar("T")
 
 
@@ -64,6 +66,8 @@ class Database:
             raise StorageError(
                 f"cannot create the data directory {self.path.parent}: {error.strerror or error}"
             ) from None
+        #: Advanced by writes that change what processes keep in memory (`platform.epoch`).
+        self.epoch = Epoch(self.path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._waiting: list[_GroupedWrite] = []

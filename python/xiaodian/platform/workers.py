@@ -15,6 +15,10 @@ Metrics: the supervisor points `PROMETHEUS_MULTIPROC_DIR` at a fresh directory b
 workers record into it and the supervisor alone serves `[metrics]`, summing every worker and
 computing the database gauges once (`metrics.WorkerMetrics`).
 
+Answers kept in memory (the creators' leaderboards and scores) are checked against the
+database epoch that every worker shares (`platform.epoch`), so a rescoring through one worker is
+seen at once through all.
+
 Signals: SIGTERM or SIGINT to the supervisor is forwarded to every worker as SIGTERM (workers
 ignore SIGINT, so a Ctrl-C that reaches the whole process group counts once); each worker
 stops as a single server does (NOT_SERVING, `shutdown_delay_seconds`, then drains within
@@ -45,6 +49,7 @@ from types import FrameType
 from typing import Any
 
 from xiaodian.platform.config import Config
+from xiaodian.platform.epoch import Epoch
 
 log = logging.getLogger("xiaodian.workers")
 
@@ -180,6 +185,9 @@ class Supervisor:
         return 1 if self._gave_up else 0
 
     def _restart(self, index: int, pid: int, status: int) -> None:
+        # It may have died between a commit and advancing the epoch: the others' kept answers
+        # could be stale (`platform.epoch`).
+        Epoch(self.config.database_path).advance()
         now = time.monotonic()
         self._crashes.append(now)
         while self._crashes and self._crashes[0] < now - CRASH_WINDOW_SECONDS:
