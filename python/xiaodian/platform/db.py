@@ -7,6 +7,7 @@ returns, thanks to synchronous=FULL) or leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -66,14 +67,18 @@ class Database:
             raise StorageError(
                 f"cannot create the data directory {self.path.parent}: {error.strerror or error}"
             ) from None
-        #: Advanced by writes that change what processes keep in memory (`platform.epoch`).
-        self.epoch = Epoch(self.path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._waiting: list[_GroupedWrite] = []
         self._waiting_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+
+    @functools.cached_property
+    def epoch(self) -> Epoch:
+        """Advanced by writes that change what processes keep in memory (`platform.epoch`).
+        Opened on first use, so a read-only data directory is refused by `check` first."""
+        return Epoch(self.path)
 
     @property
     def write_lock(self) -> threading.Lock:
