@@ -1,9 +1,10 @@
 """tantivy (PyPI `tantivy`) as a peer oracle for the engine's first phase.
 
 Titles are indexed with exactly our bigram-only tokens (pre-tokenised by `xiaodian._core`,
-joined with spaces and split again by tantivy's whitespace tokenizer), and queries use the
-engine's retrieval rule: every term required, any term when fewer than `limit` products match
-all of them. tantivy scores BM25 with k1 = 1.2 and b = 0.75, so with the profile of
+joined with spaces and split again by tantivy's whitespace tokenizer), and queries follow what
+a team would build with it: every term required, any term when fewer than `limit` products
+match all of them (the engine's first tier is the same; its second tier takes two thirds of
+the query words instead of any term). tantivy scores BM25 with k1 = 1.2 and b = 0.75, so with the profile of
 `oracle_profile` (title only, no business signals) both engines rank by the same formula; only
 tantivy's one-byte field-length encoding (exact up to 40 tokens) and tie order may differ.
 """

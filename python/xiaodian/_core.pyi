@@ -85,7 +85,8 @@ class SearchEngine:
         `InvalidArgument` (MALFORMED_REQUEST for bytes that are not a SearchRequest)."""
     def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
-        total_matched, any_term_match, has_more, collapsed_duplicates."""
+        total_matched, first_tier_matched, second_tier_matched, second_tier_searched, has_more,
+        collapsed_duplicates."""
     def product_count(self) -> int:
         """Number of live products."""
     def shop_count(self) -> int:
@@ -94,6 +95,8 @@ class SearchEngine:
         """The index tokens of `text`."""
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """The query terms of `text` with their `required` flags."""
+    def query_words(self, text: str) -> list[list[str]]:
+        """The query words of `text`, each the list of its required terms."""
 
 def analyze_hero_image(image_bytes: bytes, max_decoded_bytes: int) -> dict[str, Any]:
     """Decodes (limits first: 10 MB, 50 megapixels, JPEG/PNG/WebP/BMP, no animation, and the

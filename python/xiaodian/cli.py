@@ -160,9 +160,13 @@ def _search(args: argparse.Namespace) -> int:
     with _client(args) as client:
         response = client.search(request)
     console = Console()
-    matching = "any term (too few matched all terms)" if response.any_term_match else "all terms"
+    matching = (
+        f"{response.first_tier_matched:,} with every word, {response.second_tier_matched:,} with two thirds"
+        if response.second_tier_searched
+        else "every word"
+    )
     title = (
-        f"{args.query!r}: {response.total_matched:,} matches on {matching}; "
+        f"{args.query!r}: {response.total_matched:,} matches ({matching}); "
         f"profile {response.profile} v{response.profile_version}"
     )
     table = Table(title=title, title_justify="left")

@@ -245,11 +245,18 @@ def close(a: float, b: float) -> bool:
 def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
     """The Rust result equals the reference result (numbers within a relative 1e-9)."""
     assert [h["product_id"] for h in rust["hits"]] == [h["product_id"] for h in reference["hits"]]
-    for key in ("total_matched", "any_term_match", "has_more", "collapsed_duplicates"):
+    for key in (
+        "total_matched",
+        "first_tier_matched",
+        "second_tier_matched",
+        "second_tier_searched",
+        "has_more",
+        "collapsed_duplicates",
+    ):
         assert rust[key] == reference[key], key
     for r, p in zip(rust["hits"], reference["hits"], strict=True):
         context = r["product_id"]
-        for key in ("shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "collapsed_duplicates"):
+        for key in ("shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "tier", "collapsed_duplicates"):
             assert r[key] == p[key], (context, key)
         assert close(r["rating"], p["rating"]), (context, r["rating"], p["rating"])
         assert close(r["score"], p["score"]), (context, r["score"], p["score"])
@@ -259,7 +266,7 @@ def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
         re, pe = r["explanation"], p["explanation"]
         assert close(re["first_phase_score"], pe["first_phase_score"]), (context, re, pe)
         assert re["matched_terms"] == pe["matched_terms"], context
-        assert re["any_term_match"] == pe["any_term_match"], context
+        assert re["tier"] == pe["tier"], context
         assert [s["signal"] for s in re["signals"]] == [s["signal"] for s in pe["signals"]], context
         for rs, ps in zip(re["signals"], pe["signals"], strict=True):
             for key in ("value", "weight", "contribution"):
@@ -700,6 +707,7 @@ def test_tokens_and_query_terms_agree(text: str, analysis: str) -> None:
     rust, reference = ENGINES[analysis]
     assert rust.tokens(text) == reference.tokens(text)
     assert rust.query_terms(text) == reference.query_terms(text)
+    assert rust.query_words(text) == reference.query_words(text)
 
 
 def test_five_copies_of_one_photo_from_five_shops_show_once() -> None:

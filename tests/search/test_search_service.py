@@ -77,7 +77,8 @@ def test_chinese_recall(catalog: Client, query: str, expected: str) -> None:
 def test_brand_shops_rank_first_at_equal_text_and_explain_adds_up(catalog: Client) -> None:
     response = catalog.search(query="羊绒围巾", explain=True, page_size=2)
     assert ids(response)[0] == "p-scarf-brand"
-    assert not response.any_term_match  # 3 all-term matches fill a page of 2
+    assert not response.second_tier_searched  # 3 first-tier matches fill a page of 2
+    assert response.first_tier_matched == response.total_matched == 3
     for hit in response.hits:
         signals = {s.signal: s for s in hit.explanation.signals}
         additive = sum(signals[n].contribution for n in ("text", "hero_quality", "rating", "shop_score", "sales"))
@@ -93,10 +94,14 @@ def test_query_naming_a_shop_puts_its_products_first(catalog: Client) -> None:
     assert set(ids(response)[:2]) == {"p-scarf", "p-cotton"}
 
 
-def test_too_few_all_term_matches_fall_back_to_any_term(catalog: Client) -> None:
-    response = catalog.search(query="羊绒 手机壳")
-    assert response.any_term_match
-    assert {"p-case", "p-scarf"} <= set(ids(response))
+def test_two_words_are_both_required_and_three_words_may_fall_to_a_second_tier(catalog: Client) -> None:
+    response = catalog.search(query="羊绒 纪念币")
+    assert not response.second_tier_searched and ids(response) == []
+    response = catalog.search(query="羊绒 围巾 纪念币", explain=True)
+    assert response.second_tier_searched and response.any_term_match  # the deprecated twin
+    assert response.first_tier_matched == 0 and response.second_tier_matched == response.total_matched == 3
+    assert set(ids(response)) == {"p-scarf", "p-scarf-brand", "p-cotton"}  # not p-bank: one word of three
+    assert {hit.tier for hit in response.hits} == {2} == {hit.explanation.tier for hit in response.hits}
 
 
 def test_filters_and_sorts(catalog: Client) -> None:

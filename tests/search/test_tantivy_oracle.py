@@ -67,19 +67,25 @@ def test_top10_agrees_with_tantivy_bm25() -> None:
     profile = oracle_profile()
 
     queries = generated_queries([p["title"] for p in products], 1_000, seed=5)
-    agreed = 0
+    agreed = compared = 0
     fallback_agreed = 0
     ratios: list[float] = []
     for query in queries:
         result = engine.search(profile, request(query))
         ours = [(h["product_id"], h["score"]) for h in result["hits"]]
         theirs, their_fallback = peer.search(query, K)
+        # Both fall back when fewer than K products have every term; then tantivy takes any
+        # term and we take a second tier (two thirds of the words): only the first tiers compare.
+        fallback_agreed += (result["first_tier_matched"] < K) == their_fallback
+        if their_fallback:
+            continue
+        compared += 1
         agreed += agrees(ours, theirs)
-        fallback_agreed += result["any_term_match"] == their_fallback
         scores = dict(theirs)
         ratios += [scores[i] / s for i, s in ours if i in scores and s > 0]
 
-    assert agreed >= 950, f"top-10 agreement {agreed / 10:.1f} % of {len(queries)} queries"
+    assert compared >= 300, compared
+    assert agreed >= 0.95 * compared, f"top-10 agreement {agreed} of {compared} queries"
     assert fallback_agreed >= 990
     # tantivy's BM25 carries a constant (k1 + 1) factor; lossy length bytes move it slightly.
     inside = sum(abs(r - (K1 + 1)) <= 0.02 * (K1 + 1) for r in ratios)

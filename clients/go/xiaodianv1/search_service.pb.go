@@ -1491,11 +1491,15 @@ type RankingExplanation struct {
 	FirstPhaseScore float64 `protobuf:"fixed64,1,opt,name=first_phase_score,json=firstPhaseScore,proto3" json:"first_phase_score,omitempty"`
 	// Query terms found in the product's fields.
 	MatchedTerms []string `protobuf:"bytes,2,rep,name=matched_terms,json=matchedTerms,proto3" json:"matched_terms,omitempty"`
-	// True when retrieval fell back from all-terms to any-term matching.
+	// Deprecated: true when a second tier was searched (SearchResponse.second_tier_searched).
+	//
+	// Deprecated: Marked as deprecated in xiaodian/v1/search_service.proto.
 	AnyTermMatch bool `protobuf:"varint,3,opt,name=any_term_match,json=anyTermMatch,proto3" json:"any_term_match,omitempty"`
 	// Each second-phase signal and its contribution; the final score is
 	// (sum of additive contributions) x (product of factors).
-	Signals       []*SignalContribution `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty"`
+	Signals []*SignalContribution `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty"`
+	// The hit's tier (SearchHit.tier).
+	Tier          uint32 `protobuf:"varint,5,opt,name=tier,proto3" json:"tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1544,6 +1548,7 @@ func (x *RankingExplanation) GetMatchedTerms() []string {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in xiaodian/v1/search_service.proto.
 func (x *RankingExplanation) GetAnyTermMatch() bool {
 	if x != nil {
 		return x.AnyTermMatch
@@ -1556,6 +1561,13 @@ func (x *RankingExplanation) GetSignals() []*SignalContribution {
 		return x.Signals
 	}
 	return nil
+}
+
+func (x *RankingExplanation) GetTier() uint32 {
+	if x != nil {
+		return x.Tier
+	}
+	return 0
 }
 
 // One search result.
@@ -1577,12 +1589,18 @@ type SearchHit struct {
 	Sales_30D int64 `protobuf:"varint,7,opt,name=sales_30d,json=sales30d,proto3" json:"sales_30d,omitempty"`
 	// Bayesian-smoothed rating, 1-5: (C*m + rating_sum) / (C + rating_count).
 	Rating float64 `protobuf:"fixed64,8,opt,name=rating,proto3" json:"rating,omitempty"`
-	// Final ranking score (higher ranks first under relevance sort).
+	// Ranking score. Under relevance sort it never increases down the list: each hit shows
+	// the lowest raw score (final, or first phase beyond the re-rank depth) from the top down to
+	// it. Under the other sorts, the final score.
 	Score float64 `protobuf:"fixed64,9,opt,name=score,proto3" json:"score,omitempty"`
 	// Number of near-duplicates collapsed into this hit.
 	CollapsedDuplicates uint32 `protobuf:"varint,10,opt,name=collapsed_duplicates,json=collapsedDuplicates,proto3" json:"collapsed_duplicates,omitempty"`
 	// Set only when the request asked to explain.
-	Explanation   *RankingExplanation `protobuf:"bytes,11,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Explanation *RankingExplanation `protobuf:"bytes,11,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// 1: the product has every query word; 2: at least two thirds of them, rounded up (searched
+	// only when the first tier does not fill a page and the query has three or more words).
+	// The first tier always ranks before the second, under every sort.
+	Tier          uint32 `protobuf:"varint,12,opt,name=tier,proto3" json:"tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1694,6 +1712,13 @@ func (x *SearchHit) GetExplanation() *RankingExplanation {
 	return nil
 }
 
+func (x *SearchHit) GetTier() uint32 {
+	if x != nil {
+		return x.Tier
+	}
+	return 0
+}
+
 // Response of Search.
 type SearchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1701,9 +1726,11 @@ type SearchResponse struct {
 	Hits []*SearchHit `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
 	// Token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// Number of products that matched retrieval and filters (before shaping).
+	// Number of products that matched retrieval and filters (before shaping): both tiers.
 	TotalMatched uint32 `protobuf:"varint,3,opt,name=total_matched,json=totalMatched,proto3" json:"total_matched,omitempty"`
-	// True when too few products matched all terms and retrieval used any-term matching.
+	// Deprecated: the same as second_tier_searched.
+	//
+	// Deprecated: Marked as deprecated in xiaodian/v1/search_service.proto.
 	AnyTermMatch bool `protobuf:"varint,4,opt,name=any_term_match,json=anyTermMatch,proto3" json:"any_term_match,omitempty"`
 	// Near-duplicate hits collapsed on this page.
 	CollapsedDuplicates uint32 `protobuf:"varint,5,opt,name=collapsed_duplicates,json=collapsedDuplicates,proto3" json:"collapsed_duplicates,omitempty"`
@@ -1711,8 +1738,15 @@ type SearchResponse struct {
 	Profile string `protobuf:"bytes,6,opt,name=profile,proto3" json:"profile,omitempty"`
 	// Version of the ranking profile used.
 	ProfileVersion uint32 `protobuf:"varint,7,opt,name=profile_version,json=profileVersion,proto3" json:"profile_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Products with every query word that pass the filters (the first tier).
+	FirstTierMatched uint32 `protobuf:"varint,8,opt,name=first_tier_matched,json=firstTierMatched,proto3" json:"first_tier_matched,omitempty"`
+	// Products of the second tier that pass the filters; 0 when it was not searched.
+	SecondTierMatched uint32 `protobuf:"varint,9,opt,name=second_tier_matched,json=secondTierMatched,proto3" json:"second_tier_matched,omitempty"`
+	// True when the first tier did not fill a page and the query has three or more words, so a
+	// second tier was searched.
+	SecondTierSearched bool `protobuf:"varint,10,opt,name=second_tier_searched,json=secondTierSearched,proto3" json:"second_tier_searched,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SearchResponse) Reset() {
@@ -1766,6 +1800,7 @@ func (x *SearchResponse) GetTotalMatched() uint32 {
 	return 0
 }
 
+// Deprecated: Marked as deprecated in xiaodian/v1/search_service.proto.
 func (x *SearchResponse) GetAnyTermMatch() bool {
 	if x != nil {
 		return x.AnyTermMatch
@@ -1792,6 +1827,27 @@ func (x *SearchResponse) GetProfileVersion() uint32 {
 		return x.ProfileVersion
 	}
 	return 0
+}
+
+func (x *SearchResponse) GetFirstTierMatched() uint32 {
+	if x != nil {
+		return x.FirstTierMatched
+	}
+	return 0
+}
+
+func (x *SearchResponse) GetSecondTierMatched() uint32 {
+	if x != nil {
+		return x.SecondTierMatched
+	}
+	return 0
+}
+
+func (x *SearchResponse) GetSecondTierSearched() bool {
+	if x != nil {
+		return x.SecondTierSearched
+	}
+	return false
 }
 
 // Request of AnalyzeHeroImage.
@@ -2457,12 +2513,13 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x01R\x06weight\x12\"\n" +
-	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xc6\x01\n" +
+	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xde\x01\n" +
 	"\x12RankingExplanation\x12*\n" +
 	"\x11first_phase_score\x18\x01 \x01(\x01R\x0ffirstPhaseScore\x12#\n" +
-	"\rmatched_terms\x18\x02 \x03(\tR\fmatchedTerms\x12$\n" +
-	"\x0eany_term_match\x18\x03 \x01(\bR\fanyTermMatch\x129\n" +
-	"\asignals\x18\x04 \x03(\v2\x1f.xiaodian.v1.SignalContributionR\asignals\"\xea\x02\n" +
+	"\rmatched_terms\x18\x02 \x03(\tR\fmatchedTerms\x12(\n" +
+	"\x0eany_term_match\x18\x03 \x01(\bB\x02\x18\x01R\fanyTermMatch\x129\n" +
+	"\asignals\x18\x04 \x03(\v2\x1f.xiaodian.v1.SignalContributionR\asignals\x12\x12\n" +
+	"\x04tier\x18\x05 \x01(\rR\x04tier\"\xfe\x02\n" +
 	"\tSearchHit\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x17\n" +
@@ -2476,15 +2533,20 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x05score\x18\t \x01(\x01R\x05score\x121\n" +
 	"\x14collapsed_duplicates\x18\n" +
 	" \x01(\rR\x13collapsedDuplicates\x12A\n" +
-	"\vexplanation\x18\v \x01(\v2\x1f.xiaodian.v1.RankingExplanationR\vexplanation\"\xa5\x02\n" +
+	"\vexplanation\x18\v \x01(\v2\x1f.xiaodian.v1.RankingExplanationR\vexplanation\x12\x12\n" +
+	"\x04tier\x18\f \x01(\rR\x04tier\"\xb9\x03\n" +
 	"\x0eSearchResponse\x12*\n" +
 	"\x04hits\x18\x01 \x03(\v2\x16.xiaodian.v1.SearchHitR\x04hits\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12#\n" +
-	"\rtotal_matched\x18\x03 \x01(\rR\ftotalMatched\x12$\n" +
-	"\x0eany_term_match\x18\x04 \x01(\bR\fanyTermMatch\x121\n" +
+	"\rtotal_matched\x18\x03 \x01(\rR\ftotalMatched\x12(\n" +
+	"\x0eany_term_match\x18\x04 \x01(\bB\x02\x18\x01R\fanyTermMatch\x121\n" +
 	"\x14collapsed_duplicates\x18\x05 \x01(\rR\x13collapsedDuplicates\x12\x18\n" +
 	"\aprofile\x18\x06 \x01(\tR\aprofile\x12'\n" +
-	"\x0fprofile_version\x18\a \x01(\rR\x0eprofileVersion\":\n" +
+	"\x0fprofile_version\x18\a \x01(\rR\x0eprofileVersion\x12,\n" +
+	"\x12first_tier_matched\x18\b \x01(\rR\x10firstTierMatched\x12.\n" +
+	"\x13second_tier_matched\x18\t \x01(\rR\x11secondTierMatched\x120\n" +
+	"\x14second_tier_searched\x18\n" +
+	" \x01(\bR\x12secondTierSearched\":\n" +
 	"\x17AnalyzeHeroImageRequest\x12\x1f\n" +
 	"\vimage_bytes\x18\x01 \x01(\fR\n" +
 	"imageBytes\"P\n" +

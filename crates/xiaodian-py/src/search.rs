@@ -211,18 +211,29 @@ fn response(
     profile: &str,
     profile_version: u32,
 ) -> proto::SearchResponse {
+    let second_tier_searched = result.second_tier_searched;
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    #[allow(deprecated)] // any_term_match: kept for old callers, the same as second_tier_searched
     proto::SearchResponse {
-        hits: result.hits.into_iter().map(hit).collect(),
+        hits: result
+            .hits
+            .into_iter()
+            .map(|h| hit(h, second_tier_searched))
+            .collect(),
         next_page_token,
-        total_matched: u32::try_from(result.total_matched).unwrap_or(u32::MAX),
-        any_term_match: result.any_term_match,
+        total_matched: count(result.total_matched),
+        any_term_match: second_tier_searched,
         collapsed_duplicates: result.collapsed_duplicates,
         profile: profile.to_owned(),
         profile_version,
+        first_tier_matched: count(result.first_tier_matched),
+        second_tier_matched: count(result.second_tier_matched),
+        second_tier_searched,
     }
 }
 
-fn hit(h: Hit) -> proto::SearchHit {
+#[allow(deprecated)] // any_term_match: kept for old callers, the same as second_tier_searched
+fn hit(h: Hit, second_tier_searched: bool) -> proto::SearchHit {
     proto::SearchHit {
         product_id: h.product_id,
         shop_id: h.shop_id,
@@ -233,11 +244,13 @@ fn hit(h: Hit) -> proto::SearchHit {
         sales_30d: h.sales_30d,
         rating: h.rating,
         score: h.score,
+        tier: h.tier,
         collapsed_duplicates: h.collapsed_duplicates,
         explanation: h.explanation.map(|e| proto::RankingExplanation {
             first_phase_score: e.first_phase_score,
             matched_terms: e.matched_terms,
-            any_term_match: e.any_term_match,
+            any_term_match: second_tier_searched,
+            tier: e.tier,
             signals: e
                 .signals
                 .into_iter()

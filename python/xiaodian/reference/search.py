@@ -19,11 +19,16 @@ Analysis (`crates/xiaodian-core/src/text/mod.rs`):
   Han run gives its character bigrams in order, then (analysis "full") the words jieba finds
   in it (`cut(run, HMM=False)`) whose length is not 2;
 - query terms are the distinct tokens in order of first appearance; required are letter and
-  digit runs, lone Han characters, and every bigram except one that straddles the edge of a
+  digit runs, lone Han characters, every bigram except one that straddles the edge of a
   jieba word of two or more characters ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", cut
-  into 包 and 邮, requires 包邮; "bigrams": every bigram); jieba's words of three or more
-  characters only add to the score, its one-character words inside a longer run are left out
-  (the run's bigrams cover them); every query with a token has a required term.
+  into 包 and 邮, requires 包邮; "bigrams": every bigram), and a one-character jieba word with
+  no one-character word beside it (小 in 小容量); jieba's words of three or more characters
+  only add to the score, its other one-character words are left out (the bigrams of 包邮
+  cover them); every query with a token has a required term;
+- query words: a letter or digit run, a lone Han character, a jieba word of two or more
+  characters (its bigrams), a run of two or more one-character jieba words (its bigrams), a
+  one-character jieba word alone (its character); each the set of its required terms, the
+  same set once, in order of first appearance ("bigrams": a Han run is one word).
 
 Index (`crates/xiaodian-core/src/rank/index.rs`), for each live product:
 - three fields in this order: title, shop name (the current name of its shop, so renaming a
@@ -37,19 +42,24 @@ Search (`crates/xiaodian-core/src/rank/search/`, whose module doc lists the same
   factor_f(len) = w_f / ((1 - b) + b * (len / avg_f));
   tf~ = 0.0 + tf_f * factor_f(len_f) for the searched fields where t occurs, in field order;
   first_phase = 0.0 + idf * (tf~ / (k1 + tf~)) for the contained query terms, in term order;
-- retrieval: products containing every required term (none when the query has no term);
-  when fewer than `page_size` pass the filters, products containing any term
-  (`any_term_match`); a blank query (only whitespace) browses every product passing the
-  filters with first phase 0 and relevance acting as the sales sort;
+- retrieval by tiers: a product has a word when it contains each of the word's terms; the
+  first tier is the products with every word (none when the query has no word); when fewer
+  than `page_size` of them pass the filters and the query has W >= 3 words, a second tier
+  (`second_tier_searched`) is the products with at least ceil(2W/3) words but not all; a
+  blank query (only whitespace) browses every product passing the filters (the first tier)
+  with first phase 0 and relevance acting as the sales sort;
 - second phase: additive = 0.0 + w_text*first_phase + w_hero*hero_quality + w_rating*rating
   + w_shop*shop_score + w_sales*log1p(max(sales_30d, 0)), left to right, then
   final = additive * brand * new_merchant (each 1.0 when it does not apply; a shop is new
   while now_s - opened_at_s, saturating, is below window_days * 86400);
-- relevance: order every match by (exact shop first, first phase descending, product id);
-  the first `rerank_depth` get the second phase and are reordered by (exact shop first, final
-  descending, product id), the rest keep their order and score = first phase; a product is an
-  exact-shop match when its shop's folded name (normalize, whitespace runs to one space,
-  trimmed) equals the folded query;
+- each tier is ranked on its own and the first tier's ranking comes first, under every sort;
+  the re-rank depth goes to the first tier first (the second gets what the first left);
+- relevance, within a tier: order every match by (exact shop first, first phase descending,
+  product id); the first `depth` get the second phase and are reordered by (exact shop first,
+  final descending, product id), the rest keep their order with raw score = first phase; a
+  product is an exact-shop match when its shop's folded name (normalize, whitespace runs to
+  one space, trimmed) equals the folded query; the score a hit shows is the lowest raw score
+  from the top of the ranking down to it (so it never increases down the list);
 - other sorts order every match by their key (sales, price, Bayesian rating or listed_at),
   then first phase descending, then product id; every hit gets the second phase;
 - pages (`shape_page`): near-duplicates collapse first (unless `keep_duplicates`): in rank
@@ -239,20 +249,50 @@ class Analyzer:
 
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """Distinct tokens in order of first appearance, each with its `required` flag."""
+        return self.analyze_query(text)[0]
+
+    def query_words(self, text: str) -> list[list[str]]:
+        """The query's words, each the list of its required terms in query-term order."""
+        terms, words = self.analyze_query(text)
+        return [[terms[i][0] for i in word] for word in words]
+
+    def analyze_query(self, text: str) -> tuple[list[tuple[str, bool]], list[list[int]]]:
+        """The query terms (distinct tokens in order of first appearance, each with its
+        `required` flag) and the query words (each the sorted indices of its required terms
+        in the terms; the same set once, in order of first appearance)."""
         required: set[str] = set()
+        word_texts: list[list[str]] = []
         for run, script in _runs(normalize(text)):
             if script != _HAN or len(run) == 1:
                 required.add(run)
+                word_texts.append([run])
                 continue
-            # word_of[i]: the jieba word holding character i (each character its own word in
-            # "bigrams" mode); word_len[i]: that word's length.
+            # numbered[i]: the word holding character i: its jieba word when that has two or
+            # more characters, else the run of one-character words it is in (every character
+            # is one such word in "bigrams" mode).
             words = _jieba_words(run) if self.full else list(run)
-            word_of = [w for w, word in enumerate(words) for _ in word]
-            word_len = [len(word) for word in words for _ in word]
+            lengths = [len(word) for word in words for _ in word]
+            numbered: list[int] = []
+            i, g = 0, 0
+            while i < len(run):
+                n = lengths[i] if lengths[i] > 1 else _ones_from(lengths, i)
+                numbered.extend([g] * n)
+                g += 1
+                i += n
+            grouped: list[list[str]] = [[] for _ in range(g)]
             for i in range(len(run) - 1):
-                straddles = word_of[i] != word_of[i + 1]
-                if not straddles or (word_len[i] == 1 and word_len[i + 1] == 1):
-                    required.add(run[i : i + 2])
+                if numbered[i] == numbered[i + 1]:
+                    bigram = run[i : i + 2]
+                    required.add(bigram)
+                    grouped[numbered[i]].append(bigram)
+            # A one-character word alone between longer ones (小 in 小容量) is its character.
+            for i, c in enumerate(run):
+                before = i > 0 and numbered[i - 1] == numbered[i]
+                after = i + 1 < len(run) and numbered[i + 1] == numbered[i]
+                if not before and not after:
+                    required.add(c)
+                    grouped[numbered[i]].append(c)
+            word_texts.extend(word for word in grouped if word)
         terms: list[tuple[str, bool]] = []
         seen: set[str] = set()
         for token in self.tokens(text):
@@ -261,7 +301,21 @@ class Analyzer:
             if not inner_character and token not in seen:
                 seen.add(token)
                 terms.append((token, token in required))
-        return terms
+        index = {text: i for i, (text, _) in enumerate(terms)}
+        query_words: list[list[int]] = []
+        for texts in word_texts:
+            word = sorted({index[text] for text in texts})
+            if word not in query_words:
+                query_words.append(word)
+        return terms, query_words
+
+
+def _ones_from(lengths: Sequence[int], i: int) -> int:
+    """The number of one-character words from position i on."""
+    n = 0
+    while i + n < len(lengths) and lengths[i + n] == 1:
+        n += 1
+    return n
 
 
 # --- ranking arithmetic ----------------------------------------------------------------------
@@ -485,6 +539,9 @@ class ReferenceSearchEngine:
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         return self._analyzer.query_terms(text)
 
+    def query_words(self, text: str) -> list[list[str]]:
+        return self._analyzer.query_words(text)
+
     def _document(self, product: _Product) -> _Document:
         if product.document is None:
             product.document = self._analyse(product)
@@ -517,7 +574,7 @@ class _Search:
         self.profile = profile
         self.request = request
         query: str = request["query"]
-        self.terms = engine._analyzer.query_terms(query)
+        self.terms, self.words = engine._analyzer.analyze_query(query)
         self.browse = _is_blank(query)
         self.sort: str = "sales" if self.browse and request["sort"] == "relevance" else request["sort"]
         self.weights = (
@@ -580,14 +637,20 @@ class _Search:
 
     # --- retrieval
 
-    def matches(self, product_id: str, all_required: bool) -> bool:
-        if self.browse:
-            return True
+    def words_matched(self, product_id: str) -> int:
+        """How many query words the product has (each of the word's terms in a searched field)."""
         doc = self.docs[product_id]
-        if all_required:
-            required = [text for text, is_required in self.terms if is_required]
-            return bool(required) and all(self.contains(doc, text) for text in required)
-        return any(self.contains(doc, text) for text, _ in self.terms)
+        return sum(1 for word in self.words if all(self.contains(doc, self.terms[i][0]) for i in word))
+
+    def matches(self, product_id: str, tier: int, min_words: int) -> bool:
+        """Tier 1: every word (a blank query: every product; a query with no word: none);
+        tier 2: at least `min_words` words, not all."""
+        if self.browse:
+            return tier == 1
+        matched = self.words_matched(product_id)
+        if tier == 1:
+            return bool(self.words) and matched == len(self.words)
+        return min_words <= matched < len(self.words)
 
     def accepts(self, record: Mapping[str, Any]) -> bool:
         r = self.request
@@ -601,10 +664,10 @@ class _Search:
             return False
         return not (r["in_stock_only"] and record["stock"] <= 0)
 
-    def retrieve(self, all_required: bool) -> list[_Candidate]:
+    def retrieve(self, tier: int, min_words: int = 0) -> list[_Candidate]:
         candidates = []
         for product_id, product in self.engine._products.items():
-            if self.matches(product_id, all_required) and self.accepts(product.record):
+            if self.matches(product_id, tier, min_words) and self.accepts(product.record):
                 first_phase = 0.0 if self.browse else self.first_phase(product_id)[0]
                 exact = product.record["shop_id"] in self.exact_shops
                 candidates.append(_Candidate(product, first_phase, exact))
@@ -629,12 +692,11 @@ class _Search:
             key = -bayesian_rating(self.profile, record["rating_sum"], record["rating_count"])
         return (key, -c.first_phase, c.product_id)
 
-    def ranking(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        """Every match in final order; in relevance order the first `rerank_depth` re-ranked."""
+    def ranking(self, candidates: list[_Candidate], depth: int) -> list[_Candidate]:
+        """Every match of a tier in final order; in relevance order the first `depth` re-ranked."""
         ranked = sorted(candidates, key=self.order_key)
         if self.sort != "relevance":
             return ranked
-        depth = int(self.profile["rerank_depth"])
         head = ranked[:depth]
         for c in head:
             c.final_score = self.second_phase(c, explain=False)[0]
@@ -677,20 +739,22 @@ class _Search:
 
     # --- the answer
 
-    def hit(self, c: _Candidate, any_term_match: bool) -> dict[str, Any]:
+    def raw_score(self, c: _Candidate) -> float:
+        """Final once re-ranked or under another sort than relevance, else first phase."""
+        if c.final_score is not None or self.sort != "relevance":
+            return self.second_phase(c, explain=False)[0]
+        return c.first_phase
+
+    def hit(self, c: _Candidate, tier: int, score: float) -> dict[str, Any]:
         record = c.product.record
         shop = self.engine._shops[record["shop_id"]].record
-        explain = bool(self.request["explain"])
-        if c.final_score is not None or self.sort != "relevance":
-            score, signals = self.second_phase(c, explain)
-        else:
-            score, signals = c.first_phase, []
         explanation = None
-        if explain:
+        if self.request["explain"]:
+            signals = self.second_phase(c, True)[1] if c.final_score is not None or self.sort != "relevance" else []
             explanation = {
                 "first_phase_score": c.first_phase,
                 "matched_terms": self.first_phase(c.product_id)[1],
-                "any_term_match": any_term_match,
+                "tier": tier,
                 "signals": signals,
             }
         return {
@@ -703,34 +767,50 @@ class _Search:
             "sales_30d": record["sales_30d"],
             "rating": bayesian_rating(self.profile, record["rating_sum"], record["rating_count"]),
             "score": score,
+            "tier": tier,
             "explanation": explanation,
         }
 
     def run(self) -> dict[str, Any]:
         page_size = int(self.request["page_size"])
-        any_term_match = False
-        candidates = self.retrieve(all_required=True)
-        if not self.browse and len(candidates) < page_size:
-            any_term_match = True
-            candidates = self.retrieve(all_required=False)
-        ranked = self.ranking(candidates)
+        depth = int(self.profile["rerank_depth"])
+        word_count = len(self.words)
+        min_words = -(-2 * word_count // 3)  # ⌈2W/3⌉
+        first = self.retrieve(tier=1)
+        second_tier_searched = not self.browse and min_words < word_count and len(first) < page_size
+        second = self.retrieve(tier=2, min_words=min_words) if second_tier_searched else []
+        # Each tier ranked on its own, the re-rank depth going to the first tier first.
+        ranked = [(c, 1) for c in self.ranking(first, depth)]
+        ranked += [(c, 2) for c in self.ranking(second, depth - min(depth, len(first)))]
         shaped = shape_page(
-            [c.product.record["shop_id"] for c in ranked],
-            [c.product.record["dhash"] for c in ranked],
+            [c.product.record["shop_id"] for c, _ in ranked],
+            [c.product.record["dhash"] for c, _ in ranked],
             int(self.request["page"]),
             page_size,
             int(self.request["max_per_shop"]),
             None if self.request["keep_duplicates"] else int(self.profile["duplicate_max_distance"]),
         )
+        # The scores shown: under relevance, the lowest raw score from the top down to each.
+        shown: dict[int, float] = {}
+        if self.sort == "relevance":
+            above = math.inf
+            for i in range(shaped.positions[-1] + 1 if shaped.positions else 0):
+                above = min(above, self.raw_score(ranked[i][0]))
+                shown[i] = above
+        else:
+            shown = {i: self.raw_score(ranked[i][0]) for i in shaped.positions}
         hits = []
         for i in shaped.positions:
-            hit = self.hit(ranked[i], any_term_match)
+            c, tier = ranked[i]
+            hit = self.hit(c, tier, shown[i])
             hit["collapsed_duplicates"] = shaped.collapsed_into_count(i)
             hits.append(hit)
         return {
             "hits": hits,
-            "total_matched": len(candidates),
-            "any_term_match": any_term_match,
+            "total_matched": len(first) + len(second),
+            "first_tier_matched": len(first),
+            "second_tier_matched": len(second),
+            "second_tier_searched": second_tier_searched,
             "has_more": shaped.any_left,
             "collapsed_duplicates": shaped.collapsed_on_page(),
         }

@@ -256,19 +256,21 @@ class SignalContribution(_message.Message):
     def __init__(self, signal: _Optional[str] = ..., value: _Optional[float] = ..., weight: _Optional[float] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class RankingExplanation(_message.Message):
-    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals")
+    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier")
     FIRST_PHASE_SCORE_FIELD_NUMBER: _ClassVar[int]
     MATCHED_TERMS_FIELD_NUMBER: _ClassVar[int]
     ANY_TERM_MATCH_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     first_phase_score: float
     matched_terms: _containers.RepeatedScalarFieldContainer[str]
     any_term_match: bool
     signals: _containers.RepeatedCompositeFieldContainer[SignalContribution]
-    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ...) -> None: ...
+    tier: int
+    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("product_id", "shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "rating", "score", "collapsed_duplicates", "explanation")
+    __slots__ = ("product_id", "shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "rating", "score", "collapsed_duplicates", "explanation", "tier")
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +282,7 @@ class SearchHit(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     COLLAPSED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     shop_id: str
     title: str
@@ -291,10 +294,11 @@ class SearchHit(_message.Message):
     score: float
     collapsed_duplicates: int
     explanation: RankingExplanation
-    def __init__(self, product_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., title: _Optional[str] = ..., shop_name: _Optional[str] = ..., brand: _Optional[str] = ..., price_fen: _Optional[int] = ..., sales_30d: _Optional[int] = ..., rating: _Optional[float] = ..., score: _Optional[float] = ..., collapsed_duplicates: _Optional[int] = ..., explanation: _Optional[_Union[RankingExplanation, _Mapping]] = ...) -> None: ...
+    tier: int
+    def __init__(self, product_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., title: _Optional[str] = ..., shop_name: _Optional[str] = ..., brand: _Optional[str] = ..., price_fen: _Optional[int] = ..., sales_30d: _Optional[int] = ..., rating: _Optional[float] = ..., score: _Optional[float] = ..., collapsed_duplicates: _Optional[int] = ..., explanation: _Optional[_Union[RankingExplanation, _Mapping]] = ..., tier: _Optional[int] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "next_page_token", "total_matched", "any_term_match", "collapsed_duplicates", "profile", "profile_version")
+    __slots__ = ("hits", "next_page_token", "total_matched", "any_term_match", "collapsed_duplicates", "profile", "profile_version", "first_tier_matched", "second_tier_matched", "second_tier_searched")
     HITS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MATCHED_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +306,9 @@ class SearchResponse(_message.Message):
     COLLAPSED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TIER_MATCHED_FIELD_NUMBER: _ClassVar[int]
+    SECOND_TIER_MATCHED_FIELD_NUMBER: _ClassVar[int]
+    SECOND_TIER_SEARCHED_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     next_page_token: str
     total_matched: int
@@ -309,7 +316,10 @@ class SearchResponse(_message.Message):
     collapsed_duplicates: int
     profile: str
     profile_version: int
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_matched: _Optional[int] = ..., any_term_match: _Optional[bool] = ..., collapsed_duplicates: _Optional[int] = ..., profile: _Optional[str] = ..., profile_version: _Optional[int] = ...) -> None: ...
+    first_tier_matched: int
+    second_tier_matched: int
+    second_tier_searched: bool
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_matched: _Optional[int] = ..., any_term_match: _Optional[bool] = ..., collapsed_duplicates: _Optional[int] = ..., profile: _Optional[str] = ..., profile_version: _Optional[int] = ..., first_tier_matched: _Optional[int] = ..., second_tier_matched: _Optional[int] = ..., second_tier_searched: _Optional[bool] = ...) -> None: ...
 
 class AnalyzeHeroImageRequest(_message.Message):
     __slots__ = ("image_bytes",)

@@ -59,6 +59,14 @@ pub struct QueryTerm {
     pub required: bool,
 }
 
+/// A query's terms and words ([`Analyzer::analyze_query`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyzedQuery {
+    pub terms: Vec<QueryTerm>,
+    /// Each word: the indices in `terms` of its required terms, ascending.
+    pub words: Vec<Vec<usize>>,
+}
+
 /// The maximal runs of one script in normalised text, in order, as slices of it; other
 /// characters separate runs.
 fn runs(normalized: &str) -> Vec<(&str, Script)> {
@@ -121,43 +129,91 @@ impl Analyzer {
     }
 
     /// The query's terms: its distinct tokens in order of first appearance, each marked
-    /// required or not. Required are letter and digit tokens, lone Han characters, and every
-    /// bigram except those that straddle the edge of a word of two or more characters that
-    /// jieba finds in the query ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", which jieba
-    /// cuts into 包 and 邮, requires 包邮). In `BigramsOnly` mode every bigram is required.
-    /// jieba's words of three or more characters only add to the score; its one-character
-    /// words inside a longer run are left out (the run's bigrams cover them).
-    /// Every query with a token has a required term.
+    /// required or not (see [`Analyzer::analyze_query`]).
     pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
+        self.analyze_query(text).terms
+    }
+
+    /// The query's terms and words.
+    ///
+    /// Terms: the query's distinct tokens in order of first appearance, each marked required
+    /// or not. Required are letter and digit tokens, lone Han characters, and every bigram
+    /// except those that straddle the edge of a word of two or more characters that jieba
+    /// finds in the query ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", which jieba cuts
+    /// into 包 and 邮, requires 包邮), and a one-character jieba word between longer ones or at
+    /// the run's edge (小 in 小容量). In `BigramsOnly` mode every bigram is required. jieba's
+    /// words of three or more characters only add to the score; its other one-character
+    /// words are left out (the bigrams of 包邮 cover them). Every query with a token has a
+    /// required term.
+    ///
+    /// Words (what tiers count, SPEC §3): a letter or digit run, a lone Han character, a
+    /// jieba word of two or more characters (its bigrams), a maximal sequence of two or more
+    /// one-character jieba words (its bigrams: "包邮"), and a one-character jieba word alone
+    /// (its character: 小 in 小容量); each word is the set of its
+    /// required terms (indices into `terms`), words with the same set counted once, in order
+    /// of first appearance. Every required term is in a word; in `BigramsOnly` mode a Han run
+    /// is one word.
+    pub fn analyze_query(&self, text: &str) -> AnalyzedQuery {
         let tokens = self.tokens(text);
         let mut required: Vec<String> = Vec::new();
+        let mut word_texts: Vec<Vec<String>> = Vec::new();
         let normalized = normalize(text);
         for (run, script) in runs(&normalized) {
             let chars: Vec<char> = run.chars().collect();
             match script {
-                Script::Letter | Script::Digit => required.push(run.to_owned()),
-                Script::Han if chars.len() == 1 => required.push(run.to_owned()),
+                Script::Letter | Script::Digit => {
+                    required.push(run.to_owned());
+                    word_texts.push(vec![run.to_owned()]);
+                }
+                Script::Han if chars.len() == 1 => {
+                    required.push(run.to_owned());
+                    word_texts.push(vec![run.to_owned()]);
+                }
                 Script::Han => {
-                    // word_len[i]: length of the jieba word holding character i (1 without jieba).
-                    let mut word_len = vec![1usize; chars.len()];
-                    let mut word_of = (0..chars.len()).collect::<Vec<_>>();
+                    // group[i]: the word holding character i — its jieba word when that has
+                    // two or more characters, else the sequence of one-character words it is
+                    // in (every character is one such word without jieba).
+                    let mut group = vec![0usize; chars.len()];
+                    let mut lengths = vec![1usize; chars.len()];
                     if let Some(jieba) = &self.jieba {
                         let mut i = 0;
-                        for (w, word) in jieba.cut(run, false).into_iter().enumerate() {
+                        for word in jieba.cut(run, false) {
                             let n = word.word.chars().count();
-                            for j in i..i + n {
-                                word_len[j] = n;
-                                word_of[j] = w;
-                            }
+                            lengths[i..i + n].fill(n);
                             i += n;
                         }
                     }
+                    let mut next_group = 0;
+                    let mut i = 0;
+                    while i < chars.len() {
+                        let n = if lengths[i] > 1 {
+                            lengths[i]
+                        } else {
+                            lengths[i..].iter().take_while(|&&n| n == 1).count()
+                        };
+                        group[i..i + n].fill(next_group);
+                        next_group += 1;
+                        i += n;
+                    }
+                    let mut words: Vec<Vec<String>> = vec![Vec::new(); next_group];
                     for i in 0..chars.len() - 1 {
-                        let straddles = word_of[i] != word_of[i + 1];
-                        if !straddles || (word_len[i] == 1 && word_len[i + 1] == 1) {
-                            required.push(chars[i..i + 2].iter().collect());
+                        if group[i] == group[i + 1] {
+                            let bigram: String = chars[i..i + 2].iter().collect();
+                            required.push(bigram.clone());
+                            words[group[i]].push(bigram);
                         }
                     }
+                    // A one-character word alone between longer ones (小 in 小容量) is its
+                    // character, indexed wherever jieba cuts it alone.
+                    for (i, &c) in chars.iter().enumerate() {
+                        let alone = (i == 0 || group[i - 1] != group[i])
+                            && (i + 1 == chars.len() || group[i + 1] != group[i]);
+                        if alone {
+                            required.push(c.to_string());
+                            words[group[i]].push(c.to_string());
+                        }
+                    }
+                    word_texts.extend(words.into_iter().filter(|w| !w.is_empty()));
                 }
             }
         }
@@ -173,7 +229,24 @@ impl Analyzer {
                 });
             }
         }
-        terms
+        let mut words: Vec<Vec<usize>> = Vec::new();
+        for texts in word_texts {
+            let mut word: Vec<usize> = texts
+                .iter()
+                .map(|text| {
+                    terms
+                        .iter()
+                        .position(|t| &t.text == text)
+                        .expect("a word's bigrams are query tokens")
+                })
+                .collect();
+            word.sort_unstable();
+            word.dedup();
+            if !words.contains(&word) {
+                words.push(word);
+            }
+        }
+        AnalyzedQuery { terms, words }
     }
 
     fn push_run<'a>(&self, run: &'a str, script: Script, tokens: &mut Vec<&'a str>) {
@@ -258,9 +331,10 @@ mod tests {
         assert_eq!(required, ["羊绒", "围巾", "iphone"]);
         let straddling = terms.iter().find(|t| t.text == "绒围").unwrap();
         assert!(!straddling.required);
+        // A one-character word beside a longer one is required: 小容量 is not 大容量.
         let with_single = full().query_terms("羊绒围巾女");
         assert!(
-            with_single.iter().all(|t| t.text != "女"),
+            with_single.iter().any(|t| t.text == "女" && t.required),
             "{with_single:?}"
         );
         assert_eq!(full().query_terms("女")[0].text, "女");
@@ -277,6 +351,42 @@ mod tests {
             .map(|t| (t.text.as_str(), t.required))
             .collect();
         assert_eq!(required, [("包邮", true)]);
+    }
+
+    #[test]
+    fn query_words_group_the_required_terms() {
+        let words = |analyzer: &Analyzer, text: &str| -> Vec<Vec<String>> {
+            let query = analyzer.analyze_query(text);
+            query
+                .words
+                .iter()
+                .map(|word| word.iter().map(|&i| query.terms[i].text.clone()).collect())
+                .collect()
+        };
+        assert_eq!(
+            words(&full(), "羊绒围巾 iPhone 15"),
+            [["羊绒"], ["围巾"], ["iphone"], ["15"]]
+        );
+        assert_eq!(words(&full(), "包邮"), [["包邮"]]);
+        assert_eq!(words(&full(), "小容量"), [["小"], ["容量"]]);
+        // A word repeated is one word; a word of three characters is its two bigrams.
+        assert_eq!(words(&full(), "围巾 围巾"), [["围巾"]]);
+        let bigrams = Analyzer::new(AnalysisMode::BigramsOnly);
+        assert_eq!(
+            words(&bigrams, "羊绒围巾 女"),
+            [vec!["羊绒", "绒围", "围巾"], vec!["女"]]
+        );
+        for text in [
+            "羊绒围巾女款冬季加厚",
+            "纯棉加厚浴巾",
+            "小容量保温杯 316不锈钢",
+        ] {
+            let query = full().analyze_query(text);
+            for (i, term) in query.terms.iter().enumerate() {
+                let in_word = query.words.iter().any(|w| w.contains(&i));
+                assert_eq!(term.required, in_word, "{text}: {}", term.text);
+            }
+        }
     }
 
     #[test]

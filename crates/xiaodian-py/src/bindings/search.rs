@@ -317,7 +317,7 @@ struct SignalDict {
 struct ExplanationDict {
     first_phase_score: f64,
     matched_terms: Vec<String>,
-    any_term_match: bool,
+    tier: u32,
     signals: Vec<SignalDict>,
 }
 
@@ -332,6 +332,7 @@ struct HitDict {
     sales_30d: i64,
     rating: f64,
     score: f64,
+    tier: u32,
     collapsed_duplicates: u32,
     explanation: Option<ExplanationDict>,
 }
@@ -340,7 +341,9 @@ struct HitDict {
 struct SearchResultDict {
     hits: Vec<HitDict>,
     total_matched: u64,
-    any_term_match: bool,
+    first_tier_matched: u64,
+    second_tier_matched: u64,
+    second_tier_searched: bool,
     has_more: bool,
     collapsed_duplicates: u32,
 }
@@ -357,11 +360,12 @@ impl From<SearchResult> for SearchResultDict {
             sales_30d: h.sales_30d,
             rating: h.rating,
             score: h.score,
+            tier: h.tier,
             collapsed_duplicates: h.collapsed_duplicates,
             explanation: h.explanation.map(|e: Explanation| ExplanationDict {
                 first_phase_score: e.first_phase_score,
                 matched_terms: e.matched_terms,
-                any_term_match: e.any_term_match,
+                tier: e.tier,
                 signals: e
                     .signals
                     .into_iter()
@@ -377,7 +381,9 @@ impl From<SearchResult> for SearchResultDict {
         Self {
             hits: r.hits.into_iter().map(hit).collect(),
             total_matched: r.total_matched,
-            any_term_match: r.any_term_match,
+            first_tier_matched: r.first_tier_matched,
+            second_tier_matched: r.second_tier_matched,
+            second_tier_searched: r.second_tier_searched,
             has_more: r.has_more,
             collapsed_duplicates: r.collapsed_duplicates,
         }
@@ -519,6 +525,18 @@ impl SearchEngine {
                 .query_terms(text)
                 .into_iter()
                 .map(|t| (t.text, t.required))
+                .collect()
+        })
+    }
+
+    /// The query words of `text`, each the list of its required terms.
+    fn query_words(&self, py: Python<'_>, text: &str) -> Vec<Vec<String>> {
+        py.detach(|| {
+            let query = self.read().analyzer().analyze_query(text);
+            query
+                .words
+                .iter()
+                .map(|word| word.iter().map(|&i| query.terms[i].text.clone()).collect())
                 .collect()
         })
     }

@@ -760,9 +760,10 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
   matchedTerms: string[];
 
   /**
-   * True when retrieval fell back from all-terms to any-term matching.
+   * Deprecated: true when a second tier was searched (SearchResponse.second_tier_searched).
    *
-   * @generated from field: bool any_term_match = 3;
+   * @generated from field: bool any_term_match = 3 [deprecated = true];
+   * @deprecated
    */
   anyTermMatch: boolean;
 
@@ -773,6 +774,13 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
    * @generated from field: repeated xiaodian.v1.SignalContribution signals = 4;
    */
   signals: SignalContribution[];
+
+  /**
+   * The hit's tier (SearchHit.tier).
+   *
+   * @generated from field: uint32 tier = 5;
+   */
+  tier: number;
 };
 
 /**
@@ -844,7 +852,9 @@ export declare type SearchHit = Message<"xiaodian.v1.SearchHit"> & {
   rating: number;
 
   /**
-   * Final ranking score (higher ranks first under relevance sort).
+   * Ranking score. Under relevance sort it never increases down the list: each hit shows
+   * the lowest raw score (final, or first phase beyond the re-rank depth) from the top down to
+   * it. Under the other sorts, the final score.
    *
    * @generated from field: double score = 9;
    */
@@ -863,6 +873,15 @@ export declare type SearchHit = Message<"xiaodian.v1.SearchHit"> & {
    * @generated from field: xiaodian.v1.RankingExplanation explanation = 11;
    */
   explanation?: RankingExplanation | undefined;
+
+  /**
+   * 1: the product has every query word; 2: at least two thirds of them, rounded up (searched
+   * only when the first tier does not fill a page and the query has three or more words).
+   * The first tier always ranks before the second, under every sort.
+   *
+   * @generated from field: uint32 tier = 12;
+   */
+  tier: number;
 };
 
 /**
@@ -892,16 +911,17 @@ export declare type SearchResponse = Message<"xiaodian.v1.SearchResponse"> & {
   nextPageToken: string;
 
   /**
-   * Number of products that matched retrieval and filters (before shaping).
+   * Number of products that matched retrieval and filters (before shaping): both tiers.
    *
    * @generated from field: uint32 total_matched = 3;
    */
   totalMatched: number;
 
   /**
-   * True when too few products matched all terms and retrieval used any-term matching.
+   * Deprecated: the same as second_tier_searched.
    *
-   * @generated from field: bool any_term_match = 4;
+   * @generated from field: bool any_term_match = 4 [deprecated = true];
+   * @deprecated
    */
   anyTermMatch: boolean;
 
@@ -925,6 +945,28 @@ export declare type SearchResponse = Message<"xiaodian.v1.SearchResponse"> & {
    * @generated from field: uint32 profile_version = 7;
    */
   profileVersion: number;
+
+  /**
+   * Products with every query word that pass the filters (the first tier).
+   *
+   * @generated from field: uint32 first_tier_matched = 8;
+   */
+  firstTierMatched: number;
+
+  /**
+   * Products of the second tier that pass the filters; 0 when it was not searched.
+   *
+   * @generated from field: uint32 second_tier_matched = 9;
+   */
+  secondTierMatched: number;
+
+  /**
+   * True when the first tier did not fill a page and the query has three or more words, so a
+   * second tier was searched.
+   *
+   * @generated from field: bool second_tier_searched = 10;
+   */
+  secondTierSearched: boolean;
 };
 
 /**

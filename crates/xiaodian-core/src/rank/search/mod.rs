@@ -10,8 +10,15 @@
 //!   brand (fields where t is absent add nothing);
 //! - first_phase(p) = Σ_t idf(t) · (tf̃ / (k1 + tf̃)) over the query's terms in order, for the
 //!   terms p contains;
-//! - retrieval: products containing every required query term; when fewer than `page_size`
-//!   of them pass the filters, products containing any query term (`any_term_match`);
+//! - query words (`Analyzer::analyze_query`): a letter or digit run, a lone Han character, a
+//!   jieba word of two or more characters, a run of one-character jieba words; a product has
+//!   a word when it contains each of the word's required terms (its bigrams);
+//! - retrieval by tiers: the first tier is the products with every word; when fewer than
+//!   `page_size` of them pass the filters and the query has W ≥ 3 words, a second tier follows:
+//!   the products with at least ⌈2W/3⌉ words but not all. A straddling bigram is never
+//!   required and never makes a match; it only adds to the score. Tiers never mix: the
+//!   first tier ranks before the second under every sort, and each tier is ranked (and
+//!   re-ranked, the depth going to the first tier first) on its own;
 //! - second phase, for the best `rerank_depth` by first phase:
 //!   additive = w_text·first_phase + w_hero·hero_quality + w_rating·rating +
 //!   w_shop·shop_score + w_sales·ln(1 + sales_30d), summed left to right, then
@@ -19,15 +26,20 @@
 //!   rating = (C·m + rating_sum) / (C + rating_count) (m when both are 0),
 //!   shop_score = (Cs·ms + score·reviews) / (Cs + reviews) (ms when both are 0),
 //!   a shop is new while now − opened_at < window_days · 86,400 s;
-//! - relevance order: products of a shop whose folded name equals the folded query first, then
-//!   the re-ranked products by final score, then the rest by first-phase score; every tie
-//!   is broken by product id (ascending), so the order is total and deterministic;
+//! - relevance order, within a tier: products of a shop whose folded name equals the folded
+//!   query first, then the re-ranked products by final score, then the rest by first-phase
+//!   score; every tie is broken by product id (ascending), so the order is total and
+//!   deterministic;
+//! - the score a hit shows under relevance: the lowest raw score (final once re-ranked, else
+//!   first phase) from the top of the ranking down to it, so scores never increase down the
+//!   list (a tier, an exact shop and the re-rank depth each start a new run of raw scores);
+//!   under the other sorts, the final score;
 //! - the other sorts order every match by their key, then first-phase score, then product id;
 //! - an empty query browses (every product passing the filters, relevance acting as sales).
 //!
 //! The code, by phase: `request.rs` (request and response types, validation), `filters.rs`
 //! (the request's filter compiled against the index), `bm25f.rs` (BM25F term scores, idf and
-//! score bounds), `retrieval.rs` (all-terms and any-term matching), `topk.rs` (the first-phase
+//! score bounds), `retrieval.rs` (the two tiers' matching), `topk.rs` (the first-phase
 //! top-k: candidate order, score floor, block-max skipping), `rerank.rs` (the second phase:
 //! business signals, re-ranking, hits and explanations), `page.rs` (page shaping: duplicate
 //! collapse, shop caps, paging); this file holds the query and [`Index::search`], which runs
@@ -52,6 +64,7 @@ use crate::error::CoreResult;
 use bm25f::{idf, Bm25f, ResolvedTerm, TITLE_TABLE_MAX_TF};
 use filters::CompiledFilter;
 use page::shape_page;
+use retrieval::Tier;
 use topk::Candidate;
 
 pub use request::{
@@ -66,6 +79,8 @@ struct Query<'a> {
     request: &'a SearchRequest,
     bm25f: Bm25f,
     terms: Vec<ResolvedTerm<'a>>,
+    /// The query's words, each the indices of its required terms (`Analyzer::analyze_query`).
+    words: Vec<Vec<usize>>,
     filter: CompiledFilter,
     exact_shops: HashSet<u32>,
     browse: bool,
@@ -91,11 +106,12 @@ impl Index {
         request: &SearchRequest,
     ) -> CoreResult<SearchResult> {
         validate(request)?;
-        let terms = self.analyzer.query_terms(&request.query);
+        let analyzed = self.analyzer.analyze_query(&request.query);
         let browse = request.query.trim().is_empty();
         let bm25f = Bm25f::new(self, profile);
         let live = self.product_count();
-        let resolved = terms
+        let resolved = analyzed
+            .terms
             .into_iter()
             .map(|t| {
                 let term = self
@@ -137,6 +153,7 @@ impl Index {
             request,
             bm25f,
             terms: resolved,
+            words: analyzed.words,
             filter: CompiledFilter::new(self, &request.filter),
             exact_shops,
             browse,
@@ -147,55 +164,97 @@ impl Index {
             },
         };
         let page_size = request.page_size as usize;
-        // Fewer all-terms matches than a page: any-term retrieval instead.
-        let any_term_match = !browse && query.count_all_terms(page_size as u64) < page_size as u64;
+        let word_count = query.words.len();
+        let min_words = (2 * word_count).div_ceil(3);
+        // The first tier does not fill a page: a second tier follows, if the query has one.
+        let second_tier_searched = !browse
+            && min_words < word_count
+            && query.count_all_terms(page_size as u64) < page_size as u64;
+        let tiers: &[Tier] = if second_tier_searched {
+            &[Tier::First, Tier::Second { min_words }]
+        } else {
+            &[Tier::First]
+        };
+        let depth = profile.rerank_depth as usize;
         let mut k = (request.page as usize + 1) * page_size * 2;
-        // The candidates asked of retrieval, those it gave and the number of matches.
-        let mut retrieved: Option<(usize, Vec<Candidate>, u64)> = None;
+        // Per tier: the candidates asked of retrieval, those it gave and the number of matches.
+        let mut retrieved: Vec<Option<(usize, Vec<Candidate>, u64)>> = vec![None; tiers.len()];
         loop {
-            let wanted = query.candidates_for(k);
-            // Retrieval runs again only when more candidates are wanted than were asked for,
-            // and it gave all it was asked for (so more may exist).
-            if retrieved
-                .as_ref()
-                .is_none_or(|(asked, got, _)| wanted > *asked && got.len() == *asked)
-            {
-                let (candidates, total) = query.top(!any_term_match, wanted);
-                retrieved = Some((wanted, candidates, total));
+            // The ranking's first `k` (fewer when there are fewer): each tier's prefix in turn,
+            // with its tier; the re-rank depth goes to the first tier first.
+            let mut ranked: Vec<(Candidate, u32)> = Vec::new();
+            let mut complete = true;
+            let mut depth_left = depth;
+            let mut counts = [0u64; 2];
+            for (t, &tier) in tiers.iter().enumerate() {
+                let k_left = k - ranked.len();
+                let wanted = query.candidates_for(k_left, depth_left);
+                // Retrieval runs again only when more candidates are wanted than were asked
+                // for, and it gave all it was asked for (so more may exist).
+                if retrieved[t]
+                    .as_ref()
+                    .is_none_or(|(asked, got, _)| wanted > *asked && got.len() == *asked)
+                {
+                    let (candidates, total) = query.top(tier, wanted, depth_left);
+                    retrieved[t] = Some((wanted, candidates, total));
+                }
+                let (_, candidates, total) = retrieved[t].as_mut().expect("retrieved above");
+                counts[t] = *total;
+                let ranked_len = query.rerank(candidates, k_left, depth_left);
+                complete &= ranked_len as u64 == *total;
+                depth_left -= depth_left.min(candidates.len());
+                ranked.extend(candidates[..ranked_len].iter().map(|&c| (c, t as u32 + 1)));
             }
-            let (_, candidates, total) = retrieved.as_mut().expect("retrieved above");
-            let total = *total;
-            debug_assert!(browse || any_term_match || total >= page_size as u64);
-            let ranked_len = query.rerank(candidates, k);
-            let ranked = &candidates[..ranked_len];
+            debug_assert!(
+                browse || second_tier_searched || counts[0] >= page_size as u64 || complete
+            );
             let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
+            let candidates: Vec<Candidate> = ranked.iter().map(|&(c, _)| c).collect();
             let shaped = shape_page(
                 self,
-                ranked,
+                &candidates,
                 request.page,
                 page_size,
                 request.max_per_shop,
                 max_distance,
             );
-            let complete = ranked.len() as u64 == total;
             // A longer prefix is needed to fill the page, or to know whether anything is left.
             if (shaped.positions.len() < page_size || !shaped.any_left) && !complete {
                 k *= 4;
                 continue;
             }
+            // The scores shown: under relevance, each the lowest raw score down to it, so a
+            // score never exceeds the score of a product ranked above it (tiers, an exact
+            // shop and the re-rank depth each start a new run of raw scores).
+            let mut shown = vec![f64::NAN; ranked.len()];
+            if query.sort == Sort::Relevance {
+                let last = shaped.positions.last().map_or(0, |&i| i + 1);
+                let mut above = f64::INFINITY;
+                for (score, (c, _)) in shown.iter_mut().zip(&ranked[..last]) {
+                    above = above.min(query.raw_score(c));
+                    *score = above;
+                }
+            } else {
+                for &i in &shaped.positions {
+                    shown[i] = query.raw_score(&ranked[i].0);
+                }
+            }
             let hits = shaped
                 .positions
                 .iter()
                 .map(|&i| {
-                    let mut hit = query.hit(&ranked[i], any_term_match);
+                    let (c, tier) = ranked[i];
+                    let mut hit = query.hit(&c, tier, shown[i]);
                     hit.collapsed_duplicates = shaped.collapsed_into_count(i);
                     hit
                 })
                 .collect();
             return Ok(SearchResult {
                 hits,
-                total_matched: total,
-                any_term_match,
+                total_matched: counts[0] + counts[1],
+                first_tier_matched: counts[0],
+                second_tier_matched: counts[1],
+                second_tier_searched,
                 has_more: shaped.any_left,
                 collapsed_duplicates: shaped.collapsed_on_page(),
             });

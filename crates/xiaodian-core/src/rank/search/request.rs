@@ -59,7 +59,8 @@ pub struct Signal {
 pub struct Explanation {
     pub first_phase_score: f64,
     pub matched_terms: Vec<String>,
-    pub any_term_match: bool,
+    /// The hit's tier (as [`Hit::tier`]).
+    pub tier: u32,
     pub signals: Vec<Signal>,
 }
 
@@ -74,8 +75,11 @@ pub struct Hit {
     pub sales_30d: i64,
     /// Bayesian-smoothed rating.
     pub rating: f64,
-    /// Final score; the first-phase score for hits beyond the re-rank depth.
+    /// The score it shows: never more than the score of a hit ranked above it under
+    /// relevance (see [`Index::search`](crate::rank::index::Index::search)).
     pub score: f64,
+    /// 1: the product has every query word; 2: at least ⌈2/3⌉ of them (a blank query: 1).
+    pub tier: u32,
     /// Near-duplicates collapsed into this hit (among the products examined so far).
     pub collapsed_duplicates: u32,
     pub explanation: Option<Explanation>,
@@ -84,9 +88,15 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
     pub hits: Vec<Hit>,
-    /// Products that matched retrieval and filters.
+    /// Products that matched retrieval and filters: the two tiers' counts added.
     pub total_matched: u64,
-    pub any_term_match: bool,
+    /// Products with every query word that pass the filters.
+    pub first_tier_matched: u64,
+    /// Products of the second tier that pass the filters (0 when it was not searched).
+    pub second_tier_matched: u64,
+    /// The first tier did not fill a page and the query has words enough for a second tier
+    /// (three or more): the second tier was searched.
+    pub second_tier_searched: bool,
     /// More hits follow on later pages.
     pub has_more: bool,
     /// Near-duplicates met (and left out) while filling this page.

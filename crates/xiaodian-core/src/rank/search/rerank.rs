@@ -123,25 +123,26 @@ impl Query<'_> {
         (score, signals)
     }
 
-    /// How many first-phase candidates the first `k` products of the final order need:
-    /// under relevance, at least the re-rank depth.
-    pub(super) fn candidates_for(&self, k: usize) -> usize {
+    /// How many first-phase candidates the first `k` products of a tier's order need, when
+    /// `depth` of the re-rank depth is left for it: under relevance, at least `depth`.
+    pub(super) fn candidates_for(&self, k: usize, depth: usize) -> usize {
         if self.sort == Sort::Relevance {
-            k.max(self.profile.rerank_depth as usize)
+            k.max(depth)
         } else {
             k
         }
     }
 
-    /// Puts the first `k` products of the final order first in the first-phase `candidates`
-    /// (as [`Query::top`] gives them, at least [`Query::candidates_for`] of them when there are
-    /// that many matches) and returns how many that is (fewer when there are fewer): under
-    /// relevance, the best `rerank_depth` get the second phase and are ordered by it. Calling
-    /// it again on the same candidates with a larger `k` gives the longer prefix of the same
-    /// order (the re-ranked ones are the same set, whatever their order now).
-    pub(super) fn rerank(&self, candidates: &mut [Candidate], k: usize) -> usize {
+    /// Puts the first `k` products of a tier's final order first in its first-phase
+    /// `candidates` (as [`Query::top`] gives them with the same `depth`, at least
+    /// [`Query::candidates_for`] of them when there are that many matches) and returns how
+    /// many that is (fewer when there are fewer): under relevance, the best `depth` get the
+    /// second phase and are ordered by it. Calling it again on the same candidates with a
+    /// larger `k` gives the longer prefix of the same order (the re-ranked ones are the same
+    /// set, whatever their order now).
+    pub(super) fn rerank(&self, candidates: &mut [Candidate], k: usize, depth: usize) -> usize {
         if self.sort == Sort::Relevance {
-            let reranked = (self.profile.rerank_depth as usize).min(candidates.len());
+            let reranked = depth.min(candidates.len());
             // The columns are read first, in a loop of independent loads whose cache misses
             // overlap, instead of one miss at a time inside the arithmetic.
             let docs = &self.index.docs;
@@ -169,22 +170,35 @@ impl Query<'_> {
         k.min(candidates.len())
     }
 
-    pub(super) fn hit(&self, c: &Candidate, any_term_match: bool) -> Hit {
+    /// The raw score of a ranked candidate: its final score once re-ranked or under another
+    /// sort than relevance (computed here), else its first-phase score.
+    pub(super) fn raw_score(&self, c: &Candidate) -> f64 {
+        match c.final_score {
+            Some(score) => score,
+            None if self.sort != Sort::Relevance => {
+                self.second_phase(c.doc, c.first_phase, false).0
+            }
+            None => c.first_phase,
+        }
+    }
+
+    /// The hit of a ranked candidate of `tier` (1 or 2) with the score it shows (`score`, see
+    /// [`Index::search`](crate::rank::index::Index::search)).
+    pub(super) fn hit(&self, c: &Candidate, tier: u32, score: f64) -> Hit {
         let record = &self.index.docs.records[c.doc as usize];
         let shop = &self.index.shops[self.index.docs.shop[c.doc as usize] as usize].record;
-        let (final_score, signals) = match c.final_score {
-            // Re-ranked already: the score is known, only an explanation needs the signals.
-            Some(score) if !self.request.explain => (score, Vec::new()),
-            _ if c.final_score.is_some() || self.sort != Sort::Relevance => {
-                self.second_phase(c.doc, c.first_phase, self.request.explain)
+        let explanation = self.request.explain.then(|| {
+            let signals = if c.final_score.is_some() || self.sort != Sort::Relevance {
+                self.second_phase(c.doc, c.first_phase, true).1
+            } else {
+                Vec::new()
+            };
+            Explanation {
+                first_phase_score: c.first_phase,
+                matched_terms: self.matched_terms(c.doc),
+                tier,
+                signals,
             }
-            _ => (c.first_phase, Vec::new()),
-        };
-        let explanation = self.request.explain.then(|| Explanation {
-            first_phase_score: c.first_phase,
-            matched_terms: self.matched_terms(c.doc),
-            any_term_match,
-            signals,
         });
         Hit {
             product_id: record.product_id.clone(),
@@ -195,7 +209,8 @@ impl Query<'_> {
             price_fen: record.price_fen,
             sales_30d: record.sales_30d,
             rating: bayesian_rating(self.profile, record.rating_sum, record.rating_count),
-            score: final_score,
+            score,
+            tier,
             collapsed_duplicates: 0,
             explanation,
         }

@@ -1,14 +1,20 @@
-//! Retrieval: which products match the query, with their first-phase scores. All-terms
-//! matching (seeking from the rarest required term, or window by window for a dense one), the
-//! all-terms count that decides the any-term fallback, and any-term matching window by window
-//! with MaxScore pruning; the postings cursors and bit helpers they share.
+//! Retrieval: which products match the query, with their first-phase scores. The first tier,
+//! every query word (seeking from the rarest required term, or window by window for a dense
+//! one), the first tier's count that decides whether a second tier is searched, and the
+//! second tier (at least ⌈2/3⌉ of the words) window by window; the postings cursors and bit
+//! helpers they share.
 
-use std::cell::Cell;
-
-use super::bm25f::ResolvedTerm;
-use super::request::Sort;
 use super::Query;
 use crate::rank::index::{Posting, Term};
+
+/// Which matches a retrieval visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tier {
+    /// Every query word (every required term); a blank query: every product.
+    First,
+    /// At least `min_words` of the query's words, not all of them.
+    Second { min_words: usize },
+}
 
 /// Documents per window of term-at-a-time retrieval.
 const WINDOW: u32 = 4096;
@@ -75,20 +81,11 @@ enum Check<'a> {
 }
 
 impl<'a> Query<'a> {
-    /// Calls `visit(doc, score)` for the matches that may rank and returns the number of
-    /// matches; `all_required` selects all-terms retrieval. Any-term retrieval leaves out
-    /// matches whose score is below `floor`, the first-phase score the top-k already beats
-    /// (-inf until then; only read under relevance order without an exact shop); the others
-    /// visit every match.
-    pub(super) fn for_each_match(
-        &self,
-        all_required: bool,
-        floor: &Cell<f64>,
-        mut visit: impl FnMut(u32, f64),
-    ) -> u64 {
+    /// Calls `visit(doc, score)` for every match of `tier` and returns their number.
+    pub(super) fn for_each_match(&self, tier: Tier, mut visit: impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
-        if !all_required && !self.browse {
-            return self.for_each_any_term_match(floor, &mut visit);
+        if let Tier::Second { min_words } = tier {
+            return self.for_each_second_tier_match(min_words, &mut visit);
         }
         let mut matches = 0u64;
         let mut visit = |doc: u32, score: f64| {
@@ -385,169 +382,95 @@ impl<'a> Query<'a> {
         count
     }
 
-    /// Any-term retrieval, window by window ([`WINDOW`] documents); returns the number of
-    /// matches. A term is *essential* (MaxScore) unless it is among the terms that, taken in
-    /// increasing order of upper bound, add up to less than `floor` (the first-phase score the
-    /// top-k already beats; -inf until then, and always under another order or with a shop
-    /// named): a document without an essential term cannot rank. In each window:
-    /// 1. the matches are marked and counted (a dense term ors in its bitset's words, a sparse
-    ///    term's postings set their bits), and so are the *candidates*, the documents with an
-    ///    essential term;
-    /// 2. in query-term order, each term adds its score to the candidates containing it (so
-    ///    every sum is the same as adding per document in term order); a dense non-essential
-    ///    term finds the postings of those candidates its bitset has by counting the bits
-    ///    before theirs, and skips the rest;
-    /// 3. the candidates whose score reaches `floor` are visited.
-    fn for_each_any_term_match(&self, floor: &Cell<f64>, visit: &mut impl FnMut(u32, f64)) -> u64 {
+    /// Second-tier retrieval, window by window ([`WINDOW`] documents): the documents that
+    /// have at least `min_words` of the query's words but not all of them (a word is matched
+    /// when the document contains each of its required terms in a searched field) and pass
+    /// the filter, each with its first-phase score summed over every query term in
+    /// query-term order; returns their number. In each window every required term marks its
+    /// documents, each word counts the documents that have all of its terms, and then the
+    /// terms add their scores to the documents that qualify.
+    fn for_each_second_tier_match(
+        &self,
+        min_words: usize,
+        visit: &mut impl FnMut(u32, f64),
+    ) -> u64 {
         let index = self.index;
-        // Each term with postings, its list and, when it is tested by bit, the term for its
-        // bitset.
-        let terms: Vec<(&ResolvedTerm, &[Posting], Option<&Term>)> = self
+        let lens = &index.docs.lens;
+        let word_count = self.words.len();
+        let lists: Vec<&[Posting]> = self
             .terms
             .iter()
-            .filter_map(|t| {
-                t.term.map(|term| {
-                    let dense = self.by_bit(term).then_some(term);
-                    (t, term.postings.as_slice(), dense)
-                })
-            })
+            .map(|t| t.term.map_or(&[][..], |term| term.postings.as_slice()))
             .collect();
-        let mut by_upper: Vec<usize> = (0..terms.len()).collect();
-        by_upper.sort_by(|&a, &b| terms[a].0.upper.total_cmp(&terms[b].0.upper));
-        let prune = self.sort == Sort::Relevance && self.exact_shops.is_empty();
-        let floor_now = || {
-            if prune {
-                floor.get()
-            } else {
-                f64::NEG_INFINITY
-            }
-        };
-        let lens = &index.docs.lens;
-        let mut matches = 0u64;
-        let mut at = vec![0usize; terms.len()];
-        let mut ends = vec![0usize; terms.len()];
-        let mut essential = vec![true; terms.len()];
+        let mut at = vec![0usize; lists.len()];
+        let mut present = vec![[0u64; WORDS]; lists.len()];
+        let mut counts = vec![0usize; WINDOW as usize];
         let mut scores = vec![0.0f64; WINDOW as usize];
-        let mut matched = [0u64; WORDS];
-        let mut candidate = [0u64; WORDS];
-        // With a dense term every window has matches: the windows follow one another. Else
-        // the next window is the one of the smallest document left in any list.
-        let any_dense = terms.iter().any(|&(_, _, dense)| dense.is_some());
-        let end_doc = terms
-            .iter()
-            .filter_map(|(_, list, _)| list.last().map(|p| p.doc + 1))
-            .max()
-            .unwrap_or(0);
-        let mut next_base = 0u32;
+        let mut qualifies = [0u64; WORDS];
+        let mut matches = 0u64;
         loop {
-            let next = if any_dense {
-                Some(next_base).filter(|&base| base < end_doc)
-            } else {
-                terms
-                    .iter()
-                    .zip(&at)
-                    .filter_map(|((_, list, _), &i)| list.get(i).map(|p| p.doc))
-                    .min()
-            };
+            // The next window: the one of the smallest document left in a required term's list.
+            let next = self
+                .terms
+                .iter()
+                .zip(&lists)
+                .zip(&at)
+                .filter(|((t, _), _)| t.required)
+                .filter_map(|((_, list), &i)| list.get(i).map(|p| p.doc))
+                .min();
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
-            next_base = end;
-            let first_word = base as usize / 64;
-            essential.fill(true);
-            let floor = floor_now();
-            if floor > f64::NEG_INFINITY {
-                let mut bound = 0.0;
-                for &i in &by_upper {
-                    // The slack absorbs last-bit differences between summation orders.
-                    if (bound + terms[i].0.upper) * (1.0 + 1e-9) < floor {
-                        bound += terms[i].0.upper;
-                        essential[i] = false;
-                    } else {
-                        break;
+            for (i, (t, list)) in self.terms.iter().zip(&lists).enumerate() {
+                if !t.required {
+                    continue;
+                }
+                at[i] = skip_to(list, at[i], base);
+                let mut j = at[i];
+                while let Some(p) = list.get(j).filter(|p| p.doc < end) {
+                    j += 1;
+                    if self.bm25f.contains(p) {
+                        let slot = (p.doc - base) as usize;
+                        present[i][slot / 64] |= 1 << (slot % 64);
                     }
                 }
             }
-            // Bit w set when word w of `matched` (and so of `candidate`) may be non-zero.
-            let mut touched = 0u64;
-            for (i, &(_, list, dense)) in terms.iter().enumerate() {
-                if let Some(term) = dense {
-                    let mask = if essential[i] { u64::MAX } else { 0 };
-                    for (w, (m, c)) in matched.iter_mut().zip(&mut candidate).enumerate() {
-                        let word = term.bits_word(first_word + w);
-                        *m |= word;
-                        *c |= word & mask;
+            for word in &self.words {
+                for w in 0..WORDS {
+                    let all = word.iter().fold(u64::MAX, |bits, &i| bits & present[i][w]);
+                    for_each_bit(all, |bit| counts[w * 64 + bit] += 1);
+                }
+            }
+            for (w, q) in qualifies.iter_mut().enumerate() {
+                let mut word = 0u64;
+                for bit in 0..64 {
+                    let n = counts[w * 64 + bit];
+                    if n >= min_words
+                        && n < word_count
+                        && self.filter.accepts(index, base + (w * 64 + bit) as u32)
+                    {
+                        word |= 1 << bit;
                     }
-                    touched = u64::MAX;
-                } else {
-                    let flag = u64::from(essential[i]);
-                    ends[i] = at[i];
-                    while let Some(p) = list.get(ends[i]).filter(|p| p.doc < end) {
-                        ends[i] += 1;
-                        if self.bm25f.contains(p) {
-                            let slot = (p.doc - base) as usize;
-                            matched[slot / 64] |= 1 << (slot % 64);
-                            candidate[slot / 64] |= flag << (slot % 64);
-                            touched |= 1 << (slot / 64);
-                        }
+                }
+                *q = word;
+            }
+            counts.fill(0);
+            for p in present.iter_mut() {
+                *p = [0; WORDS];
+            }
+            for ((t, list), i) in self.terms.iter().zip(&lists).zip(at.iter_mut()) {
+                *i = skip_to(list, *i, base);
+                while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
+                    *i += 1;
+                    let slot = (p.doc - base) as usize;
+                    if qualifies[slot / 64] & 1 << (slot % 64) != 0 && self.bm25f.contains(p) {
+                        scores[slot] += t.score(&self.bm25f, p, lens);
                     }
                 }
             }
-            for_each_bit(touched, |w| {
-                let word = std::mem::take(&mut matched[w]);
-                matches += self
-                    .filter
-                    .count_accepted(index, word, base + (w * 64) as u32);
-            });
-            for (i, &(t, list, dense)) in terms.iter().enumerate() {
-                match dense {
-                    Some(term) if !essential[i] => {
-                        // A bit per posting: a document's posting comes after as many
-                        // postings as there are bits before its own (`at` is exact at the
-                        // window's start and moves past the window's postings).
-                        let mut before = at[i];
-                        for (w, &candidates) in candidate.iter().enumerate() {
-                            let bits = term.bits_word(first_word + w);
-                            for_each_bit(candidates & bits, |bit| {
-                                let below = bits & ((1u64 << bit) - 1);
-                                let posting = &list[before + below.count_ones() as usize];
-                                debug_assert_eq!(posting.doc, base + (w * 64 + bit) as u32);
-                                scores[w * 64 + bit] += t.score(&self.bm25f, posting, lens);
-                            });
-                            before += bits.count_ones() as usize;
-                        }
-                        at[i] = before;
-                    }
-                    Some(_) => {
-                        // Essential: every posting in the window.
-                        while let Some(p) = list.get(at[i]).filter(|p| p.doc < end) {
-                            at[i] += 1;
-                            scores[(p.doc - base) as usize] += t.score(&self.bm25f, p, lens);
-                        }
-                    }
-                    None => {
-                        for p in &list[at[i]..ends[i]] {
-                            let slot = (p.doc - base) as usize;
-                            if candidate[slot / 64] & 1 << (slot % 64) != 0
-                                && self.bm25f.contains(p)
-                            {
-                                scores[slot] += t.score(&self.bm25f, p, lens);
-                            }
-                        }
-                        at[i] = ends[i];
-                    }
-                }
-            }
-            for_each_bit(touched, |w| {
-                for_each_bit(candidate[w], |bit| {
-                    let slot = w * 64 + bit;
-                    let doc = base + slot as u32;
-                    if scores[slot] >= floor_now() && self.filter.accepts(index, doc) {
-                        visit(doc, scores[slot]);
-                    }
-                    scores[slot] = 0.0;
-                });
-                candidate[w] = 0;
+            drain_bits(&mut qualifies, |slot| {
+                matches += 1;
+                visit(base + slot as u32, std::mem::take(&mut scores[slot]));
             });
         }
         matches

@@ -1,4 +1,4 @@
-//! End-to-end tests of `Index::search`: retrieval paths, fallback, exact-shop order,
+//! End-to-end tests of `Index::search`: retrieval paths, tiers, exact-shop order, shown scores,
 //! explanations, filters and sorts, paging and shop caps, each path checked against another.
 
 use super::*;
@@ -66,16 +66,17 @@ fn a_rarer_term_with_a_bitset_and_a_commoner_one_without_still_match_all() {
     let result = index
         .search(&RankingProfile::default(), &request("alpha beta"))
         .unwrap();
-    assert!(!result.any_term_match);
+    assert!(!result.second_tier_searched);
     assert_eq!(result.total_matched, 16);
 }
 
 #[test]
 fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
     // 苏打饼干's three bigrams are in the same 334 documents; 通勤 is in 400 others and in
-    // `both` of those. Over five windows, the count (narrowed by the correlated bigrams
-    // first, then by whichever term has kept the fewest documents) decides the fallback
-    // exactly at the page size; with `in_stock_only` it counts one document at a time.
+    // `both` of those (which alone have all three words). Over five windows, the count
+    // (narrowed by the correlated bigrams first, then by whichever term has kept the fewest
+    // documents) decides the second tier exactly at the page size; with `in_stock_only` it
+    // counts one document at a time. The second tier: two of the three words.
     for both in [0usize, 5, 9, 10, 11, 40] {
         let mut index = Index::new(Analyzer::new(AnalysisMode::BigramsOnly));
         index.upsert_shops(vec![shop("s", "店")]);
@@ -84,7 +85,7 @@ fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
                 let snack = i % 60 == 0;
                 let commute = (snack && i / 60 < both) || (!snack && i % 47 == 3);
                 let title = match (snack, commute) {
-                    (true, true) => "苏打饼干 通勤",
+                    (true, true) => "苏打饼干 通勤 围巾",
                     (true, false) => "苏打饼干 围巾",
                     (false, true) => "通勤 围巾",
                     (false, false) => "围巾",
@@ -98,10 +99,11 @@ fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
             .count() as u64;
         index.upsert_products(products).unwrap();
         for in_stock_only in [false, true] {
-            let mut r = request("苏打饼干 通勤");
+            let mut r = request("苏打饼干 通勤 围巾");
             r.filter.in_stock_only = in_stock_only;
             let result = index.search(&RankingProfile::default(), &r).unwrap();
-            assert_eq!(result.any_term_match, both < 10, "{both}");
+            assert_eq!(result.second_tier_searched, both < 10, "{both}");
+            assert_eq!(result.first_tier_matched, both as u64, "{both}");
             let expected = if both < 10 { any } else { both as u64 };
             assert_eq!(result.total_matched, expected, "{both}");
         }
@@ -129,17 +131,33 @@ fn chinese_recall_infix_mixed_script_width_and_case() {
 }
 
 #[test]
-fn falls_back_to_any_term_and_explains() {
+fn a_second_tier_follows_a_short_first_tier_and_explains() {
     let index = catalog();
+    // Two words: both are needed, whatever the page size; a bigram straddling them (绒纯)
+    // never makes a match.
     let result = index
         .search(&RankingProfile::default(), &request("羊绒 纯棉"))
         .unwrap();
-    assert!(result.any_term_match);
+    assert!(!result.second_tier_searched);
+    assert_eq!(ids(&result), ["c"]); // 羊绒 in its shop's name (BM25F spans fields)
+                                     // Three words: c has all three, a and b two of them (a second tier), d none.
+    let result = index
+        .search(&RankingProfile::default(), &request("羊绒 纯棉 围巾"))
+        .unwrap();
+    assert!(result.second_tier_searched);
+    assert_eq!(
+        (result.first_tier_matched, result.second_tier_matched),
+        (1, 2)
+    );
     assert_eq!(result.total_matched, 3);
+    assert_eq!(ids(&result)[0], "c");
+    let tiers: Vec<u32> = result.hits.iter().map(|h| h.tier).collect();
+    assert_eq!(tiers, [1, 2, 2]);
+    assert_eq!(result.hits[1].explanation.as_ref().unwrap().tier, 2);
     let mut strict = request("羊绒围巾");
     strict.page_size = 2;
     let result = index.search(&RankingProfile::default(), &strict).unwrap();
-    assert!(!result.any_term_match);
+    assert!(!result.second_tier_searched);
     // c matches too: 羊绒 in its shop's name, 围巾 in its title (BM25F spans fields).
     assert_eq!(result.total_matched, 3);
     let hit = &result.hits[0];
@@ -154,6 +172,27 @@ fn falls_back_to_any_term_and_explains() {
         .product();
     assert!((additive * factors - hit.score).abs() <= 1e-12 * hit.score);
     assert!(explanation.matched_terms.contains(&"羊绒".to_owned()));
+}
+
+#[test]
+fn shown_scores_never_increase_down_the_list() {
+    // The exact shop's products come first with lower raw scores; the tail beyond the
+    // re-rank depth has first-phase scores; a second tier follows the first.
+    let index = catalog();
+    for depth in [1, 2, 1000] {
+        let profile = RankingProfile {
+            rerank_depth: depth,
+            ..RankingProfile::default()
+        };
+        for query in ["羊绒小店", "羊绒 纯棉 围巾", "围巾", "羊绒围巾"] {
+            let result = index.search(&profile, &request(query)).unwrap();
+            let scores: Vec<f64> = result.hits.iter().map(|h| h.score).collect();
+            assert!(
+                scores.windows(2).all(|w| w[0] >= w[1]),
+                "{query} depth {depth}: {scores:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -233,19 +272,19 @@ fn document_order_filters_and_window_boundaries_change_no_result() {
     let (ordered, mixed) = (build(products), build(shuffled));
     assert_eq!(ordered.ascending_ids, 10_000);
     assert!(mixed.ascending_ids < 10);
-    let fallback = ordered.search(&RankingProfile::default(), &request("流苏 数据线"));
-    assert!(fallback.unwrap().any_term_match);
+    let tiered = ordered.search(&RankingProfile::default(), &request("羊绒 围巾 女士"));
+    assert!(tiered.unwrap().second_tier_searched);
     for depth in [1, 10, 1000] {
         let profile = RankingProfile {
             rerank_depth: depth,
             ..RankingProfile::default()
         };
         for query in [
-            "流苏 数据线",
-            "羊绒 数据线",
-            "围巾 手机壳 流苏",
+            "羊绒 围巾 女士",
+            "羊绒 围巾 流苏",
+            "羊绒 围巾 冬季",
             "长款",
-            "女士 冬季",
+            "羊绒 女士",
             "羊绒小店",
         ] {
             for (page, page_size) in [(0, 10), (2, 7), (0, 100)] {

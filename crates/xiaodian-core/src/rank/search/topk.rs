@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 
 use super::request::Sort;
 use super::rerank::bayesian_rating;
+use super::retrieval::Tier;
 use super::Query;
 use crate::rank::index::{Term, BLOCK};
 
@@ -167,10 +168,10 @@ impl<'a> Query<'a> {
             .then_with(|| self.by_product_id(a, b))
     }
 
-    /// The best `k` matches in order, and the number of matches. Under relevance, the first
-    /// `rerank_depth` of them are the best ones but in no particular order: [`Query::rerank`]
-    /// orders them by final score.
-    pub(super) fn top(&self, all_required: bool, k: usize) -> (Vec<Candidate>, u64) {
+    /// The best `k` matches of `tier` in order, and the number of matches. Under relevance,
+    /// the first `depth` of them (the re-rank depth left for this tier) are the best ones but
+    /// in no particular order: [`Query::rerank`] orders them by final score.
+    pub(super) fn top(&self, tier: Tier, k: usize, depth: usize) -> (Vec<Candidate>, u64) {
         let mut kept: Vec<Candidate> = Vec::with_capacity(2 * k + 2);
         let total;
         let mut threshold: Option<Candidate> = None;
@@ -236,7 +237,7 @@ impl<'a> Query<'a> {
                 floor.set(floor.get().max(t.first_phase));
             }
         };
-        if let Some((term, idf)) = self.block_max_term() {
+        if let Some((term, idf)) = self.block_max_term().filter(|_| tier == Tier::First) {
             // One term, no filter, no shop named: the count is the term's document frequency,
             // and a block whose bound cannot beat the threshold is skipped whole.
             total = u64::from(term.df[self.bm25f.searched]);
@@ -261,7 +262,7 @@ impl<'a> Query<'a> {
                 }
             }
         } else {
-            total = self.for_each_match(all_required, &floor, |doc, first_phase| {
+            total = self.for_each_match(tier, |doc, first_phase| {
                 consider(doc, first_phase, &mut threshold);
             });
         }
@@ -271,11 +272,7 @@ impl<'a> Query<'a> {
             kept.truncate(k);
         }
         // The best `rerank_depth` are left unordered: the second phase reorders them anyway.
-        let unordered = if relevance {
-            self.profile.rerank_depth as usize
-        } else {
-            0
-        };
+        let unordered = if relevance { depth } else { 0 };
         if kept.len() > unordered {
             if unordered > 0 {
                 kept.select_nth_unstable_by(unordered, order);
