@@ -340,11 +340,11 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("洗面奶", "洁面乳"),
 )
 """Words sellers use for one product type; the first is the category noun (the type in the truth).
-The engine's default ranking profile ships the same groups."""
+The engine's default ranking profile is to ship the same groups (issue 21)."""
 SYNONYM_SHARE = 0.3
 """Share of titles of a type with synonyms that write another word of its group (手机套, 保护壳)."""
 IMITATION_MODIFIERS: tuple[str, ...] = ("仿", "类", "非", "假", "人造")
-"""The negating modifiers the engine recognises before a material (仿羊绒 is not 羊绒)."""
+"""The negating modifiers the engine is to recognise before a material (仿羊绒 is not 羊绒; SPEC §3)."""
 IMITATIONS: dict[str, tuple[str, ...]] = {
     "羊绒": ("仿羊绒", "类羊绒"),
     "羊毛": ("仿羊毛", "人造羊毛"),
