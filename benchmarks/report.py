@@ -42,6 +42,8 @@ LEAN_SERVING = 20
 #: The 23,675 the service suite recorded before (e86632692f2f) were mostly idempotent replays:
 #: ghz numbers its requests from 0 in every run, so its ids repeated from run to run.
 RECORD_ORDERS_BASELINE_ORDERS_PER_S = 13_814
+#: Issue 21, "Search relevance" (its goals are read from benchmarks/relevance.py's judged queries).
+RELEVANCE = 21
 GOALS = (
     Goal(3, "BM25 top-10 at least as fast as tantivy (geomean ratio)", "engine",
          "bm25_speedup_vs_tantivy_geomean", AT_LEAST, 1.0),
@@ -64,6 +66,18 @@ GOALS = (
     Goal(5, "kill -9 soak: no order duplicated", "crash", "duplicated_orders", AT_MOST, 0),
     Goal(5, "kill -9 soak: nothing half-written", "crash", "half_written_orders", AT_MOST, 0),
     Goal(5, "kill -9 soak: every ledger balanced", "crash", "unbalanced_ledgers", AT_MOST, 0),
+    Goal(RELEVANCE, "precision@10 ≥ 0.95 on exact queries (羊绒围巾)", "relevance",
+         "xiaodian.exact.precision_at_10", AT_LEAST, 0.95),
+    Goal(RELEVANCE, "precision@10 ≥ 0.95 on reordered queries (围巾 羊绒)", "relevance",
+         "xiaodian.reordered.precision_at_10", AT_LEAST, 0.95),
+    Goal(RELEVANCE, "precision@10 ≥ 0.95 on spaced queries (羊绒 围巾)", "relevance",
+         "xiaodian.spaced.precision_at_10", AT_LEAST, 0.95),
+    Goal(RELEVANCE, "precision@10 ≥ 0.95 on shop-name queries", "relevance",
+         "xiaodian.shop_name.precision_at_10", AT_LEAST, 0.95),
+    Goal(RELEVANCE, "nDCG@10 over all judged queries ≥ tantivy's + 0.10", "relevance",
+         "ndcg_at_10_gain_vs_tantivy", AT_LEAST, 0.10),
+    Goal(RELEVANCE, "imitation trap: the genuine product above every imitation in ≥ 99 % of queries", "relevance",
+         "xiaodian.imitation_trap.genuine_first_share", AT_LEAST, 0.99),
     Goal(6, "10M creators scored and ranked ≤ 3 s on one core (s)", "creators", "largest_seconds", AT_MOST, 3.0),
     Goal(6, "creator scoring ≥ 30× the pure-Python reference", "creators", "score_speedup_vs_reference",
          AT_LEAST, 30.0),
@@ -93,6 +107,13 @@ HEADLINES = {
         "search_qps_workers_2_vs_1",
     ),
     "creators": ("score_rust_1m_creators_per_s",),
+    "relevance": (
+        "xiaodian.ndcg_at_10",
+        "tantivy.ndcg_at_10",
+        "xiaodian.precision_at_10",
+        "tantivy.precision_at_10",
+        "xiaodian.synonym.ndcg_at_10",
+    ),
     "engine": (
         "business_or_fallback_speedup_vs_tantivy_geomean",
         "business_or_all_terms_speedup_vs_tantivy_geomean",

@@ -8,11 +8,13 @@ import re
 import statistics
 import subprocess
 import sys
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 from xiaodian.demo import CATEGORIES, DEFAULT_NOW_S, Catalog, generate_catalog, iter_products, stream_catalog
+from xiaodian.demo.catalog import IMITATION_MODIFIERS, IMITATIONS, SYNONYM_GROUPS, stream_catalog_with_truth
 from xiaodian.v1 import search_service_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,3 +231,65 @@ def test_white_label_listings_share_hero_images_across_shops(catalog: Catalog) -
     assert set(distances.values()) & {1, 2, 3}
     copied = {index for pair in distances for index in pair}
     assert 0.02 * SIZE < len(copied) < 0.1 * SIZE
+
+
+# Truth (what the relevance benchmark judges by)
+
+
+def test_the_truth_comes_with_the_same_products_and_says_what_each_title_says() -> None:
+    shops, pairs = stream_catalog_with_truth(seed=20250108, product_count=SIZE)
+    products, truths = zip(*pairs, strict=True)
+    assert list(products) == generate_catalog(seed=20250108, product_count=SIZE).products
+    shop_ids = {shop.shop_id for shop in shops}
+    ids = {product.product_id for product in products}
+    groups = {word: group for group in SYNONYM_GROUPS for word in group}
+    for product, truth in zip(products, truths, strict=True):
+        assert (truth.product_id, truth.shop_id, truth.category_id) == (
+            product.product_id,
+            product.shop_id,
+            product.category_id,
+        )
+        assert truth.shop_id in shop_ids and (truth.brand or "") == product.brand
+        category = next(c for c in CATEGORIES if c.category_id == truth.category_id)
+        assert truth.product_type in category.nouns
+        assert truth.type_word == truth.product_type or truth.type_word in groups[truth.product_type]
+        # The head phrase (material + type word) is never clipped (full-width titles: after NFKC).
+        head = (truth.material_word or "") + truth.type_word
+        assert head in unicodedata.normalize("NFKC", product.title)
+        assert any(head in unicodedata.normalize("NFKC", word) for word in truth.title_words)
+        assert product.title in (" ".join(truth.title_words)[:60], "".join(truth.title_words)[:60])
+        if truth.imitation:
+            assert truth.material in IMITATIONS and truth.material_word in IMITATIONS[truth.material]
+            assert truth.material_word.startswith(IMITATION_MODIFIERS)
+        elif truth.material is not None:
+            assert truth.material_word == truth.material and truth.material in category.materials
+        if truth.copy_of is not None:
+            assert truth.copy_of in ids and truth.copy_of < truth.product_id
+
+
+def test_imitations_and_synonyms_are_a_realistic_share_and_imitations_are_cheaper() -> None:
+    _, pairs = stream_catalog_with_truth(seed=4, product_count=SIZE)
+    products, truths = zip(*pairs, strict=True)
+    precious = [t for t in truths if t.material in IMITATIONS and not t.brand]
+    imitations = [t for t in precious if t.imitation]
+    assert 0.1 * len(precious) < len(imitations) < 0.35 * len(precious)
+    assert {t.material_word[:1] for t in imitations} >= {"仿", "类"} and any(
+        t.material_word.startswith("人造") for t in imitations
+    )
+    with_synonyms = [t for t in truths if t.product_type in {group[0] for group in SYNONYM_GROUPS}]
+    synonyms = [t for t in with_synonyms if t.type_word != t.product_type]
+    assert 0.2 * len(with_synonyms) < len(synonyms) < 0.4 * len(with_synonyms)
+    price = {p.product_id: p.price_fen for p in products}
+    genuine = [price[t.product_id] for t in precious if not t.imitation and t.copy_of is None]
+    imitated = [price[t.product_id] for t in imitations if t.copy_of is None]
+    assert statistics.median(imitated) < 0.7 * statistics.median(genuine)
+    copies = [t for t in truths if t.copy_of is not None]
+    assert 0.02 * SIZE < len(copies) < 0.1 * SIZE
+    by_id = {t.product_id: t for t in truths}
+    for copy in copies:
+        original = by_id[copy.copy_of]  # type: ignore[index]
+        assert (copy.product_type, copy.material, copy.imitation) == (
+            original.product_type,
+            original.material,
+            original.imitation,
+        )

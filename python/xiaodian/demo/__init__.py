@@ -5,9 +5,11 @@ from xiaodian.demo.catalog import (
     DEFAULT_NOW_S,
     Catalog,
     Category,
+    ProductTruth,
     generate_catalog,
     iter_products,
     stream_catalog,
+    stream_catalog_with_truth,
 )
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "DEFAULT_NOW_S",
     "Catalog",
     "Category",
+    "ProductTruth",
     "generate_catalog",
     "iter_products",
     "stream_catalog",
+    "stream_catalog_with_truth",
 ]

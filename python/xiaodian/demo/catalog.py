@@ -24,9 +24,19 @@ What the data looks like:
   to white-label groups: the same listing copied by shops that are not the original's, with the
   same dHash or one 1-3 bits away. Everything happens before `now_s`: shops opened up to five
   years before it, products listed up to two years before it (and after their shop opened).
+- Imitations and synonyms: about a fifth of the unbranded listings with a precious material
+  (`IMITATIONS`: 羊绒, 羊毛, 真丝, 桑蚕丝, 真皮, 牛皮) imitate it and say so with a negating
+  modifier (仿羊绒, 类真丝, 人造羊毛, 非真皮) at about half the price; about 30 % of the titles of
+  a type with synonyms (`SYNONYM_GROUPS`) write another word of its group (手机套 or 保护壳 for
+  手机壳, 连帽衫 for 卫衣).
+
+`stream_catalog_with_truth` gives each product with its `ProductTruth`: its type, material (and
+whether it is an imitation), brand, shop, the listing it copies, and the words of its title, as
+the generator chose them. The relevance benchmark judges search results by it, never by a title.
 
 Products are a prefix-stable stream: with the same seed and an explicit `shop_count`, the first
-N products of a larger catalog are the products of a catalog of N.
+N products of a larger catalog are the products of a catalog of N. Synonyms and imitations draw
+from a second stream of their own, so every other field is what it was before they existed.
 """
 
 from __future__ import annotations
@@ -322,6 +332,32 @@ WHITE_LABEL_SHARE = 0.075
 in a group with another shop's copy."""
 WHITE_LABEL_GROUPS_PER_CATEGORY = 64
 OUT_OF_STOCK_SHARE = 0.05
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("手机壳", "手机套", "保护壳"),
+    ("卫衣", "连帽衫"),
+    ("充电宝", "移动电源"),
+    ("纸尿裤", "尿不湿"),
+    ("洗面奶", "洁面乳"),
+)
+"""Words sellers use for one product type; the first is the category noun (the type in the truth).
+The engine's default ranking profile is to ship the same groups (issue 21)."""
+SYNONYM_SHARE = 0.3
+"""Share of titles of a type with synonyms that write another word of its group (手机套, 保护壳)."""
+IMITATION_MODIFIERS: tuple[str, ...] = ("仿", "类", "非", "假", "人造")
+"""The negating modifiers the engine is to recognise before a material (仿羊绒 is not 羊绒; SPEC §3)."""
+IMITATIONS: dict[str, tuple[str, ...]] = {
+    "羊绒": ("仿羊绒", "类羊绒"),
+    "羊毛": ("仿羊毛", "人造羊毛"),
+    "真丝": ("仿真丝", "类真丝"),
+    "桑蚕丝": ("仿桑蚕丝",),
+    "真皮": ("仿真皮", "非真皮", "人造真皮"),
+    "牛皮": ("仿牛皮", "人造牛皮"),
+}
+"""Precious materials and how imitation listings write them (a modifier, then the material)."""
+IMITATION_SHARE = 0.2
+"""Share of unbranded listings with a precious material that are imitations of it."""
+IMITATION_PRICE_PREMIUM = -0.8
+"""Imitations sell at about e**-0.8 = 45 % of the category's usual price."""
 SHOP_ZIPF_EXPONENT = 1.0
 SHOP_ZIPF_OFFSET = 5.0
 
@@ -337,6 +373,36 @@ class Catalog:
 
     shops: list[pb.Shop]
     products: list[pb.Product]
+
+
+@dataclass(frozen=True)
+class ProductTruth:
+    """What a product is, as its generator knows it (not as any engine reads its title): the
+    judgements of the relevance benchmark come from here.
+
+    Invariants: `type_word` is `product_type` or a word of its `SYNONYM_GROUPS` group;
+    `material_word` is `material`, or for an imitation one of `IMITATIONS[material]` (and then
+    `imitation` is true); both words are in the title, `material_word` right before `type_word`.
+    """
+
+    product_id: str
+    shop_id: str
+    category_id: str
+    product_type: str
+    """The category noun (围巾, 手机壳), whatever word the title uses for it."""
+    type_word: str
+    """The word the title uses for the type: 手机壳, or its synonym 手机套."""
+    material: str | None
+    """The plain material (羊绒), also for an imitation of it; None when the title names none."""
+    material_word: str | None
+    """The material as the title writes it: 羊绒, or 仿羊绒 for an imitation."""
+    imitation: bool
+    """True when the product imitates `material` (仿羊绒, 人造羊毛, 非真皮): it is not made of it."""
+    brand: str | None
+    copy_of: str | None
+    """For a white-label copy, the product_id of the listing it copies (the group's first)."""
+    title_words: tuple[str, ...]
+    """The words of the title as written (brand, head phrase, attributes, tags), in order."""
 
 
 @dataclass(frozen=True)
@@ -357,13 +423,27 @@ class _ShopPlan:
 class _Listing:
     """What a seller writes and uploads for a product, before the per-product numbers."""
 
+    words: _TitleWords
+    brand: str
+    price_fen: int
+    report: pb.HeroImageReport
+
+
+@dataclass(frozen=True)
+class _TitleWords:
+    """The descriptive words of a listing and what they say."""
+
     head: str
     """The head phrase (material + noun + audience): 羊绒围巾女. Titles always keep it."""
     words: tuple[str, ...]
     """The head and the attributes, in title order."""
-    brand: str
-    price_fen: int
-    report: pb.HeroImageReport
+    plain_head: str
+    """The head as the category's own words write it (no synonym, no imitation): never longer."""
+    product_type: str
+    type_word: str
+    material: str | None
+    material_word: str | None
+    imitation: bool
 
 
 @dataclass(frozen=True)
@@ -371,6 +451,7 @@ class _WhiteLabelGroup:
     """One listing copied by other shops: same words, similar price, (nearly) the same image."""
 
     origin_shop_id: str
+    origin_product_id: str
     listing: _Listing
 
 
@@ -386,6 +467,14 @@ def stream_catalog(
     seed: int, product_count: int, shop_count: int | None = None, now_s: int = DEFAULT_NOW_S
 ) -> tuple[list[pb.Shop], Iterator[pb.Product]]:
     """The shops, and the same products as `generate_catalog` made one at a time on demand."""
+    shops, pairs = stream_catalog_with_truth(seed, product_count, shop_count, now_s)
+    return shops, (product for product, _ in pairs)
+
+
+def stream_catalog_with_truth(
+    seed: int, product_count: int, shop_count: int | None = None, now_s: int = DEFAULT_NOW_S
+) -> tuple[list[pb.Shop], Iterator[tuple[pb.Product, ProductTruth]]]:
+    """`stream_catalog` with each product's `ProductTruth` beside it (same shops, same products)."""
     if product_count < 0:
         raise ValueError(f"product_count must be >= 0, got {product_count}")
     if shop_count is None:
@@ -393,8 +482,11 @@ def stream_catalog(
     if shop_count < 1:
         raise ValueError(f"shop_count must be >= 1, got {shop_count}")
     rng = random.Random(seed)
+    # Synonyms and imitations draw from their own stream, so adding them left every other
+    # draw (and so every other field, and the catalogs recorded in benchmark history) as it was.
+    variants = random.Random(f"xiaodian-demo-variants-{seed}")
     shops, plans, size_weights = _make_shops(rng, shop_count, now_s)
-    return shops, _products(rng, product_count, plans, size_weights, now_s)
+    return shops, _products(rng, variants, product_count, plans, size_weights, now_s)
 
 
 def iter_products(
@@ -518,30 +610,55 @@ def _experience_review_count(rng: random.Random, relative_size: float, is_new: b
 
 
 def _products(
-    rng: random.Random, product_count: int, plans: list[_ShopPlan], size_weights: list[float], now_s: int
-) -> Iterator[pb.Product]:
-    """Products p000001, p000002, ... each in a shop drawn by its size weight."""
+    rng: random.Random,
+    variants: random.Random,
+    product_count: int,
+    plans: list[_ShopPlan],
+    size_weights: list[float],
+    now_s: int,
+) -> Iterator[tuple[pb.Product, ProductTruth]]:
+    """Products p000001, p000002, ... each in a shop drawn by its size weight, with their truth."""
     cumulative = list(accumulate(size_weights))
     groups: dict[str, list[_WhiteLabelGroup]] = {}
     for index in range(product_count):
         shop = _weighted(rng, plans, cumulative)
-        yield _product(rng, f"p{index + 1:06d}", shop, groups, now_s)
+        yield _product(rng, variants, f"p{index + 1:06d}", shop, groups, now_s)
 
 
 def _product(
-    rng: random.Random, product_id: str, shop: _ShopPlan, groups: dict[str, list[_WhiteLabelGroup]], now_s: int
-) -> pb.Product:
+    rng: random.Random,
+    variants: random.Random,
+    product_id: str,
+    shop: _ShopPlan,
+    groups: dict[str, list[_WhiteLabelGroup]],
+    now_s: int,
+) -> tuple[pb.Product, ProductTruth]:
     """One product of `shop`; a white-label copy of another shop's listing now and then."""
     in_second_category = len(shop.categories) > 1 and rng.random() < 0.2
     category = shop.categories[1] if in_second_category else shop.categories[0]
-    listing = _listing(rng, category, shop, groups)
+    listing, copy_of = _listing(rng, variants, product_id, category, shop, groups)
     sales_30d = _sales_30d(rng, shop.sales_boost)
     rating_count = _rating_count(rng, sales_30d)
     earliest_s = max(shop.opened_at_s, now_s - 2 * YEAR_S)
-    return pb.Product(
+    title, title_words = _title(rng, listing)
+    words = listing.words
+    truth = ProductTruth(
         product_id=product_id,
         shop_id=shop.shop_id,
-        title=_title(rng, listing),
+        category_id=category.category_id,
+        product_type=words.product_type,
+        type_word=words.type_word,
+        material=words.material,
+        material_word=words.material_word,
+        imitation=words.imitation,
+        brand=listing.brand or None,
+        copy_of=copy_of,
+        title_words=title_words,
+    )
+    product = pb.Product(
+        product_id=product_id,
+        shop_id=shop.shop_id,
+        title=title,
         brand=listing.brand,
         category_id=category.category_id,
         price_fen=listing.price_fen,
@@ -554,85 +671,118 @@ def _product(
         hero_image=pb.HeroImage(report=listing.report),
         listed_at=Timestamp(seconds=rng.randint(earliest_s, now_s)),
     )
+    return product, truth
 
 
 def _listing(
-    rng: random.Random, category: Category, shop: _ShopPlan, groups: dict[str, list[_WhiteLabelGroup]]
-) -> _Listing:
+    rng: random.Random,
+    variants: random.Random,
+    product_id: str,
+    category: Category,
+    shop: _ShopPlan,
+    groups: dict[str, list[_WhiteLabelGroup]],
+) -> tuple[_Listing, str | None]:
     """The shop's own listing, or (sometimes, for non-brand shops) a white-label one: either the
-    first of a new group, or a copy of another shop's listing with a similar price."""
+    first of a new group, or a copy of another shop's listing with a similar price; and for a
+    copy, the product_id of the listing it copies."""
     if shop.brand or rng.random() >= WHITE_LABEL_SHARE:
         brand = shop.brand or (rng.choice(category.brands) if rng.random() < RESELLER_BRAND_SHARE else "")
-        head, words = _title_words(rng, category)
-        premium = 0.3 if brand else 0.0
-        return _Listing(head, words, brand, _price_fen(rng, category, premium), _hero_report(rng))
+        words = _title_words(rng, variants, category, may_imitate=not brand)
+        premium = (0.3 if brand else 0.0) + (IMITATION_PRICE_PREMIUM if words.imitation else 0.0)
+        return _Listing(words, brand, _price_fen(rng, category, premium), _hero_report(rng)), None
     pool = groups.setdefault(category.category_id, [])
     if pool and rng.random() < 0.7:
         group = rng.choice(pool)
         if group.origin_shop_id != shop.shop_id:
             original = group.listing
             price_fen = _shelf_price_fen(rng, category, original.price_fen / 100 * rng.uniform(0.8, 1.1))
-            return _Listing(original.head, original.words, "", price_fen, _copied_report(rng, original.report))
-    head, words = _title_words(rng, category)
-    listing = _Listing(head, words, "", _price_fen(rng, category, -0.2), _hero_report(rng))
+            copy = _Listing(original.words, "", price_fen, _copied_report(rng, original.report))
+            return copy, group.origin_product_id
+    words = _title_words(rng, variants, category, may_imitate=True)
+    premium = -0.2 + (IMITATION_PRICE_PREMIUM if words.imitation else 0.0)
+    listing = _Listing(words, "", _price_fen(rng, category, premium), _hero_report(rng))
     if len(pool) < WHITE_LABEL_GROUPS_PER_CATEGORY:
-        pool.append(_WhiteLabelGroup(shop.shop_id, listing))
+        pool.append(_WhiteLabelGroup(shop.shop_id, product_id, listing))
     else:
-        pool[rng.randrange(WHITE_LABEL_GROUPS_PER_CATEGORY)] = _WhiteLabelGroup(shop.shop_id, listing)
-    return listing
+        pool[rng.randrange(WHITE_LABEL_GROUPS_PER_CATEGORY)] = _WhiteLabelGroup(shop.shop_id, product_id, listing)
+    return listing, None
 
 
 # Titles
 
+_SYNONYMS: dict[str, tuple[str, ...]] = {group[0]: group[1:] for group in SYNONYM_GROUPS}
+#: Materials the vocabularies list already imitated (仿羊绒 among the scarves'), by their imitation.
+_IMITATED: dict[str, str] = {word: plain for plain, words in IMITATIONS.items() for word in words}
 
-def _title_words(rng: random.Random, category: Category) -> tuple[str, tuple[str, ...]]:
+
+def _title_words(rng: random.Random, variants: random.Random, category: Category, may_imitate: bool) -> _TitleWords:
     """The head phrase (material + noun + audience) and the descriptive words around it.
 
     About one title in five is keyword-stuffed with many attributes and gets clipped to 60.
+    `variants` (a stream of its own) turns some nouns into a synonym (手机套 for 手机壳) and,
+    when `may_imitate`, some precious materials into an imitation of them (仿羊绒, 人造羊毛).
     """
-    head = rng.choice(category.nouns)
-    if rng.random() < 0.7:
-        head = rng.choice(category.materials) + head
+    noun = rng.choice(category.nouns)
+    type_word = noun
+    if noun in _SYNONYMS and variants.random() < SYNONYM_SHARE:
+        type_word = variants.choice(_SYNONYMS[noun])
+    drawn = rng.choice(category.materials) if rng.random() < 0.7 else None
+    material_word, material, imitation = drawn, drawn, False
+    if drawn in _IMITATED:
+        material, imitation = _IMITATED[drawn], True
+    elif drawn in IMITATIONS and may_imitate and variants.random() < IMITATION_SHARE:
+        material_word, imitation = variants.choice(IMITATIONS[drawn]), True
+    head = (material_word or "") + type_word
+    plain_head = (drawn or "") + noun
     if category.audiences and rng.random() < 0.6:
-        head += rng.choice(category.audiences)
+        audience = rng.choice(category.audiences)
+        head, plain_head = head + audience, plain_head + audience
     stuffed = rng.random() < 0.2
     count = rng.randint(4, 7) if stuffed else rng.randint(1, 3)
     attributes = rng.sample(category.attributes, min(count, len(category.attributes)))
     if stuffed:
         attributes.extend(rng.sample(MARKETING_WORDS, 2))
-    if rng.random() < 0.5:
-        return head, (head, *attributes)
-    return head, (*attributes, head)
+    words = (head, *attributes) if rng.random() < 0.5 else (*attributes, head)
+    return _TitleWords(head, words, plain_head, noun, type_word, material, material_word, imitation)
 
 
-def _title(rng: random.Random, listing: _Listing) -> str:
-    """A full title: optional 【tag】, brand, the words, optional marketing word; 5-60 characters."""
+def _title(rng: random.Random, listing: _Listing) -> tuple[str, tuple[str, ...]]:
+    """A full title: optional 【tag】, brand, the words, optional marketing word; 5-60 characters.
+    Also its words as written (the last one may be cut short at 60 characters)."""
     tokens: list[str] = []
     if rng.random() < 0.15:
         tokens.append(rng.choice(MARKETING_TAGS))
     if listing.brand:
         latin = BRAND_LATIN_NAMES.get(listing.brand)
         tokens.append(listing.brand + latin if latin and rng.random() < 0.3 else listing.brand)
-    tokens.extend(listing.words)
+    tokens.extend(listing.words.words)
     if rng.random() < 0.3:
         tokens.append(rng.choice(MARKETING_WORDS))
     separator = " " if rng.random() < 0.75 else ""
-    title = _fit_words(tokens, separator, TITLE_MAX_CHARS, keep=listing.head)
-    while len(title) < TITLE_MIN_CHARS:
-        title = _fit_words([title, rng.choice(MARKETING_WORDS)], separator, TITLE_MAX_CHARS, keep=title)
+    head = listing.words.head
+    words = _fit_words(tokens, separator, TITLE_MAX_CHARS, keep=head)
+    # Short titles are padded as if written with the category's own words (a synonym or an
+    # imitation is never shorter), so that neither changes how many words the main stream draws.
+    plain_chars = len(separator.join(words)) - len(head) + len(listing.words.plain_head)
+    while plain_chars < TITLE_MIN_CHARS:
+        word = rng.choice(MARKETING_WORDS)
+        words = _fit_words([*words, word], separator, TITLE_MAX_CHARS, keep=head)
+        plain_chars += len(separator) + len(word)
+    title = separator.join(words)[:TITLE_MAX_CHARS]
     if rng.random() < 0.03:
         title = title.translate(FULLWIDTH)
-    return title
+        words = [word.translate(FULLWIDTH) for word in words]
+    return title, tuple(words)
 
 
-def _fit_words(words: Sequence[str], separator: str, max_chars: int, keep: str) -> str:
-    """Joins words, leaving out the last ones (but never `keep`) until the result fits max_chars:
+def _fit_words(words: Sequence[str], separator: str, max_chars: int, keep: str) -> list[str]:
+    """The words, leaving out the last ones (but never `keep`) until they fit max_chars joined:
     titles are clipped on word boundaries and keep their head phrase."""
     kept = list(words)
     while len(separator.join(kept)) > max_chars and len(kept) > 1:
         last_droppable = max(index for index, word in enumerate(kept) if word != keep)
         del kept[last_droppable]
-    return separator.join(kept)[:max_chars]
+    return kept
 
 
 # Numbers
