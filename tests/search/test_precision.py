@@ -4,9 +4,11 @@ that agree with the order."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from xiaodian import Client
+from xiaodian import Client, errors
 from xiaodian.v1 import search_service_pb2 as pb
 
 OLD = Timestamp(seconds=1_600_000_000)
@@ -94,3 +96,77 @@ def test_shown_scores_never_increase_down_the_list(catalog: Client) -> None:
         assert scores == sorted(scores, reverse=True), (query, scores)
     navigated = catalog.search(query="暖冬小店")
     assert {"warm-1", "warm-2", "scarf"} == set(ids(navigated)[:3])
+
+
+def test_synonyms_of_the_default_profile_match_below_the_word_as_typed(client: Client) -> None:
+    client.upsert_shops(shops=[shop("s-tech", "数码配件铺")])
+    client.upsert_products(
+        products=[
+            product("typed", "s-tech", "硅胶手机套 防摔 透明"),
+            product("case", "s-tech", "硅胶手机壳 防摔 透明"),
+            product("guard", "s-tech", "硅胶保护壳 防摔 透明"),
+            product("film", "s-tech", "钢化手机膜 防摔 透明"),
+        ]
+    )
+    response = client.search(query="硅胶手机套", explain=True)
+    assert ids(response)[0] == "typed"
+    assert set(ids(response)) == {"typed", "case", "guard"}
+    explained = {hit.product_id: list(hit.explanation.matched_synonyms) for hit in response.hits}
+    assert explained == {"typed": [], "case": ["手机壳"], "guard": ["保护壳"]}
+    scores = {hit.product_id: hit.explanation.first_phase_score for hit in response.hits}
+    assert scores["typed"] > scores["case"]  # the synonym's terms weigh 0.8
+
+
+def test_synonyms_are_a_versioned_profile_setting(client: Client) -> None:
+    latest = client.get_ranking_profile(name="default").profile
+    assert [list(g.words) for g in latest.synonyms.groups][:2] == [["手机壳", "手机套", "保护壳"], ["卫衣", "连帽衫"]]
+    assert latest.synonym_weight == 0.8
+    cleared = client.update_ranking_profile(
+        profile=pb.RankingProfile(name="default", synonyms=pb.SynonymGroups()), expected_version=latest.version
+    ).profile
+    assert cleared.version == latest.version + 1 and not cleared.synonyms.groups
+    kept = client.update_ranking_profile(profile=pb.RankingProfile(name="default", brand_multiplier=1.5)).profile
+    assert not kept.synonyms.groups  # unset: the latest version's groups (none) stay
+    restored = client.update_ranking_profile(
+        profile=pb.RankingProfile(
+            name="default",
+            synonyms=pb.SynonymGroups(groups=[pb.SynonymGroup(words=["围巾", "围脖"])]),
+            synonym_weight=0.5,
+        )
+    ).profile
+    assert [list(g.words) for g in restored.synonyms.groups] == [["围巾", "围脖"]]
+    assert client.get_ranking_profile(name="default", version=latest.version).profile == latest
+
+
+def test_bad_synonyms_are_refused_naming_each_field(client: Client) -> None:
+    with pytest.raises(errors.InvalidArgument) as refused:
+        client.update_ranking_profile(
+            profile=pb.RankingProfile(
+                name="syn",
+                synonyms=pb.SynonymGroups(
+                    groups=[pb.SynonymGroup(words=["手机壳"]), pb.SynonymGroup(words=["手机壳", "iphone壳"])]
+                ),
+                synonym_weight=1.0,
+            )
+        )
+    fields = [field for field, _ in refused.value.violations]
+    assert fields == [
+        "profile.synonym_weight",
+        "profile.synonyms.groups[0].words",
+        "profile.synonyms.groups[1].words[0]",
+        "profile.synonyms.groups[1].words[1]",
+    ]
+    with pytest.raises(errors.NotFound):
+        client.get_ranking_profile(name="syn")
+
+
+def test_a_profile_version_stored_before_synonyms_reads_as_none() -> None:
+    from xiaodian import _core
+    from xiaodian.search import profiles
+
+    builtin = _core.default_ranking_profile()
+    old = {k: v for k, v in builtin.items() if k not in ("name", "synonyms", "synonym_weight")}
+    stored = profiles._row_to_profile(("default", 1, json.dumps(old), 0))
+    assert stored.settings["synonyms"] == [] and stored.settings["synonym_weight"] == 0.8
+    _core.validate_ranking_profile(stored.as_engine_dict())
+    assert not stored.to_proto().synonyms.groups

@@ -64,7 +64,13 @@ HAN_WORDS = [
     "手机",
     "壳",
     "款",
+    "手机套",
+    "保护壳",
+    "围脖",
 ]
+
+#: Synonym groups the generated profiles draw from (围巾 ⇄ 围脖 overlaps words above).
+SYNONYMS = [["手机壳", "手机套", "保护壳"], ["围巾", "围脖"], ["纯棉", "全棉"]]
 LATIN_WORDS = ["iPhone", "Nike", "Adidas", "Huawei", "Xiaomi", "Pro", "Max", "Air", "T"]
 FULL_WIDTH = ["ＩＰｈｏｎｅ", "Ｎｉｋｅ", "ＰＲＯ", "１５", "２０２５"]
 DIGITS = ["15", "2025", "128", "3", "0"]
@@ -159,6 +165,8 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
         new_merchant_multiplier=draw(weight(1.0, 1.2, high=5.0)),
         new_merchant_window_days=draw(st.sampled_from([0, 30, 90, 3650])),
         rerank_depth=draw(st.one_of(st.integers(1, 5), st.just(1000))),
+        synonyms=draw(st.sampled_from([[], SYNONYMS[:1], SYNONYMS])),
+        synonym_weight=draw(st.sampled_from([0.5, 0.8, 0.999])),
     )
     if profile["title_weight"] == profile["shop_name_weight"] == profile["brand_weight"] == 0.0:
         profile["title_weight"] = 1.0
@@ -267,6 +275,7 @@ def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
         assert close(re["first_phase_score"], pe["first_phase_score"]), (context, re, pe)
         assert re["matched_terms"] == pe["matched_terms"], context
         assert re["tier"] == pe["tier"], context
+        assert re["matched_synonyms"] == pe["matched_synonyms"], context
         assert [s["signal"] for s in re["signals"]] == [s["signal"] for s in pe["signals"]], context
         for rs, ps in zip(re["signals"], pe["signals"], strict=True):
             for key in ("value", "weight", "contribution"):
@@ -708,6 +717,7 @@ def test_tokens_and_query_terms_agree(text: str, analysis: str) -> None:
     assert rust.tokens(text) == reference.tokens(text)
     assert rust.query_terms(text) == reference.query_terms(text)
     assert rust.query_words(text) == reference.query_words(text)
+    assert rust.query_words(text, SYNONYMS) == reference.query_words(text, SYNONYMS)
 
 
 def test_five_copies_of_one_photo_from_five_shops_show_once() -> None:

@@ -1499,9 +1499,12 @@ type RankingExplanation struct {
 	// (sum of additive contributions) x (product of factors).
 	Signals []*SignalContribution `protobuf:"bytes,4,rep,name=signals,proto3" json:"signals,omitempty"`
 	// The hit's tier (SearchHit.tier).
-	Tier          uint32 `protobuf:"varint,5,opt,name=tier,proto3" json:"tier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tier uint32 `protobuf:"varint,5,opt,name=tier,proto3" json:"tier,omitempty"`
+	// The synonyms (RankingProfile.synonyms) through which the product has a query word it
+	// lacks as typed, e.g. "手机壳" for a query of 手机套; their terms score x synonym_weight.
+	MatchedSynonyms []string `protobuf:"bytes,6,rep,name=matched_synonyms,json=matchedSynonyms,proto3" json:"matched_synonyms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RankingExplanation) Reset() {
@@ -1568,6 +1571,13 @@ func (x *RankingExplanation) GetTier() uint32 {
 		return x.Tier
 	}
 	return 0
+}
+
+func (x *RankingExplanation) GetMatchedSynonyms() []string {
+	if x != nil {
+		return x.MatchedSynonyms
+	}
+	return nil
 }
 
 // One search result.
@@ -1993,8 +2003,16 @@ type RankingProfile struct {
 	// Hero images whose dHashes differ in at most this many bits are near-duplicates, 0-64
 	// (default 6).
 	DuplicateMaxDistance *uint32 `protobuf:"varint,23,opt,name=duplicate_max_distance,json=duplicateMaxDistance,proto3,oneof" json:"duplicate_max_distance,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Groups of words that mean the same product: a query word in a group also matches products
+	// with another word of it, below the word as typed. Each word 2-20 Chinese characters and in
+	// one group only; at most 1,000 groups of 2-20 words. Unset in an update keeps the latest
+	// version's groups; set with no groups removes them. Default: 手机壳/手机套/保护壳,
+	// 卫衣/连帽衫, 充电宝/移动电源, 纸尿裤/尿不湿, 洗面奶/洁面乳.
+	Synonyms *SynonymGroups `protobuf:"bytes,24,opt,name=synonyms,proto3,oneof" json:"synonyms,omitempty"`
+	// Weight of the scores of terms matched through a synonym, > 0 and < 1 (default 0.8).
+	SynonymWeight *float64 `protobuf:"fixed64,25,opt,name=synonym_weight,json=synonymWeight,proto3,oneof" json:"synonym_weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RankingProfile) Reset() {
@@ -2188,6 +2206,112 @@ func (x *RankingProfile) GetDuplicateMaxDistance() uint32 {
 	return 0
 }
 
+func (x *RankingProfile) GetSynonyms() *SynonymGroups {
+	if x != nil {
+		return x.Synonyms
+	}
+	return nil
+}
+
+func (x *RankingProfile) GetSynonymWeight() float64 {
+	if x != nil && x.SynonymWeight != nil {
+		return *x.SynonymWeight
+	}
+	return 0
+}
+
+// The synonym groups of a ranking profile.
+type SynonymGroups struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The groups.
+	Groups        []*SynonymGroup `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SynonymGroups) Reset() {
+	*x = SynonymGroups{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SynonymGroups) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SynonymGroups) ProtoMessage() {}
+
+func (x *SynonymGroups) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SynonymGroups.ProtoReflect.Descriptor instead.
+func (*SynonymGroups) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SynonymGroups) GetGroups() []*SynonymGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// Words that mean the same product.
+type SynonymGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The words, each 2-20 Chinese characters.
+	Words         []string `protobuf:"bytes,1,rep,name=words,proto3" json:"words,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SynonymGroup) Reset() {
+	*x = SynonymGroup{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SynonymGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SynonymGroup) ProtoMessage() {}
+
+func (x *SynonymGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SynonymGroup.ProtoReflect.Descriptor instead.
+func (*SynonymGroup) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SynonymGroup) GetWords() []string {
+	if x != nil {
+		return x.Words
+	}
+	return nil
+}
+
 // Request of GetRankingProfile.
 type GetRankingProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2201,7 +2325,7 @@ type GetRankingProfileRequest struct {
 
 func (x *GetRankingProfileRequest) Reset() {
 	*x = GetRankingProfileRequest{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2213,7 +2337,7 @@ func (x *GetRankingProfileRequest) String() string {
 func (*GetRankingProfileRequest) ProtoMessage() {}
 
 func (x *GetRankingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2226,7 +2350,7 @@ func (x *GetRankingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRankingProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetRankingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{22}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetRankingProfileRequest) GetName() string {
@@ -2254,7 +2378,7 @@ type GetRankingProfileResponse struct {
 
 func (x *GetRankingProfileResponse) Reset() {
 	*x = GetRankingProfileResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2390,7 @@ func (x *GetRankingProfileResponse) String() string {
 func (*GetRankingProfileResponse) ProtoMessage() {}
 
 func (x *GetRankingProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2403,7 @@ func (x *GetRankingProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRankingProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetRankingProfileResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{23}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetRankingProfileResponse) GetProfile() *RankingProfile {
@@ -2305,7 +2429,7 @@ type UpdateRankingProfileRequest struct {
 
 func (x *UpdateRankingProfileRequest) Reset() {
 	*x = UpdateRankingProfileRequest{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2441,7 @@ func (x *UpdateRankingProfileRequest) String() string {
 func (*UpdateRankingProfileRequest) ProtoMessage() {}
 
 func (x *UpdateRankingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2454,7 @@ func (x *UpdateRankingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRankingProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRankingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{24}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateRankingProfileRequest) GetRequestId() string {
@@ -2365,7 +2489,7 @@ type UpdateRankingProfileResponse struct {
 
 func (x *UpdateRankingProfileResponse) Reset() {
 	*x = UpdateRankingProfileResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2501,7 @@ func (x *UpdateRankingProfileResponse) String() string {
 func (*UpdateRankingProfileResponse) ProtoMessage() {}
 
 func (x *UpdateRankingProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2514,7 @@ func (x *UpdateRankingProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRankingProfileResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRankingProfileResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{25}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateRankingProfileResponse) GetProfile() *RankingProfile {
@@ -2513,13 +2637,14 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x01R\x06weight\x12\"\n" +
-	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xde\x01\n" +
+	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\x89\x02\n" +
 	"\x12RankingExplanation\x12*\n" +
 	"\x11first_phase_score\x18\x01 \x01(\x01R\x0ffirstPhaseScore\x12#\n" +
 	"\rmatched_terms\x18\x02 \x03(\tR\fmatchedTerms\x12(\n" +
 	"\x0eany_term_match\x18\x03 \x01(\bB\x02\x18\x01R\fanyTermMatch\x129\n" +
 	"\asignals\x18\x04 \x03(\v2\x1f.xiaodian.v1.SignalContributionR\asignals\x12\x12\n" +
-	"\x04tier\x18\x05 \x01(\rR\x04tier\"\xfe\x02\n" +
+	"\x04tier\x18\x05 \x01(\rR\x04tier\x12)\n" +
+	"\x10matched_synonyms\x18\x06 \x03(\tR\x0fmatchedSynonyms\"\xfe\x02\n" +
 	"\tSearchHit\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x17\n" +
@@ -2551,7 +2676,7 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\vimage_bytes\x18\x01 \x01(\fR\n" +
 	"imageBytes\"P\n" +
 	"\x18AnalyzeHeroImageResponse\x124\n" +
-	"\x06report\x18\x01 \x01(\v2\x1c.xiaodian.v1.HeroImageReportR\x06report\"\xb8\v\n" +
+	"\x06report\x18\x01 \x01(\v2\x1c.xiaodian.v1.HeroImageReportR\x06report\"\xc1\f\n" +
 	"\x0eRankingProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12;\n" +
@@ -2579,7 +2704,9 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x17new_merchant_multiplier\x18\x14 \x01(\x01H\x10R\x15newMerchantMultiplier\x88\x01\x01\x12<\n" +
 	"\x18new_merchant_window_days\x18\x15 \x01(\rH\x11R\x15newMerchantWindowDays\x88\x01\x01\x12&\n" +
 	"\frerank_depth\x18\x16 \x01(\rH\x12R\vrerankDepth\x88\x01\x01\x129\n" +
-	"\x16duplicate_max_distance\x18\x17 \x01(\rH\x13R\x14duplicateMaxDistance\x88\x01\x01B\x0e\n" +
+	"\x16duplicate_max_distance\x18\x17 \x01(\rH\x13R\x14duplicateMaxDistance\x88\x01\x01\x12;\n" +
+	"\bsynonyms\x18\x18 \x01(\v2\x1a.xiaodian.v1.SynonymGroupsH\x14R\bsynonyms\x88\x01\x01\x12*\n" +
+	"\x0esynonym_weight\x18\x19 \x01(\x01H\x15R\rsynonymWeight\x88\x01\x01B\x0e\n" +
 	"\f_descriptionB\n" +
 	"\n" +
 	"\b_bm25_k1B\t\n" +
@@ -2600,7 +2727,13 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x18_new_merchant_multiplierB\x1b\n" +
 	"\x19_new_merchant_window_daysB\x0f\n" +
 	"\r_rerank_depthB\x19\n" +
-	"\x17_duplicate_max_distance\"H\n" +
+	"\x17_duplicate_max_distanceB\v\n" +
+	"\t_synonymsB\x11\n" +
+	"\x0f_synonym_weight\"B\n" +
+	"\rSynonymGroups\x121\n" +
+	"\x06groups\x18\x01 \x03(\v2\x19.xiaodian.v1.SynonymGroupR\x06groups\"$\n" +
+	"\fSynonymGroup\x12\x14\n" +
+	"\x05words\x18\x01 \x03(\tR\x05words\"H\n" +
 	"\x18GetRankingProfileRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"R\n" +
@@ -2657,7 +2790,7 @@ func file_xiaodian_v1_search_service_proto_rawDescGZIP() []byte {
 }
 
 var file_xiaodian_v1_search_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_xiaodian_v1_search_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_xiaodian_v1_search_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_xiaodian_v1_search_service_proto_goTypes = []any{
 	(ImageFormat)(0),                     // 0: xiaodian.v1.ImageFormat
 	(UpsertOutcome)(0),                   // 1: xiaodian.v1.UpsertOutcome
@@ -2684,18 +2817,20 @@ var file_xiaodian_v1_search_service_proto_goTypes = []any{
 	(*AnalyzeHeroImageRequest)(nil),      // 22: xiaodian.v1.AnalyzeHeroImageRequest
 	(*AnalyzeHeroImageResponse)(nil),     // 23: xiaodian.v1.AnalyzeHeroImageResponse
 	(*RankingProfile)(nil),               // 24: xiaodian.v1.RankingProfile
-	(*GetRankingProfileRequest)(nil),     // 25: xiaodian.v1.GetRankingProfileRequest
-	(*GetRankingProfileResponse)(nil),    // 26: xiaodian.v1.GetRankingProfileResponse
-	(*UpdateRankingProfileRequest)(nil),  // 27: xiaodian.v1.UpdateRankingProfileRequest
-	(*UpdateRankingProfileResponse)(nil), // 28: xiaodian.v1.UpdateRankingProfileResponse
-	(*timestamppb.Timestamp)(nil),        // 29: google.protobuf.Timestamp
+	(*SynonymGroups)(nil),                // 25: xiaodian.v1.SynonymGroups
+	(*SynonymGroup)(nil),                 // 26: xiaodian.v1.SynonymGroup
+	(*GetRankingProfileRequest)(nil),     // 27: xiaodian.v1.GetRankingProfileRequest
+	(*GetRankingProfileResponse)(nil),    // 28: xiaodian.v1.GetRankingProfileResponse
+	(*UpdateRankingProfileRequest)(nil),  // 29: xiaodian.v1.UpdateRankingProfileRequest
+	(*UpdateRankingProfileResponse)(nil), // 30: xiaodian.v1.UpdateRankingProfileResponse
+	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
 }
 var file_xiaodian_v1_search_service_proto_depIdxs = []int32{
-	29, // 0: xiaodian.v1.Shop.opened_at:type_name -> google.protobuf.Timestamp
+	31, // 0: xiaodian.v1.Shop.opened_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: xiaodian.v1.HeroImageReport.format:type_name -> xiaodian.v1.ImageFormat
 	4,  // 2: xiaodian.v1.HeroImage.report:type_name -> xiaodian.v1.HeroImageReport
 	5,  // 3: xiaodian.v1.Product.hero_image:type_name -> xiaodian.v1.HeroImage
-	29, // 4: xiaodian.v1.Product.listed_at:type_name -> google.protobuf.Timestamp
+	31, // 4: xiaodian.v1.Product.listed_at:type_name -> google.protobuf.Timestamp
 	3,  // 5: xiaodian.v1.UpsertShopsRequest.shops:type_name -> xiaodian.v1.Shop
 	1,  // 6: xiaodian.v1.UpsertProductResult.outcome:type_name -> xiaodian.v1.UpsertOutcome
 	4,  // 7: xiaodian.v1.UpsertProductResult.hero_image:type_name -> xiaodian.v1.HeroImageReport
@@ -2708,31 +2843,33 @@ var file_xiaodian_v1_search_service_proto_depIdxs = []int32{
 	19, // 14: xiaodian.v1.SearchHit.explanation:type_name -> xiaodian.v1.RankingExplanation
 	20, // 15: xiaodian.v1.SearchResponse.hits:type_name -> xiaodian.v1.SearchHit
 	4,  // 16: xiaodian.v1.AnalyzeHeroImageResponse.report:type_name -> xiaodian.v1.HeroImageReport
-	29, // 17: xiaodian.v1.RankingProfile.update_time:type_name -> google.protobuf.Timestamp
-	24, // 18: xiaodian.v1.GetRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
-	24, // 19: xiaodian.v1.UpdateRankingProfileRequest.profile:type_name -> xiaodian.v1.RankingProfile
-	24, // 20: xiaodian.v1.UpdateRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
-	7,  // 21: xiaodian.v1.SearchService.UpsertShops:input_type -> xiaodian.v1.UpsertShopsRequest
-	10, // 22: xiaodian.v1.SearchService.UpsertProducts:input_type -> xiaodian.v1.UpsertProductsRequest
-	12, // 23: xiaodian.v1.SearchService.StreamUpsertProducts:input_type -> xiaodian.v1.StreamUpsertProductsRequest
-	14, // 24: xiaodian.v1.SearchService.DeleteProducts:input_type -> xiaodian.v1.DeleteProductsRequest
-	17, // 25: xiaodian.v1.SearchService.Search:input_type -> xiaodian.v1.SearchRequest
-	22, // 26: xiaodian.v1.SearchService.AnalyzeHeroImage:input_type -> xiaodian.v1.AnalyzeHeroImageRequest
-	25, // 27: xiaodian.v1.SearchService.GetRankingProfile:input_type -> xiaodian.v1.GetRankingProfileRequest
-	27, // 28: xiaodian.v1.SearchService.UpdateRankingProfile:input_type -> xiaodian.v1.UpdateRankingProfileRequest
-	8,  // 29: xiaodian.v1.SearchService.UpsertShops:output_type -> xiaodian.v1.UpsertShopsResponse
-	11, // 30: xiaodian.v1.SearchService.UpsertProducts:output_type -> xiaodian.v1.UpsertProductsResponse
-	13, // 31: xiaodian.v1.SearchService.StreamUpsertProducts:output_type -> xiaodian.v1.StreamUpsertProductsResponse
-	15, // 32: xiaodian.v1.SearchService.DeleteProducts:output_type -> xiaodian.v1.DeleteProductsResponse
-	21, // 33: xiaodian.v1.SearchService.Search:output_type -> xiaodian.v1.SearchResponse
-	23, // 34: xiaodian.v1.SearchService.AnalyzeHeroImage:output_type -> xiaodian.v1.AnalyzeHeroImageResponse
-	26, // 35: xiaodian.v1.SearchService.GetRankingProfile:output_type -> xiaodian.v1.GetRankingProfileResponse
-	28, // 36: xiaodian.v1.SearchService.UpdateRankingProfile:output_type -> xiaodian.v1.UpdateRankingProfileResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	31, // 17: xiaodian.v1.RankingProfile.update_time:type_name -> google.protobuf.Timestamp
+	25, // 18: xiaodian.v1.RankingProfile.synonyms:type_name -> xiaodian.v1.SynonymGroups
+	26, // 19: xiaodian.v1.SynonymGroups.groups:type_name -> xiaodian.v1.SynonymGroup
+	24, // 20: xiaodian.v1.GetRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
+	24, // 21: xiaodian.v1.UpdateRankingProfileRequest.profile:type_name -> xiaodian.v1.RankingProfile
+	24, // 22: xiaodian.v1.UpdateRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
+	7,  // 23: xiaodian.v1.SearchService.UpsertShops:input_type -> xiaodian.v1.UpsertShopsRequest
+	10, // 24: xiaodian.v1.SearchService.UpsertProducts:input_type -> xiaodian.v1.UpsertProductsRequest
+	12, // 25: xiaodian.v1.SearchService.StreamUpsertProducts:input_type -> xiaodian.v1.StreamUpsertProductsRequest
+	14, // 26: xiaodian.v1.SearchService.DeleteProducts:input_type -> xiaodian.v1.DeleteProductsRequest
+	17, // 27: xiaodian.v1.SearchService.Search:input_type -> xiaodian.v1.SearchRequest
+	22, // 28: xiaodian.v1.SearchService.AnalyzeHeroImage:input_type -> xiaodian.v1.AnalyzeHeroImageRequest
+	27, // 29: xiaodian.v1.SearchService.GetRankingProfile:input_type -> xiaodian.v1.GetRankingProfileRequest
+	29, // 30: xiaodian.v1.SearchService.UpdateRankingProfile:input_type -> xiaodian.v1.UpdateRankingProfileRequest
+	8,  // 31: xiaodian.v1.SearchService.UpsertShops:output_type -> xiaodian.v1.UpsertShopsResponse
+	11, // 32: xiaodian.v1.SearchService.UpsertProducts:output_type -> xiaodian.v1.UpsertProductsResponse
+	13, // 33: xiaodian.v1.SearchService.StreamUpsertProducts:output_type -> xiaodian.v1.StreamUpsertProductsResponse
+	15, // 34: xiaodian.v1.SearchService.DeleteProducts:output_type -> xiaodian.v1.DeleteProductsResponse
+	21, // 35: xiaodian.v1.SearchService.Search:output_type -> xiaodian.v1.SearchResponse
+	23, // 36: xiaodian.v1.SearchService.AnalyzeHeroImage:output_type -> xiaodian.v1.AnalyzeHeroImageResponse
+	28, // 37: xiaodian.v1.SearchService.GetRankingProfile:output_type -> xiaodian.v1.GetRankingProfileResponse
+	30, // 38: xiaodian.v1.SearchService.UpdateRankingProfile:output_type -> xiaodian.v1.UpdateRankingProfileResponse
+	31, // [31:39] is the sub-list for method output_type
+	23, // [23:31] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_xiaodian_v1_search_service_proto_init() }
@@ -2752,7 +2889,7 @@ func file_xiaodian_v1_search_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xiaodian_v1_search_service_proto_rawDesc), len(file_xiaodian_v1_search_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -249,6 +249,7 @@ fn hit(h: Hit, second_tier_searched: bool) -> proto::SearchHit {
         explanation: h.explanation.map(|e| proto::RankingExplanation {
             first_phase_score: e.first_phase_score,
             matched_terms: e.matched_terms,
+            matched_synonyms: e.matched_synonyms,
             any_term_match: second_tier_searched,
             tier: e.tier,
             signals: e

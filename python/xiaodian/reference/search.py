@@ -249,65 +249,114 @@ class Analyzer:
 
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """Distinct tokens in order of first appearance, each with its `required` flag."""
-        return self.analyze_query(text)[0]
+        return [(term.text, term.required) for term in self.analyze_query(text).terms if not term.synonym]
 
-    def query_words(self, text: str) -> list[list[str]]:
-        """The query's words, each the list of its required terms in query-term order."""
-        terms, words = self.analyze_query(text)
-        return [[terms[i][0] for i in word] for word in words]
+    def query_words(self, text: str, synonyms: Sequence[Sequence[str]] = ()) -> list[list[list[str]]]:
+        """The query's words, each a list of its alternatives, each the list of its terms."""
+        query = self.analyze_query(text, synonyms)
+        return [
+            [[query.terms[i].text for i in alternative] for alternative in word.alternatives] for word in query.words
+        ]
 
-    def analyze_query(self, text: str) -> tuple[list[tuple[str, bool]], list[list[int]]]:
-        """The query terms (distinct tokens in order of first appearance, each with its
-        `required` flag) and the query words (each the sorted indices of its required terms
-        in the terms; the same set once, in order of first appearance)."""
+    def analyze_query(self, text: str, synonyms: Sequence[Sequence[str]] = ()) -> AnalyzedQuery:
+        """The query terms (the distinct tokens in order of first appearance, each with its
+        `required` flag, then the terms only synonyms bring) and the query words (each its
+        alternatives: the sorted indices of their terms, the word as typed first; the same
+        word once, in order of first appearance)."""
+        groups = [[normalize(word) for word in group] for group in synonyms]
         required: set[str] = set()
-        word_texts: list[list[str]] = []
+        word_texts: list[tuple[list[list[str]], list[str]]] = []
         for run, script in _runs(normalize(text)):
             if script != _HAN or len(run) == 1:
                 required.add(run)
-                word_texts.append([run])
+                word_texts.append(([[run]], []))
                 continue
-            # numbered[i]: the word holding character i: its jieba word when that has two or
-            # more characters, else the run of one-character words it is in (every character
-            # is one such word in "bigrams" mode).
-            words = _jieba_words(run) if self.full else list(run)
-            lengths = [len(word) for word in words for _ in word]
-            numbered: list[int] = []
-            i, g = 0, 0
+            # unit[i]: (start, length) of the unit holding character i: a synonym found here
+            # (longest first, left to right), else its jieba word (every character its own
+            # word in "bigrams" mode) unless that word overlaps a synonym, then the character.
+            unit = [(i, 1) for i in range(len(run))]
+            found: list[int | None] = [None] * len(run)
+            i = 0
             while i < len(run):
-                n = lengths[i] if lengths[i] > 1 else _ones_from(lengths, i)
-                numbered.extend([g] * n)
-                g += 1
+                matches = [
+                    (len(word), -g, g) for g, group in enumerate(groups) for word in group if run.startswith(word, i)
+                ]
+                if matches:
+                    n, _, g = max(matches)
+                    for j in range(i, i + n):
+                        unit[j], found[j] = (i, n), g
+                    i += n
+                else:
+                    i += 1
+            if self.full:
+                i = 0
+                for word in _jieba_words(run):
+                    n = len(word)
+                    if n > 1 and all(f is None for f in found[i : i + n]):
+                        for j in range(i, i + n):
+                            unit[j] = (i, n)
+                    i += n
+            i = 0
+            while i < len(run):
+                n = unit[i][1] if unit[i][1] > 1 else _ones_from([u[1] for u in unit], i)
+                span = run[i : i + n]
+                own = [span] if n == 1 else _bigrams(span)
+                required.update(own)
+                alternatives, texts = [own], []
+                group_of = found[i]
+                if group_of is not None and unit[i][1] > 1:
+                    for word in groups[group_of]:
+                        if word != span:
+                            alternatives.append(_bigrams(word))
+                            texts.append(word)
+                word_texts.append((alternatives, texts))
                 i += n
-            grouped: list[list[str]] = [[] for _ in range(g)]
-            for i in range(len(run) - 1):
-                if numbered[i] == numbered[i + 1]:
-                    bigram = run[i : i + 2]
-                    required.add(bigram)
-                    grouped[numbered[i]].append(bigram)
-            # A one-character word alone between longer ones (小 in 小容量) is its character.
-            for i, c in enumerate(run):
-                before = i > 0 and numbered[i - 1] == numbered[i]
-                after = i + 1 < len(run) and numbered[i + 1] == numbered[i]
-                if not before and not after:
-                    required.add(c)
-                    grouped[numbered[i]].append(c)
-            word_texts.extend(word for word in grouped if word)
-        terms: list[tuple[str, bool]] = []
+        terms: list[QueryTerm] = []
         seen: set[str] = set()
         for token in self.tokens(text):
             # A one-character jieba word inside a longer run is covered by the run's bigrams.
             inner_character = len(token) == 1 and token not in required
             if not inner_character and token not in seen:
                 seen.add(token)
-                terms.append((token, token in required))
-        index = {text: i for i, (text, _) in enumerate(terms)}
-        query_words: list[list[int]] = []
-        for texts in word_texts:
-            word = sorted({index[text] for text in texts})
-            if word not in query_words:
-                query_words.append(word)
-        return terms, query_words
+                terms.append(QueryTerm(token, token in required, False))
+        for alternatives, _ in word_texts:
+            for k, texts in enumerate(alternatives):
+                for term_text in texts:
+                    if term_text not in seen:
+                        seen.add(term_text)
+                        terms.append(QueryTerm(term_text, k == 0, k > 0))
+        index = {term.text: i for i, term in enumerate(terms)}
+        words: list[QueryWord] = []
+        for alternatives, texts in word_texts:
+            query_word = QueryWord([sorted({index[t] for t in alternative}) for alternative in alternatives], texts)
+            if query_word not in words:
+                words.append(query_word)
+        return AnalyzedQuery(terms, words)
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    text: str
+    required: bool
+    #: Only a synonym brings it: its scores are weighed by the profile's synonym_weight.
+    synonym: bool
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    #: Each alternative's term indices, ascending; the word as typed first.
+    alternatives: list[list[int]]
+    #: The synonym (normalised) of each alternative after the first.
+    synonyms: list[str]
+
+
+@dataclass(frozen=True)
+class AnalyzedQuery:
+    terms: list[QueryTerm]
+    words: list[QueryWord]
+
+    def has_synonyms(self) -> bool:
+        return any(len(word.alternatives) > 1 for word in self.words)
 
 
 def _ones_from(lengths: Sequence[int], i: int) -> int:
@@ -539,8 +588,8 @@ class ReferenceSearchEngine:
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         return self._analyzer.query_terms(text)
 
-    def query_words(self, text: str) -> list[list[str]]:
-        return self._analyzer.query_words(text)
+    def query_words(self, text: str, synonyms: Sequence[Sequence[str]] = ()) -> list[list[list[str]]]:
+        return self._analyzer.query_words(text, synonyms)
 
     def _document(self, product: _Product) -> _Document:
         if product.document is None:
@@ -574,7 +623,10 @@ class _Search:
         self.profile = profile
         self.request = request
         query: str = request["query"]
-        self.terms, self.words = engine._analyzer.analyze_query(query)
+        analyzed = engine._analyzer.analyze_query(query, profile["synonyms"])
+        self.terms, self.words = analyzed.terms, analyzed.words
+        synonym_weight = float(profile["synonym_weight"])
+        self.weight = {term.text: synonym_weight if term.synonym else 1.0 for term in self.terms}
         self.browse = _is_blank(query)
         self.sort: str = "sales" if self.browse and request["sort"] == "relevance" else request["sort"]
         self.weights = (
@@ -589,7 +641,8 @@ class _Search:
         self.live = len(self.docs)
         self.total_len = tuple(sum(d.lens[f] for d in self.docs.values()) for f in range(3))
         self.idf = {
-            text: idf(self.live, sum(1 for d in self.docs.values() if self.contains(d, text))) for text, _ in self.terms
+            term.text: idf(self.live, sum(1 for d in self.docs.values() if self.contains(d, term.text)))
+            for term in self.terms
         }
         folded_query = fold_name(query)
         self.exact_shops = (
@@ -629,18 +682,34 @@ class _Search:
         doc = self.docs[product_id]
         score = 0.0
         matched: list[str] = []
-        for text, _ in self.terms:
-            if self.contains(doc, text):
-                score += self.term_score(text, doc)
-                matched.append(text)
+        for term in self.terms:
+            if self.contains(doc, term.text):
+                score += self.weight[term.text] * self.term_score(term.text, doc)
+                matched.append(term.text)
         return score, matched
 
     # --- retrieval
 
+    def has(self, doc: _Document, alternative: list[int]) -> bool:
+        return all(self.contains(doc, self.terms[i].text) for i in alternative)
+
     def words_matched(self, product_id: str) -> int:
-        """How many query words the product has (each of the word's terms in a searched field)."""
+        """How many query words the product has (each term of one of the word's alternatives
+        in a searched field)."""
         doc = self.docs[product_id]
-        return sum(1 for word in self.words if all(self.contains(doc, self.terms[i][0]) for i in word))
+        return sum(1 for word in self.words if any(self.has(doc, alternative) for alternative in word.alternatives))
+
+    def matched_synonyms(self, product_id: str) -> list[str]:
+        """The synonyms through which the product has a query word it lacks as typed."""
+        doc = self.docs[product_id]
+        found = []
+        for word in self.words:
+            if not self.has(doc, word.alternatives[0]):
+                for alternative, synonym in zip(word.alternatives[1:], word.synonyms, strict=True):
+                    if self.has(doc, alternative):
+                        found.append(synonym)
+                        break
+        return found
 
     def matches(self, product_id: str, tier: int, min_words: int) -> bool:
         """Tier 1: every word (a blank query: every product; a query with no word: none);
@@ -754,6 +823,7 @@ class _Search:
             explanation = {
                 "first_phase_score": c.first_phase,
                 "matched_terms": self.first_phase(c.product_id)[1],
+                "matched_synonyms": self.matched_synonyms(c.product_id),
                 "tier": tier,
                 "signals": signals,
             }

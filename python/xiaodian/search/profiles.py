@@ -41,6 +41,10 @@ SETTING_FIELDS: tuple[str, ...] = tuple(
     f.name for f in pb.RankingProfile.DESCRIPTOR.fields if f.name not in ("name", "version", "update_time")
 )
 
+#: Settings added after profiles were first stored, as a version stored before them reads:
+#: such a version had no synonyms, and stays what it was.
+ADDED_SETTINGS: dict[str, Any] = {"synonyms": [], "synonym_weight": 0.8}
+
 
 @dataclass(frozen=True)
 class StoredProfile:
@@ -54,14 +58,22 @@ class StoredProfile:
         return {"name": self.name, **self.settings}
 
     def to_proto(self) -> pb.RankingProfile:
-        message = pb.RankingProfile(name=self.name, version=self.version, **self.settings)
+        groups = [pb.SynonymGroup(words=words) for words in self.settings["synonyms"]]
+        scalars = {name: value for name, value in self.settings.items() if name != "synonyms"}
+        message = pb.RankingProfile(
+            name=self.name, version=self.version, synonyms=pb.SynonymGroups(groups=groups), **scalars
+        )
         message.update_time.FromMicroseconds(self.update_time_us)
         return message
 
 
 def settings_from_proto(profile: pb.RankingProfile) -> dict[str, Any]:
-    """The settings a request sets explicitly (unset optional fields are left out)."""
-    return {name: getattr(profile, name) for name in SETTING_FIELDS if profile.HasField(name)}
+    """The settings a request sets explicitly (unset optional fields are left out); synonyms
+    as a list of groups, each a list of words."""
+    settings = {name: getattr(profile, name) for name in SETTING_FIELDS if profile.HasField(name)}
+    if "synonyms" in settings:
+        settings["synonyms"] = [list(group.words) for group in profile.synonyms.groups]
+    return settings
 
 
 def _validated(name: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +87,7 @@ def _validated(name: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 def _row_to_profile(row: tuple[str, int, str, int]) -> StoredProfile:
     name, version, settings_json, update_time_us = row
-    return StoredProfile(name, version, json.loads(settings_json), update_time_us)
+    return StoredProfile(name, version, {**ADDED_SETTINGS, **json.loads(settings_json)}, update_time_us)
 
 
 def get_profile(conn: sqlite3.Connection, name: str, version: int = 0) -> StoredProfile:

@@ -256,18 +256,20 @@ class SignalContribution(_message.Message):
     def __init__(self, signal: _Optional[str] = ..., value: _Optional[float] = ..., weight: _Optional[float] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class RankingExplanation(_message.Message):
-    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier")
+    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier", "matched_synonyms")
     FIRST_PHASE_SCORE_FIELD_NUMBER: _ClassVar[int]
     MATCHED_TERMS_FIELD_NUMBER: _ClassVar[int]
     ANY_TERM_MATCH_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_SYNONYMS_FIELD_NUMBER: _ClassVar[int]
     first_phase_score: float
     matched_terms: _containers.RepeatedScalarFieldContainer[str]
     any_term_match: bool
     signals: _containers.RepeatedCompositeFieldContainer[SignalContribution]
     tier: int
-    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ...) -> None: ...
+    matched_synonyms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ..., matched_synonyms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("product_id", "shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "rating", "score", "collapsed_duplicates", "explanation", "tier")
@@ -334,7 +336,7 @@ class AnalyzeHeroImageResponse(_message.Message):
     def __init__(self, report: _Optional[_Union[HeroImageReport, _Mapping]] = ...) -> None: ...
 
 class RankingProfile(_message.Message):
-    __slots__ = ("name", "version", "update_time", "description", "bm25_k1", "bm25_b", "title_weight", "shop_name_weight", "brand_weight", "text_weight", "hero_quality_weight", "rating_weight", "shop_score_weight", "sales_weight", "rating_prior_count", "rating_prior_mean", "shop_score_prior_count", "shop_score_prior_mean", "brand_multiplier", "new_merchant_multiplier", "new_merchant_window_days", "rerank_depth", "duplicate_max_distance")
+    __slots__ = ("name", "version", "update_time", "description", "bm25_k1", "bm25_b", "title_weight", "shop_name_weight", "brand_weight", "text_weight", "hero_quality_weight", "rating_weight", "shop_score_weight", "sales_weight", "rating_prior_count", "rating_prior_mean", "shop_score_prior_count", "shop_score_prior_mean", "brand_multiplier", "new_merchant_multiplier", "new_merchant_window_days", "rerank_depth", "duplicate_max_distance", "synonyms", "synonym_weight")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -358,6 +360,8 @@ class RankingProfile(_message.Message):
     NEW_MERCHANT_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     RERANK_DEPTH_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    SYNONYMS_FIELD_NUMBER: _ClassVar[int]
+    SYNONYM_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
@@ -381,7 +385,21 @@ class RankingProfile(_message.Message):
     new_merchant_window_days: int
     rerank_depth: int
     duplicate_max_distance: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., title_weight: _Optional[float] = ..., shop_name_weight: _Optional[float] = ..., brand_weight: _Optional[float] = ..., text_weight: _Optional[float] = ..., hero_quality_weight: _Optional[float] = ..., rating_weight: _Optional[float] = ..., shop_score_weight: _Optional[float] = ..., sales_weight: _Optional[float] = ..., rating_prior_count: _Optional[float] = ..., rating_prior_mean: _Optional[float] = ..., shop_score_prior_count: _Optional[float] = ..., shop_score_prior_mean: _Optional[float] = ..., brand_multiplier: _Optional[float] = ..., new_merchant_multiplier: _Optional[float] = ..., new_merchant_window_days: _Optional[int] = ..., rerank_depth: _Optional[int] = ..., duplicate_max_distance: _Optional[int] = ...) -> None: ...
+    synonyms: SynonymGroups
+    synonym_weight: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., title_weight: _Optional[float] = ..., shop_name_weight: _Optional[float] = ..., brand_weight: _Optional[float] = ..., text_weight: _Optional[float] = ..., hero_quality_weight: _Optional[float] = ..., rating_weight: _Optional[float] = ..., shop_score_weight: _Optional[float] = ..., sales_weight: _Optional[float] = ..., rating_prior_count: _Optional[float] = ..., rating_prior_mean: _Optional[float] = ..., shop_score_prior_count: _Optional[float] = ..., shop_score_prior_mean: _Optional[float] = ..., brand_multiplier: _Optional[float] = ..., new_merchant_multiplier: _Optional[float] = ..., new_merchant_window_days: _Optional[int] = ..., rerank_depth: _Optional[int] = ..., duplicate_max_distance: _Optional[int] = ..., synonyms: _Optional[_Union[SynonymGroups, _Mapping]] = ..., synonym_weight: _Optional[float] = ...) -> None: ...
+
+class SynonymGroups(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[SynonymGroup]
+    def __init__(self, groups: _Optional[_Iterable[_Union[SynonymGroup, _Mapping]]] = ...) -> None: ...
+
+class SynonymGroup(_message.Message):
+    __slots__ = ("words",)
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    words: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, words: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRankingProfileRequest(_message.Message):
     __slots__ = ("name", "version")

@@ -4,6 +4,7 @@
 //! Rust engine and every caller agree on what a usable profile is.
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
+use crate::text::{is_han, normalize};
 
 /// Longest accepted profile description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -13,6 +14,12 @@ pub const MAX_RERANK_DEPTH: u32 = 100_000;
 pub const MAX_DUPLICATE_DISTANCE: u32 = 64;
 /// Longest accepted new-merchant window: ten years.
 pub const MAX_NEW_MERCHANT_WINDOW_DAYS: u32 = 3650;
+/// Most synonym groups in a profile.
+pub const MAX_SYNONYM_GROUPS: usize = 1000;
+/// Most words in one synonym group.
+pub const MAX_SYNONYM_GROUP_WORDS: usize = 20;
+/// Longest synonym, in characters (the shortest is two).
+pub const MAX_SYNONYM_CHARS: usize = 20;
 
 /// Weights and parameters of the search ranking. Field names match `xiaodian.v1.RankingProfile`.
 ///
@@ -63,7 +70,23 @@ pub struct RankingProfile {
     pub rerank_depth: u32,
     /// Hero images whose dHashes differ in at most this many bits are near-duplicates.
     pub duplicate_max_distance: u32,
+    /// Groups of words that mean the same product (手机壳 ⇄ 手机套 ⇄ 保护壳): a query word in a
+    /// group also matches a product with another word of it, its terms' scores weighed by
+    /// `synonym_weight`. Each word is 2–[`MAX_SYNONYM_CHARS`] Chinese characters (stored as
+    /// given, compared normalised) and in one group only.
+    pub synonyms: Vec<Vec<String>>,
+    /// Weight of the scores of terms matched through a synonym, in (0, 1).
+    pub synonym_weight: f64,
 }
+
+/// The built-in synonym groups of the `default` profile.
+pub const DEFAULT_SYNONYMS: &[&[&str]] = &[
+    &["手机壳", "手机套", "保护壳"],
+    &["卫衣", "连帽衫"],
+    &["充电宝", "移动电源"],
+    &["纸尿裤", "尿不湿"],
+    &["洗面奶", "洁面乳"],
+];
 
 impl Default for RankingProfile {
     /// The built-in `default` profile. Brands get twice the score of non-brands (SPEC §3),
@@ -91,6 +114,11 @@ impl Default for RankingProfile {
             new_merchant_window_days: 90,
             rerank_depth: 1000,
             duplicate_max_distance: 6,
+            synonyms: DEFAULT_SYNONYMS
+                .iter()
+                .map(|group| group.iter().map(|&word| word.to_owned()).collect())
+                .collect(),
+            synonym_weight: 0.8,
         }
     }
 }
@@ -199,10 +227,55 @@ impl RankingProfile {
                 ),
             ));
         }
+        if !(self.synonym_weight.is_finite()
+            && self.synonym_weight > 0.0
+            && self.synonym_weight < 1.0)
+        {
+            violations.push(FieldViolation::new(
+                "synonym_weight",
+                format!("must be > 0 and < 1, got {}", self.synonym_weight),
+            ));
+        }
+        self.check_synonyms(&mut violations);
         if violations.is_empty() {
             Ok(())
         } else {
             Err(CoreError::InvalidArgument(violations))
+        }
+    }
+
+    fn check_synonyms(&self, violations: &mut Vec<FieldViolation>) {
+        if self.synonyms.len() > MAX_SYNONYM_GROUPS {
+            violations.push(FieldViolation::new(
+                "synonyms.groups",
+                format!("must have at most {MAX_SYNONYM_GROUPS} groups"),
+            ));
+            return;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (g, group) in self.synonyms.iter().enumerate() {
+            let at = format!("synonyms.groups[{g}].words");
+            if !(2..=MAX_SYNONYM_GROUP_WORDS).contains(&group.len()) {
+                violations.push(FieldViolation::new(
+                    at.clone(),
+                    format!("must have 2-{MAX_SYNONYM_GROUP_WORDS} words"),
+                ));
+            }
+            for (w, word) in group.iter().enumerate() {
+                let normalized = normalize(word);
+                let chars = normalized.chars().count();
+                if !(2..=MAX_SYNONYM_CHARS).contains(&chars) || !normalized.chars().all(is_han) {
+                    violations.push(FieldViolation::new(
+                        format!("{at}[{w}]"),
+                        format!("must be 2-{MAX_SYNONYM_CHARS} Chinese characters"),
+                    ));
+                } else if !seen.insert(normalized) {
+                    violations.push(FieldViolation::new(
+                        format!("{at}[{w}]"),
+                        "is already a synonym in this profile (a word belongs to one group)",
+                    ));
+                }
+            }
         }
     }
 }
@@ -271,6 +344,29 @@ mod tests {
                 "rating_prior_mean",
                 "rerank_depth",
                 "duplicate_max_distance"
+            ]
+        );
+    }
+
+    #[test]
+    fn synonyms_are_chinese_words_in_one_group_each_and_weigh_below_one() {
+        let profile = RankingProfile {
+            synonyms: vec![
+                vec!["手机壳".into(), "手机套".into()],
+                vec!["卫衣".into()],
+                vec!["手机套".into(), "x1".into(), "壳".into()],
+            ],
+            synonym_weight: 1.0,
+            ..RankingProfile::default()
+        };
+        assert_eq!(
+            fields(profile.validate()),
+            [
+                "synonym_weight",
+                "synonyms.groups[1].words",
+                "synonyms.groups[2].words[0]",
+                "synonyms.groups[2].words[1]",
+                "synonyms.groups[2].words[2]",
             ]
         );
     }

@@ -26,7 +26,7 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// True for CJK ideographs (the Unified Ideographs blocks and their extensions).
-fn is_han(c: char) -> bool {
+pub fn is_han(c: char) -> bool {
     matches!(c as u32,
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F | 0x30000..=0x323AF)
 }
@@ -57,14 +57,37 @@ pub struct QueryTerm {
     pub text: String,
     /// All-terms retrieval requires it; otherwise it only adds to the score.
     pub required: bool,
+    /// Only a synonym brings it: its score is weighed by the profile's `synonym_weight`.
+    pub synonym: bool,
 }
 
 /// A query's terms and words ([`Analyzer::analyze_query`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnalyzedQuery {
     pub terms: Vec<QueryTerm>,
-    /// Each word: the indices in `terms` of its required terms, ascending.
-    pub words: Vec<Vec<usize>>,
+    pub words: Vec<QueryWord>,
+}
+
+impl AnalyzedQuery {
+    /// True when a word can be matched more than one way (a synonym).
+    pub fn has_synonyms(&self) -> bool {
+        self.words.iter().any(|w| w.alternatives.len() > 1)
+    }
+}
+
+/// One query word: a product has it when it contains every term of one alternative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryWord {
+    /// The indices in the query's terms of each alternative's terms, ascending; the first
+    /// alternative is the word as typed, the others its synonyms.
+    pub alternatives: Vec<Vec<usize>>,
+    /// The synonym of each alternative after the first (normalised).
+    pub synonyms: Vec<String>,
+}
+
+/// The character bigrams of a run of two or more characters, in order.
+fn bigrams(chars: &[char]) -> Vec<String> {
+    chars.windows(2).map(|pair| pair.iter().collect()).collect()
 }
 
 /// The maximal runs of one script in normalised text, in order, as slices of it; other
@@ -131,90 +154,111 @@ impl Analyzer {
     /// The query's terms: its distinct tokens in order of first appearance, each marked
     /// required or not (see [`Analyzer::analyze_query`]).
     pub fn query_terms(&self, text: &str) -> Vec<QueryTerm> {
-        self.analyze_query(text).terms
+        self.analyze_query(text, &[]).terms
     }
 
-    /// The query's terms and words.
+    /// The query's terms and words, with `synonyms` (groups of words, as in a ranking profile).
     ///
     /// Terms: the query's distinct tokens in order of first appearance, each marked required
-    /// or not. Required are letter and digit tokens, lone Han characters, and every bigram
-    /// except those that straddle the edge of a word of two or more characters that jieba
-    /// finds in the query ("羊绒围巾" requires 羊绒 and 围巾, not 绒围; "包邮", which jieba cuts
-    /// into 包 and 邮, requires 包邮), and a one-character jieba word between longer ones or at
-    /// the run's edge (小 in 小容量). In `BigramsOnly` mode every bigram is required. jieba's
-    /// words of three or more characters only add to the score; its other one-character
-    /// words are left out (the bigrams of 包邮 cover them). Every query with a token has a
-    /// required term.
+    /// or not, then the terms only synonyms bring (not required, `synonym`). Required are
+    /// letter and digit tokens, lone Han characters, every bigram except those that straddle
+    /// the edge of a word of two or more characters ("羊绒围巾" requires 羊绒 and 围巾, not 绒围;
+    /// "包邮", which jieba cuts into 包 and 邮, requires 包邮), and a one-character jieba word
+    /// between longer ones or at the run's edge (小 in 小容量). In `BigramsOnly` mode every
+    /// bigram is required. jieba's words of three or more characters only add to the score;
+    /// its other one-character words are left out (the bigrams of 包邮 cover them). Every
+    /// query with a token has a required term.
     ///
     /// Words (what tiers count, SPEC §3): a letter or digit run, a lone Han character, a
-    /// jieba word of two or more characters (its bigrams), a maximal sequence of two or more
-    /// one-character jieba words (its bigrams: "包邮"), and a one-character jieba word alone
-    /// (its character: 小 in 小容量); each word is the set of its
-    /// required terms (indices into `terms`), words with the same set counted once, in order
-    /// of first appearance. Every required term is in a word; in `BigramsOnly` mode a Han run
-    /// is one word.
-    pub fn analyze_query(&self, text: &str) -> AnalyzedQuery {
+    /// synonym found in a Han run (longest first, left to right; it overrides jieba's cut),
+    /// a jieba word of two or more characters, a maximal sequence of two or more
+    /// one-character jieba words ("包邮"), and a one-character jieba word alone (小 in 小容量).
+    /// A word of two or more characters is matched by its bigrams, a one-character word by
+    /// its character. A synonym's word has one alternative more for each other word of its
+    /// group (that word's bigrams). Words with the same alternatives are counted once, in
+    /// order of first appearance; every required term is in a word's first alternative.
+    pub fn analyze_query(&self, text: &str, synonyms: &[Vec<String>]) -> AnalyzedQuery {
         let tokens = self.tokens(text);
+        let groups: Vec<Vec<String>> = synonyms
+            .iter()
+            .map(|group| group.iter().map(|word| normalize(word)).collect())
+            .collect();
         let mut required: Vec<String> = Vec::new();
-        let mut word_texts: Vec<Vec<String>> = Vec::new();
+        // Each word: its alternatives' term texts and, after the first, the synonym's text.
+        let mut word_texts: Vec<(Vec<Vec<String>>, Vec<String>)> = Vec::new();
         let normalized = normalize(text);
         for (run, script) in runs(&normalized) {
             let chars: Vec<char> = run.chars().collect();
-            match script {
-                Script::Letter | Script::Digit => {
-                    required.push(run.to_owned());
-                    word_texts.push(vec![run.to_owned()]);
-                }
-                Script::Han if chars.len() == 1 => {
-                    required.push(run.to_owned());
-                    word_texts.push(vec![run.to_owned()]);
-                }
-                Script::Han => {
-                    // group[i]: the word holding character i — its jieba word when that has
-                    // two or more characters, else the sequence of one-character words it is
-                    // in (every character is one such word without jieba).
-                    let mut group = vec![0usize; chars.len()];
-                    let mut lengths = vec![1usize; chars.len()];
-                    if let Some(jieba) = &self.jieba {
-                        let mut i = 0;
-                        for word in jieba.cut(run, false) {
-                            let n = word.word.chars().count();
-                            lengths[i..i + n].fill(n);
-                            i += n;
+            if script != Script::Han || chars.len() == 1 {
+                required.push(run.to_owned());
+                word_texts.push((vec![vec![run.to_owned()]], Vec::new()));
+                continue;
+            }
+            // unit[i]: (start, length) of the unit holding character i: a synonym found here,
+            // else its jieba word (every character its own word without jieba) unless that
+            // word overlaps a synonym, then the character alone.
+            let mut unit: Vec<(usize, usize)> = (0..chars.len()).map(|i| (i, 1)).collect();
+            let mut found: Vec<Option<(usize, usize)>> = vec![None; chars.len()];
+            let mut i = 0;
+            while i < chars.len() {
+                let longest = groups
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(g, group)| group.iter().map(move |word| (g, word)))
+                    .filter(|(_, word)| {
+                        let n = word.chars().count();
+                        i + n <= chars.len() && word.chars().eq(chars[i..i + n].iter().copied())
+                    })
+                    .map(|(g, word)| (word.chars().count(), g))
+                    .max_by_key(|&(n, g)| (n, std::cmp::Reverse(g)));
+                match longest {
+                    Some((n, g)) => {
+                        for j in i..i + n {
+                            unit[j] = (i, n);
+                            found[j] = Some((g, i));
                         }
-                    }
-                    let mut next_group = 0;
-                    let mut i = 0;
-                    while i < chars.len() {
-                        let n = if lengths[i] > 1 {
-                            lengths[i]
-                        } else {
-                            lengths[i..].iter().take_while(|&&n| n == 1).count()
-                        };
-                        group[i..i + n].fill(next_group);
-                        next_group += 1;
                         i += n;
                     }
-                    let mut words: Vec<Vec<String>> = vec![Vec::new(); next_group];
-                    for i in 0..chars.len() - 1 {
-                        if group[i] == group[i + 1] {
-                            let bigram: String = chars[i..i + 2].iter().collect();
-                            required.push(bigram.clone());
-                            words[group[i]].push(bigram);
-                        }
-                    }
-                    // A one-character word alone between longer ones (小 in 小容量) is its
-                    // character, indexed wherever jieba cuts it alone.
-                    for (i, &c) in chars.iter().enumerate() {
-                        let alone = (i == 0 || group[i - 1] != group[i])
-                            && (i + 1 == chars.len() || group[i + 1] != group[i]);
-                        if alone {
-                            required.push(c.to_string());
-                            words[group[i]].push(c.to_string());
-                        }
-                    }
-                    word_texts.extend(words.into_iter().filter(|w| !w.is_empty()));
+                    None => i += 1,
                 }
+            }
+            if let Some(jieba) = &self.jieba {
+                let mut i = 0;
+                for word in jieba.cut(run, false) {
+                    let n = word.word.chars().count();
+                    if n > 1 && found[i..i + n].iter().all(Option::is_none) {
+                        unit[i..i + n].fill((i, n));
+                    }
+                    i += n;
+                }
+            }
+            // Words: a unit of two or more characters; a run of one-character units.
+            let mut i = 0;
+            while i < chars.len() {
+                let n = if unit[i].1 > 1 {
+                    unit[i].1
+                } else {
+                    unit[i..].iter().take_while(|u| u.1 == 1).count()
+                };
+                let span = &chars[i..i + n];
+                let own: Vec<String> = if n == 1 {
+                    vec![span[0].to_string()]
+                } else {
+                    bigrams(span)
+                };
+                required.extend(own.iter().cloned());
+                let mut alternatives = vec![own];
+                let mut texts = Vec::new();
+                if let Some((g, _)) = found[i].filter(|_| unit[i].1 > 1) {
+                    let spoken: String = span.iter().collect();
+                    for word in groups[g].iter().filter(|&word| *word != spoken) {
+                        let word_chars: Vec<char> = word.chars().collect();
+                        alternatives.push(bigrams(&word_chars));
+                        texts.push(word.clone());
+                    }
+                }
+                word_texts.push((alternatives, texts));
+                i += n;
             }
         }
         let mut terms: Vec<QueryTerm> = Vec::new();
@@ -226,22 +270,48 @@ impl Analyzer {
                 terms.push(QueryTerm {
                     text: token,
                     required: is_required,
+                    synonym: false,
                 });
             }
         }
-        let mut words: Vec<Vec<usize>> = Vec::new();
-        for texts in word_texts {
-            let mut word: Vec<usize> = texts
+        // A required term the tokens lack (a synonym's bigram where jieba cut otherwise is
+        // still a bigram of the run, so none is missing) is added all the same.
+        for (alternatives, _) in &word_texts {
+            for (k, texts) in alternatives.iter().enumerate() {
+                for text in texts {
+                    if !terms.iter().any(|t| &t.text == text) {
+                        terms.push(QueryTerm {
+                            text: text.clone(),
+                            required: k == 0,
+                            synonym: k > 0,
+                        });
+                    }
+                }
+            }
+        }
+        let mut words: Vec<QueryWord> = Vec::new();
+        for (alternatives, texts) in word_texts {
+            let alternatives: Vec<Vec<usize>> = alternatives
                 .iter()
-                .map(|text| {
-                    terms
+                .map(|texts| {
+                    let mut ids: Vec<usize> = texts
                         .iter()
-                        .position(|t| &t.text == text)
-                        .expect("a word's bigrams are query tokens")
+                        .map(|text| {
+                            terms
+                                .iter()
+                                .position(|t| &t.text == text)
+                                .expect("every word's term is a query term")
+                        })
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    ids
                 })
                 .collect();
-            word.sort_unstable();
-            word.dedup();
+            let word = QueryWord {
+                alternatives,
+                synonyms: texts,
+            };
             if !words.contains(&word) {
                 words.push(word);
             }
@@ -356,11 +426,16 @@ mod tests {
     #[test]
     fn query_words_group_the_required_terms() {
         let words = |analyzer: &Analyzer, text: &str| -> Vec<Vec<String>> {
-            let query = analyzer.analyze_query(text);
+            let query = analyzer.analyze_query(text, &[]);
             query
                 .words
                 .iter()
-                .map(|word| word.iter().map(|&i| query.terms[i].text.clone()).collect())
+                .map(|word| {
+                    word.alternatives[0]
+                        .iter()
+                        .map(|&i| query.terms[i].text.clone())
+                        .collect()
+                })
                 .collect()
         };
         assert_eq!(
@@ -381,12 +456,42 @@ mod tests {
             "纯棉加厚浴巾",
             "小容量保温杯 316不锈钢",
         ] {
-            let query = full().analyze_query(text);
+            let query = full().analyze_query(text, &[]);
             for (i, term) in query.terms.iter().enumerate() {
-                let in_word = query.words.iter().any(|w| w.contains(&i));
+                let in_word = query.words.iter().any(|w| w.alternatives[0].contains(&i));
                 assert_eq!(term.required, in_word, "{text}: {}", term.text);
             }
         }
+    }
+
+    #[test]
+    fn a_synonym_in_the_query_is_one_word_with_an_alternative_per_other_word() {
+        let synonyms = vec![vec![
+            "手机壳".to_owned(),
+            "手机套".to_owned(),
+            "保护壳".to_owned(),
+        ]];
+        let query = full().analyze_query("硅胶手机套 防摔", &synonyms);
+        let texts = |ids: &[usize]| -> Vec<&str> {
+            ids.iter().map(|&i| query.terms[i].text.as_str()).collect()
+        };
+        let phone = query
+            .words
+            .iter()
+            .find(|w| w.alternatives.len() > 1)
+            .unwrap();
+        assert_eq!(texts(&phone.alternatives[0]), ["手机", "机套"]);
+        assert_eq!(texts(&phone.alternatives[1]), ["手机", "机壳"]);
+        assert_eq!(texts(&phone.alternatives[2]), ["保护", "护壳"]);
+        assert_eq!(phone.synonyms, ["手机壳", "保护壳"]);
+        let by_synonym: Vec<&str> = query
+            .terms
+            .iter()
+            .filter(|t| t.synonym)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(by_synonym, ["机壳", "保护", "护壳"]);
+        assert!(query.has_synonyms() && !full().analyze_query("硅胶手机套", &[]).has_synonyms());
     }
 
     #[test]

@@ -43,6 +43,9 @@ struct ProfileDict {
     new_merchant_window_days: u32,
     rerank_depth: u32,
     duplicate_max_distance: u32,
+    /// Groups of synonyms, each a list of words.
+    synonyms: Vec<Vec<String>>,
+    synonym_weight: f64,
 }
 
 impl From<ProfileDict> for RankingProfile {
@@ -69,6 +72,8 @@ impl From<ProfileDict> for RankingProfile {
             new_merchant_window_days,
             rerank_depth,
             duplicate_max_distance,
+            synonyms,
+            synonym_weight,
         } = d;
         Self {
             name,
@@ -92,6 +97,8 @@ impl From<ProfileDict> for RankingProfile {
             new_merchant_window_days,
             rerank_depth,
             duplicate_max_distance,
+            synonyms,
+            synonym_weight,
         }
     }
 }
@@ -120,6 +127,8 @@ impl From<RankingProfile> for ProfileDict {
             new_merchant_window_days,
             rerank_depth,
             duplicate_max_distance,
+            synonyms,
+            synonym_weight,
         } = p;
         Self {
             name,
@@ -143,6 +152,8 @@ impl From<RankingProfile> for ProfileDict {
             new_merchant_window_days,
             rerank_depth,
             duplicate_max_distance,
+            synonyms,
+            synonym_weight,
         }
     }
 }
@@ -317,6 +328,7 @@ struct SignalDict {
 struct ExplanationDict {
     first_phase_score: f64,
     matched_terms: Vec<String>,
+    matched_synonyms: Vec<String>,
     tier: u32,
     signals: Vec<SignalDict>,
 }
@@ -365,6 +377,7 @@ impl From<SearchResult> for SearchResultDict {
             explanation: h.explanation.map(|e: Explanation| ExplanationDict {
                 first_phase_score: e.first_phase_score,
                 matched_terms: e.matched_terms,
+                matched_synonyms: e.matched_synonyms,
                 tier: e.tier,
                 signals: e
                     .signals
@@ -529,14 +542,23 @@ impl SearchEngine {
         })
     }
 
-    /// The query words of `text`, each the list of its required terms.
-    fn query_words(&self, py: Python<'_>, text: &str) -> Vec<Vec<String>> {
+    /// The query words of `text` with `synonyms` (groups of words): each word a list of its
+    /// alternatives, each alternative the list of its terms.
+    #[pyo3(signature = (text, synonyms = Vec::new()))]
+    fn query_words(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        synonyms: Vec<Vec<String>>,
+    ) -> Vec<Vec<Vec<String>>> {
         py.detach(|| {
-            let query = self.read().analyzer().analyze_query(text);
+            let query = self.read().analyzer().analyze_query(text, &synonyms);
+            let texts =
+                |ids: &Vec<usize>| ids.iter().map(|&i| query.terms[i].text.clone()).collect();
             query
                 .words
                 .iter()
-                .map(|word| word.iter().map(|&i| query.terms[i].text.clone()).collect())
+                .map(|word| word.alternatives.iter().map(texts).collect())
                 .collect()
         })
     }

@@ -781,6 +781,14 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
    * @generated from field: uint32 tier = 5;
    */
   tier: number;
+
+  /**
+   * The synonyms (RankingProfile.synonyms) through which the product has a query word it
+   * lacks as typed, e.g. "手机壳" for a query of 手机套; their terms score x synonym_weight.
+   *
+   * @generated from field: repeated string matched_synonyms = 6;
+   */
+  matchedSynonyms: string[];
 };
 
 /**
@@ -1183,6 +1191,24 @@ export declare type RankingProfile = Message<"xiaodian.v1.RankingProfile"> & {
    * @generated from field: optional uint32 duplicate_max_distance = 23;
    */
   duplicateMaxDistance?: number | undefined;
+
+  /**
+   * Groups of words that mean the same product: a query word in a group also matches products
+   * with another word of it, below the word as typed. Each word 2-20 Chinese characters and in
+   * one group only; at most 1,000 groups of 2-20 words. Unset in an update keeps the latest
+   * version's groups; set with no groups removes them. Default: 手机壳/手机套/保护壳,
+   * 卫衣/连帽衫, 充电宝/移动电源, 纸尿裤/尿不湿, 洗面奶/洁面乳.
+   *
+   * @generated from field: optional xiaodian.v1.SynonymGroups synonyms = 24;
+   */
+  synonyms?: SynonymGroups | undefined;
+
+  /**
+   * Weight of the scores of terms matched through a synonym, > 0 and < 1 (default 0.8).
+   *
+   * @generated from field: optional double synonym_weight = 25;
+   */
+  synonymWeight?: number | undefined;
 };
 
 /**
@@ -1190,6 +1216,46 @@ export declare type RankingProfile = Message<"xiaodian.v1.RankingProfile"> & {
  * Use `create(RankingProfileSchema)` to create a new message.
  */
 export declare const RankingProfileSchema: GenMessage<RankingProfile>;
+
+/**
+ * The synonym groups of a ranking profile.
+ *
+ * @generated from message xiaodian.v1.SynonymGroups
+ */
+export declare type SynonymGroups = Message<"xiaodian.v1.SynonymGroups"> & {
+  /**
+   * The groups.
+   *
+   * @generated from field: repeated xiaodian.v1.SynonymGroup groups = 1;
+   */
+  groups: SynonymGroup[];
+};
+
+/**
+ * Describes the message xiaodian.v1.SynonymGroups.
+ * Use `create(SynonymGroupsSchema)` to create a new message.
+ */
+export declare const SynonymGroupsSchema: GenMessage<SynonymGroups>;
+
+/**
+ * Words that mean the same product.
+ *
+ * @generated from message xiaodian.v1.SynonymGroup
+ */
+export declare type SynonymGroup = Message<"xiaodian.v1.SynonymGroup"> & {
+  /**
+   * The words, each 2-20 Chinese characters.
+   *
+   * @generated from field: repeated string words = 1;
+   */
+  words: string[];
+};
+
+/**
+ * Describes the message xiaodian.v1.SynonymGroup.
+ * Use `create(SynonymGroupSchema)` to create a new message.
+ */
+export declare const SynonymGroupSchema: GenMessage<SynonymGroup>;
 
 /**
  * Request of GetRankingProfile.

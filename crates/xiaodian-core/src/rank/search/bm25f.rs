@@ -12,6 +12,10 @@ use crate::rank::profile::RankingProfile;
 pub(super) struct ResolvedTerm<'a> {
     pub(super) text: String,
     pub(super) required: bool,
+    /// In an alternative of a query word (required, or brought by a synonym).
+    pub(super) in_word: bool,
+    /// 1, or the profile's `synonym_weight` for a term only a synonym brings: every score of
+    /// the term is multiplied by it (so a weight of 1 changes no bit).
     pub(super) idf: f64,
     /// `None` when no live product contains the term.
     pub(super) term: Option<&'a Term>,
@@ -20,6 +24,7 @@ pub(super) struct ResolvedTerm<'a> {
     /// (NaN until then) by [`Bm25f::term_score`] itself, so a lookup gives the very same bits.
     /// Empty when the title is not searched.
     pub(super) title_scores: Vec<Cell<f64>>,
+    pub(super) weight: f64,
     /// No posting of the term scores more (0 without postings).
     pub(super) upper: f64,
 }
@@ -34,19 +39,19 @@ impl ResolvedTerm<'_> {
     pub(super) fn score(&self, bm25f: &Bm25f, posting: &Posting, lens: &[[u8; 3]]) -> f64 {
         let [tf, shop, brand] = posting.tf;
         if shop != 0 || brand != 0 {
-            return bm25f.term_score(self.idf, posting, &lens[posting.doc as usize]);
+            return self.weight * bm25f.term_score(self.idf, posting, &lens[posting.doc as usize]);
         }
         // Title only: the other fields' lengths do not enter the score.
         let title_only = [posting.title_len, 0, 0];
         if tf > TITLE_TABLE_MAX_TF || self.title_scores.is_empty() {
-            return bm25f.term_score(self.idf, posting, &title_only);
+            return self.weight * bm25f.term_score(self.idf, posting, &title_only);
         }
         let cached = &self.title_scores[usize::from(tf) << 8 | usize::from(posting.title_len)];
         let score = cached.get();
         if !score.is_nan() {
             return score;
         }
-        let score = bm25f.term_score(self.idf, posting, &title_only);
+        let score = self.weight * bm25f.term_score(self.idf, posting, &title_only);
         cached.set(score);
         score
     }

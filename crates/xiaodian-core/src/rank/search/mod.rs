@@ -12,7 +12,8 @@
 //!   terms p contains;
 //! - query words (`Analyzer::analyze_query`): a letter or digit run, a lone Han character, a
 //!   jieba word of two or more characters, a run of one-character jieba words; a product has
-//!   a word when it contains each of the word's required terms (its bigrams);
+//!   a word when it contains each of the word's required terms (its bigrams), or each term of
+//!   one of the word's synonyms (profile `synonyms`: a synonym's terms score × `synonym_weight`);
 //! - retrieval by tiers: the first tier is the products with every word; when fewer than
 //!   `page_size` of them pass the filters and the query has W ≥ 3 words, a second tier follows:
 //!   the products with at least ⌈2W/3⌉ words but not all. A straddling bigram is never
@@ -61,6 +62,7 @@ use std::collections::HashSet;
 use super::index::{fold_name, Index};
 use super::profile::RankingProfile;
 use crate::error::CoreResult;
+use crate::text::QueryWord;
 use bm25f::{idf, Bm25f, ResolvedTerm, TITLE_TABLE_MAX_TF};
 use filters::CompiledFilter;
 use page::shape_page;
@@ -79,8 +81,10 @@ struct Query<'a> {
     request: &'a SearchRequest,
     bm25f: Bm25f,
     terms: Vec<ResolvedTerm<'a>>,
-    /// The query's words, each the indices of its required terms (`Analyzer::analyze_query`).
-    words: Vec<Vec<usize>>,
+    /// The query's words (`Analyzer::analyze_query`).
+    words: Vec<QueryWord>,
+    /// A word has a synonym: the first tier is counted and found word by word too.
+    has_synonyms: bool,
     filter: CompiledFilter,
     exact_shops: HashSet<u32>,
     browse: bool,
@@ -106,7 +110,10 @@ impl Index {
         request: &SearchRequest,
     ) -> CoreResult<SearchResult> {
         validate(request)?;
-        let analyzed = self.analyzer.analyze_query(&request.query);
+        let analyzed = self
+            .analyzer
+            .analyze_query(&request.query, &profile.synonyms);
+        let has_synonyms = analyzed.has_synonyms();
         let browse = request.query.trim().is_empty();
         let bm25f = Bm25f::new(self, profile);
         let live = self.product_count();
@@ -128,13 +135,20 @@ impl Index {
                 let upper = term
                     .and_then(|term| term.whole)
                     .map_or(0.0, |bound| bm25f.bound_score(idf, &bound));
+                let weight = if t.synonym {
+                    profile.synonym_weight
+                } else {
+                    1.0
+                };
                 ResolvedTerm {
                     idf,
                     text: t.text,
                     required: t.required,
+                    in_word: t.required || t.synonym,
                     term,
                     title_scores,
-                    upper,
+                    weight,
+                    upper: weight * upper,
                 }
             })
             .collect();
@@ -154,6 +168,7 @@ impl Index {
             bm25f,
             terms: resolved,
             words: analyzed.words,
+            has_synonyms,
             filter: CompiledFilter::new(self, &request.filter),
             exact_shops,
             browse,
@@ -169,7 +184,7 @@ impl Index {
         // The first tier does not fill a page: a second tier follows, if the query has one.
         let second_tier_searched = !browse
             && min_words < word_count
-            && query.count_all_terms(page_size as u64) < page_size as u64;
+            && query.count_first_tier(page_size as u64) < page_size as u64;
         let tiers: &[Tier] = if second_tier_searched {
             &[Tier::First, Tier::Second { min_words }]
         } else {

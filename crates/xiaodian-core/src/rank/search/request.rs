@@ -59,6 +59,9 @@ pub struct Signal {
 pub struct Explanation {
     pub first_phase_score: f64,
     pub matched_terms: Vec<String>,
+    /// The synonyms (profile `synonyms`) through which the product has a query word it lacks
+    /// as typed, in word order.
+    pub matched_synonyms: Vec<String>,
     /// The hit's tier (as [`Hit::tier`]).
     pub tier: u32,
     pub signals: Vec<Signal>,

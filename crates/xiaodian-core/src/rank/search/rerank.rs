@@ -29,18 +29,37 @@ pub fn smoothed_shop_score(profile: &RankingProfile, score: f64, reviews: u32) -
 }
 
 impl Query<'_> {
-    /// The query terms one document contains in a searched field (binary search per term).
+    /// True when the document contains the query term at `i` in a searched field (binary
+    /// search).
+    fn contains_term(&self, doc: u32, i: usize) -> bool {
+        self.terms[i].term.is_some_and(|term| {
+            term.postings
+                .binary_search_by_key(&doc, |p| p.doc)
+                .is_ok_and(|at| self.bm25f.contains(&term.postings[at]))
+        })
+    }
+
+    /// The query terms one document contains in a searched field.
     fn matched_terms(&self, doc: u32) -> Vec<String> {
-        self.terms
+        (0..self.terms.len())
+            .filter(|&i| self.contains_term(doc, i))
+            .map(|i| self.terms[i].text.clone())
+            .collect()
+    }
+
+    /// The synonyms through which the document has a query word it lacks as typed.
+    fn matched_synonyms(&self, doc: u32) -> Vec<String> {
+        let has =
+            |alternative: &Vec<usize>| alternative.iter().all(|&i| self.contains_term(doc, i));
+        self.words
             .iter()
-            .filter(|t| {
-                t.term.is_some_and(|term| {
-                    term.postings
-                        .binary_search_by_key(&doc, |p| p.doc)
-                        .is_ok_and(|i| self.bm25f.contains(&term.postings[i]))
-                })
+            .filter(|word| !has(&word.alternatives[0]))
+            .filter_map(|word| {
+                word.alternatives[1..]
+                    .iter()
+                    .position(has)
+                    .map(|k| word.synonyms[k].clone())
             })
-            .map(|t| t.text.clone())
             .collect()
     }
 
@@ -196,6 +215,7 @@ impl Query<'_> {
             Explanation {
                 first_phase_score: c.first_phase,
                 matched_terms: self.matched_terms(c.doc),
+                matched_synonyms: self.matched_synonyms(c.doc),
                 tier,
                 signals,
             }

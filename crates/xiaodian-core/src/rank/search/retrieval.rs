@@ -84,8 +84,15 @@ impl<'a> Query<'a> {
     /// Calls `visit(doc, score)` for every match of `tier` and returns their number.
     pub(super) fn for_each_match(&self, tier: Tier, mut visit: impl FnMut(u32, f64)) -> u64 {
         let index = self.index;
-        if let Tier::Second { min_words } = tier {
-            return self.for_each_second_tier_match(min_words, &mut visit);
+        let all = self.words.len();
+        match tier {
+            Tier::Second { min_words } => {
+                return self.for_each_word_count_match(min_words, all - 1, &mut visit);
+            }
+            Tier::First if self.has_synonyms && !self.browse => {
+                return self.for_each_word_count_match(all, all, &mut visit);
+            }
+            Tier::First => {}
         }
         let mut matches = 0u64;
         let mut visit = |doc: u32, score: f64| {
@@ -382,21 +389,30 @@ impl<'a> Query<'a> {
         count
     }
 
-    /// Second-tier retrieval, window by window ([`WINDOW`] documents): the documents that
-    /// have at least `min_words` of the query's words but not all of them (a word is matched
-    /// when the document contains each of its required terms in a searched field) and pass
-    /// the filter, each with its first-phase score summed over every query term in
-    /// query-term order; returns their number. In each window every required term marks its
-    /// documents, each word counts the documents that have all of its terms, and then the
-    /// terms add their scores to the documents that qualify.
-    fn for_each_second_tier_match(
+    /// The first tier's count, up to `limit` (it may pass it): whether it fills a page.
+    pub(super) fn count_first_tier(&self, limit: u64) -> u64 {
+        if self.has_synonyms {
+            let all = self.words.len();
+            return self.for_each_word_count_match(all, all, &mut |_, _| {});
+        }
+        self.count_all_terms(limit)
+    }
+
+    /// Retrieval by counting words, window by window ([`WINDOW`] documents): the documents
+    /// that have between `min_words` and `max_words` of the query's words (a word is matched
+    /// when the document contains, in a searched field, each term of one of its alternatives)
+    /// and pass the filter, each with its first-phase score summed over every query term in
+    /// query-term order; returns their number. In each window every term of a word marks its
+    /// documents, each word counts the documents that have one of its alternatives whole,
+    /// and then the terms add their scores to the documents that qualify.
+    fn for_each_word_count_match(
         &self,
         min_words: usize,
+        max_words: usize,
         visit: &mut impl FnMut(u32, f64),
     ) -> u64 {
         let index = self.index;
         let lens = &index.docs.lens;
-        let word_count = self.words.len();
         let lists: Vec<&[Posting]> = self
             .terms
             .iter()
@@ -409,20 +425,20 @@ impl<'a> Query<'a> {
         let mut qualifies = [0u64; WORDS];
         let mut matches = 0u64;
         loop {
-            // The next window: the one of the smallest document left in a required term's list.
+            // The next window: the one of the smallest document left in a word's term's list.
             let next = self
                 .terms
                 .iter()
                 .zip(&lists)
                 .zip(&at)
-                .filter(|((t, _), _)| t.required)
+                .filter(|((t, _), _)| t.in_word)
                 .filter_map(|((_, list), &i)| list.get(i).map(|p| p.doc))
                 .min();
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
             for (i, (t, list)) in self.terms.iter().zip(&lists).enumerate() {
-                if !t.required {
+                if !t.in_word {
                     continue;
                 }
                 at[i] = skip_to(list, at[i], base);
@@ -437,16 +453,19 @@ impl<'a> Query<'a> {
             }
             for word in &self.words {
                 for w in 0..WORDS {
-                    let all = word.iter().fold(u64::MAX, |bits, &i| bits & present[i][w]);
-                    for_each_bit(all, |bit| counts[w * 64 + bit] += 1);
+                    let any = word.alternatives.iter().fold(0u64, |any, alternative| {
+                        any | alternative
+                            .iter()
+                            .fold(u64::MAX, |bits, &i| bits & present[i][w])
+                    });
+                    for_each_bit(any, |bit| counts[w * 64 + bit] += 1);
                 }
             }
             for (w, q) in qualifies.iter_mut().enumerate() {
                 let mut word = 0u64;
                 for bit in 0..64 {
                     let n = counts[w * 64 + bit];
-                    if n >= min_words
-                        && n < word_count
+                    if (min_words..=max_words).contains(&n)
                         && self.filter.accepts(index, base + (w * 64 + bit) as u32)
                     {
                         word |= 1 << bit;

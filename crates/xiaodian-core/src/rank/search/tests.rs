@@ -175,6 +175,43 @@ fn a_second_tier_follows_a_short_first_tier_and_explains() {
 }
 
 #[test]
+fn a_synonym_matches_a_word_below_the_word_as_typed_and_is_explained() {
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![shop("s", "数码配件")]);
+    index
+        .upsert_products(vec![
+            product("typed", "s", "硅胶手机套 防摔"),
+            product("case", "s", "硅胶手机壳 防摔"),
+            product("guard", "s", "硅胶保护壳 防摔"),
+            product("film", "s", "硅胶手机膜 防摔"),
+        ])
+        .unwrap();
+    let profile = RankingProfile::default();
+    let result = index.search(&profile, &request("硅胶手机套")).unwrap();
+    assert_eq!(ids(&result)[0], "typed");
+    let mut found = ids(&result);
+    found.sort_unstable();
+    assert_eq!(found, ["case", "guard", "typed"]);
+    assert!(!result.second_tier_searched);
+    let explained = |id: &str| {
+        let hit = result.hits.iter().find(|h| h.product_id == id).unwrap();
+        hit.explanation.as_ref().unwrap().matched_synonyms.clone()
+    };
+    assert_eq!(explained("case"), ["手机壳"]);
+    assert_eq!(explained("guard"), ["保护壳"]);
+    assert!(explained("typed").is_empty());
+    // Without synonyms the query finds the word as typed only.
+    let plain = RankingProfile {
+        synonyms: Vec::new(),
+        ..RankingProfile::default()
+    };
+    assert_eq!(
+        ids(&index.search(&plain, &request("硅胶手机套")).unwrap()),
+        ["typed"]
+    );
+}
+
+#[test]
 fn shown_scores_never_increase_down_the_list() {
     // The exact shop's products come first with lower raw scores; the tail beyond the
     // re-rank depth has first-phase scores; a second tier follows the first.
