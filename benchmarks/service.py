@@ -10,7 +10,7 @@ compared to (`<call>_cpu_vs_bare_health`).
 xiaodian runs as deployed in a subprocess: `xiaodian serve --workers 1` (the flag only when
 `xiaodian serve --help` lists it), SQLite in a scratch folder, authentication and metrics on
 (metrics on a free port), every other setting at its default (inherited `XIAODIAN_*` variables
-are dropped). The demo catalog (20,000 products; 1,000 with `--quick`), scored creators and a
+are dropped). The demo catalog (20,000 products; 2,000 with `--quick`), scored creators and a
 settled month of orders are loaded through the API with the admin token the server made. The
 calls, ghz sending `authorization: Bearer <admin token>` (the anchor gets no metadata):
 - `health_check`: `grpc.health.v1.Health/Check`;
@@ -495,7 +495,7 @@ def _workers_2_vs_1(data_dir: str, token: str, protoset: Path, search: Call, rou
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    products, orders = (1_000, 500) if quick else (20_000, 5_000)
+    products, orders = (2_000, 500) if quick else (20_000, 5_000)
     count, batches, rounds, workers_rounds = (1_500, 30, 2, 2) if quick else (5_000, 200, 5, 4)
     results: dict[str, Any] = {
         "connections": CONNECTIONS,

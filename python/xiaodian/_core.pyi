@@ -13,6 +13,7 @@ __all__ = [
     "SearchEngine",
     "__version__",
     "analyze_hero_image",
+    "check_negating_modifiers",
     "default_ranking_profile",
     "dhash_distance",
     "get_creator_score_response",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 __version__: str
+
+def check_negating_modifiers(modifiers: list[str]) -> None:
+    """Raises `xiaodian.errors.InvalidArgument` naming each `negating_modifiers[i]` that is not
+    1-4 Chinese characters (at most 20 modifiers)."""
 
 def default_ranking_profile() -> dict[str, Any]:
     """The built-in default ranking profile, keyed by `xiaodian.v1.RankingProfile` field names."""
@@ -67,8 +72,12 @@ class SearchEngine:
     now_s.
     """
 
-    def __new__(cls, analysis: str = "full") -> SearchEngine:
-        """`analysis` is "full" (bigrams and jieba words) or "bigrams"."""
+    def __new__(cls, analysis: str = "full", negating_modifiers: list[str] | None = None) -> SearchEngine:
+        """`analysis` is "full" (bigrams and jieba words) or "bigrams"; `negating_modifiers`
+        (full analysis; default 仿, 类, 非, 假, 人造): a word right after one does not match the
+        plain word. Raises `InvalidArgument` naming `negating_modifiers[i]`."""
+    def negating_modifiers(self) -> list[str]:
+        """The negating modifiers, normalised, longest first."""
     def upsert_shops(self, shops: list[dict[str, Any]]) -> None:
         """Creates or replaces shops; a renamed shop's products are re-indexed."""
     def upsert_products(self, products: list[dict[str, Any]]) -> None:
@@ -95,8 +104,9 @@ class SearchEngine:
         """The index tokens of `text`."""
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """The query terms of `text` with their `required` flags."""
-    def query_words(self, text: str) -> list[list[str]]:
-        """The query words of `text`, each the list of its required terms."""
+    def query_words(self, text: str, synonyms: list[list[str]] = ...) -> list[list[list[str]]]:
+        """The query words of `text` with `synonyms` (groups of words): each word a list of
+        its alternatives, each alternative the list of its terms."""
 
 def analyze_hero_image(image_bytes: bytes, max_decoded_bytes: int) -> dict[str, Any]:
     """Decodes (limits first: 10 MB, 50 megapixels, JPEG/PNG/WebP/BMP, no animation, and the

@@ -170,3 +170,39 @@ def test_a_profile_version_stored_before_synonyms_reads_as_none() -> None:
     assert stored.settings["synonyms"] == [] and stored.settings["synonym_weight"] == 0.8
     _core.validate_ranking_profile(stored.as_engine_dict())
     assert not stored.to_proto().synonyms.groups
+
+
+def test_an_imitation_never_answers_the_genuine_word(client: Client) -> None:
+    client.upsert_shops(shops=[shop("s-wool", "暖冬小店")])
+    client.upsert_products(
+        products=[
+            product("genuine", "s-wool", "羊绒围巾 女士 冬季"),
+            product("imitation", "s-wool", "仿羊绒围巾 女士 冬季", sales_30d=9000),
+            product("like", "s-wool", "类羊绒围巾 女士 冬季"),
+            product("grade", "s-wool", "A类口水巾 纯棉"),
+        ]
+    )
+    assert ids(client.search(query="羊绒围巾")) == ["genuine"]
+    assert set(ids(client.search(query="仿羊绒围巾"))) == {"imitation", "like"}
+    # Three words: the imitations follow the genuine product in the second tier, explained.
+    response = client.search(query="羊绒围巾 女士", explain=True)
+    assert ids(response)[0] == "genuine" and response.hits[0].tier == 1
+    for hit in response.hits[1:]:
+        assert hit.tier == 2 and list(hit.explanation.negated_words) == ["羊绒"]
+    # 类 right after a letter is a grade (A类), not a modifier.
+    assert ids(client.search(query="口水巾")) == ["grade"]
+
+
+def test_negating_modifiers_are_a_setting_checked_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from xiaodian.platform.config import ConfigError, load_config
+
+    path = tmp_path / "xiaodian.toml"
+    path.write_text('[search]\nnegating_modifiers = ["仿", "高仿"]\n', encoding="utf-8")
+    assert load_config(path, environ={}).search.negating_modifiers == ["仿", "高仿"]
+    assert load_config(None, environ={"XIAODIAN_SEARCH_NEGATING_MODIFIERS": "仿, 类"}).search.negating_modifiers == [
+        "仿",
+        "类",
+    ]
+    path.write_text('[search]\nnegating_modifiers = ["仿", "fake"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"negating_modifiers\[1\]"):
+        load_config(path, environ={})

@@ -67,6 +67,14 @@ HAN_WORDS = [
     "手机套",
     "保护壳",
     "围脖",
+    "仿",
+    "类",
+    "人造",
+    "仿羊绒",
+    "羊毛",
+    "真皮",
+    "沙发",
+    "非常",
 ]
 
 #: Synonym groups the generated profiles draw from (围巾 ⇄ 围脖 overlaps words above).
@@ -276,6 +284,7 @@ def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
         assert re["matched_terms"] == pe["matched_terms"], context
         assert re["tier"] == pe["tier"], context
         assert re["matched_synonyms"] == pe["matched_synonyms"], context
+        assert re["negated_words"] == pe["negated_words"], context
         assert [s["signal"] for s in re["signals"]] == [s["signal"] for s in pe["signals"]], context
         for rs, ps in zip(re["signals"], pe["signals"], strict=True):
             for key in ("value", "weight", "contribution"):

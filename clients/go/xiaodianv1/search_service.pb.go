@@ -1503,8 +1503,11 @@ type RankingExplanation struct {
 	// The synonyms (RankingProfile.synonyms) through which the product has a query word it
 	// lacks as typed, e.g. "手机壳" for a query of 手机套; their terms score x synonym_weight.
 	MatchedSynonyms []string `protobuf:"bytes,6,rep,name=matched_synonyms,json=matchedSynonyms,proto3" json:"matched_synonyms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The query words the product has only under a negating modifier (仿羊绒 for a query of
+	// 羊绒: an imitation), which therefore do not match them.
+	NegatedWords  []string `protobuf:"bytes,7,rep,name=negated_words,json=negatedWords,proto3" json:"negated_words,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RankingExplanation) Reset() {
@@ -1576,6 +1579,13 @@ func (x *RankingExplanation) GetTier() uint32 {
 func (x *RankingExplanation) GetMatchedSynonyms() []string {
 	if x != nil {
 		return x.MatchedSynonyms
+	}
+	return nil
+}
+
+func (x *RankingExplanation) GetNegatedWords() []string {
+	if x != nil {
+		return x.NegatedWords
 	}
 	return nil
 }
@@ -2637,14 +2647,15 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x01R\x06weight\x12\"\n" +
-	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\x89\x02\n" +
+	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xae\x02\n" +
 	"\x12RankingExplanation\x12*\n" +
 	"\x11first_phase_score\x18\x01 \x01(\x01R\x0ffirstPhaseScore\x12#\n" +
 	"\rmatched_terms\x18\x02 \x03(\tR\fmatchedTerms\x12(\n" +
 	"\x0eany_term_match\x18\x03 \x01(\bB\x02\x18\x01R\fanyTermMatch\x129\n" +
 	"\asignals\x18\x04 \x03(\v2\x1f.xiaodian.v1.SignalContributionR\asignals\x12\x12\n" +
 	"\x04tier\x18\x05 \x01(\rR\x04tier\x12)\n" +
-	"\x10matched_synonyms\x18\x06 \x03(\tR\x0fmatchedSynonyms\"\xfe\x02\n" +
+	"\x10matched_synonyms\x18\x06 \x03(\tR\x0fmatchedSynonyms\x12#\n" +
+	"\rnegated_words\x18\a \x03(\tR\fnegatedWords\"\xfe\x02\n" +
 	"\tSearchHit\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x17\n" +

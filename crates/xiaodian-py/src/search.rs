@@ -250,6 +250,7 @@ fn hit(h: Hit, second_tier_searched: bool) -> proto::SearchHit {
             first_phase_score: e.first_phase_score,
             matched_terms: e.matched_terms,
             matched_synonyms: e.matched_synonyms,
+            negated_words: e.negated_words,
             any_term_match: second_tier_searched,
             tier: e.tier,
             signals: e

@@ -96,6 +96,10 @@ class SearchConfig:
     #: Deepest result a search pages to: page tokens are issued only while
     #: (page + 1) × page_size stays within it (a page costs work in proportion to its depth).
     max_result_window: int = 10_000
+    #: Negating modifiers (SPEC §3): a title word right after one (仿羊绒, 人造羊毛) does not
+    #: match the plain word (羊绒) unless the query has a modifier too. 1-4 Chinese characters
+    #: each, at most 20; changing them takes a restart (the index is built with them).
+    negating_modifiers: list[str] = field(default_factory=lambda: ["仿", "类", "非", "假", "人造"])
 
 
 @dataclass
@@ -248,6 +252,12 @@ def _apply(section_obj: Any, section: str, values: Mapping[str, Any], source: st
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: [{section}] {key} must be a table")
             setattr(section_obj, key, {**getattr(section_obj, key), **value})
+        elif kind == "list[str]":
+            if isinstance(value, str):  # an environment variable: comma-separated
+                value = [item.strip() for item in value.split(",") if item.strip()]
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"{source}: [{section}] {key} must be a list of strings")
+            setattr(section_obj, key, value)
         else:
             pytype = {"str": str, "int": int, "float": float, "bool": bool}[str(kind)]
             setattr(section_obj, key, _coerce(value, pytype, f"{source}: [{section}] {key}"))
@@ -342,6 +352,10 @@ def check_config(config: Config) -> None:
         raise ConfigError("[search] image_max_decoded_bytes and image_max_concurrent_analyses must be >= 1")
     if search.max_result_window < 100:
         raise ConfigError("[search] max_result_window must be >= 100 (the largest page)")
+    try:
+        _core.check_negating_modifiers(search.negating_modifiers)
+    except ValueError as error:  # InvalidArgument, naming negating_modifiers[i]
+        raise ConfigError(f"[search] {error}") from None
     settlement = config.settlement
     for key in ("default_fee_rate_ppm", "new_merchant_rate_ppm"):
         if not 0 <= getattr(settlement, key) <= 1_000_000:

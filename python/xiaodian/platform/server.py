@@ -191,7 +191,7 @@ class XiaodianServer:
         tokens = setup.tokens
 
         self.db = Database(config.database_path)
-        engine, last_seen = sync.load_engine(self.db)
+        engine, last_seen = sync.load_engine(self.db, config.search.negating_modifiers)
         self.search = SearchService(self.db, engine, config.search, tokens)
         # Alone, this process makes every write: its own commits keep the engine current.
         self.sync = sync.EngineSync(self.db, self.search, last_seen) if worker is not None else None

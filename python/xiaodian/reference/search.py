@@ -25,10 +25,16 @@ Analysis (`crates/xiaodian-core/src/text/mod.rs`):
   no one-character word beside it (小 in 小容量); jieba's words of three or more characters
   only add to the score, its other one-character words are left out (the bigrams of 包邮
   cover them); every query with a token has a required term;
-- query words: a letter or digit run, a lone Han character, a jieba word of two or more
-  characters (its bigrams), a run of two or more one-character jieba words (its bigrams), a
-  one-character jieba word alone (its character); each the set of its required terms, the
-  same set once, in order of first appearance ("bigrams": a Han run is one word).
+- negating modifiers ("full"): where a jieba word starts with a modifier (仿, 类, 非, 假, 人造),
+  the shortest dictionary word of 2-4 characters right after it is negated: the modifier and
+  word are one token (仿羊绒) instead of the word's bigrams and jieba words; not at the start
+  of a run right after a letter or digit run ("A类");
+- query words: a letter or digit run, a lone Han character, a negated word with its modifier
+  (alternatives: the word under every modifier), a synonym (longest first, left to right;
+  alternatives: the other words of its group, by their bigrams), a jieba word of two or more
+  characters (its bigrams), each bigram of a run of two or more one-character jieba words, a
+  one-character jieba word alone (its character); the same word once, in order of first
+  appearance ("bigrams": every bigram of a Han run is a word).
 
 Index (`crates/xiaodian-core/src/rank/index.rs`), for each live product:
 - three fields in this order: title, shop name (the current name of its shop, so renaming a
@@ -161,22 +167,25 @@ def _script(c: str) -> str | None:
     return None
 
 
-def _runs(normalized: str) -> list[tuple[str, str]]:
-    """The maximal runs of one script, in order; other characters separate and vanish."""
-    out: list[tuple[str, str]] = []
-    run: list[str] = []
+def _runs(normalized: str) -> list[tuple[str, str, bool]]:
+    """The maximal runs of one script, in order; other characters separate and vanish. Each
+    run says whether it directly follows a letter or digit run (the 类 of "A类")."""
+    out: list[tuple[str, str, bool]] = []
+    start = 0
     run_script: str | None = None
-    for c in normalized:
+    previous: tuple[int, str] | None = None  # the last run's end and script
+    for i, c in enumerate(normalized):
         s = _script(c)
         if s != run_script:
             if run_script is not None:
-                out.append(("".join(run), run_script))
-                run = []
+                after_latin = previous is not None and previous[0] == start and previous[1] != _HAN
+                out.append((normalized[start:i], run_script, after_latin))
+                previous = (i, run_script)
             run_script = s
-        if s is not None:
-            run.append(c)
+            start = i
     if run_script is not None:
-        out.append(("".join(run), run_script))
+        after_latin = previous is not None and previous[0] == start and previous[1] != _HAN
+        out.append((normalized[start:], run_script, after_latin))
     return out
 
 
@@ -196,6 +205,16 @@ def _jieba_tokenizer() -> Any:
 def _jieba_words(run: str) -> list[str]:
     """jieba's words of a Han run, without the HMM for unknown words (as `cut(run, false)`)."""
     return list(_jieba_tokenizer().cut(run, HMM=False))
+
+
+def _is_dictionary_word(word: str) -> bool:
+    """In jieba's dictionary (`has_word`); its table also holds every word's prefixes, at 0."""
+    return bool(_jieba_tokenizer().FREQ.get(word, 0) > 0)
+
+
+#: The negating modifiers recognised by default, and the longest word tried after one.
+DEFAULT_NEGATING_MODIFIERS = ("仿", "类", "非", "假", "人造")
+MAX_NEGATED_CHARS = 4
 
 
 def _is_blank(text: str) -> bool:
@@ -227,29 +246,70 @@ def fold_name(text: str) -> str:
 class Analyzer:
     """Text to tokens; `analysis` is "full" (bigrams and jieba words) or "bigrams"."""
 
-    def __init__(self, analysis: str = "full") -> None:
+    def __init__(self, analysis: str = "full", negating_modifiers: Sequence[str] = DEFAULT_NEGATING_MODIFIERS) -> None:
         if analysis not in ANALYSES:
             raise InvalidArgument(
                 f"unknown analysis '{analysis}': use 'full' or 'bigrams'",
                 [("analysis", "must be full or bigrams")],
             )
         self.full = analysis == "full"
+        # Normalised, longest first (a stable sort keeps the given order among equals).
+        modifiers = sorted((normalize(m) for m in negating_modifiers), key=len, reverse=True)
+        self.modifiers = [m for i, m in enumerate(modifiers) if i == 0 or m != modifiers[i - 1]]
+
+    def negations(self, run: str, lengths: Sequence[int], after_latin: bool) -> list[tuple[int, int, int]]:
+        """The negated words of a Han run, each (modifier start, word start, word end): where
+        a jieba word starts with a modifier, the shortest dictionary word of 2-4 characters
+        right after the modifier ("full" analysis only); a run right after a letter or digit
+        ("A类") has no modifier at its start."""
+        if not self.full:
+            return []
+        out: list[tuple[int, int, int]] = []
+        start = 0
+        for n in lengths:
+            p = start
+            start += n
+            if (out and p < out[-1][2]) or (p == 0 and after_latin):
+                continue
+            modifier = next((m for m in self.modifiers if run.startswith(m, p)), None)
+            if modifier is None:
+                continue
+            q = p + len(modifier)
+            for w in range(2, MAX_NEGATED_CHARS + 1):
+                if q + w <= len(run) and _is_dictionary_word(run[q : q + w]):
+                    out.append((p, q, q + w))
+                    break
+        return out
 
     def tokens(self, text: str) -> list[str]:
-        """Tokens in order of appearance, repeats kept."""
+        """Tokens in order of appearance, repeats kept; a negated word and its modifier are
+        one token instead of the word's bigrams and jieba words."""
         tokens: list[str] = []
-        for run, script in _runs(normalize(text)):
+        for run, script, after_latin in _runs(normalize(text)):
             if script != _HAN or len(run) == 1:
                 tokens.append(run)
                 continue
-            tokens.extend(_bigrams(run))
-            if self.full:
-                tokens.extend(word for word in _jieba_words(run) if len(word) != 2)
+            if not self.full:
+                tokens.extend(_bigrams(run))
+                continue
+            words = _jieba_words(run)
+            negations = self.negations(run, [len(w) for w in words], after_latin) if self.modifiers else []
+            for i in range(len(run) - 1):
+                if not any(word_start <= i and i + 2 <= end for _, word_start, end in negations):
+                    tokens.append(run[i : i + 2])
+            at = 0
+            for word in words:
+                start, at = at, at + len(word)
+                inside = any(s <= start and at <= e for s, _, e in negations)
+                if len(word) != 2 and not inside:
+                    tokens.append(word)
+            tokens.extend(run[s:e] for s, _, e in negations)
         return tokens
 
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
-        """Distinct tokens in order of first appearance, each with its `required` flag."""
-        return [(term.text, term.required) for term in self.analyze_query(text).terms if not term.synonym]
+        """Distinct tokens in order of first appearance, each with its `required` flag, then
+        the terms only a negated word's other modifiers bring."""
+        return [(term.text, term.required) for term in self.analyze_query(text).terms]
 
     def query_words(self, text: str, synonyms: Sequence[Sequence[str]] = ()) -> list[list[list[str]]]:
         """The query's words, each a list of its alternatives, each the list of its terms."""
@@ -265,34 +325,43 @@ class Analyzer:
         word once, in order of first appearance)."""
         groups = [[normalize(word) for word in group] for group in synonyms]
         required: set[str] = set()
-        word_texts: list[tuple[list[list[str]], list[str]]] = []
-        for run, script in _runs(normalize(text)):
+        word_texts: list[_WordDraft] = []
+        for run, script, after_latin in _runs(normalize(text)):
             if script != _HAN or len(run) == 1:
                 required.add(run)
-                word_texts.append(([[run]], []))
+                word_texts.append(_WordDraft([[run]], [], run, False))
                 continue
-            # unit[i]: (start, length) of the unit holding character i: a synonym found here
-            # (longest first, left to right), else its jieba word (every character its own
-            # word in "bigrams" mode) unless that word overlaps a synonym, then the character.
+            # unit[i]: (start, length) of the unit holding character i: a negated word with
+            # its modifier, a synonym found here (longest first, left to right), else its
+            # jieba word (every character its own word in "bigrams" mode) unless that word
+            # overlaps one of those, then the character alone.
+            lengths = [len(word) for word in _jieba_words(run)] if self.full else [1] * len(run)
+            negations = self.negations(run, lengths, after_latin) if self.modifiers else []
             unit = [(i, 1) for i in range(len(run))]
+            taken = [False] * len(run)
+            for s, _, e in negations:
+                for j in range(s, e):
+                    unit[j], taken[j] = (s, e - s), True
             found: list[int | None] = [None] * len(run)
             i = 0
             while i < len(run):
                 matches = [
-                    (len(word), -g, g) for g, group in enumerate(groups) for word in group if run.startswith(word, i)
+                    (len(word), -g, g)
+                    for g, group in enumerate(groups)
+                    for word in group
+                    if run.startswith(word, i) and not any(taken[i : i + len(word)])
                 ]
                 if matches:
                     n, _, g = max(matches)
                     for j in range(i, i + n):
-                        unit[j], found[j] = (i, n), g
+                        unit[j], taken[j], found[j] = (i, n), True, g
                     i += n
                 else:
                     i += 1
             if self.full:
                 i = 0
-                for word in _jieba_words(run):
-                    n = len(word)
-                    if n > 1 and all(f is None for f in found[i : i + n]):
+                for n in lengths:
+                    if n > 1 and not any(taken[i : i + n]):
                         for j in range(i, i + n):
                             unit[j] = (i, n)
                     i += n
@@ -300,16 +369,34 @@ class Analyzer:
             while i < len(run):
                 n = unit[i][1] if unit[i][1] > 1 else _ones_from([u[1] for u in unit], i)
                 span = run[i : i + n]
-                own = [span] if n == 1 else _bigrams(span)
-                required.update(own)
-                alternatives, texts = [own], []
-                group_of = found[i]
-                if group_of is not None and unit[i][1] > 1:
-                    for word in groups[group_of]:
-                        if word != span:
-                            alternatives.append(_bigrams(word))
-                            texts.append(word)
-                word_texts.append((alternatives, texts))
+                negation = next((neg for neg in negations if neg[0] == i), None)
+                texts: list[str] = []
+                if negation is not None:
+                    # One token, modifier and word; every other modifier is an alternative.
+                    word = run[negation[1] : negation[2]]
+                    alternatives = [[span]]
+                    for modifier in self.modifiers:
+                        other = modifier + word
+                        if other != span:
+                            alternatives.append([other])
+                            texts.append(other)
+                elif unit[i][1] == 1 and n > 1:
+                    # A run of one-character words: each of its bigrams is a word.
+                    for bigram in _bigrams(span):
+                        required.add(bigram)
+                        word_texts.append(_WordDraft([[bigram]], [], bigram, False))
+                    i += n
+                    continue
+                else:
+                    alternatives = [[span] if n == 1 else _bigrams(span)]
+                    group_of = found[i]
+                    if group_of is not None and unit[i][1] > 1:
+                        for word in groups[group_of]:
+                            if word != span:
+                                alternatives.append(_bigrams(word))
+                                texts.append(word)
+                required.update(alternatives[0])
+                word_texts.append(_WordDraft(alternatives, texts, span, negation is not None))
                 i += n
         terms: list[QueryTerm] = []
         seen: set[str] = set()
@@ -319,19 +406,30 @@ class Analyzer:
             if not inner_character and token not in seen:
                 seen.add(token)
                 terms.append(QueryTerm(token, token in required, False))
-        for alternatives, _ in word_texts:
-            for k, texts in enumerate(alternatives):
+        for draft in word_texts:
+            for k, texts in enumerate(draft.alternatives):
                 for term_text in texts:
                     if term_text not in seen:
                         seen.add(term_text)
-                        terms.append(QueryTerm(term_text, k == 0, k > 0))
+                        terms.append(QueryTerm(term_text, k == 0, k > 0 and not draft.negated))
         index = {term.text: i for i, term in enumerate(terms)}
         words: list[QueryWord] = []
-        for alternatives, texts in word_texts:
-            query_word = QueryWord([sorted({index[t] for t in alternative}) for alternative in alternatives], texts)
+        for draft in word_texts:
+            term_ids = [sorted({index[t] for t in alternative}) for alternative in draft.alternatives]
+            query_word = QueryWord(term_ids, draft.texts, draft.text, draft.negated)
             if query_word not in words:
                 words.append(query_word)
         return AnalyzedQuery(terms, words)
+
+
+@dataclass(frozen=True)
+class _WordDraft:
+    """A query word while its terms are gathered."""
+
+    alternatives: list[list[str]]
+    texts: list[str]
+    text: str
+    negated: bool
 
 
 @dataclass(frozen=True)
@@ -346,17 +444,19 @@ class QueryTerm:
 class QueryWord:
     #: Each alternative's term indices, ascending; the word as typed first.
     alternatives: list[list[int]]
-    #: The synonym (normalised) of each alternative after the first.
+    #: The text (normalised) of each alternative after the first: a synonym, or the negated
+    #: word under another modifier.
     synonyms: list[str]
+    #: The word as typed (normalised).
+    text: str
+    #: A word under a negating modifier.
+    negated: bool
 
 
 @dataclass(frozen=True)
 class AnalyzedQuery:
     terms: list[QueryTerm]
     words: list[QueryWord]
-
-    def has_synonyms(self) -> bool:
-        return any(len(word.alternatives) > 1 for word in self.words)
 
 
 def _ones_from(lengths: Sequence[int], i: int) -> int:
@@ -536,8 +636,8 @@ def _validate(request: Mapping[str, Any]) -> None:
 class ReferenceSearchEngine:
     """The search index of `xiaodian._core.SearchEngine`, written for clarity, not speed."""
 
-    def __init__(self, analysis: str = "full") -> None:
-        self._analyzer = Analyzer(analysis)
+    def __init__(self, analysis: str = "full", negating_modifiers: Sequence[str] = DEFAULT_NEGATING_MODIFIERS) -> None:
+        self._analyzer = Analyzer(analysis, negating_modifiers)
         self._shops: dict[str, _Shop] = {}
         self._products: dict[str, _Product] = {}
 
@@ -704,12 +804,23 @@ class _Search:
         doc = self.docs[product_id]
         found = []
         for word in self.words:
-            if not self.has(doc, word.alternatives[0]):
+            if not word.negated and not self.has(doc, word.alternatives[0]):
                 for alternative, synonym in zip(word.alternatives[1:], word.synonyms, strict=True):
                     if self.has(doc, alternative):
                         found.append(synonym)
                         break
         return found
+
+    def negated_words(self, product_id: str) -> list[str]:
+        """The query words the product lacks but has under a negating modifier."""
+        doc = self.docs[product_id]
+        return [
+            word.text
+            for word in self.words
+            if not word.negated
+            and not any(self.has(doc, alternative) for alternative in word.alternatives)
+            and any(self.contains(doc, modifier + word.text) for modifier in self.engine._analyzer.modifiers)
+        ]
 
     def matches(self, product_id: str, tier: int, min_words: int) -> bool:
         """Tier 1: every word (a blank query: every product; a query with no word: none);
@@ -824,6 +935,7 @@ class _Search:
                 "first_phase_score": c.first_phase,
                 "matched_terms": self.first_phase(c.product_id)[1],
                 "matched_synonyms": self.matched_synonyms(c.product_id),
+                "negated_words": self.negated_words(c.product_id),
                 "tier": tier,
                 "signals": signals,
             }

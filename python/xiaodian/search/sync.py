@@ -44,11 +44,12 @@ class HoldsEngine(Protocol):
     engine: _core.SearchEngine
 
 
-def load_engine(db: Database) -> tuple[_core.SearchEngine, int]:
+def load_engine(db: Database, negating_modifiers: list[str] | None = None) -> tuple[_core.SearchEngine, int]:
     """An engine holding the whole stored catalog and every version of every ranking profile,
-    and the change log's last seq as of that load (same read transaction)."""
+    and the change log's last seq as of that load (same read transaction); its analysis has
+    `negating_modifiers` (None: the built-in list)."""
     started = time.perf_counter()
-    engine = _core.SearchEngine()
+    engine = _core.SearchEngine("full", negating_modifiers)
     conn = db.connection()
     conn.execute("BEGIN")  # one snapshot for the log's position and everything loaded
     try:
@@ -160,7 +161,7 @@ class EngineSync:
 
     def _rebuild(self, conn: sqlite3.Connection) -> int:
         """A new engine from the tables, swapped in with the rows written while it loaded."""
-        engine, seq = load_engine(self.db)
+        engine, seq = load_engine(self.db, self.holder.engine.negating_modifiers())
         with self.db.write_lock:
             self.holder.engine = engine
             self.last_seen = seq

@@ -256,20 +256,22 @@ class SignalContribution(_message.Message):
     def __init__(self, signal: _Optional[str] = ..., value: _Optional[float] = ..., weight: _Optional[float] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class RankingExplanation(_message.Message):
-    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier", "matched_synonyms")
+    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier", "matched_synonyms", "negated_words")
     FIRST_PHASE_SCORE_FIELD_NUMBER: _ClassVar[int]
     MATCHED_TERMS_FIELD_NUMBER: _ClassVar[int]
     ANY_TERM_MATCH_FIELD_NUMBER: _ClassVar[int]
     SIGNALS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     MATCHED_SYNONYMS_FIELD_NUMBER: _ClassVar[int]
+    NEGATED_WORDS_FIELD_NUMBER: _ClassVar[int]
     first_phase_score: float
     matched_terms: _containers.RepeatedScalarFieldContainer[str]
     any_term_match: bool
     signals: _containers.RepeatedCompositeFieldContainer[SignalContribution]
     tier: int
     matched_synonyms: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ..., matched_synonyms: _Optional[_Iterable[str]] = ...) -> None: ...
+    negated_words: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ..., matched_synonyms: _Optional[_Iterable[str]] = ..., negated_words: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("product_id", "shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "rating", "score", "collapsed_duplicates", "explanation", "tier")

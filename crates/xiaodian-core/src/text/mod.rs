@@ -8,6 +8,7 @@
 //! `待处理`) and, in [`AnalysisMode::Full`], the dictionary words jieba finds that are not
 //! bigrams themselves (single characters, and words of three or more characters).
 
+use crate::error::{CoreError, CoreResult, FieldViolation};
 use jieba_rs::Jieba;
 use unicode_normalization::UnicodeNormalization;
 
@@ -69,8 +70,8 @@ pub struct AnalyzedQuery {
 }
 
 impl AnalyzedQuery {
-    /// True when a word can be matched more than one way (a synonym).
-    pub fn has_synonyms(&self) -> bool {
+    /// True when a word can be matched more than one way (a synonym, a negated word).
+    pub fn has_alternatives(&self) -> bool {
         self.words.iter().any(|w| w.alternatives.len() > 1)
     }
 }
@@ -81,8 +82,22 @@ pub struct QueryWord {
     /// The indices in the query's terms of each alternative's terms, ascending; the first
     /// alternative is the word as typed, the others its synonyms.
     pub alternatives: Vec<Vec<usize>>,
-    /// The synonym of each alternative after the first (normalised).
+    /// The text of each alternative after the first (normalised): a synonym, or for a
+    /// negated word the same word under another modifier.
     pub synonyms: Vec<String>,
+    /// The word as typed (normalised).
+    pub text: String,
+    /// A word under a negating modifier (its alternatives: the word under each modifier).
+    pub negated: bool,
+}
+
+/// A query word while its terms are gathered: each alternative's term texts, the text of
+/// each alternative after the first, the word as typed, whether it is negated.
+struct WordDraft {
+    alternatives: Vec<Vec<String>>,
+    texts: Vec<String>,
+    text: String,
+    negated: bool,
 }
 
 /// The character bigrams of a run of two or more characters, in order.
@@ -91,40 +106,172 @@ fn bigrams(chars: &[char]) -> Vec<String> {
 }
 
 /// The maximal runs of one script in normalised text, in order, as slices of it; other
-/// characters separate runs.
-fn runs(normalized: &str) -> Vec<(&str, Script)> {
-    let mut out = Vec::new();
+/// characters separate runs. Each run says whether it directly follows a letter or digit run
+/// (no character between: the 类 of "A类", a grade, not a modifier).
+fn runs(normalized: &str) -> Vec<(&str, Script, bool)> {
+    let mut out: Vec<(&str, Script, bool)> = Vec::new();
     let mut start = 0;
     let mut run_script = None;
+    // The previous run's end and script.
+    let mut previous: Option<(usize, Script)> = None;
     for (i, c) in normalized.char_indices() {
         let s = script(c);
         if s != run_script {
-            if let Some(previous) = run_script {
-                out.push((&normalized[start..i], previous));
+            if let Some(current) = run_script {
+                let after_latin = previous.is_some_and(|(end, p)| end == start && p != Script::Han);
+                out.push((&normalized[start..i], current, after_latin));
+                previous = Some((i, current));
             }
             run_script = s;
             start = i;
         }
     }
-    if let Some(previous) = run_script {
-        out.push((&normalized[start..], previous));
+    if let Some(current) = run_script {
+        let after_latin = previous.is_some_and(|(end, p)| end == start && p != Script::Han);
+        out.push((&normalized[start..], current, after_latin));
     }
     out
 }
 
+/// The negating modifiers recognised by default (SPEC §3): 仿羊绒 is not 羊绒.
+pub const DEFAULT_NEGATING_MODIFIERS: &[&str] = &["仿", "类", "非", "假", "人造"];
+/// Longest word tried after a negating modifier, in characters.
+const MAX_NEGATED_CHARS: usize = 4;
+/// Most negating modifiers an analyzer takes.
+pub const MAX_NEGATING_MODIFIERS: usize = 20;
+
+/// The rules of a list of negating modifiers: at most [`MAX_NEGATING_MODIFIERS`], each 1-4
+/// Chinese characters; violations name `negating_modifiers[i]`.
+pub fn check_negating_modifiers(modifiers: &[String]) -> CoreResult<()> {
+    let mut violations = Vec::new();
+    if modifiers.len() > MAX_NEGATING_MODIFIERS {
+        violations.push(FieldViolation::new(
+            "negating_modifiers",
+            format!("must have at most {MAX_NEGATING_MODIFIERS} entries"),
+        ));
+    }
+    for (i, modifier) in modifiers.iter().enumerate() {
+        let normalized = normalize(modifier);
+        if !(1..=4).contains(&normalized.chars().count()) || !normalized.chars().all(is_han) {
+            violations.push(FieldViolation::new(
+                format!("negating_modifiers[{i}]"),
+                "must be 1-4 Chinese characters",
+            ));
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidArgument(violations))
+    }
+}
+
+/// A word under a negating modifier in a Han run, in characters: the modifier starts at
+/// `start`, the word is `word_start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Negation {
+    start: usize,
+    word_start: usize,
+    end: usize,
+}
+
+impl Negation {
+    /// True when characters `i..j` lie inside the modifier and its word.
+    fn covers(&self, i: usize, j: usize) -> bool {
+        self.start <= i && j <= self.end
+    }
+}
+
 /// Turns text into tokens. Construction loads jieba's dictionary (in `Full` mode), so build
 /// one analyzer and share it; analysis itself takes `&self` and is thread-safe.
+///
+/// Negating modifiers (`Full` mode): where a jieba word starts with a modifier (仿, 类, 非, 假,
+/// 人造 by default; 仿羊绒, or 仿 alone before 羊绒), the shortest dictionary word of 2 to 4
+/// characters right after the modifier is *negated*: the text gives the token modifier + word
+/// (仿羊绒) instead of the word's own bigrams and jieba words, so 羊绒 does not match it and
+/// 仿羊绒 (or 类羊绒: every modifier) does. 非常好看 negates nothing: 常好 and 常好看 are no words.
 pub struct Analyzer {
     jieba: Option<Jieba>,
+    /// Normalised, longest first.
+    negating_modifiers: Vec<String>,
 }
 
 impl Analyzer {
     pub fn new(mode: AnalysisMode) -> Self {
+        let modifiers: Vec<String> = DEFAULT_NEGATING_MODIFIERS
+            .iter()
+            .map(|&m| m.to_owned())
+            .collect();
+        Self::with_negating_modifiers(mode, &modifiers)
+    }
+
+    /// An analyzer with these negating modifiers (`Full` mode only; each should be checked
+    /// with [`check_negating_modifiers`]).
+    pub fn with_negating_modifiers(mode: AnalysisMode, modifiers: &[String]) -> Self {
         let jieba = match mode {
             AnalysisMode::Full => Some(Jieba::new()),
             AnalysisMode::BigramsOnly => None,
         };
-        Self { jieba }
+        let mut negating_modifiers: Vec<String> = modifiers.iter().map(|m| normalize(m)).collect();
+        negating_modifiers.sort_by_key(|m| std::cmp::Reverse(m.chars().count()));
+        negating_modifiers.dedup();
+        Self {
+            jieba,
+            negating_modifiers,
+        }
+    }
+
+    /// The negating modifiers, normalised, longest first (none matter in `BigramsOnly` mode).
+    pub fn negating_modifiers(&self) -> &[String] {
+        &self.negating_modifiers
+    }
+
+    /// The negated words of a Han run ([`Analyzer`]), from jieba's cut (its words' lengths);
+    /// a run right after a letter or digit ("A类") has no modifier at its start.
+    fn negations(&self, chars: &[char], lengths: &[usize], after_latin: bool) -> Vec<Negation> {
+        let Some(jieba) = &self.jieba else {
+            return Vec::new();
+        };
+        let mut out: Vec<Negation> = Vec::new();
+        let mut start = 0;
+        for &n in lengths {
+            let p = start;
+            start += n;
+            if out.last().is_some_and(|last| p < last.end) || (p == 0 && after_latin) {
+                continue;
+            }
+            let Some(modifier) = self.negating_modifiers.iter().find(|m| {
+                let m_len = m.chars().count();
+                p + m_len <= chars.len() && m.chars().eq(chars[p..p + m_len].iter().copied())
+            }) else {
+                continue;
+            };
+            let q = p + modifier.chars().count();
+            let word = (2..=MAX_NEGATED_CHARS)
+                .filter(|w| q + w <= chars.len())
+                .find(|w| jieba.has_word(&chars[q..q + w].iter().collect::<String>()));
+            if let Some(w) = word {
+                out.push(Negation {
+                    start: p,
+                    word_start: q,
+                    end: q + w,
+                });
+            }
+        }
+        out
+    }
+
+    /// jieba's cut of a Han run as word lengths in characters (each character a word without
+    /// jieba).
+    fn cut_lengths(&self, run: &str) -> Vec<usize> {
+        match &self.jieba {
+            Some(jieba) => jieba
+                .cut(run, false)
+                .iter()
+                .map(|t| t.end - t.start)
+                .collect(),
+            None => vec![1; run.chars().count()],
+        }
     }
 
     pub fn mode(&self) -> AnalysisMode {
@@ -146,8 +293,8 @@ impl Analyzer {
     /// The tokens of already normalised text, as slices of it (no allocation per token):
     /// what [`Analyzer::tokens`] returns for the text before normalisation.
     pub fn token_slices<'a>(&self, normalized: &'a str, tokens: &mut Vec<&'a str>) {
-        for (run, script) in runs(normalized) {
-            self.push_run(run, script, tokens);
+        for (run, script, after_latin) in runs(normalized) {
+            self.push_run(run, script, after_latin, tokens);
         }
     }
 
@@ -170,9 +317,10 @@ impl Analyzer {
     /// query with a token has a required term.
     ///
     /// Words (what tiers count, SPEC §3): a letter or digit run, a lone Han character, a
-    /// synonym found in a Han run (longest first, left to right; it overrides jieba's cut),
-    /// a jieba word of two or more characters, a maximal sequence of two or more
-    /// one-character jieba words ("包邮"), and a one-character jieba word alone (小 in 小容量).
+    /// word under a negating modifier (with the modifier), a synonym found in a Han run
+    /// (longest first, left to right; it overrides jieba's cut), a jieba word of two or more
+    /// characters, each bigram of a run of two or more one-character jieba words ("包邮";
+    /// 逗猫棒 gives 逗猫 and 猫棒), and a one-character jieba word alone (小 in 小容量).
     /// A word of two or more characters is matched by its bigrams, a one-character word by
     /// its character. A synonym's word has one alternative more for each other word of its
     /// group (that word's bigrams). Words with the same alternatives are counted once, in
@@ -184,21 +332,37 @@ impl Analyzer {
             .map(|group| group.iter().map(|word| normalize(word)).collect())
             .collect();
         let mut required: Vec<String> = Vec::new();
-        // Each word: its alternatives' term texts and, after the first, the synonym's text.
-        let mut word_texts: Vec<(Vec<Vec<String>>, Vec<String>)> = Vec::new();
+        let mut word_texts: Vec<WordDraft> = Vec::new();
         let normalized = normalize(text);
-        for (run, script) in runs(&normalized) {
+        for (run, script, after_latin) in runs(&normalized) {
             let chars: Vec<char> = run.chars().collect();
             if script != Script::Han || chars.len() == 1 {
                 required.push(run.to_owned());
-                word_texts.push((vec![vec![run.to_owned()]], Vec::new()));
+                word_texts.push(WordDraft {
+                    alternatives: vec![vec![run.to_owned()]],
+                    texts: Vec::new(),
+                    text: run.to_owned(),
+                    negated: false,
+                });
                 continue;
             }
-            // unit[i]: (start, length) of the unit holding character i: a synonym found here,
-            // else its jieba word (every character its own word without jieba) unless that
-            // word overlaps a synonym, then the character alone.
+            // unit[i]: (start, length) of the unit holding character i: a negated word with
+            // its modifier, a synonym found here, else its jieba word (every character its
+            // own word without jieba) unless that word overlaps one of those, then the
+            // character alone.
+            let lengths = self.cut_lengths(run);
+            let negations = if self.negating_modifiers.is_empty() {
+                Vec::new()
+            } else {
+                self.negations(&chars, &lengths, after_latin)
+            };
             let mut unit: Vec<(usize, usize)> = (0..chars.len()).map(|i| (i, 1)).collect();
-            let mut found: Vec<Option<(usize, usize)>> = vec![None; chars.len()];
+            let mut taken = vec![false; chars.len()];
+            for n in &negations {
+                unit[n.start..n.end].fill((n.start, n.end - n.start));
+                taken[n.start..n.end].fill(true);
+            }
+            let mut found: Vec<Option<usize>> = vec![None; chars.len()];
             let mut i = 0;
             while i < chars.len() {
                 let longest = groups
@@ -207,26 +371,26 @@ impl Analyzer {
                     .flat_map(|(g, group)| group.iter().map(move |word| (g, word)))
                     .filter(|(_, word)| {
                         let n = word.chars().count();
-                        i + n <= chars.len() && word.chars().eq(chars[i..i + n].iter().copied())
+                        i + n <= chars.len()
+                            && !taken[i..i + n].iter().any(|&t| t)
+                            && word.chars().eq(chars[i..i + n].iter().copied())
                     })
                     .map(|(g, word)| (word.chars().count(), g))
                     .max_by_key(|&(n, g)| (n, std::cmp::Reverse(g)));
                 match longest {
                     Some((n, g)) => {
-                        for j in i..i + n {
-                            unit[j] = (i, n);
-                            found[j] = Some((g, i));
-                        }
+                        unit[i..i + n].fill((i, n));
+                        taken[i..i + n].fill(true);
+                        found[i..i + n].fill(Some(g));
                         i += n;
                     }
                     None => i += 1,
                 }
             }
-            if let Some(jieba) = &self.jieba {
+            if self.jieba.is_some() {
                 let mut i = 0;
-                for word in jieba.cut(run, false) {
-                    let n = word.word.chars().count();
-                    if n > 1 && found[i..i + n].iter().all(Option::is_none) {
+                for &n in &lengths {
+                    if n > 1 && !taken[i..i + n].iter().any(|&t| t) {
                         unit[i..i + n].fill((i, n));
                     }
                     i += n;
@@ -241,23 +405,57 @@ impl Analyzer {
                     unit[i..].iter().take_while(|u| u.1 == 1).count()
                 };
                 let span = &chars[i..i + n];
-                let own: Vec<String> = if n == 1 {
-                    vec![span[0].to_string()]
-                } else {
-                    bigrams(span)
-                };
-                required.extend(own.iter().cloned());
-                let mut alternatives = vec![own];
+                let spoken: String = span.iter().collect();
+                let negation = negations.iter().find(|neg| neg.start == i);
+                let mut alternatives: Vec<Vec<String>>;
                 let mut texts = Vec::new();
-                if let Some((g, _)) = found[i].filter(|_| unit[i].1 > 1) {
-                    let spoken: String = span.iter().collect();
-                    for word in groups[g].iter().filter(|&word| *word != spoken) {
-                        let word_chars: Vec<char> = word.chars().collect();
-                        alternatives.push(bigrams(&word_chars));
-                        texts.push(word.clone());
+                if let Some(neg) = negation {
+                    // One token, modifier and word; every other modifier is an alternative.
+                    let word: String = chars[neg.word_start..neg.end].iter().collect();
+                    alternatives = vec![vec![spoken.clone()]];
+                    for modifier in &self.negating_modifiers {
+                        let other = format!("{modifier}{word}");
+                        if other != spoken {
+                            alternatives.push(vec![other.clone()]);
+                            texts.push(other);
+                        }
+                    }
+                } else if unit[i].1 == 1 && n > 1 {
+                    // A run of one-character words: each of its bigrams is a word (包邮 one,
+                    // 逗猫棒 two), so a longer run is not one phrase that must appear whole.
+                    for bigram in bigrams(span) {
+                        required.push(bigram.clone());
+                        word_texts.push(WordDraft {
+                            alternatives: vec![vec![bigram.clone()]],
+                            texts: Vec::new(),
+                            text: bigram,
+                            negated: false,
+                        });
+                    }
+                    i += n;
+                    continue;
+                } else {
+                    let own = if n == 1 {
+                        vec![spoken.clone()]
+                    } else {
+                        bigrams(span)
+                    };
+                    alternatives = vec![own];
+                    if let Some(g) = found[i].filter(|_| unit[i].1 > 1) {
+                        for word in groups[g].iter().filter(|&word| *word != spoken) {
+                            let word_chars: Vec<char> = word.chars().collect();
+                            alternatives.push(bigrams(&word_chars));
+                            texts.push(word.clone());
+                        }
                     }
                 }
-                word_texts.push((alternatives, texts));
+                required.extend(alternatives[0].iter().cloned());
+                word_texts.push(WordDraft {
+                    alternatives,
+                    texts,
+                    text: spoken,
+                    negated: negation.is_some(),
+                });
                 i += n;
             }
         }
@@ -276,22 +474,24 @@ impl Analyzer {
         }
         // A required term the tokens lack (a synonym's bigram where jieba cut otherwise is
         // still a bigram of the run, so none is missing) is added all the same.
-        for (alternatives, _) in &word_texts {
-            for (k, texts) in alternatives.iter().enumerate() {
+        for draft in &word_texts {
+            let negated = draft.negated;
+            for (k, texts) in draft.alternatives.iter().enumerate() {
                 for text in texts {
                     if !terms.iter().any(|t| &t.text == text) {
                         terms.push(QueryTerm {
                             text: text.clone(),
                             required: k == 0,
-                            synonym: k > 0,
+                            synonym: k > 0 && !negated,
                         });
                     }
                 }
             }
         }
         let mut words: Vec<QueryWord> = Vec::new();
-        for (alternatives, texts) in word_texts {
-            let alternatives: Vec<Vec<usize>> = alternatives
+        for draft in word_texts {
+            let alternatives: Vec<Vec<usize>> = draft
+                .alternatives
                 .iter()
                 .map(|texts| {
                     let mut ids: Vec<usize> = texts
@@ -310,7 +510,9 @@ impl Analyzer {
                 .collect();
             let word = QueryWord {
                 alternatives,
-                synonyms: texts,
+                synonyms: draft.texts,
+                text: draft.text,
+                negated: draft.negated,
             };
             if !words.contains(&word) {
                 words.push(word);
@@ -319,7 +521,13 @@ impl Analyzer {
         AnalyzedQuery { terms, words }
     }
 
-    fn push_run<'a>(&self, run: &'a str, script: Script, tokens: &mut Vec<&'a str>) {
+    fn push_run<'a>(
+        &self,
+        run: &'a str,
+        script: Script,
+        after_latin: bool,
+        tokens: &mut Vec<&'a str>,
+    ) {
         match script {
             Script::Letter | Script::Digit => tokens.push(run),
             Script::Han => {
@@ -328,16 +536,36 @@ impl Analyzer {
                     tokens.push(run);
                     return;
                 }
-                for pair in 0..starts.len() - 1 {
-                    let end = starts.get(pair + 2).copied().unwrap_or(run.len());
-                    tokens.push(&run[starts[pair]..end]);
-                }
-                if let Some(jieba) = &self.jieba {
-                    for token in jieba.cut(run, false) {
-                        if token.end - token.start != 2 {
-                            tokens.push(token.word);
-                        }
+                let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
+                let Some(jieba) = &self.jieba else {
+                    for pair in 0..starts.len() - 1 {
+                        tokens.push(&run[byte(pair)..byte(pair + 2)]);
                     }
+                    return;
+                };
+                let cut = jieba.cut(run, false);
+                let negations = if self.negating_modifiers.is_empty() {
+                    Vec::new()
+                } else {
+                    let chars: Vec<char> = run.chars().collect();
+                    let lengths: Vec<usize> = cut.iter().map(|t| t.end - t.start).collect();
+                    self.negations(&chars, &lengths, after_latin)
+                };
+                let negated =
+                    |i: usize, j: usize| negations.iter().any(|n| n.word_start <= i && j <= n.end);
+                for pair in 0..starts.len() - 1 {
+                    if !negated(pair, pair + 2) {
+                        tokens.push(&run[byte(pair)..byte(pair + 2)]);
+                    }
+                }
+                for token in &cut {
+                    let inside = negations.iter().any(|n| n.covers(token.start, token.end));
+                    if token.end - token.start != 2 && !inside {
+                        tokens.push(token.word);
+                    }
+                }
+                for n in &negations {
+                    tokens.push(&run[byte(n.start)..byte(n.end)]);
                 }
             }
         }
@@ -449,7 +677,7 @@ mod tests {
         let bigrams = Analyzer::new(AnalysisMode::BigramsOnly);
         assert_eq!(
             words(&bigrams, "羊绒围巾 女"),
-            [vec!["羊绒", "绒围", "围巾"], vec!["女"]]
+            [vec!["羊绒"], vec!["绒围"], vec!["围巾"], vec!["女"]]
         );
         for text in [
             "羊绒围巾女款冬季加厚",
@@ -491,7 +719,38 @@ mod tests {
             .map(|t| t.text.as_str())
             .collect();
         assert_eq!(by_synonym, ["机壳", "保护", "护壳"]);
-        assert!(query.has_synonyms() && !full().analyze_query("硅胶手机套", &[]).has_synonyms());
+        assert!(
+            query.has_alternatives() && !full().analyze_query("硅胶手机套", &[]).has_alternatives()
+        );
+    }
+
+    #[test]
+    fn a_word_under_a_negating_modifier_is_one_token_with_it() {
+        let tokens = |text: &str| full().tokens(text);
+        let imitation = tokens("仿羊绒围巾");
+        assert!(imitation.contains(&"仿羊绒".to_owned()), "{imitation:?}");
+        assert!(!imitation.contains(&"羊绒".to_owned()), "{imitation:?}");
+        assert!(imitation.contains(&"围巾".to_owned()) && imitation.contains(&"仿羊".to_owned()));
+        let sofa = tokens("人造真皮沙发");
+        assert!(sofa.contains(&"人造真皮".to_owned()) && sofa.contains(&"沙发".to_owned()));
+        assert!(!sofa.contains(&"真皮".to_owned()), "{sofa:?}");
+        // No dictionary word after the modifier: nothing is negated.
+        assert!(tokens("非常好看").contains(&"好看".to_owned()));
+        assert!(tokens("仿真植物").contains(&"植物".to_owned()));
+        // The plain word elsewhere in the title still matches.
+        assert!(tokens("羊绒手感 仿羊绒围巾").contains(&"羊绒".to_owned()));
+        // Bigrams only: no jieba, no negation.
+        let bigrams = Analyzer::new(AnalysisMode::BigramsOnly).tokens("仿羊绒");
+        assert_eq!(bigrams, ["仿羊", "羊绒"]);
+        // A query's negated word matches the word under any modifier.
+        let query = full().analyze_query("仿羊绒围巾", &[]);
+        let word = query.words.iter().find(|w| w.negated).unwrap();
+        let texts: Vec<&str> = word
+            .alternatives
+            .iter()
+            .map(|a| query.terms[a[0]].text.as_str())
+            .collect();
+        assert_eq!(texts, ["仿羊绒", "人造羊绒", "类羊绒", "非羊绒", "假羊绒"]);
     }
 
     #[test]

@@ -10,7 +10,9 @@ use xiaodian_core::rank::profile::RankingProfile;
 use xiaodian_core::rank::search::{
     Explanation, Filter, Hit, SearchRequest, SearchResult, Signal, Sort,
 };
-use xiaodian_core::text::{AnalysisMode, Analyzer};
+use xiaodian_core::text::{
+    check_negating_modifiers, AnalysisMode, Analyzer, DEFAULT_NEGATING_MODIFIERS,
+};
 
 use super::platform::PageTokens;
 use super::{api_err, to_py_err, InvalidArgument};
@@ -156,6 +158,13 @@ impl From<RankingProfile> for ProfileDict {
             synonym_weight,
         }
     }
+}
+
+/// Checks a list of negating modifiers; raises `xiaodian.errors.InvalidArgument` naming each
+/// `negating_modifiers[i]` that breaks a rule.
+#[pyfunction(name = "check_negating_modifiers")]
+fn check_modifiers(modifiers: Vec<String>) -> PyResult<()> {
+    check_negating_modifiers(&modifiers).map_err(to_py_err)
 }
 
 /// The built-in default ranking profile, as a dict.
@@ -329,6 +338,7 @@ struct ExplanationDict {
     first_phase_score: f64,
     matched_terms: Vec<String>,
     matched_synonyms: Vec<String>,
+    negated_words: Vec<String>,
     tier: u32,
     signals: Vec<SignalDict>,
 }
@@ -378,6 +388,7 @@ impl From<SearchResult> for SearchResultDict {
                 first_phase_score: e.first_phase_score,
                 matched_terms: e.matched_terms,
                 matched_synonyms: e.matched_synonyms,
+                negated_words: e.negated_words,
                 tier: e.tier,
                 signals: e
                     .signals
@@ -441,12 +452,24 @@ impl SearchEngine {
 
 #[pymethods]
 impl SearchEngine {
-    /// `analysis` is "full" (bigrams and jieba words, the default) or "bigrams".
+    /// `analysis` is "full" (bigrams and jieba words, the default) or "bigrams";
+    /// `negating_modifiers` (full analysis) defaults to 仿, 类, 非, 假, 人造.
     #[new]
-    #[pyo3(signature = (analysis = "full"))]
-    fn new(py: Python<'_>, analysis: &str) -> PyResult<Self> {
+    #[pyo3(signature = (analysis = "full", negating_modifiers = None))]
+    fn new(
+        py: Python<'_>,
+        analysis: &str,
+        negating_modifiers: Option<Vec<String>>,
+    ) -> PyResult<Self> {
         let mode = analysis_mode(analysis)?;
-        let analyzer = py.detach(|| Analyzer::new(mode));
+        let modifiers = negating_modifiers.unwrap_or_else(|| {
+            DEFAULT_NEGATING_MODIFIERS
+                .iter()
+                .map(|&m| m.to_owned())
+                .collect()
+        });
+        check_negating_modifiers(&modifiers).map_err(to_py_err)?;
+        let analyzer = py.detach(|| Analyzer::with_negating_modifiers(mode, &modifiers));
         Ok(Self {
             index: RwLock::new(Index::new(analyzer)),
             profiles: Profiles::default(),
@@ -530,6 +553,11 @@ impl SearchEngine {
         py.detach(|| self.read().analyzer().tokens(text))
     }
 
+    /// The negating modifiers of the analysis, normalised, longest first.
+    fn negating_modifiers(&self) -> Vec<String> {
+        self.read().analyzer().negating_modifiers().to_vec()
+    }
+
     /// The query terms of `text`, each with its `required` flag.
     fn query_terms(&self, py: Python<'_>, text: &str) -> Vec<(String, bool)> {
         py.detach(|| {
@@ -567,5 +595,6 @@ impl SearchEngine {
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SearchEngine>()?;
     m.add_function(wrap_pyfunction!(default_ranking_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(check_modifiers, m)?)?;
     m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)
 }

@@ -789,6 +789,14 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
    * @generated from field: repeated string matched_synonyms = 6;
    */
   matchedSynonyms: string[];
+
+  /**
+   * The query words the product has only under a negating modifier (仿羊绒 for a query of
+   * 羊绒: an imitation), which therefore do not match them.
+   *
+   * @generated from field: repeated string negated_words = 7;
+   */
+  negatedWords: string[];
 };
 
 /**

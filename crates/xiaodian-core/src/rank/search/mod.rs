@@ -83,8 +83,9 @@ struct Query<'a> {
     terms: Vec<ResolvedTerm<'a>>,
     /// The query's words (`Analyzer::analyze_query`).
     words: Vec<QueryWord>,
-    /// A word has a synonym: the first tier is counted and found word by word too.
-    has_synonyms: bool,
+    /// A word has alternatives (a synonym, a negated word): the first tier is counted and
+    /// found word by word too.
+    has_alternatives: bool,
     filter: CompiledFilter,
     exact_shops: HashSet<u32>,
     browse: bool,
@@ -113,14 +114,23 @@ impl Index {
         let analyzed = self
             .analyzer
             .analyze_query(&request.query, &profile.synonyms);
-        let has_synonyms = analyzed.has_synonyms();
+        let has_alternatives = analyzed.has_alternatives();
+        let in_word: Vec<bool> = (0..analyzed.terms.len())
+            .map(|i| {
+                analyzed
+                    .words
+                    .iter()
+                    .any(|w| w.alternatives.iter().any(|a| a.contains(&i)))
+            })
+            .collect();
         let browse = request.query.trim().is_empty();
         let bm25f = Bm25f::new(self, profile);
         let live = self.product_count();
         let resolved = analyzed
             .terms
             .into_iter()
-            .map(|t| {
+            .zip(in_word)
+            .map(|(t, in_word)| {
                 let term = self
                     .term_by_text
                     .get(&t.text)
@@ -144,7 +154,7 @@ impl Index {
                     idf,
                     text: t.text,
                     required: t.required,
-                    in_word: t.required || t.synonym,
+                    in_word,
                     term,
                     title_scores,
                     weight,
@@ -168,7 +178,7 @@ impl Index {
             bm25f,
             terms: resolved,
             words: analyzed.words,
-            has_synonyms,
+            has_alternatives,
             filter: CompiledFilter::new(self, &request.filter),
             exact_shops,
             browse,

@@ -62,6 +62,9 @@ pub struct Explanation {
     /// The synonyms (profile `synonyms`) through which the product has a query word it lacks
     /// as typed, in word order.
     pub matched_synonyms: Vec<String>,
+    /// The query words the product has only under a negating modifier (仿羊绒 for 羊绒), which
+    /// do not match them, in word order.
+    pub negated_words: Vec<String>,
     /// The hit's tier (as [`Hit::tier`]).
     pub tier: u32,
     pub signals: Vec<Signal>,

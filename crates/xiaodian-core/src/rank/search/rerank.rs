@@ -47,13 +47,38 @@ impl Query<'_> {
             .collect()
     }
 
+    /// The query words the document lacks but has under a negating modifier (仿羊绒 for 羊绒).
+    fn negated_words(&self, doc: u32) -> Vec<String> {
+        let has =
+            |alternative: &Vec<usize>| alternative.iter().all(|&i| self.contains_term(doc, i));
+        let index = self.index;
+        self.words
+            .iter()
+            .filter(|word| !word.negated && !word.alternatives.iter().any(has))
+            .filter(|word| {
+                index.analyzer.negating_modifiers().iter().any(|modifier| {
+                    index
+                        .term_by_text
+                        .get(&format!("{modifier}{}", word.text))
+                        .is_some_and(|&id| {
+                            let postings = &index.terms[id as usize].postings;
+                            postings
+                                .binary_search_by_key(&doc, |p| p.doc)
+                                .is_ok_and(|at| self.bm25f.contains(&postings[at]))
+                        })
+                })
+            })
+            .map(|word| word.text.clone())
+            .collect()
+    }
+
     /// The synonyms through which the document has a query word it lacks as typed.
     fn matched_synonyms(&self, doc: u32) -> Vec<String> {
         let has =
             |alternative: &Vec<usize>| alternative.iter().all(|&i| self.contains_term(doc, i));
         self.words
             .iter()
-            .filter(|word| !has(&word.alternatives[0]))
+            .filter(|word| !word.negated && !has(&word.alternatives[0]))
             .filter_map(|word| {
                 word.alternatives[1..]
                     .iter()
@@ -216,6 +241,7 @@ impl Query<'_> {
                 first_phase_score: c.first_phase,
                 matched_terms: self.matched_terms(c.doc),
                 matched_synonyms: self.matched_synonyms(c.doc),
+                negated_words: self.negated_words(c.doc),
                 tier,
                 signals,
             }

@@ -89,7 +89,7 @@ impl<'a> Query<'a> {
             Tier::Second { min_words } => {
                 return self.for_each_word_count_match(min_words, all - 1, &mut visit);
             }
-            Tier::First if self.has_synonyms && !self.browse => {
+            Tier::First if self.has_alternatives && !self.browse => {
                 return self.for_each_word_count_match(all, all, &mut visit);
             }
             Tier::First => {}
@@ -391,7 +391,7 @@ impl<'a> Query<'a> {
 
     /// The first tier's count, up to `limit` (it may pass it): whether it fills a page.
     pub(super) fn count_first_tier(&self, limit: u64) -> u64 {
-        if self.has_synonyms {
+        if self.has_alternatives {
             let all = self.words.len();
             return self.for_each_word_count_match(all, all, &mut |_, _| {});
         }

@@ -93,9 +93,11 @@ fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
                 product(&format!("p{i:05}"), "s", title)
             })
             .collect();
-        let any = products
+        // Bigrams only: each bigram of 苏打饼干 is a word, five words in all; the second tier
+        // (four of them) is the snacks without 通勤.
+        let snacks = products
             .iter()
-            .filter(|p| p.title.contains("苏打饼干") || p.title.contains("通勤"))
+            .filter(|p| p.title.contains("苏打饼干"))
             .count() as u64;
         index.upsert_products(products).unwrap();
         for in_stock_only in [false, true] {
@@ -104,7 +106,7 @@ fn the_all_terms_count_is_exact_whichever_term_narrows_first() {
             let result = index.search(&RankingProfile::default(), &r).unwrap();
             assert_eq!(result.second_tier_searched, both < 10, "{both}");
             assert_eq!(result.first_tier_matched, both as u64, "{both}");
-            let expected = if both < 10 { any } else { both as u64 };
+            let expected = if both < 10 { snacks } else { both as u64 };
             assert_eq!(result.total_matched, expected, "{both}");
         }
     }
@@ -209,6 +211,35 @@ fn a_synonym_matches_a_word_below_the_word_as_typed_and_is_explained() {
         ids(&index.search(&plain, &request("硅胶手机套")).unwrap()),
         ["typed"]
     );
+}
+
+#[test]
+fn an_imitation_does_not_match_the_genuine_word_unless_the_query_names_it() {
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![shop("s", "围巾小店")]);
+    index
+        .upsert_products(vec![
+            product("genuine", "s", "羊绒围巾 女士 冬季"),
+            product("imitation", "s", "仿羊绒围巾 女士 冬季"),
+            product("like", "s", "类羊绒围巾 女士 冬季"),
+        ])
+        .unwrap();
+    let profile = RankingProfile::default();
+    let genuine = index.search(&profile, &request("羊绒围巾")).unwrap();
+    assert_eq!(ids(&genuine), ["genuine"]);
+    let imitation = index.search(&profile, &request("仿羊绒围巾")).unwrap();
+    let mut found = ids(&imitation);
+    found.sort_unstable();
+    assert_eq!(found, ["imitation", "like"]);
+    // Three words, one short first tier: the imitations come second, and explain says why.
+    let tiered = index.search(&profile, &request("羊绒围巾 女士")).unwrap();
+    assert_eq!(ids(&tiered)[0], "genuine");
+    assert_eq!(tiered.hits[0].tier, 1);
+    for hit in &tiered.hits[1..] {
+        assert_eq!(hit.tier, 2);
+        let explanation = hit.explanation.as_ref().unwrap();
+        assert_eq!(explanation.negated_words, ["羊绒"], "{}", hit.product_id);
+    }
 }
 
 #[test]
