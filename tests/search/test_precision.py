@@ -206,3 +206,27 @@ def test_negating_modifiers_are_a_setting_checked_at_start(tmp_path) -> None:  #
     path.write_text('[search]\nnegating_modifiers = ["仿", "fake"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"negating_modifiers\[1\]"):
         load_config(path, environ={})
+
+
+def test_the_original_listing_wins_duplicate_collapse(client: Client) -> None:
+    client.upsert_shops(shops=[shop("s-orig", "原创围巾"), shop("s-copy", "搬运小铺")])
+    hero = 0xF0F0_1234_5678_9ABC
+
+    def listed(product_id: str, shop_id: str, dhash: int, listed_s: int, sales: int) -> pb.Product:
+        p = product(product_id, shop_id, "羊绒围巾 冬季 加厚", sales_30d=sales)
+        p.hero_image.report.CopyFrom(pb.HeroImageReport(width=800, height=800, dhash=dhash, quality=0.8))
+        p.listed_at.FromSeconds(listed_s)
+        return p
+
+    client.upsert_products(
+        products=[
+            listed("original", "s-orig", hero, 1_700_000_000, sales=10),
+            listed("copy", "s-copy", hero ^ 0b11, 1_750_000_000, sales=50_000),  # re-encoded, sells more
+        ]
+    )
+    kept = client.search(query="羊绒围巾", keep_duplicates=True)
+    assert ids(kept) == ["copy", "original"]
+    collapsed = client.search(query="羊绒围巾")
+    assert ids(collapsed) == ["original"]
+    assert collapsed.hits[0].collapsed_duplicates == 1
+    assert collapsed.hits[0].score == kept.hits[0].score  # shown at the group's best position

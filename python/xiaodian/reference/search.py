@@ -70,12 +70,15 @@ Search (`crates/xiaodian-core/src/rank/search/`, whose module doc lists the same
   then first phase descending, then product id; every hit gets the second phase;
 - pages (`shape_page`): near-duplicates collapse first (unless `keep_duplicates`): in rank
   order a product whose dHash is within `duplicate_max_distance` bits of a better-ranked kept
-  product's joins the best-ranked such product and appears on no page; then pages are filled
+  product's joins the best-ranked such product and appears on no page, and each slot shows its
+  group's original (the earliest listed member of its tier up to 100 positions past the page,
+  then the smallest id) with the slot's tier and score; then pages are filled
   greedily in rank order with at most `max_per_shop` products of one shop per page (0: no
   cap), a product over its shop's cap waiting for the next page; has_more = a product neither
   collapsed nor placed on pages up to the requested one remains; a hit's
-  collapsed_duplicates counts the products collapsed into it among the positions examined
-  while filling the pages up to this one, the response's those met filling this page.
+  collapsed_duplicates counts the products collapsed into its slot among the positions examined
+  while filling the pages up to this one and the 100 after, the response's those met filling
+  this page.
 
 Invariants the Rust code relies on and this code shows directly: the order is total (ties end
 at the unique product id), so document numbering never matters; scores are finite and never
@@ -215,6 +218,8 @@ def _is_dictionary_word(word: str) -> bool:
 #: The negating modifiers recognised by default, and the longest word tried after one.
 DEFAULT_NEGATING_MODIFIERS = ("仿", "类", "非", "假", "人造")
 MAX_NEGATED_CHARS = 4
+#: A near-duplicate group's original is looked for up to this many positions past the page.
+DUPLICATE_LOOKAHEAD = 100
 
 
 def _is_blank(text: str) -> bool:
@@ -506,7 +511,9 @@ class Shaped:
     """One page of a ranking after shaping."""
 
     positions: list[int]
-    """The page's positions in the ranking, in order."""
+    """The page's slots: positions in the ranking, in order (a group's: its best member's)."""
+    shown: list[int]
+    """For each slot, the position of the product shown there: its group's original."""
     collapsed_into: list[int | None]
     """Per position: the better-ranked near-duplicate it collapsed into, if any."""
     scanned_before: int
@@ -517,7 +524,8 @@ class Shaped:
     """A product neither collapsed nor placed on a page up to this one remains."""
 
     def collapsed_into_count(self, position: int) -> int:
-        return sum(1 for into in self.collapsed_into[: self.scanned] if into == position)
+        limit = self.scanned + DUPLICATE_LOOKAHEAD
+        return sum(1 for into in self.collapsed_into[:limit] if into == position)
 
     def collapsed_on_page(self) -> int:
         return sum(1 for into in self.collapsed_into[self.scanned_before : self.scanned] if into is not None)
@@ -526,19 +534,24 @@ class Shaped:
 def shape_page(
     shops: Sequence[str],
     dhashes: Sequence[int | None],
+    originals: Sequence[tuple[int, str]],
+    tiers: Sequence[int],
     page: int,
     page_size: int,
     cap: int,
     max_distance: int | None,
 ) -> Shaped:
-    """Page `page` of a ranking whose products belong to `shops` and have hero-image
-    `dhashes` (one each per rank).
+    """Page `page` of a ranking whose products belong to `shops`, have hero-image `dhashes`,
+    were listed at `originals` (listed_at_s, product_id) and sit in `tiers` (one each per rank).
 
     Near-duplicates first (unless `max_distance` is None): in rank order, a product whose dHash
     is within `max_distance` bits of a better-ranked kept product's collapses into the
-    best-ranked such product and appears on no page; products without a hero image never
-    collapse. Then pages are filled greedily in rank order with at most `cap` products of one
-    shop (0: no cap); a product over its shop's cap waits for the next page.
+    best-ranked such product (the group's slot) and appears on no page; products without a
+    hero image never collapse. Then pages are filled greedily in rank order with at most `cap`
+    slots of one shop (0: no cap); a slot over its shop's cap waits for the next page. Each
+    slot of the page shows its group's original: of the slot and the members of its tier up to
+    DUPLICATE_LOOKAHEAD positions past the last position examined, the earliest listed (then
+    the smallest product id).
     """
     collapsed_into: list[int | None] = [None] * len(shops)
     if max_distance is not None:
@@ -570,7 +583,19 @@ def shape_page(
         while first_open < len(shops) and placed[first_open]:
             first_open += 1
         if p == page:
-            return Shaped(on_page, collapsed_into, scanned_before, scanned, first_open < len(shops))
+            limit = min(scanned + DUPLICATE_LOOKAHEAD, len(shops))
+            shown = [
+                min(
+                    (
+                        i
+                        for i in range(slot, limit)
+                        if i == slot or (collapsed_into[i] == slot and tiers[i] == tiers[slot])
+                    ),
+                    key=lambda i: originals[i],
+                )
+                for slot in on_page
+            ]
+            return Shaped(on_page, shown, collapsed_into, scanned_before, scanned, first_open < len(shops))
     raise AssertionError("the loop returns on the last page")
 
 
@@ -967,6 +992,8 @@ class _Search:
         shaped = shape_page(
             [c.product.record["shop_id"] for c, _ in ranked],
             [c.product.record["dhash"] for c, _ in ranked],
+            [(c.product.record["listed_at_s"], c.product_id) for c, _ in ranked],
+            [tier for _, tier in ranked],
             int(self.request["page"]),
             page_size,
             int(self.request["max_per_shop"]),
@@ -982,10 +1009,10 @@ class _Search:
         else:
             shown = {i: self.raw_score(ranked[i][0]) for i in shaped.positions}
         hits = []
-        for i in shaped.positions:
-            c, tier = ranked[i]
-            hit = self.hit(c, tier, shown[i])
-            hit["collapsed_duplicates"] = shaped.collapsed_into_count(i)
+        for slot, original in zip(shaped.positions, shaped.shown, strict=True):
+            # The group's original, with its slot's tier and score.
+            hit = self.hit(ranked[original][0], ranked[slot][1], shown[slot])
+            hit["collapsed_duplicates"] = shaped.collapsed_into_count(slot)
             hits.append(hit)
         return {
             "hits": hits,

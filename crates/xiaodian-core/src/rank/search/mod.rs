@@ -27,6 +27,10 @@
 //!   rating = (C·m + rating_sum) / (C + rating_count) (m when both are 0),
 //!   shop_score = (Cs·ms + score·reviews) / (Cs + reviews) (ms when both are 0),
 //!   a shop is new while now − opened_at < window_days · 86,400 s;
+//! - near-duplicate groups (dHash within `duplicate_max_distance`): a group takes the slot of
+//!   its best-ranked member and shows its original there, the earliest listed of its members
+//!   in the same tier up to 100 positions past the page (then the smallest id), with the
+//!   slot's score; the other members are counted on it;
 //! - relevance order, within a tier: products of a shop whose folded name equals the folded
 //!   query first, then the re-ranked products by final score, then the rest by first-phase
 //!   score; every tie is broken by product id (ascending), so the order is total and
@@ -65,7 +69,7 @@ use crate::error::CoreResult;
 use crate::text::QueryWord;
 use bm25f::{idf, Bm25f, ResolvedTerm, TITLE_TABLE_MAX_TF};
 use filters::CompiledFilter;
-use page::shape_page;
+use page::{shape_page, DUPLICATE_LOOKAHEAD};
 use retrieval::Tier;
 use topk::Candidate;
 
@@ -235,16 +239,23 @@ impl Index {
             );
             let max_distance = (!request.keep_duplicates).then_some(profile.duplicate_max_distance);
             let candidates: Vec<Candidate> = ranked.iter().map(|&(c, _)| c).collect();
+            let tiers_of: Vec<u32> = ranked.iter().map(|&(_, t)| t).collect();
             let shaped = shape_page(
                 self,
                 &candidates,
+                &tiers_of,
                 request.page,
                 page_size,
                 request.max_per_shop,
                 max_distance,
             );
-            // A longer prefix is needed to fill the page, or to know whether anything is left.
-            if (shaped.positions.len() < page_size || !shaped.any_left) && !complete {
+            // A longer prefix is needed to fill the page, to know whether anything is left, or
+            // to look for the originals of the page's near-duplicate groups.
+            let short_lookahead =
+                max_distance.is_some() && candidates.len() < shaped.scanned + DUPLICATE_LOOKAHEAD;
+            if (shaped.positions.len() < page_size || !shaped.any_left || short_lookahead)
+                && !complete
+            {
                 k *= 4;
                 continue;
             }
@@ -267,10 +278,12 @@ impl Index {
             let hits = shaped
                 .positions
                 .iter()
-                .map(|&i| {
-                    let (c, tier) = ranked[i];
-                    let mut hit = query.hit(&c, tier, shown[i]);
-                    hit.collapsed_duplicates = shaped.collapsed_into_count(i);
+                .zip(&shaped.shown)
+                .map(|(&slot, &original)| {
+                    // The group's original, with its slot's tier and score.
+                    let (c, _) = ranked[original];
+                    let mut hit = query.hit(&c, ranked[slot].1, shown[slot]);
+                    hit.collapsed_duplicates = shaped.collapsed_into_count(slot);
                     hit
                 })
                 .collect();

@@ -1,28 +1,40 @@
-//! Page shaping: near-duplicate collapse by hero-image hash, at most `max_per_shop` products
-//! of a shop per page, and the page asked for out of a ranked prefix.
+//! Page shaping: near-duplicate collapse by hero-image hash (the original listing shown for
+//! its group), at most `max_per_shop` products of a shop per page, and the page asked for out
+//! of a ranked prefix.
 
 use super::topk::Candidate;
 use crate::rank::index::{HashMap, Index};
 
+/// A near-duplicate group's original is looked for among its members up to this many
+/// positions past the last one examined for the page (the ranking must reach that far, or be
+/// whole).
+pub(super) const DUPLICATE_LOOKAHEAD: usize = 100;
+
 /// One page of a ranking after shaping.
 pub(super) struct Shaped {
-    /// The page's positions in the ranking, in order.
+    /// The page's slots: positions in the ranking, in order (a near-duplicate group's slot is
+    /// its best-ranked member's).
     pub(super) positions: Vec<usize>,
+    /// For each slot of the page, the position of the product shown there: the group's
+    /// original (see [`shape_page`]), else the slot's own.
+    pub(super) shown: Vec<usize>,
     /// `collapsed_into[i]`: the position of the better-ranked near-duplicate that position `i`
     /// collapsed into, if any.
     collapsed_into: Vec<Option<usize>>,
     /// Positions before this were examined while filling the pages up to the previous one...
     scanned_before: usize,
     /// ...and up to this one.
-    scanned: usize,
+    pub(super) scanned: usize,
     /// A product that is neither collapsed nor placed on a page up to this one remains.
     pub(super) any_left: bool,
 }
 
 impl Shaped {
-    /// Duplicates collapsed into the product at `position`, among the examined positions.
+    /// Duplicates collapsed into the group whose slot is `position`, among the positions
+    /// examined and the lookahead: the group's members but the one shown.
     pub(super) fn collapsed_into_count(&self, position: usize) -> u32 {
-        self.collapsed_into[..self.scanned]
+        let limit = (self.scanned + DUPLICATE_LOOKAHEAD).min(self.collapsed_into.len());
+        self.collapsed_into[..limit]
             .iter()
             .filter(|&&into| into == Some(position))
             .count() as u32
@@ -37,16 +49,20 @@ impl Shaped {
     }
 }
 
-/// Shapes `ranked` into pages and returns page `page`.
+/// Shapes `ranked` (each product with its tier) into pages and returns page `page`.
 ///
 /// Near-duplicates first (unless `max_distance` is None): in rank order, a product whose hero
 /// image's dHash is within `max_distance` bits of a better-ranked kept product's collapses into
-/// the best-ranked such product and appears on no page; products without a hero image never
-/// collapse. Then pages are filled greedily in rank order with at most `cap` products of one
-/// shop per page (0: no cap); a product over its shop's cap waits for the next page.
+/// the best-ranked such product (the group's slot) and appears on no page; products without a
+/// hero image never collapse. Then pages are filled greedily in rank order with at most `cap`
+/// slots of one shop per page (0: no cap; a slot counts for its own shop); a slot over its
+/// shop's cap waits for the next page. Each slot of the page shows its group's original: of
+/// the slot and the members of its tier up to [`DUPLICATE_LOOKAHEAD`] positions past the last
+/// position examined, the earliest listed (then the smallest product id).
 pub(super) fn shape_page(
     index: &Index,
     ranked: &[Candidate],
+    tiers: &[u32],
     page: u32,
     page_size: usize,
     cap: u32,
@@ -93,8 +109,28 @@ pub(super) fn shape_page(
             first_open += 1;
         }
         if p == page {
+            let limit = (scanned + DUPLICATE_LOOKAHEAD).min(ranked.len());
+            let records = &index.docs.records;
+            let original = |slot: usize| {
+                (slot..limit)
+                    .filter(|&i| {
+                        i == slot || (collapsed_into[i] == Some(slot) && tiers[i] == tiers[slot])
+                    })
+                    .min_by(|&a, &b| {
+                        let (ra, rb) = (
+                            &records[ranked[a].doc as usize],
+                            &records[ranked[b].doc as usize],
+                        );
+                        ra.listed_at_s
+                            .cmp(&rb.listed_at_s)
+                            .then_with(|| ra.product_id.cmp(&rb.product_id))
+                    })
+                    .expect("the slot itself")
+            };
+            let shown = on_page.iter().map(|&slot| original(slot)).collect();
             return Shaped {
                 positions: on_page,
+                shown,
                 collapsed_into,
                 scanned_before,
                 scanned,

@@ -243,6 +243,37 @@ fn an_imitation_does_not_match_the_genuine_word_unless_the_query_names_it() {
 }
 
 #[test]
+fn the_original_listing_represents_its_copies_at_their_best_position() {
+    let mut index = Index::new(Analyzer::new(AnalysisMode::Full));
+    index.upsert_shops(vec![
+        shop("a", "原创小店"),
+        shop("b", "搬运小店"),
+        shop("c", "别家"),
+    ]);
+    let hero = 0xF0F0_1234_5678_9ABC_u64;
+    let mut original = product("original", "a", "羊绒围巾 冬季");
+    original.dhash = Some(hero);
+    original.listed_at_s = 1_000;
+    let mut copy = product("copy", "b", "羊绒围巾 冬季 爆款");
+    copy.dhash = Some(hero ^ 0b101); // re-encoded: two bits away
+    copy.listed_at_s = 2_000;
+    copy.sales_30d = 100_000; // the copy sells more and ranks first
+    let mut other = product("other", "c", "羊绒围巾 冬季");
+    other.dhash = Some(!hero);
+    other.listed_at_s = 500;
+    other.sales_30d = 10;
+    index.upsert_products(vec![original, copy, other]).unwrap();
+    let profile = RankingProfile::default();
+    let mut kept = request("羊绒围巾");
+    kept.keep_duplicates = true;
+    assert_eq!(ids(&index.search(&profile, &kept).unwrap())[0], "copy");
+    let collapsed = index.search(&profile, &request("羊绒围巾")).unwrap();
+    assert_eq!(ids(&collapsed), ["original", "other"]);
+    assert_eq!(collapsed.hits[0].collapsed_duplicates, 1);
+    assert!(collapsed.hits[0].score >= collapsed.hits[1].score);
+}
+
+#[test]
 fn shown_scores_never_increase_down_the_list() {
     // The exact shop's products come first with lower raw scores; the tail beyond the
     // re-rank depth has first-phase scores; a second tier follows the first.
