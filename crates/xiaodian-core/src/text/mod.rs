@@ -351,10 +351,14 @@ impl Analyzer {
             // own word without jieba) unless that word overlaps one of those, then the
             // character alone.
             let lengths = self.cut_lengths(run);
-            let negations = if self.negating_modifiers.is_empty() {
-                Vec::new()
-            } else {
+            let negations = if self
+                .negating_modifiers
+                .iter()
+                .any(|m| run.contains(m.as_str()))
+            {
                 self.negations(&chars, &lengths, after_latin)
+            } else {
+                Vec::new()
             };
             let mut unit: Vec<(usize, usize)> = (0..chars.len()).map(|i| (i, 1)).collect();
             let mut taken = vec![false; chars.len()];
@@ -544,7 +548,12 @@ impl Analyzer {
                     return;
                 };
                 let cut = jieba.cut(run, false);
-                let negations = if self.negating_modifiers.is_empty() {
+                // Most runs hold no modifier at all: no negation work for them.
+                let negations = if !self
+                    .negating_modifiers
+                    .iter()
+                    .any(|m| run.contains(m.as_str()))
+                {
                     Vec::new()
                 } else {
                     let chars: Vec<char> = run.chars().collect();

@@ -437,8 +437,16 @@ impl<'a> Query<'a> {
             let Some(next) = next else { break };
             let base = next - next % WINDOW;
             let end = base.saturating_add(WINDOW);
+            let first_word = base as usize / 64;
             for (i, (t, list)) in self.terms.iter().zip(&lists).enumerate() {
                 if !t.in_word {
+                    continue;
+                }
+                if let Some(term) = t.term.filter(|term| self.by_bit(term)) {
+                    // Dense, every field searched: its bitset says it at once.
+                    for (w, bits) in present[i].iter_mut().enumerate() {
+                        *bits = term.bits_word(first_word + w);
+                    }
                     continue;
                 }
                 at[i] = skip_to(list, at[i], base);
@@ -451,6 +459,8 @@ impl<'a> Query<'a> {
                     }
                 }
             }
+            // Per slot, the words it has; only the slots with a word are looked at after.
+            let mut touched = [0u64; WORDS];
             for word in &self.words {
                 for w in 0..WORDS {
                     let any = word.alternatives.iter().fold(0u64, |any, alternative| {
@@ -458,27 +468,45 @@ impl<'a> Query<'a> {
                             .iter()
                             .fold(u64::MAX, |bits, &i| bits & present[i][w])
                     });
+                    touched[w] |= any;
                     for_each_bit(any, |bit| counts[w * 64 + bit] += 1);
                 }
             }
-            for (w, q) in qualifies.iter_mut().enumerate() {
+            for (w, (q, &candidates)) in qualifies.iter_mut().zip(&touched).enumerate() {
                 let mut word = 0u64;
-                for bit in 0..64 {
-                    let n = counts[w * 64 + bit];
+                for_each_bit(candidates, |bit| {
+                    let slot = w * 64 + bit;
+                    let n = std::mem::take(&mut counts[slot]);
                     if (min_words..=max_words).contains(&n)
-                        && self.filter.accepts(index, base + (w * 64 + bit) as u32)
+                        && self.filter.accepts(index, base + slot as u32)
                     {
                         word |= 1 << bit;
                     }
-                }
+                });
                 *q = word;
             }
-            counts.fill(0);
             for p in present.iter_mut() {
                 *p = [0; WORDS];
             }
             for ((t, list), i) in self.terms.iter().zip(&lists).zip(at.iter_mut()) {
                 *i = skip_to(list, *i, base);
+                if let Some(term) = t.term.filter(|term| self.by_bit(term)) {
+                    // A bit per posting: a document's posting comes after as many postings
+                    // as there are bits before its own, so only the qualifying ones are read.
+                    let mut before = *i;
+                    for (w, &wanted) in qualifies.iter().enumerate() {
+                        let bits = term.bits_word(first_word + w);
+                        for_each_bit(wanted & bits, |bit| {
+                            let below = bits & ((1u64 << bit) - 1);
+                            let posting = &list[before + below.count_ones() as usize];
+                            debug_assert_eq!(posting.doc, base + (w * 64 + bit) as u32);
+                            scores[w * 64 + bit] += t.score(&self.bm25f, posting, lens);
+                        });
+                        before += bits.count_ones() as usize;
+                    }
+                    *i = before;
+                    continue;
+                }
                 while let Some(p) = list.get(*i).filter(|p| p.doc < end) {
                     *i += 1;
                     let slot = (p.doc - base) as usize;
