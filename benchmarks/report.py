@@ -45,10 +45,10 @@ RECORD_ORDERS_BASELINE_ORDERS_PER_S = 13_814
 #: Issue 21, "Search relevance" (its goals are read from benchmarks/relevance.py's judged queries).
 RELEVANCE = 21
 GOALS = (
-    Goal(3, "BM25 top-10 at least as fast as tantivy (geomean ratio)", "engine",
+    Goal(3, "BM25 top-10 at least as fast as tantivy (geomean ratio; issue 21 keeps it with tiers)", "engine",
          "bm25_speedup_vs_tantivy_geomean", AT_LEAST, 1.0),
-    Goal(3, "business-signal OR queries ≥ 5× tantivy's weight_by_field", "engine",
-         "business_or_speedup_vs_tantivy_geomean", AT_LEAST, 5.0),
+    Goal(RELEVANCE, "business-signal queries (tiers, second phase) ≥ 2× tantivy's weight_by_field "
+         "(the earlier 5× retired)", "engine", "business_or_speedup_vs_tantivy_geomean", AT_LEAST, 2.0),
     Goal(3, "p99 ≤ 5 ms for a term matching 70 % of the catalog", "engine", "heavy_term_rust.p99_ms", AT_MOST, 5.0),
     Goal(3, "indexing ≥ 100k products/s", "engine", "index_rust_full_products_per_s", AT_LEAST, 100_000),
     Goal(3, "process RSS ≤ 1 GB for 1M products (MB)", "engine", "rss_after_mb", AT_MOST, 1024),

@@ -420,7 +420,6 @@ impl<'a> Query<'a> {
             .collect();
         let mut at = vec![0usize; lists.len()];
         let mut present = vec![[0u64; WORDS]; lists.len()];
-        let mut counts = vec![0usize; WINDOW as usize];
         let mut scores = vec![0.0f64; WINDOW as usize];
         let mut qualifies = [0u64; WORDS];
         let mut matches = 0u64;
@@ -459,27 +458,51 @@ impl<'a> Query<'a> {
                     }
                 }
             }
-            // Per slot, the words it has; only the slots with a word are looked at after.
+            // Per slot, the number of words it has, bit-sliced: bit b of `planes[b][w]` is bit b
+            // of the count of slot 64·w + the bit's index (up to 255: a query of at most 100
+            // characters has fewer words).
+            let mut planes = [[0u64; WORDS]; 8];
             let mut touched = [0u64; WORDS];
             for word in &self.words {
                 for w in 0..WORDS {
-                    let any = word.alternatives.iter().fold(0u64, |any, alternative| {
+                    let mut carry = word.alternatives.iter().fold(0u64, |any, alternative| {
                         any | alternative
                             .iter()
                             .fold(u64::MAX, |bits, &i| bits & present[i][w])
                     });
-                    touched[w] |= any;
-                    for_each_bit(any, |bit| counts[w * 64 + bit] += 1);
+                    touched[w] |= carry;
+                    for plane in &mut planes {
+                        if carry == 0 {
+                            break;
+                        }
+                        let next = plane[w] & carry;
+                        plane[w] ^= carry;
+                        carry = next;
+                    }
                 }
             }
             for (w, (q, &candidates)) in qualifies.iter_mut().zip(&touched).enumerate() {
+                if candidates == 0 {
+                    *q = 0;
+                    continue;
+                }
+                // The slots whose count is in min_words..=max_words, a count at a time.
+                let mut in_range = 0u64;
+                for count in min_words..=max_words {
+                    in_range |= planes
+                        .iter()
+                        .enumerate()
+                        .fold(candidates, |bits, (b, plane)| {
+                            bits & if count >> b & 1 == 1 {
+                                plane[w]
+                            } else {
+                                !plane[w]
+                            }
+                        });
+                }
                 let mut word = 0u64;
-                for_each_bit(candidates, |bit| {
-                    let slot = w * 64 + bit;
-                    let n = std::mem::take(&mut counts[slot]);
-                    if (min_words..=max_words).contains(&n)
-                        && self.filter.accepts(index, base + slot as u32)
-                    {
+                for_each_bit(in_range, |bit| {
+                    if self.filter.accepts(index, base + (w * 64 + bit) as u32) {
                         word |= 1 << bit;
                     }
                 });
