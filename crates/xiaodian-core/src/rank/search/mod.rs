@@ -205,7 +205,14 @@ impl Index {
             &[Tier::First]
         };
         let depth = profile.rerank_depth as usize;
-        let mut k = (request.page as usize + 1) * page_size * 2;
+        let page_end = (request.page as usize + 1) * page_size;
+        // Twice the pages, and with duplicates collapsed the lookahead for originals too, so
+        // that one pass is usually enough.
+        let mut k = if request.keep_duplicates {
+            page_end * 2
+        } else {
+            (page_end * 2).max(page_end + DUPLICATE_LOOKAHEAD)
+        };
         // Per tier: the candidates asked of retrieval, those it gave and the number of matches.
         let mut retrieved: Vec<Option<(usize, Vec<Candidate>, u64)>> = vec![None; tiers.len()];
         loop {
