@@ -5,7 +5,7 @@
 use super::request::{Explanation, Hit, Signal, Sort, SECONDS_PER_DAY};
 use super::topk::{rank_key, Candidate};
 use super::Query;
-use crate::rank::index::Features;
+use crate::rank::index::{Features, Term};
 use crate::rank::profile::RankingProfile;
 
 /// Bayesian-smoothed product rating.
@@ -29,14 +29,18 @@ pub fn smoothed_shop_score(profile: &RankingProfile, score: f64, reviews: u32) -
 }
 
 impl Query<'_> {
-    /// True when the document contains the query term at `i` in a searched field (binary
-    /// search).
+    /// True when the document has `term` in a searched field (binary search).
+    fn has_term(&self, term: &Term, doc: u32) -> bool {
+        term.postings
+            .binary_search_by_key(&doc, |p| p.doc)
+            .is_ok_and(|at| self.bm25f.contains(&term.postings[at]))
+    }
+
+    /// True when the document contains the query term at `i` in a searched field.
     fn contains_term(&self, doc: u32, i: usize) -> bool {
-        self.terms[i].term.is_some_and(|term| {
-            term.postings
-                .binary_search_by_key(&doc, |p| p.doc)
-                .is_ok_and(|at| self.bm25f.contains(&term.postings[at]))
-        })
+        self.terms[i]
+            .term
+            .is_some_and(|term| self.has_term(term, doc))
     }
 
     /// The query terms one document contains in a searched field.
@@ -60,12 +64,7 @@ impl Query<'_> {
                     index
                         .term_by_text
                         .get(&format!("{modifier}{}", word.text))
-                        .is_some_and(|&id| {
-                            let postings = &index.terms[id as usize].postings;
-                            postings
-                                .binary_search_by_key(&doc, |p| p.doc)
-                                .is_ok_and(|at| self.bm25f.contains(&postings[at]))
-                        })
+                        .is_some_and(|&id| self.has_term(&index.terms[id as usize], doc))
                 })
             })
             .map(|word| word.text.clone())
