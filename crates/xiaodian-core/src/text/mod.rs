@@ -326,7 +326,8 @@ impl Analyzer {
     /// group (that word's bigrams). Words with the same alternatives are counted once, in
     /// order of first appearance; every required term is in a word's first alternative.
     pub fn analyze_query(&self, text: &str, synonyms: &[Vec<String>]) -> AnalyzedQuery {
-        let tokens = self.tokens(text);
+        // The tokens (what `tokens` gives), gathered in the same pass as the words.
+        let mut tokens: Vec<String> = Vec::new();
         let groups: Vec<Vec<String>> = synonyms
             .iter()
             .map(|group| group.iter().map(|word| normalize(word)).collect())
@@ -337,6 +338,7 @@ impl Analyzer {
         for (run, script, after_latin) in runs(&normalized) {
             let chars: Vec<char> = run.chars().collect();
             if script != Script::Han || chars.len() == 1 {
+                tokens.push(run.to_owned());
                 required.push(run.to_owned());
                 word_texts.push(WordDraft {
                     alternatives: vec![vec![run.to_owned()]],
@@ -351,15 +353,10 @@ impl Analyzer {
             // own word without jieba) unless that word overlaps one of those, then the
             // character alone.
             let lengths = self.cut_lengths(run);
-            let negations = if self
-                .negating_modifiers
-                .iter()
-                .any(|m| run.contains(m.as_str()))
-            {
-                self.negations(&chars, &lengths, after_latin)
-            } else {
-                Vec::new()
-            };
+            let negations = self.run_negations(run, &lengths, after_latin);
+            let mut slices = Vec::new();
+            self.push_han_run(run, &lengths, &negations, &mut slices);
+            tokens.extend(slices.into_iter().map(str::to_owned));
             let mut unit: Vec<(usize, usize)> = (0..chars.len()).map(|i| (i, 1)).collect();
             let mut taken = vec![false; chars.len()];
             for n in &negations {
@@ -535,48 +532,64 @@ impl Analyzer {
         match script {
             Script::Letter | Script::Digit => tokens.push(run),
             Script::Han => {
-                let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
-                if starts.len() == 1 {
+                if run.chars().nth(1).is_none() {
                     tokens.push(run);
                     return;
                 }
-                let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
-                let Some(jieba) = &self.jieba else {
-                    for pair in 0..starts.len() - 1 {
-                        tokens.push(&run[byte(pair)..byte(pair + 2)]);
-                    }
-                    return;
-                };
-                let cut = jieba.cut(run, false);
-                // Most runs hold no modifier at all: no negation work for them.
-                let negations = if !self
-                    .negating_modifiers
-                    .iter()
-                    .any(|m| run.contains(m.as_str()))
-                {
-                    Vec::new()
-                } else {
-                    let chars: Vec<char> = run.chars().collect();
-                    let lengths: Vec<usize> = cut.iter().map(|t| t.end - t.start).collect();
-                    self.negations(&chars, &lengths, after_latin)
-                };
-                let negated =
-                    |i: usize, j: usize| negations.iter().any(|n| n.word_start <= i && j <= n.end);
-                for pair in 0..starts.len() - 1 {
-                    if !negated(pair, pair + 2) {
-                        tokens.push(&run[byte(pair)..byte(pair + 2)]);
-                    }
-                }
-                for token in &cut {
-                    let inside = negations.iter().any(|n| n.covers(token.start, token.end));
-                    if token.end - token.start != 2 && !inside {
-                        tokens.push(token.word);
-                    }
-                }
-                for n in &negations {
-                    tokens.push(&run[byte(n.start)..byte(n.end)]);
-                }
+                let lengths = self.cut_lengths(run);
+                let negations = self.run_negations(run, &lengths, after_latin);
+                self.push_han_run(run, &lengths, &negations, tokens);
             }
+        }
+    }
+
+    /// The negated words of a Han run of two or more characters ([`Analyzer::negations`]);
+    /// none, at no cost, for a run that holds no modifier.
+    fn run_negations(&self, run: &str, lengths: &[usize], after_latin: bool) -> Vec<Negation> {
+        if self
+            .negating_modifiers
+            .iter()
+            .any(|m| run.contains(m.as_str()))
+        {
+            let chars: Vec<char> = run.chars().collect();
+            self.negations(&chars, lengths, after_latin)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The tokens of a Han run of two or more characters, cut by jieba into words of
+    /// `lengths` characters, with its `negations`: its bigrams but those inside a negated
+    /// word, then (with jieba) its words of other than two characters but those inside a
+    /// negation, then each negated word with its modifier.
+    fn push_han_run<'a>(
+        &self,
+        run: &'a str,
+        lengths: &[usize],
+        negations: &[Negation],
+        tokens: &mut Vec<&'a str>,
+    ) {
+        let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
+        let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
+        let negated =
+            |i: usize, j: usize| negations.iter().any(|n| n.word_start <= i && j <= n.end);
+        for pair in 0..starts.len() - 1 {
+            if !negated(pair, pair + 2) {
+                tokens.push(&run[byte(pair)..byte(pair + 2)]);
+            }
+        }
+        if self.jieba.is_some() {
+            let mut start = 0;
+            for &n in lengths {
+                let inside = negations.iter().any(|neg| neg.covers(start, start + n));
+                if n != 2 && !inside {
+                    tokens.push(&run[byte(start)..byte(start + n)]);
+                }
+                start += n;
+            }
+        }
+        for n in negations {
+            tokens.push(&run[byte(n.start)..byte(n.end)]);
         }
     }
 }
