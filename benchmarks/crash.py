@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,9 +24,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
+if TYPE_CHECKING:
+    from xiaodian.platform.db import Database
 
 ORDERS_PER_BATCH = 20
 BATCHES_PER_TRIAL = 100
@@ -67,7 +69,7 @@ def batch(trial: int, number: int) -> Any:
 class Server:
     """`xiaodian serve` in its own process, on a free port of 127.0.0.1."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "") -> None:
         self.data_dir = data_dir
         self.log = data_dir / "server.log"
         self.log.touch()
@@ -76,7 +78,8 @@ class Server:
             # One process (`--workers 1`): the kill -9 must land on the process that serves.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "xiaodian.cli", "serve", "--workers", "1", "--port", "0"]
-                + ["--data-dir", str(data_dir)],
+                + ["--data-dir", str(data_dir)]
+                + (["--database-url", database_url] if database_url else []),
                 stderr=log,
                 stdout=subprocess.DEVNULL,
                 env={
@@ -114,27 +117,27 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def check_database(path: Path, trial: int) -> dict[str, int]:
-    """Reads the database file of a killed server: no order of this trial is half-written (each
+def check_database(db: Database, trial: int) -> dict[str, int]:
+    """Reads the database of a killed server: no order of this trial is half-written (each
     has its payment transfer and its payouts, and no transfer lacks its order), and the
     balances of all accounts sum to zero."""
     low, high = f"t{trial}-", f"t{trial}."  # the ids of this trial's orders and transfers
-    with sqlite3.connect(path) as conn:
-        without_payment = conn.execute(
-            "SELECT COUNT(*) FROM settlement_orders o WHERE o.order_id >= ? AND o.order_id < ? AND (NOT EXISTS"
-            " (SELECT 1 FROM ledger_transfers t WHERE t.transfer_id = o.order_id || '/payment')"
-            " OR o.payouts_json = '{}')",
-            (low, high),
-        ).fetchone()[0]
-        orphans = conn.execute(
-            "SELECT COUNT(*) FROM ledger_transfers t WHERE t.transfer_id >= ? AND t.transfer_id < ? AND NOT EXISTS"
-            " (SELECT 1 FROM settlement_orders o WHERE o.order_id = t.order_id)",
-            (low, high),
-        ).fetchone()[0]
-        total = conn.execute("SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances").fetchone()[0]
-        escrow = conn.execute(
-            "SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances WHERE account = 'escrow'"
-        ).fetchone()[0]
+    conn = db.connection()
+    without_payment = conn.execute(
+        "SELECT COUNT(*) FROM settlement_orders o WHERE o.order_id >= ? AND o.order_id < ? AND (NOT EXISTS"
+        " (SELECT 1 FROM ledger_transfers t WHERE t.transfer_id = o.order_id || '/payment')"
+        " OR o.payouts_json = '{}')",
+        (low, high),
+    ).fetchone()[0]
+    orphans = conn.execute(
+        "SELECT COUNT(*) FROM ledger_transfers t WHERE t.transfer_id >= ? AND t.transfer_id < ? AND NOT EXISTS"
+        " (SELECT 1 FROM settlement_orders o WHERE o.order_id = t.order_id)",
+        (low, high),
+    ).fetchone()[0]
+    total = conn.execute("SELECT COALESCE(CAST(SUM(balance_fen) AS BIGINT), 0) FROM ledger_balances").fetchone()[0]
+    escrow = conn.execute(
+        "SELECT COALESCE(CAST(SUM(balance_fen) AS BIGINT), 0) FROM ledger_balances WHERE account = 'escrow'"
+    ).fetchone()[0]
     return {"half_written": without_payment + orphans, "balance_sum": total, "escrow": escrow}
 
 
@@ -150,16 +153,22 @@ class Soak:
     kill_delays_ms: list[float] = field(default_factory=list)
 
 
-def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_delay_s: float = 0.6) -> Soak:
+def run_trials(
+    trials: int, data_dir: Path | None = None, seed: int = 7, max_delay_s: float = 0.6, database_url: str = ""
+) -> Soak:
+    """`trials` kills of a server on `database_url` (default: the SQLite file in the data
+    directory)."""
+    from xiaodian.platform.db import open_database
 
     rng = random.Random(seed)
     soak = Soak()
     with tempfile.TemporaryDirectory(prefix="xiaodian-crash-") as scratch:
         data = data_dir or Path(scratch)
+        db = open_database(database_url, data)
         acknowledged: set[str] = set()  # order ids
         unacknowledged: list[Any] = []  # batches sent without an acknowledgement
         for trial in range(trials + 1):
-            server = Server(data)
+            server = Server(data, database_url)
             try:
                 with server.admin_client(timeout=30) as client:
                     for pending in unacknowledged:  # the retries: same request_id, no duplicates
@@ -195,7 +204,8 @@ def run_trials(trials: int, data_dir: Path | None = None, seed: int = 7, max_del
             finally:
                 server.kill()
             soak.trials += 1 if trial < trials else 0
-            state = check_database(data / "xiaodian.db", trial)
+            state = check_database(db, trial)
+            db.close()
             soak.half_written += state["half_written"]
             soak.unbalanced += state["balance_sum"] != 0
             if state["escrow"] < len(acknowledged) * (PAID_FEN + SUBSIDY_FEN):

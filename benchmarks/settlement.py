@@ -61,14 +61,14 @@ def _rates(work: int, run: Any, repeats: int) -> list[float]:
 
 
 def _record_in_process(orders: list[Any]) -> float:
-    from xiaodian.platform.db import Database
+    from xiaodian.platform.db import SqliteDatabase
     from xiaodian.platform.server import MIGRATIONS
     from xiaodian.settlement.service import SettlementService
     from xiaodian.v1 import settlement_service_pb2 as pb
 
     with tempfile.TemporaryDirectory() as scratch:
-        db = Database(Path(scratch) / "bench.db")
-        db.migrate(MIGRATIONS)
+        db = SqliteDatabase(Path(scratch) / "bench.db")
+        db.migrate(MIGRATIONS["sqlite"])
         service = SettlementService(db)
         batches = [
             pb.StreamRecordOrdersRequest(request_id=f"b{i}", orders=orders[i : i + BATCH]).SerializeToString()

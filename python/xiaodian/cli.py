@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"xiaodian: {error}", file=sys.stderr)
         return 2
-    for name in ("host", "port", "data_dir", "workers"):
+    for name in ("host", "port", "data_dir", "database_url", "workers"):
         value = getattr(args, name)
         if value is not None:
             setattr(config.server, name, value)
@@ -254,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
     serve.add_argument("--data-dir", dest="data_dir", help="folder of the SQLite database (default ./xiaodian-data)")
+    serve.add_argument(
+        "--database-url",
+        dest="database_url",
+        help="postgresql://user:password@host:port/dbname to share one PostgreSQL database among servers"
+        " (default: the SQLite file in --data-dir)",
+    )
     serve.add_argument("--config", help="TOML config file (default: $XIAODIAN_CONFIG, else built-in defaults)")
     serve.add_argument(
         "--workers",

@@ -190,8 +190,9 @@ def _cut(text: str, limit: int) -> str:
 
 
 def to_rpc_status(error: XiaodianError) -> grpc.Status:
-    """The wire form of `error`: code, message, `ErrorInfo`, and `BadRequest` if it has
-    violations; bounded in size (`MAX_FIELD_VIOLATIONS`, `MAX_MESSAGE_CHARS`, …)."""
+    """The wire form of `error`: code, message, `ErrorInfo`, `BadRequest` if it has
+    violations, `RetryInfo` if it is `Unavailable` with a `retry_after_ms`; bounded in size
+    (`MAX_FIELD_VIOLATIONS`, `MAX_MESSAGE_CHARS`, …)."""
     metadata = {_cut(k, MAX_FIELD_CHARS): _cut(v, MAX_DESCRIPTION_CHARS) for k, v in list(error.metadata.items())[:10]}
     details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
     if isinstance(error, InvalidArgument) and error.violations:
@@ -207,6 +208,11 @@ def to_rpc_status(error: XiaodianError) -> grpc.Status:
                 )
             )
         )
+    retry_after_ms = error.metadata.get("retry_after_ms", "")
+    if isinstance(error, Unavailable) and retry_after_ms.isdigit():
+        retry_info = error_details_pb2.RetryInfo()
+        retry_info.retry_delay.FromMilliseconds(int(retry_after_ms))
+        details.append(_pack(retry_info))
     status = status_pb2.Status(
         code=error.code.value[0], message=_cut(error.message, MAX_MESSAGE_CHARS), details=details
     )

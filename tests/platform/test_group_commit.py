@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import SqliteDatabase
 
 
 class Refused(Exception):
@@ -15,7 +15,7 @@ class Refused(Exception):
 
 
 def test_concurrent_grouped_writes_each_commit_or_leave_nothing(tmp_path: Path) -> None:
-    db = Database(tmp_path / "db")
+    db = SqliteDatabase(tmp_path / "db")
     with db.transaction() as conn:
         conn.execute("CREATE TABLE t (writer INTEGER, k INTEGER, PRIMARY KEY (writer, k))")
     results: dict[tuple[int, int], object] = {}
@@ -57,7 +57,7 @@ def test_concurrent_grouped_writes_each_commit_or_leave_nothing(tmp_path: Path) 
 
 
 def test_a_write_that_uses_after_commit_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    db = Database(tmp_path / "db")
+    db = SqliteDatabase(tmp_path / "db")
     with db.transaction() as conn:
         conn.execute("CREATE TABLE t (k INTEGER)")
 

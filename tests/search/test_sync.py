@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import SqliteDatabase
 from xiaodian.platform.server import MIGRATIONS
 from xiaodian.search import changelog, profiles, sync
 from xiaodian.search.service import SearchService
@@ -18,7 +18,7 @@ class Worker:
     """A search service with its own `Database` object (own connections) and its own engine."""
 
     def __init__(self, path: Path) -> None:
-        self.db = Database(path)
+        self.db = SqliteDatabase(path)
         engine, last_seen = sync.load_engine(self.db)
         self.service = SearchService(self.db, engine)
         self.sync = sync.EngineSync(self.db, self.service, last_seen)
@@ -51,8 +51,8 @@ class Worker:
 
 def _database(tmp_path: Path) -> Path:
     path = tmp_path / "xiaodian.db"
-    db = Database(path)
-    db.migrate(MIGRATIONS)
+    db = SqliteDatabase(path)
+    db.migrate(MIGRATIONS["sqlite"])
     with db.transaction() as conn:
         profiles.ensure_default_profile(conn, {})
     db.close()
@@ -101,7 +101,7 @@ def test_a_worker_behind_the_pruned_log_rebuilds_and_misses_nothing(tmp_path) ->
 
 def test_the_log_is_pruned_by_age_and_count_keeping_the_newest(tmp_path) -> None:
     path = _database(tmp_path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     with db.transaction() as conn:
         changelog.record(conn, changelog.PRODUCT, [f"p{i}" for i in range(10)])
         last = changelog.last_seq(conn)

@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from xiaodian import errors
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import Database, SqliteDatabase
 from xiaodian.platform.server import MIGRATIONS
 from xiaodian.settlement import gmv, reads
 from xiaodian.settlement.service import SettlementService
@@ -182,8 +182,8 @@ class Shop:
 @given(data=st.data(), steps=st.integers(1, 30))
 def test_the_kept_settled_gmv_is_the_decoded_one(data: Any, steps: int) -> None:
     with TemporaryDirectory() as scratch:
-        db = Database(Path(scratch) / "db")
-        db.migrate(MIGRATIONS)
+        db = SqliteDatabase(Path(scratch) / "db")
+        db.migrate(MIGRATIONS["sqlite"])
         shop = Shop(db)
         conn = db.connection()
         for _ in range(steps):
@@ -203,8 +203,8 @@ def test_the_migration_credits_the_orders_settled_before_it(tmp_path: Path) -> N
     """A database of the previous schema (orders settled, refunded after settlement, not yet
     settled, without creators, with a creator named twice): after the migration the table has
     one row per settled order and creator, and every range answers as decoding did."""
-    db = Database(tmp_path / "old.db")
-    db.migrate([m for m in MIGRATIONS if m.id != CREATOR_GMV])
+    db = SqliteDatabase(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id != CREATOR_GMV])
 
     def order(order_id: str, direct: str | None, chain: tuple[str, ...] = ()) -> bytes:
         attribution = pb.Attribution()
@@ -230,7 +230,7 @@ def test_the_migration_credits_the_orders_settled_before_it(tmp_path: Path) -> N
             " VALUES (?, 's1', x'00', 0, ?, ?, ?, ?, ?, x'', '[0]')",
             rows,
         )
-    assert db.migrate(MIGRATIONS) == [CREATOR_GMV]
+    assert db.migrate(MIGRATIONS["sqlite"]) == [CREATOR_GMV]
     conn = db.connection()
     assert conn.execute("SELECT * FROM settlement_creator_gmv ORDER BY order_id, creator_id").fetchall() == [
         ("o1", "k1", 10, 900),
@@ -252,8 +252,8 @@ def test_the_migration_credits_the_orders_settled_before_it(tmp_path: Path) -> N
 def test_a_sum_that_overflows_sqlite_names_its_creator(tmp_path: Path) -> None:
     """SQLite's SUM refuses to leave int64 ("integer overflow"): answered FAILED_PRECONDITION
     naming the creator whose GMV would, while the others' sums in range still answer."""
-    db = Database(tmp_path / "db")
-    db.migrate(MIGRATIONS)
+    db = SqliteDatabase(tmp_path / "db")
+    db.migrate(MIGRATIONS["sqlite"])
     with db.transaction() as conn:
         conn.executemany(
             "INSERT INTO settlement_creator_gmv (order_id, creator_id, settled_at_us, net_paid_fen)"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import SqliteDatabase
 from xiaodian.platform.server import MIGRATIONS
 from xiaodian.settlement import lifecycle, reads, schema
 from xiaodian.v1 import settlement_service_pb2 as pb
@@ -19,8 +19,8 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
     """Orders recorded with a row per payout (`settlement_payouts`) get the same payouts in
     their own row, the pending sums are those of the PAID and RECEIPT_CONFIRMED orders, and a
     later settlement pays out what the old rows held."""
-    db = Database(tmp_path / "old.db")
-    db.migrate([m for m in MIGRATIONS if m.id not in (PAYOUTS_IN_ORDERS, INTEGER_MONEY)])
+    db = SqliteDatabase(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id not in (PAYOUTS_IN_ORDERS, INTEGER_MONEY)])
     payouts = {
         "o-paid": {"merchant:s1": 900, "platform:fee": 50, "creator:k1": 50},
         "o-confirmed": {"merchant:s1": 1_800, "platform:fee": 100, "party:AGENCY:a1": 100},
@@ -45,7 +45,7 @@ def test_payouts_move_into_their_orders_and_pending_sums_are_kept(tmp_path: Path
                 "INSERT INTO settlement_payouts (order_id, account, amount_fen) VALUES (?, ?, ?)",
                 [(order_id, account, amount) for account, amount in payouts[order_id].items()],
             )
-    assert db.migrate(MIGRATIONS) == [PAYOUTS_IN_ORDERS, INTEGER_MONEY]
+    assert db.migrate(MIGRATIONS["sqlite"]) == [PAYOUTS_IN_ORDERS, INTEGER_MONEY]
     conn = db.connection()
     stored = {
         order_id: json.loads(p) for order_id, p in conn.execute("SELECT order_id, payouts_json FROM settlement_orders")
@@ -79,8 +79,8 @@ def test_the_running_sums_keep_their_values_and_refuse_anything_but_an_integer(t
     overflows (SQLite would store it as a REAL) or a REAL written directly is refused."""
     import sqlite3
 
-    db = Database(tmp_path / "old.db")
-    db.migrate([m for m in MIGRATIONS if m.id != INTEGER_MONEY])
+    db = SqliteDatabase(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id != INTEGER_MONEY])
     rows = {
         "ledger_balances": [("escrow", 2**63 - 1), ("buyer_funds", -(2**63)), ("merchant:s1", 0)],
         "settlement_pending": [("merchant:s1", 2**63 - 1), ("platform:fee", 7)],
@@ -101,7 +101,7 @@ def test_the_running_sums_keep_their_values_and_refuse_anything_but_an_integer(t
             "real",
         )
         conn.execute("UPDATE ledger_balances SET balance_fen = ? WHERE account = 'escrow'", (2**63 - 1,))
-    assert db.migrate(MIGRATIONS) == [INTEGER_MONEY]
+    assert db.migrate(MIGRATIONS["sqlite"]) == [INTEGER_MONEY]
     conn = db.connection()
     for table, values in rows.items():
         key, column = columns[table]
@@ -120,13 +120,13 @@ def test_a_balance_stored_as_real_by_an_older_version_stops_the_migration_with_o
     columns integer-only refuses it, changes nothing, and says so without a traceback."""
     from xiaodian.platform.db import StorageError
 
-    db = Database(tmp_path / "old.db")
-    db.migrate([m for m in MIGRATIONS if m.id != INTEGER_MONEY])
+    db = SqliteDatabase(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id != INTEGER_MONEY])
     with db.transaction() as conn:
         conn.execute("INSERT INTO ledger_balances (account, balance_fen) VALUES ('escrow', ?)", (2**63 - 1,))
         conn.execute("UPDATE ledger_balances SET balance_fen = balance_fen + ?", (2**62,))
     with pytest.raises(StorageError, match=f"migration {INTEGER_MONEY}.*repair"):
-        db.migrate(MIGRATIONS)
+        db.migrate(MIGRATIONS["sqlite"])
     conn = db.connection()
     assert conn.execute("SELECT typeof(balance_fen) FROM ledger_balances").fetchone() == ("real",)
     assert INTEGER_MONEY not in {row[0] for row in conn.execute("SELECT id FROM schema_migrations")}

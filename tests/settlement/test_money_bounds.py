@@ -19,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from xiaodian import Client, _core, errors
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import SqliteDatabase
 from xiaodian.platform.server import MIGRATIONS, XiaodianServer
 from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
 from xiaodian.reference.orders import validate_order
@@ -332,8 +332,8 @@ def test_guide_performance_beyond_int64_is_failed_precondition(client: Client, s
 def test_a_creators_settled_gmv_beyond_int64_is_refused(tmp_path: Path) -> None:
     """Orders settled with sums at int64's edge (written by the schema before the creators'
     GMV table; its migration credits them)."""
-    db = Database(tmp_path / "gmv.db")
-    db.migrate([m for m in MIGRATIONS if m.id != "settlement-0006-creator-gmv"])
+    db = SqliteDatabase(tmp_path / "gmv.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id != "settlement-0006-creator-gmv"])
     credited = order(
         "o", (1, 1), attribution=pb.Attribution(creator=pb.CreatorCommission(creator_id="k1"))
     ).SerializeToString()
@@ -343,7 +343,7 @@ def test_a_creators_settled_gmv_beyond_int64_is_refused(tmp_path: Path) -> None:
             " paid_fen, order_pb, split_blob, line_refunds_json) VALUES (?, 's1', x'00', 0, 3, ?, ?, ?, x'', '[0]')",
             [("o1", 10, 2**62, credited), ("o2", 20, 2**62 - 1, credited), ("o3", 30, 1, credited)],
         )
-    db.migrate(MIGRATIONS)
+    db.migrate(MIGRATIONS["sqlite"])
     conn = db.connection()
     assert gmv.settled_gmv_by_creator(conn, 0, 30) == {"k1": INT64_MAX}
     with pytest.raises(errors.FailedPrecondition) as raised:
@@ -371,8 +371,8 @@ def test_near_int64_a_batch_is_recorded_whole_exactly_when_every_sum_fits(
     escrow, nothing written) when it cannot; the balances always sum to exactly zero, escrow
     holds the seed and what was recorded, and every sum is an integer."""
     with tempfile.TemporaryDirectory() as scratch:
-        db = Database(Path(scratch) / "db")
-        db.migrate(MIGRATIONS)
+        db = SqliteDatabase(Path(scratch) / "db")
+        db.migrate(MIGRATIONS["sqlite"])
         service = SettlementService(db, Policy(bounds=MoneyBounds(LIMIT, LIMIT)))
         with db.transaction() as conn:
             ledger.post(conn, [ledger.movement("seed", "platform:subsidy", "escrow", INT64_MAX - room, 2, "seed", 0)])
@@ -405,8 +405,8 @@ def test_near_int64_a_batch_is_recorded_whole_exactly_when_every_sum_fits(
 def test_a_pending_sum_beyond_int64_is_refused_by_the_one_place_that_adds_sums(tmp_path: Path) -> None:
     """`ledger.add_sums` directly: an overflowing sum or delta is refused, the statement undone,
     the first key out of range named; sums within range are added."""
-    db = Database(tmp_path / "sums.db")
-    db.migrate(MIGRATIONS)
+    db = SqliteDatabase(tmp_path / "sums.db")
+    db.migrate(MIGRATIONS["sqlite"])
     with db.transaction() as conn:
         ledger.add_sums(conn, schema.PENDING, [("a", INT64_MAX - 1), ("b", INT64_MIN)])
     for deltas, named in (

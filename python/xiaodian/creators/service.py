@@ -9,7 +9,6 @@ scores every cohort and replaces their stored scores in one transaction.
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 
@@ -19,7 +18,7 @@ from xiaodian import _core
 from xiaodian.creators import store
 from xiaodian.creators.scoring import PPM, Weights
 from xiaodian.platform.config import CreatorsConfig
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import Connection, Database
 from xiaodian.platform.handlers import encoded_response
 from xiaodian.platform.idempotency import run_once
 from xiaodian.platform.page_tokens import PageTokens
@@ -112,7 +111,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         check_metrics(v, "metrics", request.metrics)
         v.raise_if_any()
 
-        def write(conn: sqlite3.Connection) -> pb.UpsertCreatorMetricsResponse:
+        def write(conn: Connection) -> pb.UpsertCreatorMetricsResponse:
             count = store.upsert_metrics(conn, request.metrics, self.config.sales_score_min_orders, _now_us())
             return pb.UpsertCreatorMetricsResponse(upserted_count=count)
 
@@ -152,7 +151,7 @@ class CreatorService(pb_grpc.CreatorServiceServicer):
         v.raise_if_any()
         source = pb.GMV_SOURCE_LEDGER if request.gmv_source == pb.GMV_SOURCE_LEDGER else pb.GMV_SOURCE_GIVEN
 
-        def write(conn: sqlite3.Connection) -> pb.ScoreCreatorsResponse:
+        def write(conn: Connection) -> pb.ScoreCreatorsResponse:
             now_us = _now_us()
             scored, cohorts = store.score_period(conn, request.period, request.cohort or None, weights, source, now_us)
             self.db.after_commit(self.db.epoch.advance)  # every process's kept answers are stale

@@ -14,7 +14,6 @@ Invariant: within a scored (period, cohort), ranks are exactly 1..cohort_size.
 from __future__ import annotations
 
 import calendar
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any, NamedTuple
 from xiaodian.creators.scoring import Weights, sales_scores, score_cohorts
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
 from xiaodian.platform import page_tokens
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Connection, Migration, upsert_sql
 from xiaodian.platform.page_tokens import PageTokens
 from xiaodian.settlement.gmv import settled_gmv_by_creator
 from xiaodian.v1 import creator_service_pb2 as pb
@@ -75,6 +74,51 @@ MIGRATIONS = [
         """,
     )
 ]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "creators-0001-metrics-and-scores",
+        """
+        CREATE TABLE creator_metrics (
+            period TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            creator_id TEXT NOT NULL,
+            settled_gmv_fen BIGINT,
+            effective_followers BIGINT NOT NULL,
+            sales_score DOUBLE PRECISION NOT NULL,
+            metrics_pb BYTEA NOT NULL,
+            updated_at_us BIGINT NOT NULL,
+            PRIMARY KEY (period, cohort, creator_id)
+        );
+        CREATE TABLE creator_score_runs (
+            period TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            cohort_size BIGINT NOT NULL,
+            gmv_weight_ppm BIGINT NOT NULL,
+            sales_weight_ppm BIGINT NOT NULL,
+            followers_weight_ppm BIGINT NOT NULL,
+            gmv_source INTEGER NOT NULL,
+            scored_at_us BIGINT NOT NULL,
+            PRIMARY KEY (period, cohort)
+        );
+        CREATE TABLE creator_scores (
+            period TEXT NOT NULL,
+            cohort TEXT NOT NULL,
+            creator_id TEXT NOT NULL,
+            rank BIGINT NOT NULL,
+            score DOUBLE PRECISION NOT NULL,
+            gmv_percentile DOUBLE PRECISION NOT NULL,
+            sales_percentile DOUBLE PRECISION NOT NULL,
+            followers_percentile DOUBLE PRECISION NOT NULL,
+            settled_gmv_fen BIGINT NOT NULL,
+            sales_score DOUBLE PRECISION NOT NULL,
+            effective_followers BIGINT NOT NULL,
+            tier INTEGER NOT NULL,
+            PRIMARY KEY (period, cohort, creator_id)
+        );
+        CREATE UNIQUE INDEX creator_scores_rank ON creator_scores (period, cohort, rank)
+        """,
+    )
+]
 
 #: The cohort of metrics sent with an empty cohort.
 ALL_COHORT = "all"
@@ -100,7 +144,7 @@ def period_range_us(period: str) -> tuple[int, int]:
     return start_s * 1_000_000, end_s * 1_000_000
 
 
-def upsert_metrics(conn: sqlite3.Connection, metrics: Sequence[pb.CreatorMetrics], min_orders: int, now_us: int) -> int:
+def upsert_metrics(conn: Connection, metrics: Sequence[pb.CreatorMetrics], min_orders: int, now_us: int) -> int:
     """Creates or replaces each entry (validated by the caller); returns the count."""
     from_components = [i for i, m in enumerate(metrics) if m.WhichOneof("sales") == "sales_score_components"]
     sales = [m.sales_score + 0.0 for m in metrics]  # + 0.0 folds -0.0 into 0.0
@@ -137,7 +181,7 @@ def upsert_metrics(conn: sqlite3.Connection, metrics: Sequence[pb.CreatorMetrics
 
 
 def score_period(
-    conn: sqlite3.Connection,
+    conn: Connection,
     period: str,
     cohort: str | None,
     weights: Weights,
@@ -171,8 +215,20 @@ def score_period(
     names = [name for name, _ in cohorts]
     conn.executemany("DELETE FROM creator_scores WHERE period = ? AND cohort = ?", [(period, n) for n in names])
     conn.executemany(
-        "INSERT OR REPLACE INTO creator_score_runs (period, cohort, cohort_size, gmv_weight_ppm, sales_weight_ppm,"
-        " followers_weight_ppm, gmv_source, scored_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        upsert_sql(
+            "creator_score_runs",
+            [
+                "period",
+                "cohort",
+                "cohort_size",
+                "gmv_weight_ppm",
+                "sales_weight_ppm",
+                "followers_weight_ppm",
+                "gmv_source",
+                "scored_at_us",
+            ],
+            ["period", "cohort"],
+        ),
         [(period, name, size, *weights.as_tuple(), gmv_source, now_us) for name, size in cohorts],
     )
     conn.executemany(
@@ -219,7 +275,7 @@ def score_not_found(creator_id: str, period: str, cohort: str) -> NotFound:
     )
 
 
-def get_score(conn: sqlite3.Connection, creator_id: str, period: str, cohort: str) -> ScoreRow:
+def get_score(conn: Connection, creator_id: str, period: str, cohort: str) -> ScoreRow:
     """The creator's stored score row; NotFound (CREATOR_SCORE_NOT_FOUND) without one."""
     row: ScoreRow | None = conn.execute(
         f"SELECT {SCORE_COLUMNS}{_FROM} WHERE s.period = ? AND s.cohort = ? AND s.creator_id = ?",
@@ -238,7 +294,7 @@ class ScoreRun(NamedTuple):
     scored_at_us: int
 
 
-def score_run(conn: sqlite3.Connection, period: str, cohort: str) -> ScoreRun | None:
+def score_run(conn: Connection, period: str, cohort: str) -> ScoreRun | None:
     """The cohort's last run; None if it was never scored."""
     run = conn.execute(
         "SELECT cohort_size, scored_at_us FROM creator_score_runs WHERE period = ? AND cohort = ?", (period, cohort)
@@ -255,7 +311,7 @@ def cohort_not_scored(period: str, cohort: str) -> NotFound:
 
 
 def top_creators(
-    conn: sqlite3.Connection,
+    conn: Connection,
     period: str,
     cohort: str,
     run: ScoreRun,

@@ -18,6 +18,7 @@ from typing import Any
 
 from xiaodian import _core
 from xiaodian.client import ADMIN_TOKEN_FILE
+from xiaodian.platform.db import Database, open_database
 
 #: The largest `max_order_fen` a deployment may set: 2^53 fen (about ¥90 trillion). Every amount
 #: split from such an order fits in int64 (the kernel multiplies by ratios in 128 bits); sums
@@ -34,8 +35,13 @@ class ServerConfig:
     #: Interface to bind; the default serves this machine only.
     host: str = "127.0.0.1"
     port: int = 50051
-    #: Folder of the SQLite database (`xiaodian.db`); created if missing.
+    #: Folder of the SQLite database (`xiaodian.db`), the admin token and the page-token key;
+    #: created if missing.
     data_dir: str = "./xiaodian-data"
+    #: The database: empty for the SQLite file in `data_dir` (one machine), or
+    #: `postgresql://user:password@host:port/dbname` for a PostgreSQL database that any number
+    #: of servers share (`platform.db`).
+    database_url: str = ""
     #: Threads serving calls; the Rust engines release the GIL, so threads do run in parallel.
     max_workers: int = 16
     #: Largest request or response message, bytes.
@@ -201,18 +207,21 @@ class Config:
     @classmethod
     def ephemeral(cls, data_dir: str | Path) -> Config:
         """The defaults, but on free ports of 127.0.0.1 (gRPC and metrics), with the data in
-        `data_dir` and no shutdown delay: for tests and benchmarks in one process."""
+        `data_dir` (or the database `XIAODIAN_SERVER_DATABASE_URL` names, so the test suite
+        and the benchmarks run on either backend) and no shutdown delay: for tests and
+        benchmarks in one process."""
         config = cls()
         config.server.port = 0
         config.server.data_dir = str(data_dir)
+        config.server.database_url = os.environ.get("XIAODIAN_SERVER_DATABASE_URL", "")
         config.server.shutdown_delay_seconds = 0.0
         config.server.shutdown_grace_seconds = 2.0
         config.metrics.port = 0
         return config
 
-    @property
-    def database_path(self) -> Path:
-        return Path(self.server.data_dir) / "xiaodian.db"
+    def open_database(self) -> Database:
+        """The configured database (not yet connected)."""
+        return open_database(self.server.database_url, self.server.data_dir)
 
     @property
     def admin_token_path(self) -> Path:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 _SIZE = 8  # one native unsigned 64-bit integer
 
@@ -61,3 +62,20 @@ class Epoch:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+class TableEpoch:
+    """The epoch of a PostgreSQL database, which servers on many machines share: one row of
+    `platform_epoch` (migration `platform-0002-epoch`). The rule above holds as it is; reading
+    costs one indexed query instead of a memory load. `connection` gives the calling thread's
+    connection (`Database.connection`)."""
+
+    def __init__(self, connection: Callable[[], Any]) -> None:
+        self._connection = connection
+
+    def current(self) -> int:
+        row = self._connection().execute("SELECT value FROM platform_epoch").fetchone()
+        return int(row[0]) if row else 0
+
+    def advance(self) -> None:
+        self._connection().execute("UPDATE platform_epoch SET value = value + 1")

@@ -9,7 +9,6 @@ nothing, so the caller may fix the request and send it again with the same reque
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,7 +16,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from xiaodian.errors import AlreadyExists, InvalidArgument
-from xiaodian.platform.db import Database, Migration
+from xiaodian.platform.db import Connection, Database, Migration
 
 MIGRATIONS = [
     Migration(
@@ -30,6 +29,22 @@ MIGRATIONS = [
             response BLOB NOT NULL,
             created_at_us INTEGER NOT NULL
         )
+        """,
+    )
+]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "platform-0001-request-log",
+        """
+        CREATE TABLE request_log (
+            request_id TEXT PRIMARY KEY,
+            method TEXT NOT NULL,
+            request_sha256 BYTEA NOT NULL,
+            response BYTEA NOT NULL,
+            created_at_us BIGINT NOT NULL
+        );
+        CREATE TABLE platform_epoch (value BIGINT NOT NULL);
+        INSERT INTO platform_epoch (value) VALUES (0)
         """,
     )
 ]
@@ -72,7 +87,7 @@ def _digest(method: str, encoded: bytes) -> bytes:
     return hashlib.sha256(method.encode() + b"\0" + encoded).digest()
 
 
-def _replay(conn: sqlite3.Connection, request_id: str, method: str, digest: bytes) -> bytes | None:
+def _replay(conn: Connection, request_id: str, method: str, digest: bytes) -> bytes | None:
     row = conn.execute(
         "SELECT method, request_sha256, response FROM request_log WHERE request_id = ?", (request_id,)
     ).fetchone()
@@ -93,14 +108,14 @@ def run_once(
     method: str,
     request: Message,
     response_type: type[R],
-    write: Callable[[sqlite3.Connection], R],
+    write: Callable[[Connection], R],
 ) -> R:
     """`write(conn)` inside one transaction, at most once per `request.request_id`."""
     request_id: str = request.request_id  # type: ignore[attr-defined]
     check_request_id(request_id)
     digest = _digest(method, request.SerializeToString(deterministic=True))
 
-    def write_encoded(conn: sqlite3.Connection) -> bytes:
+    def write_encoded(conn: Connection) -> bytes:
         return write(conn).SerializeToString(deterministic=True)
 
     with db.transaction() as conn:
@@ -108,7 +123,7 @@ def run_once(
 
 
 def run_once_encoded(
-    db: Database, method: str, request_id: str, request: bytes, write: Callable[[sqlite3.Connection], bytes]
+    db: Database, method: str, request_id: str, request: bytes, write: Callable[[Connection], bytes]
 ) -> bytes:
     """`write(conn)`, which answers the encoded response, at most once per `request_id`, in a
     group transaction (`Database.grouped`: one fsync for the writes that arrive together);
@@ -120,9 +135,7 @@ def run_once_encoded(
     return db.grouped(lambda conn: _once(conn, method, request_id, digest, write))
 
 
-def _once(
-    conn: sqlite3.Connection, method: str, request_id: str, digest: bytes, write: Callable[[sqlite3.Connection], bytes]
-) -> bytes:
+def _once(conn: Connection, method: str, request_id: str, digest: bytes, write: Callable[[Connection], bytes]) -> bytes:
     """The stored response of `request_id`, else `write(conn)`'s, stored with the request's digest."""
     stored = _replay(conn, request_id, method, digest)
     if stored is not None:

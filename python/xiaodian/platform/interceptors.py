@@ -44,10 +44,12 @@ from xiaodian.errors import (
     Internal,
     InvalidArgument,
     ResourceExhausted,
+    Unavailable,
     XiaodianError,
     to_rpc_status,
 )
 from xiaodian.platform import auth
+from xiaodian.platform.db import is_unavailable
 from xiaodian.platform.metrics import MethodMetrics, Metrics
 from xiaodian.platform.validation import check_timestamps
 
@@ -55,6 +57,9 @@ log = logging.getLogger("xiaodian.rpc")
 access_log = logging.getLogger("xiaodian.access")
 
 OK = grpc.StatusCode.OK
+
+#: How long a caller should wait before retrying a call the database could not serve.
+RETRY_AFTER_MS = 1000
 
 #: The trailer naming the worker process that answered (`--workers N`).
 WORKER_TRAILER = "xiaodian-worker"
@@ -336,6 +341,13 @@ class ServingInterceptor(_ServerInterceptor):
         elif isinstance(error, grpc.RpcError):
             # The client went away while the handler read its stream.
             return grpc.StatusCode.CANCELLED, to_rpc_status(XiaodianError("the client cancelled the call"))
+        if is_unavailable(error):
+            log.warning("database unavailable", extra={"method": m.name, "error": str(error).strip()[:200]})
+            error = Unavailable(
+                "the database is unavailable; nothing was changed: retry the call (with the same request_id)",
+                reason="DATABASE_UNAVAILABLE",
+                metadata={"retry_after_ms": str(RETRY_AFTER_MS)},
+            )
         if not isinstance(error, XiaodianError):
             correlation_id = uuid.uuid4().hex
             log.error("unexpected error", exc_info=error, extra={"method": m.name, "correlation_id": correlation_id})

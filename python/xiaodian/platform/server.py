@@ -33,7 +33,6 @@ from xiaodian.creators import store as creators_store
 from xiaodian.creators.service import CreatorService
 from xiaodian.platform import auth, idempotency
 from xiaodian.platform.config import Config
-from xiaodian.platform.db import Database
 from xiaodian.platform.handlers import add_service
 from xiaodian.platform.interceptors import Limits, ServingInterceptor
 from xiaodian.platform.metrics import Metrics
@@ -59,16 +58,27 @@ SERVICES = (
 #: Fully qualified names of the services, as health and reflection know them.
 SERVICE_NAMES = tuple(service.full_name for service in SERVICES)
 
-#: Every domain's schema, in the order they are applied.
-MIGRATIONS = [
-    *idempotency.MIGRATIONS,
-    *profiles.MIGRATIONS,
-    *catalog.MIGRATIONS,
-    *changelog.MIGRATIONS,
-    *settlement_schema.MIGRATIONS,
-    *settlement_gmv.MIGRATIONS,
-    *creators_store.MIGRATIONS,
-]
+#: Every domain's schema, in the order they are applied, per backend (`Database.backend`).
+MIGRATIONS = {
+    "sqlite": [
+        *idempotency.MIGRATIONS,
+        *profiles.MIGRATIONS,
+        *catalog.MIGRATIONS,
+        *changelog.MIGRATIONS,
+        *settlement_schema.MIGRATIONS,
+        *settlement_gmv.MIGRATIONS,
+        *creators_store.MIGRATIONS,
+    ],
+    "postgresql": [
+        *idempotency.POSTGRES_MIGRATIONS,
+        *profiles.POSTGRES_MIGRATIONS,
+        *catalog.POSTGRES_MIGRATIONS,
+        *changelog.POSTGRES_MIGRATIONS,
+        *settlement_schema.POSTGRES_MIGRATIONS,
+        *settlement_gmv.POSTGRES_MIGRATIONS,
+        *creators_store.POSTGRES_MIGRATIONS,
+    ],
+}
 
 
 class StartupError(Exception):
@@ -129,10 +139,10 @@ def prepare(config: Config) -> Setup:
             extra={"host": server_config.host},
         )
 
-    db = Database(config.database_path)
+    db = config.open_database()
     try:
         db.check()
-        db.migrate(MIGRATIONS)
+        db.migrate(MIGRATIONS[db.backend])
         with db.transaction() as conn:
             profiles.ensure_default_profile(conn, config.search.default_profile)
     finally:
@@ -190,7 +200,7 @@ class XiaodianServer:
         authenticator = setup.authenticator
         tokens = setup.tokens
 
-        self.db = Database(config.database_path)
+        self.db = config.open_database()
         engine, last_seen = sync.load_engine(self.db, config.search.negating_modifiers)
         self.search = SearchService(self.db, engine, config.search, tokens)
         # Alone, this process makes every write: its own commits keep the engine current.
@@ -295,7 +305,7 @@ class XiaodianServer:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.worker is None:
-            log.info("serving", extra={"address": self.address, "tls": self.tls, "database": str(self.db.path)})
+            log.info("serving", extra={"address": self.address, "tls": self.tls, "database": self.db.description})
         else:
             log.info("worker serving", extra={"worker": self.worker, "pid": os.getpid()})
 

@@ -39,7 +39,6 @@ import select
 import shutil
 import signal
 import socket
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -49,7 +48,7 @@ from types import FrameType
 from typing import Any
 
 from xiaodian.platform.config import Config
-from xiaodian.platform.epoch import Epoch
+from xiaodian.platform.db import Connection
 
 log = logging.getLogger("xiaodian.workers")
 
@@ -165,7 +164,7 @@ class Supervisor:
                 "address": f"{server_config.host}:{server_config.port}",
                 "workers": self.count,
                 "tls": self._setup.tls is not None,
-                "database": str(self.config.database_path),
+                "database": self.config.open_database().description,
             },
         )
         while self._workers:
@@ -187,7 +186,13 @@ class Supervisor:
     def _restart(self, index: int, pid: int, status: int) -> None:
         # It may have died between a commit and advancing the epoch: the others' kept answers
         # could be stale (`platform.epoch`).
-        Epoch(self.config.database_path).advance()
+        db = self.config.open_database()
+        try:
+            db.epoch.advance()
+        except Exception:  # noqa: BLE001 - the database is away: its next reader sees a new epoch anyway
+            log.exception("cannot advance the database epoch")
+        finally:
+            db.close()
         now = time.monotonic()
         self._crashes.append(now)
         while self._crashes and self._crashes[0] < now - CRASH_WINDOW_SECONDS:
@@ -243,17 +248,15 @@ class Supervisor:
         from xiaodian.settlement import reads as settlement_reads
         from xiaodian.settlement.orders import ESCROW
 
-        path = self.config.database_path
-
-        def reading(read: Callable[[sqlite3.Connection], float]) -> Callable[[], float]:
+        def reading(read: Callable[[Connection], float]) -> Callable[[], float]:
             def reader() -> float:
                 # A connection of its own per scrape, closed before any fork can copy it.
                 with self._fork_lock:
-                    conn = sqlite3.connect(path, timeout=30.0)
+                    db = self.config.open_database()
                     try:
-                        return read(conn)
+                        return read(db.connection())
                     finally:
-                        conn.close()
+                        db.close()
 
             return reader
 

@@ -10,13 +10,12 @@ Invariants: every product's shop exists; a product's stored `version` never decr
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from xiaodian.platform.db import Migration, rows_with_ids
+from xiaodian.platform.db import Connection, Cursor, Migration, rows_with_ids, upsert_sql
 from xiaodian.platform.validation import Violations
 from xiaodian.search import changelog
 from xiaodian.v1 import search_service_pb2 as pb
@@ -48,6 +47,37 @@ MIGRATIONS = [
             version INTEGER NOT NULL,
             hero_report BLOB,
             listed_at_s INTEGER NOT NULL
+        )
+        """,
+    )
+]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "search-0002-catalog",
+        """
+        CREATE TABLE shops (
+            shop_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            is_brand INTEGER NOT NULL,
+            opened_at_s BIGINT NOT NULL,
+            experience_score DOUBLE PRECISION NOT NULL,
+            experience_review_count BIGINT NOT NULL
+        );
+        CREATE TABLE products (
+            product_id TEXT PRIMARY KEY,
+            shop_id TEXT NOT NULL REFERENCES shops (shop_id),
+            title TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            category_id TEXT NOT NULL,
+            price_fen BIGINT NOT NULL,
+            sales_30d BIGINT NOT NULL,
+            stock BIGINT NOT NULL,
+            image_count BIGINT NOT NULL,
+            rating_sum BIGINT NOT NULL,
+            rating_count BIGINT NOT NULL,
+            version BIGINT NOT NULL,
+            hero_report BYTEA,
+            listed_at_s BIGINT NOT NULL
         )
         """,
     )
@@ -97,7 +127,7 @@ def validate_shops(shops: Sequence[pb.Shop], field: str = "shops") -> None:
     v.raise_if_any()
 
 
-def validate_products(conn: sqlite3.Connection, products: Sequence[pb.Product], field: str = "products") -> None:
+def validate_products(conn: Connection, products: Sequence[pb.Product], field: str = "products") -> None:
     """Raises InvalidArgument listing every broken rule, including shops that do not exist."""
     v = Violations()
     v.check_batch(field, len(products))
@@ -138,11 +168,11 @@ def _validate_report(v: Violations, at: str, report: pb.HeroImageReport) -> None
     v.check_range(f"{at}.sharpness", report.sharpness, 0.0, float("inf"))
 
 
-def _existing_shop_ids(conn: sqlite3.Connection, shop_ids: list[str]) -> set[str]:
+def _existing_shop_ids(conn: Connection, shop_ids: list[str]) -> set[str]:
     return {row[0] for row in rows_with_ids(conn, "SELECT shop_id FROM shops WHERE shop_id IN ({ids})", shop_ids)}
 
 
-def shops_opened_at_s(conn: sqlite3.Connection, shop_ids: Sequence[str]) -> dict[str, int]:
+def shops_opened_at_s(conn: Connection, shop_ids: Sequence[str]) -> dict[str, int]:
     """When each shop opened (`Shop.opened_at`, seconds since the epoch), by shop id; shops not
     in the catalog are absent. Other domains ask this rather than reading the table."""
     select = "SELECT shop_id, opened_at_s FROM shops WHERE shop_id IN ({ids})"
@@ -218,7 +248,7 @@ def product_record(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def upsert_shops(conn: sqlite3.Connection, shops: Sequence[pb.Shop]) -> list[dict[str, Any]]:
+def upsert_shops(conn: Connection, shops: Sequence[pb.Shop]) -> list[dict[str, Any]]:
     """Stores validated shops; returns their engine records."""
     rows = [_shop_row(s) for s in shops]
     conn.executemany(
@@ -241,7 +271,7 @@ class ProductUpsert:
 
 
 def upsert_products(
-    conn: sqlite3.Connection, products: Sequence[pb.Product], hero_reports: Sequence[pb.HeroImageReport | None]
+    conn: Connection, products: Sequence[pb.Product], hero_reports: Sequence[pb.HeroImageReport | None]
 ) -> ProductUpsert:
     """Stores validated products, skipping those whose stored version is higher (stale).
     `hero_reports[i]` is product i's report (computed from bytes or as sent), or None."""
@@ -272,14 +302,14 @@ def upsert_products(
             result.hero_image.CopyFrom(report)
         results.append(result)
     conn.executemany(
-        f"INSERT OR REPLACE INTO products ({_PRODUCT_COLUMNS}) VALUES ({','.join('?' * 14)})",
+        upsert_sql("products", _PRODUCT_COLUMNS.replace(" ", "").split(","), ["product_id"]),
         rows,
     )
     changelog.record(conn, changelog.PRODUCT, [r[0] for r in rows])
     return ProductUpsert(results, [product_record(r) for r in rows])
 
 
-def delete_products(conn: sqlite3.Connection, product_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+def delete_products(conn: Connection, product_ids: Sequence[str]) -> tuple[list[str], list[str]]:
     """Deletes products; returns (deleted ids, ids that were not there)."""
     deleted: list[str] = []
     missing: list[str] = []
@@ -290,29 +320,29 @@ def delete_products(conn: sqlite3.Connection, product_ids: Sequence[str]) -> tup
     return deleted, missing
 
 
-def shop_records(conn: sqlite3.Connection, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
+def shop_records(conn: Connection, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The engine records of the stored shops among `shop_ids` (missing ones are left out)."""
     select = f"SELECT {_SHOP_COLUMNS} FROM shops WHERE shop_id IN ({{ids}})"
     return [shop_record(r) for r in rows_with_ids(conn, select, shop_ids)]
 
 
-def product_records(conn: sqlite3.Connection, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+def product_records(conn: Connection, product_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The engine records of the stored products among `product_ids` (missing ones are left out)."""
     select = f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE product_id IN ({{ids}})"
     return [product_record(r) for r in rows_with_ids(conn, select, product_ids)]
 
 
-def product_count(conn: sqlite3.Connection) -> int:
+def product_count(conn: Connection) -> int:
     """Number of stored products."""
     return int(conn.execute("SELECT COUNT(*) FROM products").fetchone()[0])
 
 
-def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:
+def _batches(cursor: Cursor, size: int) -> Iterator[list[Any]]:
     while rows := cursor.fetchmany(size):
         yield rows
 
 
-def load_index(conn: sqlite3.Connection, engine: Engine, batch_size: int = 10_000) -> int:
+def load_index(conn: Connection, engine: Engine, batch_size: int = 10_000) -> int:
     """Fills an empty engine from the database; returns the number of products loaded.
     Products go in in product-id order: the engine then breaks score ties by document number
     instead of reading ids (`Index::ascending_ids`); results do not depend on the order."""

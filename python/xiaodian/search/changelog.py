@@ -7,9 +7,10 @@ engine of their own (`xiaodian serve --workers N`) read the rows after the last 
 applied and apply the current stored state of each key (`search.sync`).
 
 Invariants:
-- `seq` grows in commit order (SQLite serialises writers; AUTOINCREMENT never reuses a
-  number), so "every row with seq > s" is exactly "every write committed after the one
-  numbered s".
+- `seq` grows in commit order: a write numbers its rows after the head row
+  (`search_change_head`), which it advances in its own transaction, and writers are
+  serialised (`platform.db`); so "every row with seq > s" is exactly "every write committed
+  after the one numbered s", and a number is never reused.
 - Only a prefix of the log is ever deleted (`prune`): a reader whose `last_seen + 1` is below
   the smallest stored seq has missed rows and must rebuild its engine from the tables.
 - A row names a key, not a value: applying a row reads the key's current state, so applying a
@@ -18,12 +19,11 @@ Invariants:
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Connection, Migration
 
 MIGRATIONS = [
     Migration(
@@ -36,7 +36,36 @@ MIGRATIONS = [
             at_us INTEGER NOT NULL
         )
         """,
-    )
+    ),
+    Migration(
+        "search-0004-change-head",
+        """
+        CREATE TABLE search_change_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_seq INTEGER NOT NULL
+        );
+        INSERT INTO search_change_head (id, last_seq)
+            SELECT 1, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'search_changes'), 0)
+        """,
+    ),
+]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "search-0003-change-log",
+        """
+        CREATE TABLE search_changes (
+            seq BIGINT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at_us BIGINT NOT NULL
+        );
+        CREATE TABLE search_change_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_seq BIGINT NOT NULL
+        );
+        INSERT INTO search_change_head (id, last_seq) VALUES (1, 0)
+        """,
+    ),
 ]
 
 #: Kinds of change; the key is a shop id, a product id (upserted or deleted: its row says
@@ -70,31 +99,36 @@ def parse_profile_key(key: str) -> tuple[str, int]:
     return name, int(version)
 
 
-def record(conn: sqlite3.Connection, kind: str, keys: Iterable[str]) -> None:
+def record(conn: Connection, kind: str, keys: Iterable[str]) -> None:
     """Logs that `keys` of `kind` changed; call inside the write's own transaction."""
+    keys = list(keys)
+    if not keys:
+        return
     now_us = time.time_ns() // 1000
     before = last_seq(conn)
+    after = before + len(keys)
+    conn.execute("UPDATE search_change_head SET last_seq = ?", (after,))
     conn.executemany(
-        "INSERT INTO search_changes (kind, key, at_us) VALUES (?, ?, ?)", ((kind, k, now_us) for k in keys)
+        "INSERT INTO search_changes (seq, kind, key, at_us) VALUES (?, ?, ?, ?)",
+        [(before + 1 + i, kind, key, now_us) for i, key in enumerate(keys)],
     )
-    after = last_seq(conn)
     if after // PRUNE_EVERY_ROWS != before // PRUNE_EVERY_ROWS:
         prune(conn, now_us)
 
 
-def last_seq(conn: sqlite3.Connection) -> int:
-    """The highest seq ever written (0 for none), pruned rows included."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'search_changes'").fetchone()
-    return int(row[0]) if row else 0
+def last_seq(conn: Connection) -> int:
+    """The highest seq ever written (0 for none), pruned rows included: the head row, written
+    in the same transaction as the rows, so a snapshot sees it agree with them."""
+    return int(conn.execute("SELECT last_seq FROM search_change_head").fetchone()[0])
 
 
-def first_seq(conn: sqlite3.Connection) -> int | None:
+def first_seq(conn: Connection) -> int | None:
     """The smallest seq still stored, or None when the log is empty."""
     row = conn.execute("SELECT MIN(seq) FROM search_changes").fetchone()
     return None if row[0] is None else int(row[0])
 
 
-def since(conn: sqlite3.Connection, seq: int) -> list[Change]:
+def since(conn: Connection, seq: int) -> list[Change]:
     """Every row after `seq`, in seq order. All of them, not a page: the caller reads them and
     the rows they name in one snapshot, so a product's current shop is always among them."""
     rows = conn.execute("SELECT seq, kind, key FROM search_changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
@@ -102,7 +136,7 @@ def since(conn: sqlite3.Connection, seq: int) -> list[Change]:
 
 
 def prune(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now_us: int | None = None,
     keep_rows: int = KEEP_ROWS,
     keep_seconds: float = KEEP_SECONDS,

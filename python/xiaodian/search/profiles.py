@@ -8,14 +8,13 @@ service agree on what a usable profile is. Versions are immutable: an update sto
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from xiaodian import _core
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Connection, Migration
 from xiaodian.search import changelog
 from xiaodian.v1 import search_service_pb2 as pb
 
@@ -28,6 +27,20 @@ MIGRATIONS = [
             version INTEGER NOT NULL,
             settings_json TEXT NOT NULL,
             update_time_us INTEGER NOT NULL,
+            PRIMARY KEY (name, version)
+        )
+        """,
+    )
+]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "search-0001-ranking-profiles",
+        """
+        CREATE TABLE ranking_profiles (
+            name TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            settings_json TEXT NOT NULL,
+            update_time_us BIGINT NOT NULL,
             PRIMARY KEY (name, version)
         )
         """,
@@ -90,7 +103,7 @@ def _row_to_profile(row: tuple[str, int, str, int]) -> StoredProfile:
     return StoredProfile(name, version, {**ADDED_SETTINGS, **json.loads(settings_json)}, update_time_us)
 
 
-def get_profile(conn: sqlite3.Connection, name: str, version: int = 0) -> StoredProfile:
+def get_profile(conn: Connection, name: str, version: int = 0) -> StoredProfile:
     """The given version of a profile, or its latest when version is 0. NotFound otherwise."""
     if not name:
         raise InvalidArgument.of("name", "is required")
@@ -115,13 +128,13 @@ def not_found(name: str, version: int = 0) -> NotFound:
     return NotFound(f"{what} does not exist", reason="PROFILE_NOT_FOUND", metadata={"name": name})
 
 
-def all_profiles(conn: sqlite3.Connection) -> list[StoredProfile]:
+def all_profiles(conn: Connection) -> list[StoredProfile]:
     """Every stored version of every profile (the engine keeps them all compiled)."""
     rows = conn.execute("SELECT name, version, settings_json, update_time_us FROM ranking_profiles").fetchall()
     return [_row_to_profile(row) for row in rows]
 
 
-def _insert(conn: sqlite3.Connection, name: str, version: int, settings: dict[str, Any]) -> StoredProfile:
+def _insert(conn: Connection, name: str, version: int, settings: dict[str, Any]) -> StoredProfile:
     update_time_us = time.time_ns() // 1000
     conn.execute(
         "INSERT INTO ranking_profiles (name, version, settings_json, update_time_us) VALUES (?, ?, ?, ?)",
@@ -131,7 +144,7 @@ def _insert(conn: sqlite3.Connection, name: str, version: int, settings: dict[st
     return StoredProfile(name, version, settings, update_time_us)
 
 
-def ensure_default_profile(conn: sqlite3.Connection, overrides: dict[str, Any]) -> StoredProfile:
+def ensure_default_profile(conn: Connection, overrides: dict[str, Any]) -> StoredProfile:
     """Seeds `default` version 1 (built-in defaults with the config's overrides) if it is missing."""
     try:
         return get_profile(conn, DEFAULT_PROFILE_NAME)
@@ -141,9 +154,7 @@ def ensure_default_profile(conn: sqlite3.Connection, overrides: dict[str, Any]) 
         return _insert(conn, DEFAULT_PROFILE_NAME, 1, _validated(DEFAULT_PROFILE_NAME, settings))
 
 
-def update_profile(
-    conn: sqlite3.Connection, name: str, changes: dict[str, Any], expected_version: int = 0
-) -> StoredProfile:
+def update_profile(conn: Connection, name: str, changes: dict[str, Any], expected_version: int = 0) -> StoredProfile:
     """Stores version latest + 1: the latest settings (built-in defaults for a new profile)
     with `changes` applied. With `expected_version` non-zero, the latest version must equal it."""
     try:

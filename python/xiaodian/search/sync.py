@@ -2,10 +2,10 @@
 
 With `xiaodian serve --workers N` every worker holds an engine of its own. A worker's own
 writes reach its engine after they commit (`SearchService._after_commit`); the writes of the
-other workers reach it through the change log (`search.changelog`): `EngineSync` runs one
-thread that wakes every `interval` seconds, asks SQLite whether any other connection has
-committed since it last looked (`PRAGMA data_version`, no table read), and if so applies every
-log row after `last_seen` by reading the current stored state of each key.
+other workers (and, on PostgreSQL, of other servers) reach it through the change log
+(`search.changelog`): `EngineSync` runs one thread that wakes every `interval` seconds, reads
+the log's head (one row), and if it moved past `last_seen` applies every log row after it by
+reading the current stored state of each key.
 
 Invariants:
 - `load_engine` reads the catalog, the profiles and the log's last seq in one read
@@ -23,18 +23,17 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from typing import Protocol
 
 from xiaodian import _core
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import Connection, Database
 from xiaodian.search import catalog, changelog, profiles
 
 log = logging.getLogger("xiaodian.search.sync")
 
-#: Seconds between two looks at the database (a look is one `PRAGMA data_version`).
+#: Seconds between two looks at the database (a look reads the change log's head row).
 DEFAULT_INTERVAL = 0.15
 
 
@@ -50,20 +49,16 @@ def load_engine(db: Database, negating_modifiers: list[str] | None = None) -> tu
     `negating_modifiers` (None: the built-in list)."""
     started = time.perf_counter()
     engine = _core.SearchEngine("full", negating_modifiers)
-    conn = db.connection()
-    conn.execute("BEGIN")  # one snapshot for the log's position and everything loaded
-    try:
+    with db.snapshot() as conn:  # one snapshot for the log's position and everything loaded
         seq = changelog.last_seq(conn)
         loaded = catalog.load_index(conn, engine)
         for stored in profiles.all_profiles(conn):
             engine.put_profile(stored.name, stored.version, stored.as_engine_dict())
-    finally:
-        conn.execute("COMMIT")
     log.info("index built", extra={"products": loaded, "seq": seq, "seconds": round(time.perf_counter() - started, 3)})
     return engine, seq
 
 
-def apply_changes(conn: sqlite3.Connection, engine: _core.SearchEngine, changes: list[changelog.Change]) -> None:
+def apply_changes(conn: Connection, engine: _core.SearchEngine, changes: list[changelog.Change]) -> None:
     """Applies the current stored state of every key in `changes` to `engine`: shops first
     (a product needs its shop), then products (upserted if stored, else deleted), then
     profile versions. Read in the caller's transaction, so the rows are one snapshot."""
@@ -99,7 +94,6 @@ class EngineSync:
         self.last_seen = last_seen
         self.interval = interval
         self.rebuilds = 0
-        self._data_version: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,32 +113,26 @@ class EngineSync:
                 self.poll()
             except Exception:  # noqa: BLE001 - the thread must keep running; next poll retries
                 log.exception("search sync failed; retrying")
-                self._data_version = None
 
     def poll(self) -> int:
         """Applies what was committed since the last poll; returns the number of log rows
         applied (0 when nothing changed). Called by the thread, or directly by tests."""
-        conn = self.db.connection()
-        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
-        if version == self._data_version:
+        if changelog.last_seq(self.db.connection()) == self.last_seen:
             return 0
-        # Remember it before reading: a commit after this point changes it again.
-        self._data_version = version
         try:
             with self.db.write_lock:
-                applied = self._apply_pending(conn)
+                applied = self._apply_pending()
         except Exception:  # noqa: BLE001 - the tables are still the truth: rebuild from them
             log.exception("applying search changes failed; rebuilding the index from the database")
             applied = None
         if applied is None:
-            applied = self._rebuild(conn)
+            applied = self._rebuild()
         return applied
 
-    def _apply_pending(self, conn: sqlite3.Connection) -> int | None:
+    def _apply_pending(self) -> int | None:
         """Under the write lock: applies the rows after `last_seen`, or returns None when some
         of them were pruned (the engine must be rebuilt)."""
-        conn.execute("BEGIN")
-        try:
+        with self.db.snapshot() as conn:
             first = changelog.first_seq(conn)
             if (first is None and changelog.last_seq(conn) > self.last_seen) or (
                 first is not None and first > self.last_seen + 1
@@ -156,18 +144,15 @@ class EngineSync:
                 apply_changes(conn, self.holder.engine, changes)
                 self.last_seen = changes[-1].seq
             return len(changes)
-        finally:
-            conn.execute("COMMIT")
 
-    def _rebuild(self, conn: sqlite3.Connection) -> int:
+    def _rebuild(self) -> int:
         """A new engine from the tables, swapped in with the rows written while it loaded."""
         engine, seq = load_engine(self.db, self.holder.engine.negating_modifiers())
         with self.db.write_lock:
             self.holder.engine = engine
             self.last_seen = seq
             self.rebuilds += 1
-            applied = self._apply_pending(conn)
+            applied = self._apply_pending()
         if applied is None:  # pruned again while loading (far behind a fast writer): next poll
-            self._data_version = None
             return 0
         return applied

@@ -15,11 +15,10 @@ agrees with the orders. Net paid is at least 0, so a creator's sum only grows wi
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 
 from xiaodian.errors import FailedPrecondition
-from xiaodian.platform.db import Migration, rows_with_ids
+from xiaodian.platform.db import Connection, Migration, rows_with_ids, savepoint
 from xiaodian.settlement import ledger
 from xiaodian.v1 import settlement_service_pb2 as pb
 
@@ -36,7 +35,7 @@ def creators_of(order: pb.Order) -> set[str]:
     return creators
 
 
-def _insert_creator_rows(conn: sqlite3.Connection, settled: Iterable[tuple[str, bytes, int, int]]) -> None:
+def _insert_creator_rows(conn: Connection, settled: Iterable[tuple[str, bytes, int, int]]) -> None:
     """Inserts a `settlement_creator_gmv` row per creator of each settled order (`_SETTLED_ORDERS`'
     rows); the one place an order's creators and net paid become rows."""
     conn.executemany(
@@ -49,7 +48,7 @@ def _insert_creator_rows(conn: sqlite3.Connection, settled: Iterable[tuple[str, 
     )
 
 
-def _backfill(conn: sqlite3.Connection) -> None:
+def _backfill(conn: Connection) -> None:
     """The rows of every order settled before the table existed (each order_pb decoded once)."""
     _insert_creator_rows(conn, conn.execute(f"{_SETTLED_ORDERS} WHERE settled_at_us IS NOT NULL"))
 
@@ -78,15 +77,30 @@ MIGRATIONS = [
         backfill=_backfill,
     ),
 ]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "settlement-0006-creator-gmv",
+        """
+        CREATE TABLE settlement_creator_gmv (
+            order_id TEXT NOT NULL,
+            creator_id TEXT NOT NULL,
+            settled_at_us BIGINT NOT NULL,
+            net_paid_fen BIGINT NOT NULL CHECK (net_paid_fen >= 0),
+            PRIMARY KEY (order_id, creator_id)
+        );
+        CREATE INDEX settlement_creator_gmv_settled ON settlement_creator_gmv (settled_at_us)
+        """,
+    ),
+]
 
 
-def record_settled(conn: sqlite3.Connection, order_ids: Sequence[str]) -> None:
+def record_settled(conn: Connection, order_ids: Sequence[str]) -> None:
     """Credits the creators of orders that have just settled (their `settled_at_us` written)."""
     select = f"{_SETTLED_ORDERS} WHERE order_id IN ({{ids}})"
     _insert_creator_rows(conn, rows_with_ids(conn, select, order_ids))
 
 
-def refunded_after_settlement(conn: sqlite3.Connection, order_id: str, refunded_fen: int) -> None:
+def refunded_after_settlement(conn: Connection, order_id: str, refunded_fen: int) -> None:
     """A refund of `refunded_fen` recorded on a settled order lowers its creators' net paid."""
     conn.execute(
         "UPDATE settlement_creator_gmv SET net_paid_fen = net_paid_fen - ? WHERE order_id = ?",
@@ -94,15 +108,16 @@ def refunded_after_settlement(conn: sqlite3.Connection, order_id: str, refunded_
     )
 
 
-def settled_gmv_by_creator(conn: sqlite3.Connection, start_us: int, end_us: int) -> dict[str, int]:
+def settled_gmv_by_creator(conn: Connection, start_us: int, end_us: int) -> dict[str, int]:
     """Fen per creator id over orders settled in [start_us, end_us); creators without such
     orders are absent. A creator's sum above int64 is FAILED_PRECONDITION, SUM_OUT_OF_RANGE."""
     where = " FROM settlement_creator_gmv WHERE settled_at_us >= ? AND settled_at_us < ?"
     try:
-        rows = conn.execute(
-            f"SELECT creator_id, SUM(net_paid_fen){where} GROUP BY creator_id", (start_us, end_us)
-        ).fetchall()
-    except sqlite3.OperationalError as error:
+        with savepoint(conn, "settled_gmv"):
+            rows = conn.execute(
+                f"SELECT creator_id, CAST(SUM(net_paid_fen) AS BIGINT){where} GROUP BY creator_id", (start_us, end_us)
+            ).fetchall()
+    except Exception as error:
         if not ledger.is_sum_overflow(error):
             raise
         # Only here: sum each creator's rows in Python to name the first one out of range.

@@ -9,13 +9,14 @@ transaction. Transfers are posted inside the caller's transaction.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+import psycopg.errors
+
 from xiaodian.errors import FailedPrecondition, InvalidArgument
 from xiaodian.platform import page_tokens
-from xiaodian.platform.db import Migration, rows_with_ids
+from xiaodian.platform.db import INTEGRITY_ERRORS, Connection, Migration, is_out_of_range, rows_with_ids
 from xiaodian.v1 import settlement_service_pb2 as pb
 
 MIGRATIONS = [
@@ -39,6 +40,30 @@ MIGRATIONS = [
             account TEXT PRIMARY KEY,
             balance_fen INTEGER NOT NULL
         ) WITHOUT ROWID
+        """,
+    )
+]
+POSTGRES_MIGRATIONS = [
+    Migration(
+        "settlement-0001-ledger",
+        """
+        CREATE TABLE ledger_transfers (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            transfer_id TEXT NOT NULL UNIQUE,
+            debit TEXT NOT NULL,
+            credit TEXT NOT NULL,
+            amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
+            code INTEGER NOT NULL,
+            order_id TEXT NOT NULL,
+            refund_id TEXT NOT NULL,
+            booked_at_us BIGINT NOT NULL
+        );
+        CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit, booked_at_us, seq);
+        CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit, booked_at_us, seq);
+        CREATE TABLE ledger_balances (
+            account TEXT PRIMARY KEY,
+            balance_fen BIGINT NOT NULL
+        )
         """,
     )
 ]
@@ -73,10 +98,14 @@ class RunningSums(NamedTuple):
         )
 
 
+#: What writing a sum beyond int64 raises: a CHECK (SQLite), a bigint out of range
+#: (PostgreSQL), or a delta sqlite3 cannot bind.
+_SUM_REFUSED = (*INTEGRITY_ERRORS, OverflowError, psycopg.errors.NumericValueOutOfRange)
+
 BALANCES = RunningSums("ledger_balances", "account", "balance_fen", "BALANCE_OUT_OF_RANGE", "balance of account")
 
 
-def add_sums(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple[str, int]]) -> None:
+def add_sums(conn: Connection, sums: RunningSums, deltas: Sequence[tuple[str, int]]) -> None:
     """Adds each (key, delta) to its running sum in `sums`' table (a key appears once).
 
     No sum can leave int64, and this is the one place where trying to is answered: the table's
@@ -98,7 +127,7 @@ def add_sums(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple
     conn.execute("SAVEPOINT add_sums")
     try:
         conn.executemany(sums.upsert, deltas)
-    except (sqlite3.IntegrityError, OverflowError) as error:
+    except _SUM_REFUSED as error:
         conn.execute("ROLLBACK TO add_sums")
         try:
             totals = _totals(conn, sums, deltas)
@@ -110,10 +139,10 @@ def add_sums(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple
                         reason=sums.reason,
                         metadata={sums.key: key, sums.column: str(total)},
                     ) from error
-            if isinstance(error, sqlite3.IntegrityError):
+            if isinstance(error, INTEGRITY_ERRORS):
                 raise  # refused for another reason
-            # A delta beyond int64 (sqlite3 cannot bind it) whose sum is within: the sums are
-            # written as they are.
+            # A delta beyond int64 (sqlite3 cannot bind it, PostgreSQL refuses it as a bigint)
+            # whose sum is within: the sums are written as they are.
             conn.executemany(
                 f"INSERT INTO {sums.table} ({sums.key}, {sums.column}) VALUES (?, ?)"
                 f" ON CONFLICT ({sums.key}) DO UPDATE SET {sums.column} = excluded.{sums.column}",
@@ -125,17 +154,18 @@ def add_sums(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple
     conn.execute("RELEASE add_sums")
 
 
-def _totals(conn: sqlite3.Connection, sums: RunningSums, deltas: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+def _totals(conn: Connection, sums: RunningSums, deltas: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     """Each key's stored sum plus its delta, as Python ints."""
     select = f"SELECT {sums.key}, {sums.column} FROM {sums.table} WHERE {sums.key} IN ({{ids}})"
     stored = dict(rows_with_ids(conn, select, [key for key, _ in deltas]))
     return [(key, stored.get(key, 0) + delta) for key, delta in deltas]
 
 
-def is_sum_overflow(error: sqlite3.OperationalError) -> bool:
-    """Whether SQLite refused a `SUM` because it left int64 (it raises "integer overflow"
-    rather than turning into a float; `TOTAL` would, and lose fen)."""
-    return "integer overflow" in str(error)
+def is_sum_overflow(error: BaseException) -> bool:
+    """Whether the database refused a `CAST(SUM(…) AS BIGINT)` because it left int64 (SQLite
+    raises "integer overflow" rather than turning into a float, `TOTAL` would and lose fen;
+    PostgreSQL sums exactly and refuses the cast)."""
+    return is_out_of_range(error)
 
 
 def checked_total(amounts: Iterable[int], what: str, metadata: dict[str, str] | None = None) -> int:
@@ -207,7 +237,7 @@ def movement(
     return Transfer(transfer_id, source, target, amount_fen, code, order_id, refund_id, booked_at_us)
 
 
-def post(conn: sqlite3.Connection, transfers: Iterable[TransferRow | None]) -> int:
+def post(conn: Connection, transfers: Iterable[TransferRow | None]) -> int:
     """Books the transfers (None entries skipped) and updates the balances; returns how many
     were booked. A transfer id already booked is an error: callers never post twice. A balance
     that would leave int64 is FAILED_PRECONDITION, BALANCE_OUT_OF_RANGE (`add_sums`)."""
@@ -228,18 +258,18 @@ def post(conn: sqlite3.Connection, transfers: Iterable[TransferRow | None]) -> i
     return len(booked)
 
 
-def balance(conn: sqlite3.Connection, account: str) -> int:
+def balance(conn: Connection, account: str) -> int:
     row = conn.execute("SELECT balance_fen FROM ledger_balances WHERE account = ?", (account,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def balances_total(conn: sqlite3.Connection) -> int:
+def balances_total(conn: Connection) -> int:
     """The sum of every balance: always zero."""
-    return int(conn.execute("SELECT COALESCE(SUM(balance_fen), 0) FROM ledger_balances").fetchone()[0])
+    return int(conn.execute("SELECT COALESCE(CAST(SUM(balance_fen) AS BIGINT), 0) FROM ledger_balances").fetchone()[0])
 
 
 def statement(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: str,
     start_us: int | None,
     end_us: int | None,
@@ -261,11 +291,11 @@ def statement(
     rows = conn.execute(
         "SELECT transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us, seq"
         " FROM ledger_transfers WHERE seq IN ("
-        "  SELECT seq FROM ledger_transfers WHERE debit = ?1 AND booked_at_us >= ?2 AND booked_at_us < ?3"
-        "  UNION SELECT seq FROM ledger_transfers WHERE credit = ?1 AND booked_at_us >= ?2 AND booked_at_us < ?3)"
-        " AND (booked_at_us > ?4 OR (booked_at_us = ?4 AND seq > ?5))"
-        " ORDER BY booked_at_us, seq LIMIT ?6",
-        (account, low, high, after[0], after[1], page_size + 1),
+        "  SELECT seq FROM ledger_transfers WHERE debit = ? AND booked_at_us >= ? AND booked_at_us < ?"
+        "  UNION SELECT seq FROM ledger_transfers WHERE credit = ? AND booked_at_us >= ? AND booked_at_us < ?)"
+        " AND (booked_at_us > ? OR (booked_at_us = ? AND seq > ?))"
+        " ORDER BY booked_at_us, seq LIMIT ?",
+        (account, low, high, account, low, high, after[0], after[0], after[1], page_size + 1),
     ).fetchall()
     transfers = []
     for transfer_id, debit, credit, amount_fen, code, order_id, refund_id, booked_at_us, _seq in rows[:page_size]:

@@ -19,12 +19,12 @@ every party to zero.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from xiaodian import _core
 from xiaodian.errors import FailedPrecondition, InvalidArgument, NotFound
+from xiaodian.platform.db import Connection
 from xiaodian.platform.idempotency import check_same_content, content_digest
 from xiaodian.platform.validation import TIMESTAMP_MAX_SECONDS, Violations
 from xiaodian.settlement import gmv, ledger
@@ -108,7 +108,7 @@ def _wrong_state(order_id: str, state: pb.OrderState, wanted: str) -> FailedPrec
     )
 
 
-def confirm_receipt(conn: sqlite3.Connection, request: pb.ConfirmReceiptRequest, policy: Policy) -> Receipt:
+def confirm_receipt(conn: Connection, request: pb.ConfirmReceiptRequest, policy: Policy) -> Receipt:
     """Confirms the order's receipt: RECEIPT_CONFIRMED, to settle `policy.settle_after_days`
     later. The same confirmation again answers as the first did; another time is
     FAILED_PRECONDITION."""
@@ -140,7 +140,7 @@ def confirm_receipt(conn: sqlite3.Connection, request: pb.ConfirmReceiptRequest,
     return Receipt(CONFIRMED, settle_after_us)
 
 
-def _case(conn: sqlite3.Connection, order_id: str, after_sale_id: str) -> tuple[pb.AfterSale, bool]:
+def _case(conn: Connection, order_id: str, after_sale_id: str) -> tuple[pb.AfterSale, bool]:
     """The order's after-sale case and whether it is open."""
     row = conn.execute(
         "SELECT after_sale_pb, resolved_at_us FROM settlement_after_sales WHERE after_sale_id = ? AND order_id = ?",
@@ -155,7 +155,7 @@ def _case(conn: sqlite3.Connection, order_id: str, after_sale_id: str) -> tuple[
     return pb.AfterSale.FromString(row[0]), row[1] is None
 
 
-def _resolve_case(conn: sqlite3.Connection, case: pb.AfterSale, resolved_at_us: int, refund_id: str) -> None:
+def _resolve_case(conn: Connection, case: pb.AfterSale, resolved_at_us: int, refund_id: str) -> None:
     case.resolved_at.FromMicroseconds(resolved_at_us)
     case.refund_id = refund_id
     conn.execute(
@@ -165,7 +165,7 @@ def _resolve_case(conn: sqlite3.Connection, case: pb.AfterSale, resolved_at_us: 
     )
 
 
-def open_after_sale(conn: sqlite3.Connection, request: pb.OpenAfterSaleRequest) -> bool:
+def open_after_sale(conn: Connection, request: pb.OpenAfterSaleRequest) -> bool:
     """Opens an after-sale case on lines of the order, which freezes the whole order until the
     case is resolved (`record_refund` naming it, or `close_after_sale`); answers whether the
     order is frozen (always). The same case again is answered alike."""
@@ -204,7 +204,7 @@ def open_after_sale(conn: sqlite3.Connection, request: pb.OpenAfterSaleRequest) 
     return True
 
 
-def close_after_sale(conn: sqlite3.Connection, request: pb.CloseAfterSaleRequest) -> bool:
+def close_after_sale(conn: Connection, request: pb.CloseAfterSaleRequest) -> bool:
     """Closes an open after-sale case without a refund; answers whether the order is still
     frozen (by another open case). Closing it again at the same time is answered alike."""
     v = Violations()
@@ -251,7 +251,7 @@ def _account_totals(stored: StoredOrder, reversals: Sequence[ReversalTuple]) -> 
     return funders, parties
 
 
-def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> Refunded:
+def record_refund(conn: Connection, request: pb.RecordRefundRequest) -> Refunded:
     """Refunds amounts of lines of the order (each at most what is still refundable on its
     line), exactly once per refund_id (the same refund again answers as the first did).
     Before settlement the escrowed payouts shrink (and the order is CLOSED once every line is
@@ -398,7 +398,7 @@ def record_refund(conn: sqlite3.Connection, request: pb.RecordRefundRequest) -> 
     return refund
 
 
-def run_settlement(conn: sqlite3.Connection, as_of_us: int) -> SettlementRun:
+def run_settlement(conn: Connection, as_of_us: int) -> SettlementRun:
     """Settles every confirmed order due at `as_of` without an open after-sale case: pays each
     party its payouts out of escrow, and credits the orders' creators with their settled GMV
     (`gmv.record_settled`), in the caller's transaction. Idempotent: a settled order is never

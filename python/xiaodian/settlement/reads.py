@@ -6,11 +6,11 @@ orders awaiting settlement (a metric). Balances and statements are the ledger's
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from xiaodian.errors import FailedPrecondition
+from xiaodian.platform.db import Connection
 from xiaodian.settlement import ledger
 from xiaodian.settlement.orders import LineTuple
 from xiaodian.settlement.schema import CONFIRMED, PAID, SETTLED, load_order, open_cases
@@ -35,7 +35,7 @@ class OrderDetails:
     settled_at_us: int | None
 
 
-def order_details(conn: sqlite3.Connection, order_id: str) -> OrderDetails:
+def order_details(conn: Connection, order_id: str) -> OrderDetails:
     """The order; NOT_FOUND (ORDER_NOT_FOUND) when there is none."""
     stored = load_order(conn, order_id)
     refunds = [
@@ -64,7 +64,7 @@ def order_details(conn: sqlite3.Connection, order_id: str) -> OrderDetails:
     )
 
 
-def pending_fen(conn: sqlite3.Connection, account: str) -> int:
+def pending_fen(conn: Connection, account: str) -> int:
     """What the account receives when its recorded, unsettled (PAID or RECEIPT_CONFIRMED)
     orders settle."""
     row = conn.execute("SELECT pending_fen FROM settlement_pending WHERE account = ?", (account,)).fetchone()
@@ -81,16 +81,15 @@ class GuidePerformance(NamedTuple):
     settled_order_count: int
 
 
-def guide_performance(
-    conn: sqlite3.Connection, guide_id: str, start_us: int | None, end_us: int | None
-) -> GuidePerformance:
+def guide_performance(conn: Connection, guide_id: str, start_us: int | None, end_us: int | None) -> GuidePerformance:
     """The guide's orders paid in [start, end). SQLite's SUM fails on an integer overflow
     rather than turning into a float: sums that would leave int64 are FAILED_PRECONDITION,
     SUM_OUT_OF_RANGE (a narrower time range answers)."""
     try:
         row = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0), COALESCE(SUM(refunded_fen), 0),"
-            " COALESCE(SUM(state = ?), 0) FROM settlement_orders"
+            "SELECT COUNT(*), COALESCE(CAST(SUM(paid_fen) AS BIGINT), 0),"
+            " COALESCE(CAST(SUM(refunded_fen) AS BIGINT), 0),"
+            " COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) FROM settlement_orders"
             " WHERE guide_id = ? AND paid_at_us >= ? AND paid_at_us < ?",
             (
                 SETTLED,
@@ -99,7 +98,7 @@ def guide_performance(
                 end_us if end_us is not None else ledger.INT64_MAX,
             ),
         ).fetchone()
-    except sqlite3.OperationalError as error:
+    except Exception as error:
         if not ledger.is_sum_overflow(error):
             raise
         raise FailedPrecondition(
@@ -111,7 +110,7 @@ def guide_performance(
     return GuidePerformance(*row)
 
 
-def orders_awaiting_settlement(conn: sqlite3.Connection) -> int:
+def orders_awaiting_settlement(conn: Connection) -> int:
     """Orders recorded and not yet settled or closed (PAID or RECEIPT_CONFIRMED): a metric."""
     row = conn.execute("SELECT COUNT(*) FROM settlement_orders WHERE state IN (?, ?)", (PAID, CONFIRMED)).fetchone()
     return int(row[0])

@@ -14,13 +14,12 @@ and each subsidy funder → escrow its part, and adds the order's payouts to
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from xiaodian import _core
 from xiaodian.errors import InvalidArgument
-from xiaodian.platform.db import rows_with_ids
+from xiaodian.platform.db import Connection, rows_with_ids
 from xiaodian.platform.idempotency import check_same_content
 from xiaodian.search.catalog import shops_opened_at_s
 from xiaodian.settlement import ledger
@@ -29,7 +28,7 @@ from xiaodian.settlement.schema import ALLOWANCES, add_pending
 
 
 def _allowances(
-    conn: sqlite3.Connection, shop_ids: Sequence[str], paid_at_us: Callable[[int], int], policy: Policy
+    conn: Connection, shop_ids: Sequence[str], paid_at_us: Callable[[int], int], policy: Policy
 ) -> tuple[list[int], list[int], dict[str, int]]:
     """Each order's position in the allowance list, the allowances (per shop, the new-merchant
     fee base still allowed), and each shop's position; of orders of the shops `shop_ids`, the
@@ -96,7 +95,7 @@ class Recorded(NamedTuple):
     splits: list[bytes]
 
 
-def record_orders(conn: sqlite3.Connection, batch: OrderBatch, policy: Policy, preview: bool = False) -> Recorded:
+def record_orders(conn: Connection, batch: OrderBatch, policy: Policy, preview: bool = False) -> Recorded:
     """Records a checked batch in one go (all or nothing), or only splits it when `preview`.
     An order already recorded with the same content (the same encoding) is answered with its
     split as recorded; with other content it is ALREADY_EXISTS. Splitting and the rows written
@@ -149,7 +148,7 @@ def record_orders(conn: sqlite3.Connection, batch: OrderBatch, policy: Policy, p
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     new: Sequence[int],
     encoded: Sequence[bytes],
     digests: Sequence[bytes],

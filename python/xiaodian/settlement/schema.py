@@ -18,12 +18,11 @@ PAID or RECEIPT_CONFIRMED order.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from xiaodian.errors import NotFound
-from xiaodian.platform.db import Migration
+from xiaodian.platform.db import Connection, Migration
 from xiaodian.settlement import ledger
 from xiaodian.settlement.orders import LineTuple, unpack_split
 from xiaodian.v1 import settlement_service_pb2 as pb
@@ -146,6 +145,61 @@ MIGRATIONS = [
         """,
     ),
 ]
+POSTGRES_MIGRATIONS = [
+    *ledger.POSTGRES_MIGRATIONS,
+    Migration(
+        "settlement-0002-orders",
+        """
+        CREATE TABLE settlement_orders (
+            order_id TEXT PRIMARY KEY,
+            shop_id TEXT NOT NULL,
+            content_sha256 BYTEA NOT NULL,
+            paid_at_us BIGINT NOT NULL,
+            state INTEGER NOT NULL,
+            confirmed_at_us BIGINT,
+            settle_after_us BIGINT,
+            settled_at_us BIGINT,
+            guide_id TEXT,
+            paid_fen BIGINT NOT NULL,
+            refunded_fen BIGINT NOT NULL DEFAULT 0,
+            order_pb BYTEA NOT NULL,
+            split_blob BYTEA NOT NULL,
+            line_refunds_json TEXT NOT NULL,
+            payouts_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX settlement_orders_due ON settlement_orders (state, settle_after_us)
+            WHERE settle_after_us IS NOT NULL;
+        CREATE INDEX settlement_orders_guide ON settlement_orders (guide_id, paid_at_us) WHERE guide_id IS NOT NULL;
+        CREATE TABLE settlement_pending (
+            account TEXT PRIMARY KEY,
+            pending_fen BIGINT NOT NULL
+        );
+        CREATE TABLE settlement_allowances (
+            shop_id TEXT PRIMARY KEY,
+            used_fen BIGINT NOT NULL
+        );
+        CREATE TABLE settlement_refunds (
+            refund_id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            content_sha256 BYTEA NOT NULL,
+            refunded_at_us BIGINT NOT NULL,
+            refund_pb BYTEA NOT NULL,
+            response_pb BYTEA NOT NULL
+        );
+        CREATE INDEX settlement_refunds_order ON settlement_refunds (order_id, refunded_at_us);
+        CREATE TABLE settlement_after_sales (
+            after_sale_id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            content_sha256 BYTEA NOT NULL,
+            opened_at_us BIGINT NOT NULL,
+            resolved_at_us BIGINT,
+            refund_id TEXT,
+            after_sale_pb BYTEA NOT NULL
+        );
+        CREATE INDEX settlement_after_sales_order ON settlement_after_sales (order_id, opened_at_us)
+        """,
+    ),
+]
 
 #: Each account's pending payouts and each shop's new-merchant fee base used: running sums
 #: kept in int64 (`ledger.add_sums`).
@@ -188,7 +242,7 @@ class StoredOrder:
     payouts: dict[str, int]
 
 
-def load_order(conn: sqlite3.Connection, order_id: str) -> StoredOrder:
+def load_order(conn: Connection, order_id: str) -> StoredOrder:
     """The stored order; NOT_FOUND (ORDER_NOT_FOUND) when there is none."""
     row = conn.execute(
         "SELECT order_pb, state, split_blob, line_refunds_json, confirmed_at_us, settle_after_us, settled_at_us,"
@@ -215,13 +269,13 @@ def payouts_json(payouts: dict[str, int]) -> str:
     return json.dumps(payouts, separators=(",", ":"))
 
 
-def add_pending(conn: sqlite3.Connection, deltas: Iterable[tuple[str, int]]) -> None:
+def add_pending(conn: Connection, deltas: Iterable[tuple[str, int]]) -> None:
     """Adds to accounts' pending payouts (`settlement_pending`); zero deltas are skipped. A sum
     that would leave int64 is FAILED_PRECONDITION, PENDING_OUT_OF_RANGE (`ledger.add_sums`)."""
     ledger.add_sums(conn, PENDING, [(account, amount) for account, amount in deltas if amount])
 
 
-def open_cases(conn: sqlite3.Connection, order_id: str) -> int:
+def open_cases(conn: Connection, order_id: str) -> int:
     """How many after-sale cases of the order are open (each freezes the whole order)."""
     return int(
         conn.execute(

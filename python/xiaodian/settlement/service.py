@@ -16,14 +16,13 @@ refund_id, after_sale_id) replay too. No amount or sum of money leaves int64
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 
 import grpc
 
 from xiaodian import _core
 from xiaodian.platform.config import SettlementConfig
-from xiaodian.platform.db import Database
+from xiaodian.platform.db import Connection, Database
 from xiaodian.platform.handlers import wire_bytes
 from xiaodian.platform.idempotency import run_once, run_once_encoded
 from xiaodian.platform.page_tokens import PageTokens
@@ -75,7 +74,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         costs more than recording); also the in-process entry point."""
         batch = recording.read_orders(request, "orders", self.policy)
 
-        def write(conn: sqlite3.Connection) -> bytes:
+        def write(conn: Connection) -> bytes:
             recorded = recording.record_orders(conn, batch, self.policy)
             return _core.stream_record_orders_response(batch.request_id, recorded.order_ids)
 
@@ -85,7 +84,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def RecordOrder(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         batch = recording.read_orders(request, "order", self.policy)
 
-        def write(conn: sqlite3.Connection) -> bytes:
+        def write(conn: Connection) -> bytes:
             recorded = recording.record_orders(conn, batch, self.policy)
             return _core.record_order_response(batch.orders[0], recorded.splits[0])
 
@@ -96,7 +95,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         """One durable batch, answered with every order's split."""
         batch = recording.read_orders(request, "orders", self.policy)
 
-        def write(conn: sqlite3.Connection) -> bytes:
+        def write(conn: Connection) -> bytes:
             recorded = recording.record_orders(conn, batch, self.policy)
             return _core.record_responses(batch.orders, recorded.splits)
 
@@ -110,7 +109,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def ConfirmReceipt(
         self, request: pb.ConfirmReceiptRequest, context: grpc.ServicerContext
     ) -> pb.ConfirmReceiptResponse:
-        def write(conn: sqlite3.Connection) -> pb.ConfirmReceiptResponse:
+        def write(conn: Connection) -> pb.ConfirmReceiptResponse:
             receipt = lifecycle.confirm_receipt(conn, request, self.policy)
             response = pb.ConfirmReceiptResponse(state=receipt.state)
             response.settle_after.FromMicroseconds(receipt.settle_after_us)
@@ -121,13 +120,13 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def OpenAfterSale(
         self, request: pb.OpenAfterSaleRequest, context: grpc.ServicerContext
     ) -> pb.OpenAfterSaleResponse:
-        def write(conn: sqlite3.Connection) -> pb.OpenAfterSaleResponse:
+        def write(conn: Connection) -> pb.OpenAfterSaleResponse:
             return pb.OpenAfterSaleResponse(frozen=lifecycle.open_after_sale(conn, request))
 
         return run_once(self.db, "OpenAfterSale", request, pb.OpenAfterSaleResponse, write)
 
     def RecordRefund(self, request: pb.RecordRefundRequest, context: grpc.ServicerContext) -> pb.RecordRefundResponse:
-        def write(conn: sqlite3.Connection) -> pb.RecordRefundResponse:
+        def write(conn: Connection) -> pb.RecordRefundResponse:
             refund = lifecycle.record_refund(conn, request)
             return pb.RecordRefundResponse(
                 refund_id=refund.refund_id,
@@ -141,7 +140,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
     def CloseAfterSale(
         self, request: pb.CloseAfterSaleRequest, context: grpc.ServicerContext
     ) -> pb.CloseAfterSaleResponse:
-        def write(conn: sqlite3.Connection) -> pb.CloseAfterSaleResponse:
+        def write(conn: Connection) -> pb.CloseAfterSaleResponse:
             return pb.CloseAfterSaleResponse(frozen=lifecycle.close_after_sale(conn, request))
 
         return run_once(self.db, "CloseAfterSale", request, pb.CloseAfterSaleResponse, write)
@@ -153,7 +152,7 @@ class SettlementService(pb_grpc.SettlementServiceServicer):
         v.check(request.HasField("as_of"), "as_of", "is required")
         v.raise_if_any()
 
-        def write(conn: sqlite3.Connection) -> pb.RunSettlementResponse:
+        def write(conn: Connection) -> pb.RunSettlementResponse:
             run = lifecycle.run_settlement(conn, request.as_of.ToMicroseconds())
             return pb.RunSettlementResponse(
                 settled_count=run.settled_count, frozen_count=run.frozen_count, settled_fen=run.settled_fen
