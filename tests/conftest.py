@@ -64,6 +64,20 @@ def database_url(pg_cluster: Cluster | None, monkeypatch: pytest.MonkeyPatch) ->
     pg_cluster.drop_database(url.rsplit("/", 1)[1])
 
 
+@pytest.fixture(scope="module")
+def module_database_url(pg_cluster: Cluster | None) -> Iterator[str]:
+    """A database for a module's long-lived servers ("" on SQLite), in the environment while
+    the module's fixtures start them; dropped after the module."""
+    if pg_cluster is None:
+        yield ""
+        return
+    url = pg_cluster.create_database()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("XIAODIAN_SERVER_DATABASE_URL", url)
+        yield url
+    pg_cluster.drop_database(url.rsplit("/", 1)[1])
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[XiaodianServer]:
     server = XiaodianServer(Config.ephemeral(tmp_path / "data"))

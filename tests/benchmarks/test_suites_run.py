@@ -14,6 +14,8 @@ from xiaodian import cli
 
 from benchmarks import report, runner
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:

@@ -13,6 +13,8 @@ from xiaodian import errors
 from xiaodian.creators.scoring import Weights, score_cohorts
 from xiaodian.reference import creators as ref
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 EXAMPLES = 1_000
 
 

@@ -6,7 +6,6 @@ and that nothing stored changed. (kill -9 during a stream: tests/settlement/test
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
 import time
@@ -27,6 +26,7 @@ from xiaodian.v1 import creator_service_pb2 as creator_pb
 from xiaodian.v1 import search_service_pb2 as search_pb
 from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 
+from tests import databases
 from tests.platform.methods import METHODS
 
 #: What a hostile request may be answered with; never INTERNAL or UNKNOWN.
@@ -42,11 +42,7 @@ ACCEPTABLE = {
 
 def snapshot(server: XiaodianServer) -> str:
     """A digest of every row of every table: equal before and after means nothing changed."""
-    conn = server.db.connection()
-    digest = hashlib.sha256()
-    for line in conn.iterdump():
-        digest.update(line.encode())
-    return digest.hexdigest()
+    return databases.digest(server.db)
 
 
 def seed(client: Client) -> None:
@@ -215,9 +211,7 @@ def test_orders_at_9e18_fen_are_invalid_argument_and_the_ledger_stays_integer(se
             client.record_order(order=order)
     assert snapshot(seeded) == before
     conn = seeded.db.connection()
-    assert conn.execute("SELECT COUNT(*) FROM ledger_balances WHERE typeof(balance_fen) != 'integer'").fetchone() == (
-        0,
-    )
+    assert databases.value_kinds(conn, "ledger_balances", "balance_fen") == {"integer"}
     assert client.get_balance(account="escrow").settled_fen == 2000
 
 

@@ -7,7 +7,10 @@ import multiprocessing
 import threading
 from pathlib import Path
 
+import pytest
 from xiaodian.platform.epoch import Epoch
+
+pytestmark = pytest.mark.no_database  # run once, not per database backend
 
 PROCESSES = 3
 THREADS = 2

@@ -6,6 +6,8 @@ import grpc
 import pytest
 from xiaodian import errors
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 
 class FakeCall(grpc.RpcError):
     def __init__(self, status: grpc.Status) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

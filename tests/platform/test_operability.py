@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -146,7 +147,9 @@ def _make_database(data_dir: Path) -> Path:
     return data_dir / "xiaodian.db"
 
 
-def test_a_corrupt_database_refuses_to_start(tmp_path) -> None:
+def test_a_corrupt_database_refuses_to_start(tmp_path, backend) -> None:
+    if backend != "sqlite":
+        pytest.skip("a property of the SQLite file")
     path = _make_database(tmp_path / "data")
     with path.open("r+b") as file:  # keep the header, overwrite pages after it
         file.seek(4096)
@@ -157,7 +160,9 @@ def test_a_corrupt_database_refuses_to_start(tmp_path) -> None:
     _one_line_refusal(_serve(tmp_path / "garbage"), "cannot be used")
 
 
-def test_a_read_only_data_directory_gives_one_line_and_a_non_zero_exit(tmp_path) -> None:
+def test_a_read_only_data_directory_gives_one_line_and_a_non_zero_exit(tmp_path, backend) -> None:
+    if backend != "sqlite":
+        pytest.skip("a property of the SQLite file")
     data_dir = tmp_path / "data"
     _make_database(data_dir)
     # Root ignores permission bits: make the folder read-only the way root cannot ignore, a
@@ -181,3 +186,14 @@ def test_an_unknown_xiaodian_variable_is_an_error() -> None:
     with pytest.raises(ConfigError, match="XIAODIAN_SERVER_PROT"):
         load_config(None, environ={"XIAODIAN_SERVER_PROT": "50052"})
     assert load_config(None, environ={"XIAODIAN_TOKEN": "x", "XIAODIAN_ADDR": "h:1"}).server.port == 50051
+
+
+def test_a_database_url_that_cannot_be_used_refuses_to_start_with_one_line(tmp_path) -> None:
+    with socket.socket() as probe:  # a port of 127.0.0.1 that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = f"postgresql://xiaodian@127.0.0.1:{port}/xiaodian"
+    _one_line_refusal(_serve(tmp_path / "data", "env", f"XIAODIAN_SERVER_DATABASE_URL={closed}"), "cannot be used")
+    _one_line_refusal(
+        _serve(tmp_path / "data", "env", "XIAODIAN_SERVER_DATABASE_URL=mysql://127.0.0.1/x"), "postgresql://"
+    )

@@ -26,8 +26,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from xiaodian import Client
-from xiaodian.platform.config import ConfigError, load_config
-from xiaodian.platform.epoch import Epoch
+from xiaodian.platform.config import Config, ConfigError, load_config
 from xiaodian.platform.interceptors import WORKER_TRAILER
 from xiaodian.v1 import creator_service_pb2 as creator_pb
 from xiaodian.v1 import search_service_pb2 as search_pb
@@ -141,7 +140,7 @@ def eventually(check: Callable[[], bool], seconds: float = 3.0) -> bool:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Served]:
     served = start(tmp_path_factory.mktemp("workers") / "data")
     yield served
     assert stop(served) == 0
@@ -318,7 +317,12 @@ def test_a_worker_that_dies_is_restarted(tmp_path) -> None:
         assert eventually(lambda: served.worker_pids().get(1) not in (None, killed), seconds=30)
         assert any("worker died unexpectedly" in line for line in served.log)
         # It could have died between a commit and advancing the epoch: the supervisor advances it.
-        assert Epoch(tmp_path / "data" / "xiaodian.db").current() >= 1
+        config = Config.ephemeral(tmp_path / "data")
+        db = config.open_database()
+        try:
+            assert db.epoch.current() >= 1
+        finally:
+            db.close()
         clients = clients_per_worker(served)  # both serve again
         for client in clients.values():
             client.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from xiaodian import _core
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.search.catalog import engine_records
 from xiaodian.search.query import engine_request
 from xiaodian.v1 import search_service_pb2 as pb
+
+pytestmark = pytest.mark.no_database  # run once, not per database backend
 
 
 def request(query: str) -> dict[str, object]:

@@ -41,6 +41,8 @@ from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SearchConfig
 from xiaodian.reference import hero as reference
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 Analyze = Callable[[bytes], dict[str, Any]]
 #: The configured memory budget; the pictures here stay far below it (the reference has no
 #: memory rule: `tests/search/test_hero_image_memory.py` tests the Rust one).

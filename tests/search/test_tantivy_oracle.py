@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from xiaodian import _core
 from xiaodian.demo.catalog import generate_catalog
 from xiaodian.search.catalog import engine_records
@@ -19,6 +20,8 @@ from xiaodian.search.query import engine_request
 from xiaodian.v1 import search_service_pb2 as pb
 
 from benchmarks.tantivy_peer import TantivyPeer, oracle_profile
+
+pytestmark = pytest.mark.no_database  # run once, not per database backend
 
 K = 10
 K1 = 1.2

@@ -28,6 +28,8 @@ from xiaodian.settlement.orders import MAX_QUANTITY, MAX_UNIT_PRICE_FEN, MoneyBo
 from xiaodian.settlement.service import SettlementService, policy_of
 from xiaodian.v1 import settlement_service_pb2 as pb
 
+from tests import databases
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 DAY_S = 86_400
@@ -88,11 +90,9 @@ def state(server: XiaodianServer) -> dict[str, object]:
 def assert_money_is_integer(server: XiaodianServer) -> None:
     conn = server.db.connection()
     for table, column in MONEY_COLUMNS:
-        kinds = {kind for (kind,) in conn.execute(f"SELECT DISTINCT typeof({column}) FROM {table}")}
+        kinds = databases.value_kinds(conn, table, column)
         assert kinds <= {"integer"}, (table, column, kinds)
-    kinds = {
-        kind for (kind,) in conn.execute("SELECT DISTINCT j.type FROM settlement_orders, json_each(payouts_json) j")
-    }
+    kinds = databases.payout_kinds(conn)
     assert kinds <= {"integer"}, ("payouts_json", kinds)
 
 
@@ -320,8 +320,8 @@ def test_guide_performance_beyond_int64_is_failed_precondition(client: Client, s
     with server.db.transaction() as conn:
         conn.executemany(
             "INSERT INTO settlement_orders (order_id, shop_id, content_sha256, paid_at_us, state, guide_id, paid_fen,"
-            " order_pb, split_blob, line_refunds_json) VALUES (?, 's1', x'00', ?, 1, 'g1', ?, x'', x'', '[0]')",
-            [("o1", T0 * 10**6, 2**62), ("o2", (T0 + DAY_S) * 10**6, 2**62)],
+            " order_pb, split_blob, line_refunds_json) VALUES (?, 's1', ?, ?, 1, 'g1', ?, ?, ?, '[0]')",
+            [("o1", b"\0", T0 * 10**6, 2**62, b"", b""), ("o2", b"\0", (T0 + DAY_S) * 10**6, 2**62, b"", b"")],
         )
     error = refused(lambda: client.get_guide_performance(guide_id="g1"), errors.FailedPrecondition)
     assert (error.reason, error.metadata["guide_id"]) == ("SUM_OUT_OF_RANGE", "g1")
@@ -393,11 +393,7 @@ def test_near_int64_a_batch_is_recorded_whole_exactly_when_every_sum_fits(
             assert balances["escrow"] == escrow and sum(balances.values()) == 0
             pending = sum(p for (p,) in conn.execute("SELECT pending_fen FROM settlement_pending"))
             assert pending == escrow - (INT64_MAX - room)
-            kinds = {
-                kind
-                for table, column in MONEY_COLUMNS
-                for (kind,) in conn.execute(f"SELECT DISTINCT typeof({column}) FROM {table}")
-            }
+            kinds = {kind for table, column in MONEY_COLUMNS for kind in databases.value_kinds(conn, table, column)}
             assert kinds <= {"integer"}
         db.close()
 

@@ -34,6 +34,8 @@ from xiaodian.settlement.orders import (
 )
 from xiaodian.v1 import settlement_service_pb2 as pb
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 T = TypeVar("T")
 
 #: No money bound but the fields' own: these tests are about the other rules.

@@ -22,6 +22,8 @@ from xiaodian import _core, errors
 from xiaodian.reference import settlement as ref
 from xiaodian.settlement.orders import unpack_split
 
+pytestmark = pytest.mark.no_database  # run once, not per database backend
+
 Line = tuple[int, int, int]
 Discount = tuple[int, int, list[int]]
 Terms = tuple[int, int, list[int]]

@@ -4,6 +4,7 @@ balance against a model built on the pure-Python reference split (`xiaodian.refe
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -21,6 +22,8 @@ from xiaodian.reference import settlement as reference
 from xiaodian.reference.orders import kernel_order
 from xiaodian.settlement.orders import FeePolicy
 from xiaodian.v1 import settlement_service_pb2 as pb
+
+from tests import databases
 
 T0 = 1_790_000_000
 DAY_S = 86_400
@@ -100,6 +103,9 @@ class SettlementMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.scratch = TemporaryDirectory(prefix="xiaodian-stateful-")
+        # Each run of the machine starts from an empty database (on PostgreSQL, one of its own).
+        self.database = ExitStack()
+        self.database_url = self.database.enter_context(databases.fresh_database_url())
         self.server: XiaodianServer | None = None
         self.client: Client | None = None
         self.orders: dict[str, ModelOrder] = {}
@@ -112,6 +118,7 @@ class SettlementMachine(RuleBasedStateMachine):
 
     def start(self) -> None:
         config = Config.ephemeral(Path(self.scratch.name) / "data")
+        config.server.database_url = self.database_url
         config.settlement.new_merchant_cap_fen = FEES.new_merchant_cap_fen
         self.server = XiaodianServer(config)
         self.server.start()
@@ -126,6 +133,7 @@ class SettlementMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.stop()
         self.scratch.cleanup()
+        self.database.close()
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1

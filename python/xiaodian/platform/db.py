@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import select
 import sqlite3
 import threading
 import time
@@ -148,6 +149,26 @@ def _end_savepoint(conn: Connection, name: str) -> None:
         pass  # the connection is gone, and its transaction with it
 
 
+def notify(conn: Connection, channel: str) -> None:
+    """Wakes the servers listening on `channel` (`Database.waiter`) when the current
+    transaction commits: PostgreSQL's NOTIFY; nothing on SQLite, whose readers look often."""
+    if isinstance(conn, _PostgresConnection):
+        conn.execute(f"NOTIFY {channel}")
+
+
+class Waiter:
+    """Waits up to a timeout for a wake-up on a channel (`notify`); on SQLite, just the timeout."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def wait(self, timeout: float) -> None:
+        self._stop.wait(timeout)
+
+    def close(self) -> None:
+        pass
+
+
 class _GroupedWrite:
     """One write waiting for its group: set by the thread that commits the group, read by its
     caller after taking the write lock (which orders the two)."""
@@ -198,6 +219,10 @@ class Database(abc.ABC):
         """Whether this thread's kept connection can still be used."""
         return True
 
+    def waiter(self, channel: str, stop: threading.Event) -> Waiter:
+        """A `Waiter` for `channel` that also returns as soon as `stop` is set."""
+        return Waiter(stop)
+
     @abc.abstractmethod
     def _begin_write(self, conn: Connection) -> None:
         """Opens a write transaction that no other writer of the database runs beside."""
@@ -215,7 +240,10 @@ class Database(abc.ABC):
     def connection(self) -> Connection:
         """This thread's connection (autocommit mode: transactions are explicit)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or not self._usable(conn):
+        if conn is not None and not self._usable(conn):
+            self._forget(conn)
+            self._local.conn = conn = None
+        if conn is None:
             conn = self._connect()
             self._local.conn = conn
             with self._connections_lock:
@@ -345,6 +373,12 @@ class Database(abc.ABC):
                 ) from None
             applied.append(migration.id)
         return applied
+
+    def _forget(self, conn: Any) -> None:
+        """Closes a connection this thread will not use again."""
+        with self._connections_lock:
+            self._connections.remove(conn)
+        conn.close()
 
     def close(self) -> None:
         with self._connections_lock:
@@ -491,8 +525,19 @@ class PostgresDatabase(Database):
         return _PostgresConnection(raw)
 
     def _usable(self, conn: Any) -> bool:
+        """False for a connection that broke, or that the server spoke on while it was idle:
+        a server that shuts down or restarts tells each idle connection so (and closes it), and
+        the call that would use it next would fail; it is replaced before it is used instead."""
         raw = conn.raw
-        return not (raw.closed or raw.broken)
+        if raw.closed or raw.broken:
+            return False
+        if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            readable, _, _ = select.select([raw.fileno()], [], [], 0)
+            return not readable
+        return True
+
+    def waiter(self, channel: str, stop: threading.Event) -> Waiter:
+        return _PostgresWaiter(self.url, channel, stop)
 
     def _begin_write(self, conn: Connection) -> None:
         conn.execute("BEGIN")
@@ -509,6 +554,34 @@ class PostgresDatabase(Database):
                 raise StorageError(f"the database {self.description} is a read-only standby; name the primary")
         except (DatabaseUnavailable, psycopg.Error) as error:
             raise StorageError(f"the database {self.description} cannot be used: {_first_line(error)}") from None
+
+
+class _PostgresWaiter(Waiter):
+    """LISTENs on its own connection; `wait` returns at the first NOTIFY, at the timeout, or
+    when `stop` is set (it waits in slices of at most 0.2 s). A lost connection is opened again
+    at the next wait; meanwhile it waits out the timeout, and the reader's look finds the rest."""
+
+    def __init__(self, url: str, channel: str, stop: threading.Event) -> None:
+        super().__init__(stop)
+        self._url = url
+        self._channel = channel
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> None:
+        try:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+                self._conn.execute(f"LISTEN {self._channel}")
+            for _ in self._conn.notifies(timeout=min(timeout, 0.2), stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            self.close()
+            super().wait(timeout)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def _first_line(error: BaseException) -> str:

@@ -203,8 +203,10 @@ class XiaodianServer:
         self.db = config.open_database()
         engine, last_seen = sync.load_engine(self.db, config.search.negating_modifiers)
         self.search = SearchService(self.db, engine, config.search, tokens)
-        # Alone, this process makes every write: its own commits keep the engine current.
-        self.sync = sync.EngineSync(self.db, self.search, last_seen) if worker is not None else None
+        # Alone on SQLite, this process makes every write: its own commits keep the engine
+        # current. As a worker, or on PostgreSQL (other servers may write), it follows the log.
+        shared = worker is not None or self.db.backend == "postgresql"
+        self.sync = sync.EngineSync(self.db, self.search, last_seen) if shared else None
         self.creators = CreatorService(self.db, config.creators, tokens)
         self.settlement = SettlementService(self.db, policy_of(config.settlement), tokens)
 

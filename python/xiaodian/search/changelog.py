@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xiaodian.platform.db import Connection, Migration
+from xiaodian.platform.db import Connection, Migration, notify
 
 MIGRATIONS = [
     Migration(
@@ -67,6 +67,10 @@ POSTGRES_MIGRATIONS = [
         """,
     ),
 ]
+
+#: Where a write wakes the readers of other servers (PostgreSQL NOTIFY, on commit); the head
+#: row stays the truth, the wake-up only shortens the wait.
+CHANNEL = "xiaodian_search_changes"
 
 #: Kinds of change; the key is a shop id, a product id (upserted or deleted: its row says
 #: which), or a profile as `name:version` (`profile_key`).
@@ -112,6 +116,7 @@ def record(conn: Connection, kind: str, keys: Iterable[str]) -> None:
         "INSERT INTO search_changes (seq, kind, key, at_us) VALUES (?, ?, ?, ?)",
         [(before + 1 + i, kind, key, now_us) for i, key in enumerate(keys)],
     )
+    notify(conn, CHANNEL)
     if after // PRUNE_EVERY_ROWS != before // PRUNE_EVERY_ROWS:
         prune(conn, now_us)
 

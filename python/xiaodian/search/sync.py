@@ -28,7 +28,7 @@ import time
 from typing import Protocol
 
 from xiaodian import _core
-from xiaodian.platform.db import Connection, Database
+from xiaodian.platform.db import Connection, Database, is_unavailable
 from xiaodian.search import catalog, changelog, profiles
 
 log = logging.getLogger("xiaodian.search.sync")
@@ -108,11 +108,21 @@ class EngineSync:
             self._thread = None
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - the thread must keep running; next poll retries
-                log.exception("search sync failed; retrying")
+        waiter = self.db.waiter(changelog.CHANNEL, self._stop)
+        try:
+            while True:
+                waiter.wait(self.interval)  # on PostgreSQL, a commit elsewhere ends it early
+                if self._stop.is_set():
+                    return
+                try:
+                    self.poll()
+                except Exception as error:  # noqa: BLE001 - the thread must keep running; next poll retries
+                    if is_unavailable(error):
+                        log.warning("search sync: the database is unavailable; retrying", extra={"error": str(error)})
+                    else:
+                        log.exception("search sync failed; retrying")
+        finally:
+            waiter.close()
 
     def poll(self) -> int:
         """Applies what was committed since the last poll; returns the number of log rows

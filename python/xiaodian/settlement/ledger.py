@@ -94,7 +94,8 @@ class RunningSums(NamedTuple):
     def upsert(self) -> str:
         return (
             f"INSERT INTO {self.table} ({self.key}, {self.column}) VALUES (?, ?)"
-            f" ON CONFLICT ({self.key}) DO UPDATE SET {self.column} = {self.column} + excluded.{self.column}"
+            f" ON CONFLICT ({self.key})"
+            f" DO UPDATE SET {self.column} = {self.table}.{self.column} + excluded.{self.column}"
         )
 
 

@@ -145,6 +145,9 @@ MIGRATIONS = [
         """,
     ),
 ]
+#: PostgreSQL's tables, as SQLite's are after its history. `rowid` keeps insertion order where
+#: reads break ties by it (refunds and after-sale cases of one order, oldest first), as
+#: SQLite's implicit rowid does.
 POSTGRES_MIGRATIONS = [
     *ledger.POSTGRES_MIGRATIONS,
     Migration(
@@ -180,6 +183,7 @@ POSTGRES_MIGRATIONS = [
         );
         CREATE TABLE settlement_refunds (
             refund_id TEXT PRIMARY KEY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             order_id TEXT NOT NULL,
             content_sha256 BYTEA NOT NULL,
             refunded_at_us BIGINT NOT NULL,
@@ -189,6 +193,7 @@ POSTGRES_MIGRATIONS = [
         CREATE INDEX settlement_refunds_order ON settlement_refunds (order_id, refunded_at_us);
         CREATE TABLE settlement_after_sales (
             after_sale_id TEXT PRIMARY KEY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             order_id TEXT NOT NULL,
             content_sha256 BYTEA NOT NULL,
             opened_at_us BIGINT NOT NULL,
