@@ -466,15 +466,28 @@ class SqliteDatabase(Database):
 class _PostgresConnection:
     """A psycopg connection that takes the stores' portable SQL (`?` placeholders)."""
 
+    raw: psycopg.Connection[Any]
+
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
-        return self.raw.execute(_pyformat(sql), parameters, prepare=False)
+        return self.raw.execute(_numbered(sql), parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        """An `INSERT … VALUES (…)` runs as multi-row INSERTs (`_multirow`): one statement,
+        one round trip and one plan per up to `MAX_BOUND_PARAMETERS` values instead of one per
+        row; anything else row by row, pipelined by psycopg."""
         cursor = self.raw.cursor()
-        cursor.executemany(_pyformat(sql), parameters)
+        shape = _insert_shape(sql)
+        if shape is None:
+            cursor.executemany(_numbered(sql), parameters)
+            return cursor
+        rows = list(parameters)
+        per_statement = max(1, MAX_BOUND_PARAMETERS // shape[1].count("?"))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(_multirow(sql, len(chunk)), [value for row in chunk for value in row])
         return cursor
 
     @property
@@ -485,11 +498,41 @@ class _PostgresConnection:
         self.raw.close()
 
 
+#: Values bound to one PostgreSQL statement at most (its protocol allows 65,535).
+MAX_BOUND_PARAMETERS = 30_000
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_shape(sql: str) -> tuple[str, str, str] | None:
+    """(head, the VALUES tuple, tail) of `INSERT INTO … VALUES (…) [ON CONFLICT …]`, or None
+    for any other statement. The tuple is found by matching its parentheses."""
+    head, marker, rest = sql.partition(" VALUES (")
+    if not marker or not head.lstrip().upper().startswith("INSERT INTO"):
+        return None
+    depth = 1
+    for end, char in enumerate(rest):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return head + " VALUES ", "(" + rest[: end + 1], rest[end + 1 :]
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _multirow(sql: str, rows: int) -> str:
+    """`sql` (an INSERT, `_insert_shape`) with its VALUES tuple repeated for `rows` rows."""
+    shape = _insert_shape(sql)
+    assert shape is not None
+    head, values, tail = shape
+    return _numbered(head + ", ".join([values] * rows) + tail)
+
+
 @functools.lru_cache(maxsize=1024)
-def _pyformat(sql: str) -> str:
-    """`?` placeholders as psycopg's `%s` (a literal `%` doubled). The stores' SQL has no `?`
-    inside a string literal."""
-    return sql.replace("%", "%%").replace("?", "%s")
+def _numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's own `$1`, `$2`, … (the connection's cursors are
+    psycopg's `RawCursor`, which sends the query as it is: no client-side parsing). The
+    stores' SQL has no `?` inside a string literal."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
 
 
 class PostgresDatabase(Database):
@@ -518,7 +561,11 @@ class PostgresDatabase(Database):
     def _connect(self) -> _PostgresConnection:
         try:
             raw = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="xiaodian"
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="xiaodian",
+                cursor_factory=psycopg.RawCursor,
             )
         except psycopg.OperationalError as error:
             raise DatabaseUnavailable(f"cannot connect to {self.description}: {_first_line(error)}") from None
