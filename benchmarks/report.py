@@ -42,6 +42,8 @@ LEAN_SERVING = 20
 #: The 23,675 the service suite recorded before (e86632692f2f) were mostly idempotent replays:
 #: ghz numbers its requests from 0 in every run, so its ids repeated from run to run.
 RECORD_ORDERS_BASELINE_ORDERS_PER_S = 13_814
+#: Issue 22, "PostgreSQL" (its goal is read from benchmarks/storage.py: RecordOrders on both backends).
+POSTGRESQL = 22
 #: Issue 21, "Search relevance" (its goals are read from benchmarks/relevance.py's judged queries).
 RELEVANCE = 21
 GOALS = (
@@ -93,6 +95,8 @@ GOALS = (
          "list_top_creators_cpu_vs_bare_health", AT_MOST, 1.3),
     Goal(LEAN_SERVING, "GetCreatorScore ≤ 1.3× bare Health's CPU per call", "service",
          "get_creator_score_cpu_vs_bare_health", AT_MOST, 1.3),
+    Goal(POSTGRESQL, "RecordOrders on PostgreSQL, batches of 100 through gRPC ≥ 20k orders/s (best of 1, 2, 4 "
+         "servers)", "storage", "record_batches_100_postgresql_best_orders_per_s", AT_LEAST, 20_000),
     Goal(LEAN_SERVING, f"RecordOrders, batches of 100: ≥ 2× the {RECORD_ORDERS_BASELINE_ORDERS_PER_S:,} orders/s "
          "recorded before", "service", "record_orders_orders_per_s", AT_LEAST, 2 * RECORD_ORDERS_BASELINE_ORDERS_PER_S),
 )  # fmt: skip
@@ -107,6 +111,7 @@ HEADLINES = {
         "search_qps_workers_2_vs_1",
     ),
     "creators": ("score_rust_1m_creators_per_s",),
+    "storage": ("record_batches_100_sqlite_orders_per_s", "record_batches_100_postgresql_vs_sqlite"),
     "relevance": (
         "xiaodian.ndcg_at_10",
         "tantivy.ndcg_at_10",

@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 #: Every suite, in the order `xiaodian bench` runs them; each is `benchmarks.<name>`.
-SUITES = ("engine", "relevance", "images", "service", "settlement", "creators", "crash")
+SUITES = ("engine", "relevance", "images", "service", "settlement", "storage", "creators", "crash")
 
 
 def _command_output(*command: str) -> str:

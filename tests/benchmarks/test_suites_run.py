@@ -93,6 +93,19 @@ def test_settlement_suite_reports_every_figure(quick_run) -> None:  # type: igno
         assert math.isfinite(results[name]) and results[name] > 0, name
 
 
+def test_storage_suite_reports_both_backends(quick_run) -> None:  # type: ignore[no-untyped-def]
+    results = quick_run[1]["storage"]
+    for name in (
+        "record_batches_100_sqlite_orders_per_s",
+        "record_batches_100_postgresql_1_servers_orders_per_s",
+        "record_batches_100_postgresql_2_servers_orders_per_s",
+        "record_batches_100_postgresql_4_servers_orders_per_s",
+        "record_batches_100_postgresql_vs_sqlite",
+        "record_batches_100_postgresql_best_orders_per_s",
+    ):
+        assert math.isfinite(results[name]) and results[name] > 0, name
+
+
 def test_creators_suite_reports_every_figure(quick_run) -> None:  # type: ignore[no-untyped-def]
     results = quick_run[1]["creators"]
     for name in (
