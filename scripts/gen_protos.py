@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-GO_MODULE = "xiaodian/clients/go"
+GO_MODULE = "xiaodian.dev/clients/go"
 
 #: Where each language's stubs live, relative to the output root.
 TARGETS = {

@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	pb "xiaodian/clients/go/xiaodianv1"
+	pb "xiaodian.dev/clients/go/xiaodianv1"
 )
 
 // bearer sends a token with every call ("authorization: Bearer <token>").

@@ -1,4 +1,4 @@
-module xiaodian/clients/go
+module xiaodian.dev/clients/go
 
 go 1.26.0
 

@@ -1405,8 +1405,8 @@ const file_xiaodian_v1_creator_service_proto_rawDesc = "" +
 	"\x1aStreamUpsertCreatorMetrics\x12..xiaodian.v1.StreamUpsertCreatorMetricsRequest\x1a/.xiaodian.v1.StreamUpsertCreatorMetricsResponse(\x01\x12V\n" +
 	"\rScoreCreators\x12!.xiaodian.v1.ScoreCreatorsRequest\x1a\".xiaodian.v1.ScoreCreatorsResponse\x12\\\n" +
 	"\x0fGetCreatorScore\x12#.xiaodian.v1.GetCreatorScoreRequest\x1a$.xiaodian.v1.GetCreatorScoreResponse\x12\\\n" +
-	"\x0fListTopCreators\x12#.xiaodian.v1.ListTopCreatorsRequest\x1a$.xiaodian.v1.ListTopCreatorsResponseB>\n" +
-	"\x0fdev.xiaodian.v1P\x01Z)xiaodian/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
+	"\x0fListTopCreators\x12#.xiaodian.v1.ListTopCreatorsRequest\x1a$.xiaodian.v1.ListTopCreatorsResponseBW\n" +
+	"\x0fdev.xiaodian.v1B\x13CreatorServiceProtoP\x01Z-xiaodian.dev/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
 
 var (
 	file_xiaodian_v1_creator_service_proto_rawDescOnce sync.Once

@@ -2785,8 +2785,8 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x06Search\x12\x1a.xiaodian.v1.SearchRequest\x1a\x1b.xiaodian.v1.SearchResponse\x12_\n" +
 	"\x10AnalyzeHeroImage\x12$.xiaodian.v1.AnalyzeHeroImageRequest\x1a%.xiaodian.v1.AnalyzeHeroImageResponse\x12b\n" +
 	"\x11GetRankingProfile\x12%.xiaodian.v1.GetRankingProfileRequest\x1a&.xiaodian.v1.GetRankingProfileResponse\x12k\n" +
-	"\x14UpdateRankingProfile\x12(.xiaodian.v1.UpdateRankingProfileRequest\x1a).xiaodian.v1.UpdateRankingProfileResponseB>\n" +
-	"\x0fdev.xiaodian.v1P\x01Z)xiaodian/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
+	"\x14UpdateRankingProfile\x12(.xiaodian.v1.UpdateRankingProfileRequest\x1a).xiaodian.v1.UpdateRankingProfileResponseBV\n" +
+	"\x0fdev.xiaodian.v1B\x12SearchServiceProtoP\x01Z-xiaodian.dev/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
 
 var (
 	file_xiaodian_v1_search_service_proto_rawDescOnce sync.Once

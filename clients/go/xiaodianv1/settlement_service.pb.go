@@ -3484,8 +3484,8 @@ const file_xiaodian_v1_settlement_service_proto_rawDesc = "" +
 	"\fGetStatement\x12 .xiaodian.v1.GetStatementRequest\x1a!.xiaodian.v1.GetStatementResponse\x12M\n" +
 	"\n" +
 	"GetBalance\x12\x1e.xiaodian.v1.GetBalanceRequest\x1a\x1f.xiaodian.v1.GetBalanceResponse\x12h\n" +
-	"\x13GetGuidePerformance\x12'.xiaodian.v1.GetGuidePerformanceRequest\x1a(.xiaodian.v1.GetGuidePerformanceResponseB>\n" +
-	"\x0fdev.xiaodian.v1P\x01Z)xiaodian/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
+	"\x13GetGuidePerformance\x12'.xiaodian.v1.GetGuidePerformanceRequest\x1a(.xiaodian.v1.GetGuidePerformanceResponseBZ\n" +
+	"\x0fdev.xiaodian.v1B\x16SettlementServiceProtoP\x01Z-xiaodian.dev/clients/go/xiaodianv1;xiaodianv1b\x06proto3"
 
 var (
 	file_xiaodian_v1_settlement_service_proto_rawDescOnce sync.Once
