@@ -16,7 +16,7 @@ from xiaodian.demo.catalog import ProductTruth, stream_catalog_with_truth
 from benchmarks import relevance
 from benchmarks.relevance import JudgedQuery, Judgements, genuine_first, grade, ndcg_at_10, precision_at_10
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 PER_CLASS = 60
 

@@ -14,7 +14,7 @@ from xiaodian import cli
 
 from benchmarks import report, runner
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 
 @pytest.fixture(scope="module")

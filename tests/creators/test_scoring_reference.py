@@ -13,7 +13,7 @@ from xiaodian import errors
 from xiaodian.creators.scoring import Weights, score_cohorts
 from xiaodian.reference import creators as ref
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 EXAMPLES = 1_000
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from xiaodian.platform.epoch import Epoch
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 PROCESSES = 3
 THREADS = 2

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from xiaodian import errors
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 
 class FakeCall(grpc.RpcError):

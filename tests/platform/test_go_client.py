@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_independent  # a client's calls over the wire
+
 GO_MODULE = Path(__file__).resolve().parents[2] / "clients" / "go"
 
 

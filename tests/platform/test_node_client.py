@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_independent  # a client's calls over the wire
+
 NODE_PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "node"
 
 

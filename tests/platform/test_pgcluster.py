@@ -21,7 +21,7 @@ except RuntimeError as missing:
     BIN_DIR, MISSING = None, str(missing)
 
 pytestmark = [
-    pytest.mark.no_database,  # its own cluster: run once, not per database backend
+    pytest.mark.backend_independent,  # its own cluster: run once, not per database backend
     pytest.mark.skipif(BIN_DIR is None, reason=f"no PostgreSQL bin directory: {MISSING}"),
 ]
 

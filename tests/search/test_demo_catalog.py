@@ -17,7 +17,7 @@ from xiaodian.demo import CATEGORIES, DEFAULT_NOW_S, Catalog, generate_catalog, 
 from xiaodian.demo.catalog import IMITATION_MODIFIERS, IMITATIONS, SYNONYM_GROUPS, stream_catalog_with_truth
 from xiaodian.v1 import search_service_pb2 as pb
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")

@@ -14,7 +14,7 @@ from xiaodian.search.catalog import engine_records
 from xiaodian.search.query import engine_request
 from xiaodian.v1 import search_service_pb2 as pb
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 
 def request(query: str) -> dict[str, object]:

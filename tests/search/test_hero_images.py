@@ -41,7 +41,7 @@ from xiaodian.errors import InvalidArgument
 from xiaodian.platform.config import SearchConfig
 from xiaodian.reference import hero as reference
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 Analyze = Callable[[bytes], dict[str, Any]]
 #: The configured memory budget; the pictures here stay far below it (the reference has no

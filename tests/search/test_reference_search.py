@@ -28,7 +28,7 @@ from xiaodian import errors
 from xiaodian._core import SearchEngine, default_ranking_profile, validate_ranking_profile
 from xiaodian.reference.search import SORTS, ReferenceSearchEngine
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 NOW = 1_750_000_000
 DAY = 86_400

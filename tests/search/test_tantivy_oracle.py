@@ -21,7 +21,7 @@ from xiaodian.v1 import search_service_pb2 as pb
 
 from benchmarks.tantivy_peer import TantivyPeer, oracle_profile
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 K = 10
 K1 = 1.2

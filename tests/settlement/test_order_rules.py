@@ -34,7 +34,7 @@ from xiaodian.settlement.orders import (
 )
 from xiaodian.v1 import settlement_service_pb2 as pb
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 T = TypeVar("T")
 

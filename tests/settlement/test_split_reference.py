@@ -22,7 +22,7 @@ from xiaodian import _core, errors
 from xiaodian.reference import settlement as ref
 from xiaodian.settlement.orders import unpack_split
 
-pytestmark = pytest.mark.no_database  # run once, not per database backend
+pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
 Line = tuple[int, int, int]
 Discount = tuple[int, int, list[int]]
