@@ -26,12 +26,11 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from xiaodian.client import Client
 from xiaodian.creators import store as creators_store
 from xiaodian.creators.service import CreatorService
-from xiaodian.platform import auth, idempotency
+from xiaodian.platform import auth, idempotency, reflection
 from xiaodian.platform.config import Config
 from xiaodian.platform.handlers import add_service
 from xiaodian.platform.interceptors import Limits, ServingInterceptor
@@ -264,10 +263,7 @@ class XiaodianServer:
 
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            self._server,
-        )
+        reflection.enable((*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), self._server)
         address = f"{server_config.host}:{server_config.port}"
         try:
             if credentials is None:
