@@ -1,4 +1,5 @@
-"""The API contract: buf lint, committed stubs equal a fresh generation, the client covers it."""
+"""The API contract: buf lint, buf breaking against the released API (released/), committed stubs
+equal a fresh generation, the client covers it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,31 @@ def _tool(name: str) -> str:
 def test_buf_lint_passes() -> None:
     result = subprocess.run([_tool("buf"), "lint"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_buf_breaking_against_the_released_api_passes() -> None:
+    result = subprocess.run(
+        [_tool("buf"), "breaking", "--against", "released/xiaodian-v1.binpb"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_buf_breaking_fails_on_a_renumbered_field(tmp_path: Path) -> None:
+    """The check can fail: the same protos with one field number changed break the release."""
+    shutil.copy(ROOT / "buf.yaml", tmp_path / "buf.yaml")
+    shutil.copytree(ROOT / "proto", tmp_path / "proto")
+    changed = tmp_path / "proto" / "xiaodian" / "v1" / "settlement_service.proto"
+    text = changed.read_text()
+    assert "int64 amount_fen = 2;" in text
+    changed.write_text(text.replace("int64 amount_fen = 2;", "int64 amount_fen = 9;", 1))
+    result = subprocess.run(
+        [_tool("buf"), "breaking", "--against", str(ROOT / "released" / "xiaodian-v1.binpb")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "amount_fen" in result.stdout + result.stderr
 
 
 def _differences(left: Path, right: Path) -> list[str]:
