@@ -14,26 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"xiaodian.dev/clients/go/xiaodian"
 	pb "xiaodian.dev/clients/go/xiaodianv1"
 )
-
-// bearer sends a token with every call ("authorization: Bearer <token>").
-type bearer string
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-// RequireTransportSecurity is false only because the test server listens on loopback.
-func (b bearer) RequireTransportSecurity() bool { return false }
 
 // token finds the caller's token as xiaodian's own tools do.
 func token(t *testing.T) string {
@@ -58,9 +47,7 @@ func dial(t *testing.T) (*grpc.ClientConn, context.Context) {
 	if addr == "" {
 		t.Skip("XIAODIAN_ADDR is not set (host:port of a running xiaodian server)")
 	}
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(bearer(token(t))))
+	conn, err := xiaodian.Dial(addr, token(t))
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -120,25 +107,44 @@ func TestUpdateRankingProfileInvalid(t *testing.T) {
 	if st.Code() != codes.InvalidArgument {
 		t.Fatalf("code = %v (%v), want InvalidArgument", st.Code(), err)
 	}
-	var field, domain string
-	for _, detail := range st.Details() {
-		switch d := detail.(type) {
-		case *errdetails.BadRequest:
-			for _, v := range d.GetFieldViolations() {
-				if v.GetField() == "profile.title_weight" {
-					field = v.GetField()
-				}
-			}
-		case *errdetails.ErrorInfo:
-			domain = d.GetDomain()
+	var field string
+	for _, v := range xiaodian.FieldViolations(err) {
+		if v.GetField() == "profile.title_weight" {
+			field = v.GetField()
 		}
 	}
-	if field != "profile.title_weight" || domain != "xiaodian" {
-		t.Errorf("details: field violation %q, ErrorInfo domain %q; got %v", field, domain, st.Details())
+	info := xiaodian.ErrorInfo(err)
+	if field != "profile.title_weight" || info.GetDomain() != "xiaodian" || info.GetReason() != "INVALID_ARGUMENT" {
+		t.Errorf("details: field violation %q, ErrorInfo %v; got %v", field, info, st.Details())
+	}
+	if _, ok := xiaodian.RetryDelay(err); ok {
+		t.Errorf("RetryInfo on an InvalidArgument error: %v", st.Details())
 	}
 	after := getDefault(t, ctx, client)
 	if after.GetVersion() != before.GetVersion() || after.GetTitleWeight() != before.GetTitleWeight() {
 		t.Errorf("profile changed by a rejected update: before %v, after %v", before, after)
+	}
+}
+
+func TestSearchFieldViolations(t *testing.T) {
+	conn, ctx := dial(t)
+	_, err := pb.NewSearchServiceClient(conn).Search(ctx, &pb.SearchRequest{
+		Query:    "羊绒围巾",
+		PageSize: 500,
+		Filter:   &pb.SearchFilter{MinPriceFen: proto.Int64(10000), MaxPriceFen: proto.Int64(100)},
+	})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("code = %v (%v), want InvalidArgument", status.Code(err), err)
+	}
+	got := map[string]string{}
+	for _, v := range xiaodian.FieldViolations(err) {
+		got[v.GetField()] = v.GetDescription()
+	}
+	if len(got) != 2 || got["page_size"] == "" || got["filter.max_price_fen"] == "" {
+		t.Errorf("field violations %v, want page_size and filter.max_price_fen", got)
+	}
+	if reason := xiaodian.ErrorInfo(err).GetReason(); reason != "INVALID_ARGUMENT" {
+		t.Errorf("ErrorInfo reason %q", reason)
 	}
 }
 
