@@ -1,46 +1,30 @@
-// End-to-end test of the Node.js client generated from proto/ (protoc-gen-es, Connect's gRPC
-// transport) against a running xiaodian server. Run by the Python test suite
-// (tests/platform/test_node_client.py), which starts the server and sets XIAODIAN_ADDR;
-// without it every test is skipped. The bearer token comes from XIAODIAN_TOKEN, else from the
-// admin.token file the server created in its data directory (XIAODIAN_SERVER_DATA_DIR, else
-// ./xiaodian-data).
+// End-to-end test of the Node.js client (@xiaodian/client: the stubs generated from proto/ by
+// protoc-gen-es, Connect's gRPC transport, the google.rpc error helpers) against a running
+// xiaodian server. Run by the Python test suite (tests/platform/test_node_client.py), which
+// starts the server and sets XIAODIAN_ADDR; without it the server's tests are skipped. The
+// bearer token is createXiaodianClient's default: XIAODIAN_TOKEN, else the admin.token file the
+// server created in its data directory (XIAODIAN_SERVER_DATA_DIR, else ./xiaodian-data).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-
-import { CreatorService, CreatorTier } from "./gen/xiaodian/v1/creator_service_pb.js";
-import { SearchService } from "./gen/xiaodian/v1/search_service_pb.js";
 import {
+  baseUrl,
+  Code,
+  ConnectError,
+  CreatorTier,
+  createXiaodianClient,
   DiscountFunder,
   OrderSchema,
   OrderState,
   PartyKind,
-  SettlementService,
-} from "./gen/xiaodian/v1/settlement_service_pb.js";
+} from "@xiaodian/client";
+import { ERROR_DOMAIN, errorInfo, fieldViolations } from "@xiaodian/client/errors";
 
 const addr = process.env.XIAODIAN_ADDR;
 const skip = addr ? false : "XIAODIAN_ADDR is not set (host:port of a running xiaodian server)";
-/** The caller's token, found as xiaodian's own tools find it. */
-function token() {
-  const fromEnv = (process.env.XIAODIAN_TOKEN ?? "").trim();
-  if (fromEnv) return fromEnv;
-  const dir = process.env.XIAODIAN_SERVER_DATA_DIR || "xiaodian-data";
-  return readFileSync(join(dir, "admin.token"), "ascii").trim();
-}
-/** Sends the token with every call. */
-const bearer = (next) => async (req) => {
-  req.header.set("authorization", `Bearer ${token()}`);
-  return await next(req);
-};
-const transport = addr
-  ? createGrpcTransport({ baseUrl: `http://${addr}`, interceptors: [bearer] })
-  : null;
+const xiaodian = addr ? createXiaodianClient({ address: addr }) : null;
 const callOptions = { timeoutMs: 10_000 };
 /** A suffix that keeps this run's ids apart from any other run's on a shared server. */
 const run = `node-${Date.now()}`;
@@ -56,7 +40,7 @@ async function failure(call) {
 }
 
 test("ranking profiles: the default, a rejected update, an unknown name", { skip }, async () => {
-  const client = createClient(SearchService, transport);
+  const client = xiaodian.search;
   const before = (await client.getRankingProfile({ name: "default" }, callOptions)).profile;
   assert.equal(before.name, "default");
   assert.ok(before.version >= 1);
@@ -69,6 +53,12 @@ test("ranking profiles: the default, a rejected update, an unknown name", { skip
   );
   assert.equal(rejected.code, Code.InvalidArgument);
   assert.match(rejected.rawMessage, /title_weight/);
+  // The google.rpc details of the grpc-status-details-bin trailer, decoded by the helpers.
+  assert.deepEqual(
+    fieldViolations(rejected).map((v) => v.field),
+    ["profile.title_weight"],
+  );
+  assert.equal(errorInfo(rejected)?.domain, ERROR_DOMAIN);
   const after = (await client.getRankingProfile({ name: "default" }, callOptions)).profile;
   assert.equal(after.version, before.version, "a rejected update wrote nothing");
 
@@ -77,7 +67,7 @@ test("ranking profiles: the default, a rejected update, an unknown name", { skip
 });
 
 test("search: Chinese infix and mixed-script recall, brands first", { skip }, async () => {
-  const client = createClient(SearchService, transport);
+  const client = xiaodian.search;
   const opened = timestampFromMs(Date.UTC(2020, 0, 1));
   const brandShop = `${run}-pine`;
   const plainShop = `${run}-wool`;
@@ -135,7 +125,7 @@ test("search: Chinese infix and mixed-script recall, brands first", { skip }, as
 });
 
 test("creators: score a cohort and read the leaderboard", { skip }, async () => {
-  const client = createClient(CreatorService, transport);
+  const client = xiaodian.creator;
   const cohort = `${run}-cohort`;
   await client.upsertCreatorMetrics(
     {
@@ -170,7 +160,7 @@ test("creators: score a cohort and read the leaderboard", { skip }, async () => 
 });
 
 test("settlement: preview, record (idempotent), read back; every fen accounted for", { skip }, async () => {
-  const client = createClient(SettlementService, transport);
+  const client = xiaodian.settlement;
   const shopId = `${run}-shop`;
   // Two lines of 10,000 fen; a 2,000-fen merchant coupon on both, a 1,000-fen platform coupon on
   // the second; creator 10 %; a two-party chain taking 5 %, the agency passing half down.
@@ -227,4 +217,20 @@ test("settlement: preview, record (idempotent), read back; every fen accounted f
   const balance = await client.getBalance({ account: `merchant:${shopId}` }, callOptions);
   assert.equal(balance.pendingFen, 15_270n);
   assert.equal(balance.settledFen, 0n);
+});
+
+test("auth: a wrong token is refused with ErrorInfo, and no field violations", { skip }, async () => {
+  const stranger = createXiaodianClient({ address: addr, token: "not-a-token" });
+  const refused = await failure(stranger.search.getRankingProfile({ name: "default" }, callOptions));
+  assert.equal(refused.code, Code.Unauthenticated);
+  assert.equal(errorInfo(refused)?.domain, ERROR_DOMAIN);
+  assert.deepEqual(fieldViolations(refused), []);
+});
+
+test("baseUrl: plaintext for a loopback host, TLS for any other, a URL as given", () => {
+  assert.equal(baseUrl("127.0.0.1:50051"), "http://127.0.0.1:50051");
+  assert.equal(baseUrl("localhost:50051"), "http://localhost:50051");
+  assert.equal(baseUrl("[::1]:50051"), "http://[::1]:50051");
+  assert.equal(baseUrl("api.example.com:443"), "https://api.example.com:443");
+  assert.equal(baseUrl("http://10.0.0.5:50051"), "http://10.0.0.5:50051");
 });
