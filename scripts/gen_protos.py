@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from importlib import resources
@@ -109,6 +110,9 @@ def main() -> int:
     args = parser.parse_args()
     for lang in args.lang or sorted(TARGETS):
         print(f"generated {generate(lang, args.out.resolve())}", file=sys.stderr)
+        if lang == "python" and args.out.resolve() == ROOT:
+            # The client's typed methods, from the new stubs' descriptors (in a fresh process).
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_client.py")], check=True)
     return 0
 
 

@@ -4,7 +4,11 @@
         profile = client.get_ranking_profile(name="default").profile
 
 Each method takes the request message, or its fields as keyword arguments, and returns the
-response message.
+response message. The methods are generated from the protos (xiaodian/_client_methods.py, by
+scripts/gen_client.py) with one typed keyword parameter per request field, so `mypy --strict`
+rejects a misspelt field (`client.search(qurey="x")`) or a value of the wrong type. Only the fields
+a call gives are set: a field left out, or given as its proto3 default (`""`, `0`, `False`, an
+empty list; `None` for a message or an `optional` field), stays unset.
 
 Credentials: the `token` argument, else `XIAODIAN_TOKEN`, else the admin token a local server
 created in its data directory (`data_dir`, else `XIAODIAN_SERVER_DATA_DIR`, else
@@ -14,34 +18,31 @@ created in its data directory (`data_dir`, else `XIAODIAN_SERVER_DATA_DIR`, else
 Writes get a fresh `request_id` (a UUID) when none is given; pass your own to retry safely.
 Failed calls raise `xiaodian.errors.XiaodianError` subclasses (`InvalidArgument`
 with `.violations`, `NotFound`, …), never a bare `grpc.RpcError`.
+
+This module, `xiaodian.errors`, `xiaodian._client_methods` and the stubs (`xiaodian.v1`) import
+nothing of the server nor the Rust extension: they are the pure-Python `xiaodian-client`
+distribution (clients/python).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 
 import grpc
-from google.protobuf.message import Message
 from grpc import StreamStreamMultiCallable as StreamStream
 from grpc import StreamUnaryMultiCallable as StreamUnary
+from grpc import UnaryStreamMultiCallable as UnaryStream
 from grpc import UnaryUnaryMultiCallable as Unary
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from xiaodian._client_methods import ClientMethods, Req, Resp
 from xiaodian.errors import from_rpc_error
-from xiaodian.v1 import creator_service_pb2 as creator_pb
-from xiaodian.v1 import creator_service_pb2_grpc as creator_grpc
-from xiaodian.v1 import search_service_pb2 as search_pb
-from xiaodian.v1 import search_service_pb2_grpc as search_grpc
-from xiaodian.v1 import settlement_service_pb2 as settlement_pb
-from xiaodian.v1 import settlement_service_pb2_grpc as settlement_grpc
-
-Req = TypeVar("Req", bound=Message)
-Resp = TypeVar("Resp", bound=Message)
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 
@@ -50,51 +51,9 @@ ADMIN_TOKEN_FILE = "admin.token"
 DEFAULT_DATA_DIR = "./xiaodian-data"
 
 
-# grpc_tools generates the service stubs (xiaodian/v1/*_pb2_grpc.py) without annotations: every
-# RPC attribute is Any. These protocols give each attribute its request and response types, so the
-# methods below are checked against the messages; they are kept by hand in step with the .proto
-# services (a new RPC gets a line here).
-
-
+# grpc_health ships its stubs without annotations; this protocol types the one call the client makes.
 class _HealthStub(Protocol):
     Check: Unary[health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]
-
-
-class _SearchStub(Protocol):
-    UpsertShops: Unary[search_pb.UpsertShopsRequest, search_pb.UpsertShopsResponse]
-    UpsertProducts: Unary[search_pb.UpsertProductsRequest, search_pb.UpsertProductsResponse]
-    StreamUpsertProducts: StreamUnary[search_pb.StreamUpsertProductsRequest, search_pb.StreamUpsertProductsResponse]
-    DeleteProducts: Unary[search_pb.DeleteProductsRequest, search_pb.DeleteProductsResponse]
-    Search: Unary[search_pb.SearchRequest, search_pb.SearchResponse]
-    AnalyzeHeroImage: Unary[search_pb.AnalyzeHeroImageRequest, search_pb.AnalyzeHeroImageResponse]
-    GetRankingProfile: Unary[search_pb.GetRankingProfileRequest, search_pb.GetRankingProfileResponse]
-    UpdateRankingProfile: Unary[search_pb.UpdateRankingProfileRequest, search_pb.UpdateRankingProfileResponse]
-
-
-class _CreatorStub(Protocol):
-    UpsertCreatorMetrics: Unary[creator_pb.UpsertCreatorMetricsRequest, creator_pb.UpsertCreatorMetricsResponse]
-    StreamUpsertCreatorMetrics: StreamUnary[
-        creator_pb.StreamUpsertCreatorMetricsRequest, creator_pb.StreamUpsertCreatorMetricsResponse
-    ]
-    ScoreCreators: Unary[creator_pb.ScoreCreatorsRequest, creator_pb.ScoreCreatorsResponse]
-    GetCreatorScore: Unary[creator_pb.GetCreatorScoreRequest, creator_pb.GetCreatorScoreResponse]
-    ListTopCreators: Unary[creator_pb.ListTopCreatorsRequest, creator_pb.ListTopCreatorsResponse]
-
-
-class _SettlementStub(Protocol):
-    PreviewSplit: Unary[settlement_pb.PreviewSplitRequest, settlement_pb.PreviewSplitResponse]
-    RecordOrder: Unary[settlement_pb.RecordOrderRequest, settlement_pb.RecordOrderResponse]
-    RecordOrders: Unary[settlement_pb.RecordOrdersRequest, settlement_pb.RecordOrdersResponse]
-    StreamRecordOrders: StreamStream[settlement_pb.StreamRecordOrdersRequest, settlement_pb.StreamRecordOrdersResponse]
-    ConfirmReceipt: Unary[settlement_pb.ConfirmReceiptRequest, settlement_pb.ConfirmReceiptResponse]
-    OpenAfterSale: Unary[settlement_pb.OpenAfterSaleRequest, settlement_pb.OpenAfterSaleResponse]
-    RecordRefund: Unary[settlement_pb.RecordRefundRequest, settlement_pb.RecordRefundResponse]
-    CloseAfterSale: Unary[settlement_pb.CloseAfterSaleRequest, settlement_pb.CloseAfterSaleResponse]
-    RunSettlement: Unary[settlement_pb.RunSettlementRequest, settlement_pb.RunSettlementResponse]
-    GetOrder: Unary[settlement_pb.GetOrderRequest, settlement_pb.GetOrderResponse]
-    GetStatement: Unary[settlement_pb.GetStatementRequest, settlement_pb.GetStatementResponse]
-    GetBalance: Unary[settlement_pb.GetBalanceRequest, settlement_pb.GetBalanceResponse]
-    GetGuidePerformance: Unary[settlement_pb.GetGuidePerformanceRequest, settlement_pb.GetGuidePerformanceResponse]
 
 
 def find_token(data_dir: str | os.PathLike[str] | None = None) -> str | None:
@@ -110,21 +69,38 @@ def find_token(data_dir: str | os.PathLike[str] | None = None) -> str | None:
         return None
 
 
-def _request(request_type: type[Req], request: Req | None, fields: dict[str, Any]) -> Req:
-    if request is not None and fields:
-        raise TypeError("pass either a request message or keyword fields, not both")
-    message = request if request is not None else request_type(**fields)
-    descriptor = message.DESCRIPTOR
-    if "request_id" in descriptor.fields_by_name and not message.request_id:  # type: ignore[attr-defined]
-        copy = request_type()
-        copy.CopyFrom(message)
-        copy.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
-        return copy
-    return message
+class _Field(Protocol):
+    """What `_given` reads of a field's descriptor (protobuf's pure-Python or upb class)."""
+
+    @property
+    def has_presence(self) -> bool: ...
+    @property
+    def is_repeated(self) -> bool: ...
+    @property
+    def default_value(self) -> Any: ...
 
 
-class Client:
-    """Connection to a xiaodian server. Thread-safe; use as a context manager or call `close()`."""
+def _given(field: _Field, value: object) -> bool:
+    """Whether a keyword argument sets its field. None never does. A field with presence (a
+    message, a proto3 `optional` field, a oneof member) is set by any other value; a field without
+    it (a plain scalar or enum, a repeated or map field) only by a value other than its default,
+    which is the same as unset on the wire (except -0.0, which is sent)."""
+    if value is None:
+        return False
+    if field.has_presence:
+        return True
+    if field.is_repeated:
+        return not (isinstance(value, Sized) and len(value) == 0)
+    if isinstance(value, float) and value == 0.0:
+        return math.copysign(1.0, value) < 0
+    return bool(value != field.default_value)
+
+
+class Client(ClientMethods):
+    """Connection to a xiaodian server. Thread-safe; use as a context manager or call `close()`.
+
+    The RPC methods (`search`, `record_orders`, …) are in `xiaodian._client_methods.ClientMethods`,
+    generated from the protos."""
 
     def __init__(
         self,
@@ -156,9 +132,7 @@ class Client:
             self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
-        self._search: _SearchStub = search_grpc.SearchServiceStub(self._channel)
-        self._creators: _CreatorStub = creator_grpc.CreatorServiceStub(self._channel)
-        self._settlement: _SettlementStub = settlement_grpc.SettlementServiceStub(self._channel)
+        self._connect(self._channel)  # the service stubs: self._search, self._creators, self._settlement
         self._health: _HealthStub = health_pb2_grpc.HealthStub(self._channel)
 
     def __enter__(self) -> Client:
@@ -172,15 +146,41 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
+    # -- the transport of the generated methods ---------------------------------------------
+
+    def _request(self, request_type: type[Req], request: Req | None, /, **fields: Any) -> Req:
+        """`request`, or a `request_type` with the fields given (see `_given`); either way with a
+        fresh `request_id` if the message has that field and it is empty."""
+        descriptor = request_type.DESCRIPTOR
+        given = {name: value for name, value in fields.items() if _given(descriptor.fields_by_name[name], value)}
+        if request is not None and given:
+            raise TypeError("pass either a request message or keyword fields, not both")
+        message = request if request is not None else request_type(**given)
+        if "request_id" in descriptor.fields_by_name and not message.request_id:  # type: ignore[attr-defined]
+            copy = request_type()
+            copy.CopyFrom(message)
+            copy.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
+            return copy
+        return message
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self.timeout if timeout is None else timeout
+
     def _unary(self, rpc: Unary[Req, Resp], request: Req, timeout: float | None) -> Resp:
         try:
-            return rpc(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+            return rpc(request, timeout=self._deadline(timeout), metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def _stream_out(self, rpc: UnaryStream[Req, Resp], request: Req, timeout: float | None) -> Iterator[Resp]:
+        try:
+            yield from rpc(request, timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
     def _stream_in(self, rpc: StreamUnary[Req, Resp], requests: Iterable[Req], timeout: float | None) -> Resp:
         try:
-            return rpc(iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+            return rpc(iter(requests), timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -188,9 +188,7 @@ class Client:
         self, rpc: StreamStream[Req, Resp], requests: Iterable[Req], timeout: float | None
     ) -> Iterator[Resp]:
         try:
-            yield from rpc(
-                iter(requests), timeout=self.timeout if timeout is None else timeout, metadata=self._metadata
-            )
+            yield from rpc(iter(requests), timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -201,262 +199,3 @@ class Client:
         response = self._unary(self._health.Check, health_pb2.HealthCheckRequest(service=service), timeout)
         # grpc_health ships health_pb2 without stubs (Any to mypy); an enum's Name() is a str.
         return cast(str, health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
-
-    # -- SearchService --------------------------------------------------------------------
-
-    def upsert_shops(
-        self, request: search_pb.UpsertShopsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> search_pb.UpsertShopsResponse:
-        return self._unary(self._search.UpsertShops, _request(search_pb.UpsertShopsRequest, request, fields), timeout)
-
-    def upsert_products(
-        self, request: search_pb.UpsertProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> search_pb.UpsertProductsResponse:
-        return self._unary(
-            self._search.UpsertProducts, _request(search_pb.UpsertProductsRequest, request, fields), timeout
-        )
-
-    def stream_upsert_products(
-        self, requests: Iterable[search_pb.StreamUpsertProductsRequest], *, timeout: float | None = None
-    ) -> search_pb.StreamUpsertProductsResponse:
-        batches = (_request(search_pb.StreamUpsertProductsRequest, r, {}) for r in requests)
-        return self._stream_in(self._search.StreamUpsertProducts, batches, timeout)
-
-    def delete_products(
-        self, request: search_pb.DeleteProductsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> search_pb.DeleteProductsResponse:
-        return self._unary(
-            self._search.DeleteProducts, _request(search_pb.DeleteProductsRequest, request, fields), timeout
-        )
-
-    def search(
-        self, request: search_pb.SearchRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> search_pb.SearchResponse:
-        return self._unary(self._search.Search, _request(search_pb.SearchRequest, request, fields), timeout)
-
-    def analyze_hero_image(
-        self,
-        request: search_pb.AnalyzeHeroImageRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> search_pb.AnalyzeHeroImageResponse:
-        return self._unary(
-            self._search.AnalyzeHeroImage, _request(search_pb.AnalyzeHeroImageRequest, request, fields), timeout
-        )
-
-    def get_ranking_profile(
-        self,
-        request: search_pb.GetRankingProfileRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> search_pb.GetRankingProfileResponse:
-        return self._unary(
-            self._search.GetRankingProfile, _request(search_pb.GetRankingProfileRequest, request, fields), timeout
-        )
-
-    def update_ranking_profile(
-        self,
-        request: search_pb.UpdateRankingProfileRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> search_pb.UpdateRankingProfileResponse:
-        return self._unary(
-            self._search.UpdateRankingProfile, _request(search_pb.UpdateRankingProfileRequest, request, fields), timeout
-        )
-
-    # -- CreatorService -------------------------------------------------------------------
-
-    def upsert_creator_metrics(
-        self,
-        request: creator_pb.UpsertCreatorMetricsRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> creator_pb.UpsertCreatorMetricsResponse:
-        return self._unary(
-            self._creators.UpsertCreatorMetrics,
-            _request(creator_pb.UpsertCreatorMetricsRequest, request, fields),
-            timeout,
-        )
-
-    def stream_upsert_creator_metrics(
-        self, requests: Iterable[creator_pb.StreamUpsertCreatorMetricsRequest], *, timeout: float | None = None
-    ) -> creator_pb.StreamUpsertCreatorMetricsResponse:
-        batches = (_request(creator_pb.StreamUpsertCreatorMetricsRequest, r, {}) for r in requests)
-        return self._stream_in(self._creators.StreamUpsertCreatorMetrics, batches, timeout)
-
-    def score_creators(
-        self, request: creator_pb.ScoreCreatorsRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> creator_pb.ScoreCreatorsResponse:
-        return self._unary(
-            self._creators.ScoreCreators, _request(creator_pb.ScoreCreatorsRequest, request, fields), timeout
-        )
-
-    def get_creator_score(
-        self,
-        request: creator_pb.GetCreatorScoreRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> creator_pb.GetCreatorScoreResponse:
-        return self._unary(
-            self._creators.GetCreatorScore, _request(creator_pb.GetCreatorScoreRequest, request, fields), timeout
-        )
-
-    def list_top_creators(
-        self,
-        request: creator_pb.ListTopCreatorsRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> creator_pb.ListTopCreatorsResponse:
-        return self._unary(
-            self._creators.ListTopCreators, _request(creator_pb.ListTopCreatorsRequest, request, fields), timeout
-        )
-
-    # -- SettlementService ----------------------------------------------------------------
-
-    def preview_split(
-        self,
-        request: settlement_pb.PreviewSplitRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.PreviewSplitResponse:
-        return self._unary(
-            self._settlement.PreviewSplit, _request(settlement_pb.PreviewSplitRequest, request, fields), timeout
-        )
-
-    def record_order(
-        self, request: settlement_pb.RecordOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> settlement_pb.RecordOrderResponse:
-        return self._unary(
-            self._settlement.RecordOrder, _request(settlement_pb.RecordOrderRequest, request, fields), timeout
-        )
-
-    def record_orders(
-        self,
-        request: settlement_pb.RecordOrdersRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.RecordOrdersResponse:
-        return self._unary(
-            self._settlement.RecordOrders, _request(settlement_pb.RecordOrdersRequest, request, fields), timeout
-        )
-
-    def stream_record_orders(
-        self, requests: Iterable[settlement_pb.StreamRecordOrdersRequest], *, timeout: float | None = None
-    ) -> Iterator[settlement_pb.StreamRecordOrdersResponse]:
-        """Yields one acknowledgement per batch, once that batch is durable."""
-        batches = (_request(settlement_pb.StreamRecordOrdersRequest, r, {}) for r in requests)
-        return self._stream_both(self._settlement.StreamRecordOrders, batches, timeout)
-
-    def confirm_receipt(
-        self,
-        request: settlement_pb.ConfirmReceiptRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.ConfirmReceiptResponse:
-        return self._unary(
-            self._settlement.ConfirmReceipt, _request(settlement_pb.ConfirmReceiptRequest, request, fields), timeout
-        )
-
-    def open_after_sale(
-        self,
-        request: settlement_pb.OpenAfterSaleRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.OpenAfterSaleResponse:
-        return self._unary(
-            self._settlement.OpenAfterSale, _request(settlement_pb.OpenAfterSaleRequest, request, fields), timeout
-        )
-
-    def record_refund(
-        self,
-        request: settlement_pb.RecordRefundRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.RecordRefundResponse:
-        return self._unary(
-            self._settlement.RecordRefund, _request(settlement_pb.RecordRefundRequest, request, fields), timeout
-        )
-
-    def close_after_sale(
-        self,
-        request: settlement_pb.CloseAfterSaleRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.CloseAfterSaleResponse:
-        return self._unary(
-            self._settlement.CloseAfterSale, _request(settlement_pb.CloseAfterSaleRequest, request, fields), timeout
-        )
-
-    def run_settlement(
-        self,
-        request: settlement_pb.RunSettlementRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.RunSettlementResponse:
-        return self._unary(
-            self._settlement.RunSettlement, _request(settlement_pb.RunSettlementRequest, request, fields), timeout
-        )
-
-    def get_order(
-        self, request: settlement_pb.GetOrderRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> settlement_pb.GetOrderResponse:
-        return self._unary(self._settlement.GetOrder, _request(settlement_pb.GetOrderRequest, request, fields), timeout)
-
-    def get_statement(
-        self,
-        request: settlement_pb.GetStatementRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.GetStatementResponse:
-        return self._unary(
-            self._settlement.GetStatement, _request(settlement_pb.GetStatementRequest, request, fields), timeout
-        )
-
-    def get_balance(
-        self, request: settlement_pb.GetBalanceRequest | None = None, /, *, timeout: float | None = None, **fields: Any
-    ) -> settlement_pb.GetBalanceResponse:
-        return self._unary(
-            self._settlement.GetBalance, _request(settlement_pb.GetBalanceRequest, request, fields), timeout
-        )
-
-    def get_guide_performance(
-        self,
-        request: settlement_pb.GetGuidePerformanceRequest | None = None,
-        /,
-        *,
-        timeout: float | None = None,
-        **fields: Any,
-    ) -> settlement_pb.GetGuidePerformanceResponse:
-        return self._unary(
-            self._settlement.GetGuidePerformance,
-            _request(settlement_pb.GetGuidePerformanceRequest, request, fields),
-            timeout,
-        )
