@@ -80,7 +80,8 @@ class RunningSums(NamedTuple):
     Its column refuses anything but an SQLite integer (`CHECK (typeof(column) = 'integer')`,
     migration `settlement-0005-integer-money`): SQLite turns an `a + b` that overflows int64
     into a REAL instead of failing, so without the check a sum that left int64 was stored as a
-    float and every later read of it went wrong."""
+    float and every later read of it went wrong. On PostgreSQL the column is a BIGINT, which
+    refuses such a sum by itself ("bigint out of range")."""
 
     table: str
     key: str
