@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from xiaodian.platform.config import ConfigError, load_config
 
+pytestmark = pytest.mark.backend_independent  # configuration loading
+
 
 def test_defaults() -> None:
     config = load_config(None, environ={})

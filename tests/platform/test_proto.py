@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import gen_protos  # noqa: E402
 
+pytestmark = pytest.mark.backend_independent  # the API's files and generated code
+
 
 def _tool(name: str) -> str:
     path = shutil.which(name)

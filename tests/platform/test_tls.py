@@ -17,6 +17,8 @@ from xiaodian import Client, errors
 from xiaodian.platform.config import Config
 from xiaodian.platform.server import XiaodianServer
 
+pytestmark = pytest.mark.backend_independent  # the transport's certificates and scopes
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])

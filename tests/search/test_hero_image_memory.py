@@ -30,6 +30,8 @@ from xiaodian.platform.config import SearchConfig
 from xiaodian.search.image_slots import ImageAnalysisSlots
 from xiaodian.v1 import search_service_pb2 as pb
 
+pytestmark = pytest.mark.backend_independent  # image analysis memory, before anything is stored
+
 BUDGET = SearchConfig().image_max_decoded_bytes  # 160 MiB
 SLOTS = SearchConfig().image_max_concurrent_analyses  # 2
 MIB = 1024 * 1024
