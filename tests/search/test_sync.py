@@ -110,3 +110,22 @@ def test_the_log_is_pruned_by_age_and_count_keeping_the_newest(tmp_path) -> None
         assert changelog.first_seq(conn) == last - 3
         assert [c.seq for c in changelog.since(conn, 0)] == list(range(last - 3, last + 1))
         assert changelog.last_seq(conn) == last  # numbers are never reused
+
+
+def test_the_change_head_starts_where_an_older_database_log_ended(tmp_path: Path) -> None:
+    """A database written before the head row (migration search-0004) numbered its log with
+    SQLite's AUTOINCREMENT: the head starts at the highest number ever given, pruned rows
+    included, and the next write continues after it."""
+    db = SqliteDatabase(tmp_path / "old.db")
+    db.migrate([m for m in MIGRATIONS["sqlite"] if m.id != "search-0004-change-head"])
+    with db.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO search_changes (kind, key, at_us) VALUES (?, ?, 0)", [("product", f"p{i}") for i in range(7)]
+        )
+        conn.execute("DELETE FROM search_changes WHERE seq > 5")  # AUTOINCREMENT still remembers 7
+    assert db.migrate(MIGRATIONS["sqlite"]) == ["search-0004-change-head"]
+    with db.transaction() as conn:
+        assert changelog.last_seq(conn) == 7
+        changelog.record(conn, changelog.PRODUCT, ["p9"])
+        assert [c.seq for c in changelog.since(conn, 5)] == [8]
+    db.close()
