@@ -19,7 +19,6 @@ cores: the database, the servers and the load generators.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,7 +104,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     ratios = [p / s for p, s in zip(figures["postgresql_1_servers"], figures["sqlite"], strict=True)]
     measure.record(results, "record_batches_100_postgresql_vs_sqlite", ratios)
     results["record_batches_100_postgresql_best_orders_per_s"] = max(
-        statistics.median(figures[f"postgresql_{count}_servers"]) for count in (1, 2, 4)
+        results[f"record_batches_100_postgresql_{count}_servers_orders_per_s"] for count in (1, 2, 4)
     )
     return results
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ def digest(db: Database) -> str:
 def value_kinds(conn: Connection, table: str, column: str) -> set[str]:
     """The storage kinds of the column's values, as SQLite names them ("integer", "real", …).
     A PostgreSQL BIGINT column holds integers only: the column's type is checked instead."""
-    if isinstance(conn, psycopg.Connection) or type(conn).__name__ == "_PostgresConnection":
+    if not isinstance(conn, sqlite3.Connection):
         (data_type,) = conn.execute(
             "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
             (table, column),
