@@ -15,6 +15,10 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use xiaodian_core::rank::index::Index;
 use xiaodian_core::rank::search::{Filter, Hit, SearchRequest, SearchResult, Sort};
+use xiaodian_core::rank::suggest::{
+    validate as suggest_validate, Suggester, SuggestionMatch, SuggestionSource,
+};
+use xiaodian_core::text::ApproximateKind;
 use xiaodian_core::{FieldViolation, RankingProfile};
 
 use crate::api_error::ApiError;
@@ -251,6 +255,15 @@ fn hit(h: Hit, second_tier_searched: bool) -> proto::SearchHit {
             matched_terms: e.matched_terms,
             matched_synonyms: e.matched_synonyms,
             negated_words: e.negated_words,
+            approximate_matches: e
+                .approximate_matches
+                .into_iter()
+                .map(|(query_word, matched, kind)| proto::ApproximateMatch {
+                    query_word,
+                    matched,
+                    kind: approximate_match_kind(kind) as i32,
+                })
+                .collect(),
             any_term_match: second_tier_searched,
             tier: e.tier,
             signals: e
@@ -265,4 +278,49 @@ fn hit(h: Hit, second_tier_searched: bool) -> proto::SearchHit {
                 .collect(),
         }),
     }
+}
+
+fn approximate_match_kind(kind: ApproximateKind) -> proto::ApproximateMatchKind {
+    match kind {
+        ApproximateKind::Pinyin => proto::ApproximateMatchKind::Pinyin,
+        ApproximateKind::Initials => proto::ApproximateMatchKind::Initials,
+        ApproximateKind::SameSound => proto::ApproximateMatchKind::SameSound,
+        ApproximateKind::Typo => proto::ApproximateMatchKind::Typo,
+    }
+}
+
+/// Completions per Suggest request that asks for 0.
+pub const DEFAULT_SUGGESTIONS: u32 = 10;
+
+/// Answers the `SuggestRequest` encoded in `request` from `suggester`; the encoded
+/// `SuggestResponse`.
+pub fn suggest(suggester: &Suggester, request: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let request = proto::SuggestRequest::decode(request)
+        .map_err(|_| ApiError::malformed("xiaodian.v1.SuggestRequest"))?;
+    let limit = if request.limit == 0 {
+        DEFAULT_SUGGESTIONS
+    } else {
+        request.limit
+    };
+    suggest_validate(&request.prefix, limit)?;
+    let suggestions = suggester
+        .suggest(&request.prefix, limit as usize)
+        .into_iter()
+        .map(|s| proto::Suggestion {
+            text: s.text,
+            matched_chars: s.matched_chars,
+            source: match s.source {
+                SuggestionSource::Title => proto::SuggestionSource::Title,
+                SuggestionSource::ShopName => proto::SuggestionSource::ShopName,
+                SuggestionSource::Brand => proto::SuggestionSource::Brand,
+            } as i32,
+            r#match: match s.matched {
+                SuggestionMatch::Text => proto::SuggestionMatch::Text,
+                SuggestionMatch::Pinyin => proto::SuggestionMatch::Pinyin,
+                SuggestionMatch::Initials => proto::SuggestionMatch::Initials,
+            } as i32,
+            popularity: i64::try_from(s.popularity).unwrap_or(i64::MAX),
+        })
+        .collect();
+    Ok(proto::SuggestResponse { suggestions }.encode_to_vec())
 }

@@ -55,8 +55,9 @@ SETTING_FIELDS: tuple[str, ...] = tuple(
 )
 
 #: Settings added after profiles were first stored, as a version stored before them reads:
-#: such a version had no synonyms, and stays what it was.
-ADDED_SETTINGS: dict[str, Any] = {"synonyms": [], "synonym_weight": 0.8}
+#: such a version had no synonyms, and stays what it was; approximate matching (issue 24)
+#: came later still, and such a version takes its default weight.
+ADDED_SETTINGS: dict[str, Any] = {"synonyms": [], "synonym_weight": 0.8, "approximate_weight": 0.7}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@
 //! - documents `0..ascending_ids` are in product-id order;
 //! - a term's presence bitset, when it has one, has exactly the documents of its postings.
 
+use super::approximate::SoundIndex;
 use crate::error::{CoreError, CoreResult};
 use crate::text::{normalize, Analyzer};
 
@@ -327,6 +328,8 @@ pub struct Index {
     pub(crate) by_product_id: HashMap<String, u32>,
     pub(crate) terms: Vec<Term>,
     pub(crate) term_by_text: HashMap<String, u32>,
+    /// The terms by sound and spelling, for approximate matching.
+    pub(crate) sound: SoundIndex,
     pub(crate) total_len: [u64; 3],
     pub(crate) dead: usize,
     /// Documents `0..ascending_ids` (live or dead) have strictly increasing product ids (as
@@ -348,6 +351,7 @@ impl Index {
             by_product_id: HashMap::default(),
             terms: Vec::new(),
             term_by_text: HashMap::default(),
+            sound: SoundIndex::default(),
             total_len: [0; 3],
             dead: 0,
             ascending_ids: 0,
@@ -491,6 +495,7 @@ impl Index {
                     let id = self.terms.len() as u32;
                     self.terms.push(Term::default());
                     self.term_by_text.insert(text.to_owned(), id);
+                    self.sound.add_term(text, &self.analyzer);
                     id
                 }
             };
@@ -607,6 +612,7 @@ impl Index {
             text_of[id as usize] = Some(text);
         }
         let doc_count = self.docs.alive.len();
+        self.sound = SoundIndex::default();
         for (term, text) in old_terms.into_iter().zip(text_of) {
             let mut compacted = Term {
                 df: term.df,
@@ -627,8 +633,9 @@ impl Index {
             }
             let id = self.terms.len() as u32;
             self.terms.push(compacted);
-            self.term_by_text
-                .insert(text.expect("every term has a text"), id);
+            let text = text.expect("every term has a text");
+            self.sound.add_term(&text, &self.analyzer);
+            self.term_by_text.insert(text, id);
         }
         self.dead = 0;
         self.ascending_ids = 1 + self

@@ -77,6 +77,9 @@ pub struct RankingProfile {
     pub synonyms: Vec<Vec<String>>,
     /// Weight of the scores of terms matched through a synonym, in (0, 1).
     pub synonym_weight: f64,
+    /// Weight of the scores of terms matched approximately (pinyin, initials, same sound,
+    /// Latin typos: `rank::approximate`), in (0, 1).
+    pub approximate_weight: f64,
 }
 
 /// The built-in synonym groups of the `default` profile.
@@ -119,6 +122,7 @@ impl Default for RankingProfile {
                 .map(|group| group.iter().map(|&word| word.to_owned()).collect())
                 .collect(),
             synonym_weight: 0.8,
+            approximate_weight: 0.7,
         }
     }
 }
@@ -227,14 +231,16 @@ impl RankingProfile {
                 ),
             ));
         }
-        if !(self.synonym_weight.is_finite()
-            && self.synonym_weight > 0.0
-            && self.synonym_weight < 1.0)
-        {
-            violations.push(FieldViolation::new(
-                "synonym_weight",
-                format!("must be > 0 and < 1, got {}", self.synonym_weight),
-            ));
+        for (field, weight) in [
+            ("synonym_weight", self.synonym_weight),
+            ("approximate_weight", self.approximate_weight),
+        ] {
+            if !(weight.is_finite() && weight > 0.0 && weight < 1.0) {
+                violations.push(FieldViolation::new(
+                    field,
+                    format!("must be > 0 and < 1, got {weight}"),
+                ));
+            }
         }
         self.check_synonyms(&mut violations);
         if violations.is_empty() {

@@ -8,6 +8,8 @@
 //! `待处理`) and, in [`AnalysisMode::Full`], the dictionary words jieba finds that are not
 //! bigrams themselves (single characters, and words of three or more characters).
 
+pub mod pinyin;
+
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use jieba_rs::Jieba;
 use unicode_normalization::UnicodeNormalization;
@@ -60,6 +62,33 @@ pub struct QueryTerm {
     pub required: bool,
     /// Only a synonym brings it: its score is weighed by the profile's `synonym_weight`.
     pub synonym: bool,
+    /// Only an approximation brings it (`rank::approximate`): its score is weighed by the
+    /// profile's `approximate_weight`.
+    pub approximate: bool,
+}
+
+/// How a query word that no product has as typed is matched (`rank::approximate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApproximateKind {
+    /// Full pinyin, spaced or not (`yangrong`: 羊绒).
+    Pinyin,
+    /// Pinyin initials (`yr`: 羊绒).
+    Initials,
+    /// Chinese characters that sound the same (洋绒: 羊绒).
+    SameSound,
+    /// A Latin word within a small edit distance (`iphnoe`: iphone).
+    Typo,
+}
+
+impl ApproximateKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pinyin => "pinyin",
+            Self::Initials => "initials",
+            Self::SameSound => "same_sound",
+            Self::Typo => "typo",
+        }
+    }
 }
 
 /// A query's terms and words ([`Analyzer::analyze_query`]).
@@ -89,6 +118,11 @@ pub struct QueryWord {
     pub text: String,
     /// A word under a negating modifier (its alternatives: the word under each modifier).
     pub negated: bool,
+    /// A run of letters (`iphone`, `yangrong`).
+    pub letters: bool,
+    /// Its alternatives after the first are approximations of this kind (the first, as
+    /// typed, matches nothing): `synonyms` holds their texts.
+    pub approximate: Option<ApproximateKind>,
 }
 
 /// A query word while its terms are gathered: each alternative's term texts, the text of
@@ -98,6 +132,7 @@ struct WordDraft {
     texts: Vec<String>,
     text: String,
     negated: bool,
+    letters: bool,
 }
 
 /// The character bigrams of a run of two or more characters, in order.
@@ -274,6 +309,13 @@ impl Analyzer {
         }
     }
 
+    /// True when jieba's dictionary has the word (never without jieba).
+    pub fn is_dictionary_word(&self, word: &str) -> bool {
+        self.jieba
+            .as_ref()
+            .is_some_and(|jieba| jieba.has_word(word))
+    }
+
     pub fn mode(&self) -> AnalysisMode {
         if self.jieba.is_some() {
             AnalysisMode::Full
@@ -345,6 +387,7 @@ impl Analyzer {
                     texts: Vec::new(),
                     text: run.to_owned(),
                     negated: false,
+                    letters: script == Script::Letter,
                 });
                 continue;
             }
@@ -431,6 +474,7 @@ impl Analyzer {
                             texts: Vec::new(),
                             text: bigram,
                             negated: false,
+                            letters: false,
                         });
                     }
                     i += n;
@@ -456,6 +500,7 @@ impl Analyzer {
                     texts,
                     text: spoken,
                     negated: negation.is_some(),
+                    letters: false,
                 });
                 i += n;
             }
@@ -470,6 +515,7 @@ impl Analyzer {
                     text: token,
                     required: is_required,
                     synonym: false,
+                    approximate: false,
                 });
             }
         }
@@ -484,6 +530,7 @@ impl Analyzer {
                             text: text.clone(),
                             required: k == 0,
                             synonym: k > 0 && !negated,
+                            approximate: false,
                         });
                     }
                 }
@@ -514,6 +561,8 @@ impl Analyzer {
                 synonyms: draft.texts,
                 text: draft.text,
                 negated: draft.negated,
+                letters: draft.letters,
+                approximate: None,
             };
             if !words.contains(&word) {
                 words.push(word);

@@ -1,9 +1,11 @@
 //! Search: the index, ranking profiles and the Search call on the wire.
 
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use xiaodian_core::rank::index::{Index, ProductRecord, ShopRecord};
 use xiaodian_core::rank::profile::RankingProfile;
@@ -16,7 +18,10 @@ use xiaodian_core::text::{
 
 use super::platform::PageTokens;
 use super::{api_err, to_py_err, InvalidArgument};
-use crate::search::{search as wire_search, Profiles, SearchContext};
+use crate::search::{search as wire_search, suggest as wire_suggest, Profiles, SearchContext};
+use xiaodian_core::rank::suggest::{
+    validate as suggest_validate, Suggester, SuggestionMatch, SuggestionSource,
+};
 
 /// A ranking profile as a Python dict keyed by the `xiaodian.v1.RankingProfile` field names.
 /// Destructured in both conversions so that a field added to [`RankingProfile`] and forgotten
@@ -48,6 +53,7 @@ struct ProfileDict {
     /// Groups of synonyms, each a list of words.
     synonyms: Vec<Vec<String>>,
     synonym_weight: f64,
+    approximate_weight: f64,
 }
 
 impl From<ProfileDict> for RankingProfile {
@@ -76,6 +82,7 @@ impl From<ProfileDict> for RankingProfile {
             duplicate_max_distance,
             synonyms,
             synonym_weight,
+            approximate_weight,
         } = d;
         Self {
             name,
@@ -101,6 +108,7 @@ impl From<ProfileDict> for RankingProfile {
             duplicate_max_distance,
             synonyms,
             synonym_weight,
+            approximate_weight,
         }
     }
 }
@@ -131,6 +139,7 @@ impl From<RankingProfile> for ProfileDict {
             duplicate_max_distance,
             synonyms,
             synonym_weight,
+            approximate_weight,
         } = p;
         Self {
             name,
@@ -156,6 +165,7 @@ impl From<RankingProfile> for ProfileDict {
             duplicate_max_distance,
             synonyms,
             synonym_weight,
+            approximate_weight,
         }
     }
 }
@@ -339,6 +349,8 @@ struct ExplanationDict {
     matched_terms: Vec<String>,
     matched_synonyms: Vec<String>,
     negated_words: Vec<String>,
+    /// (query word, matched word, kind: "pinyin", "initials", "same_sound" or "typo").
+    approximate_matches: Vec<(String, String, &'static str)>,
     tier: u32,
     signals: Vec<SignalDict>,
 }
@@ -389,6 +401,11 @@ impl From<SearchResult> for SearchResultDict {
                 matched_terms: e.matched_terms,
                 matched_synonyms: e.matched_synonyms,
                 negated_words: e.negated_words,
+                approximate_matches: e
+                    .approximate_matches
+                    .into_iter()
+                    .map(|(word, matched, kind)| (word, matched, kind.name()))
+                    .collect(),
                 tier: e.tier,
                 signals: e
                     .signals
@@ -432,13 +449,65 @@ fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
 /// It also keeps every stored ranking profile compiled, by name and version (`put_profile`,
 /// fed from the database at start and after each committed update), so a search reads no
 /// database (`search_encoded`).
+///
+/// Suggest answers from a [`Suggester`] built from the index; after writes, the next Suggest
+/// builds a new one once the last is older than [`SUGGESTER_REBUILD_FACTOR`] times its build
+/// time (so building takes at most about a tenth of the time under steady writes), and
+/// answers from the last one until then.
 #[pyclass(frozen)]
 struct SearchEngine {
     index: RwLock<Index>,
     profiles: Profiles,
+    /// Bumped by every write to the index.
+    generation: AtomicU64,
+    suggester: Mutex<Option<BuiltSuggester>>,
 }
 
+/// A suggester, the index generation it was built from, when, and how long it took.
+struct BuiltSuggester {
+    suggester: Arc<Suggester>,
+    generation: u64,
+    built_at: Instant,
+    build_time: Duration,
+}
+
+/// A suggester is rebuilt after writes once it is older than this many times its build time.
+const SUGGESTER_REBUILD_FACTOR: u32 = 10;
+
 impl SearchEngine {
+    /// The suggester to answer from: the last built, or a new one when the index has
+    /// changed since and the last is old enough (see [`SearchEngine`]).
+    fn suggester(&self) -> Arc<Suggester> {
+        let mut built = self.suggester.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(b) = built.as_ref() {
+            let fresh = b.generation == generation
+                || b.built_at.elapsed() < b.build_time * SUGGESTER_REBUILD_FACTOR;
+            if fresh {
+                return Arc::clone(&b.suggester);
+            }
+        }
+        let started = Instant::now();
+        let index = self.read();
+        // Read under the index lock: no write runs while it is held.
+        let generation = self.generation.load(Ordering::Acquire);
+        let suggester = Arc::new(Suggester::build(&index));
+        drop(index);
+        *built = Some(BuiltSuggester {
+            suggester: Arc::clone(&suggester),
+            generation,
+            built_at: Instant::now(),
+            build_time: started.elapsed(),
+        });
+        suggester
+    }
+
+    /// The index for a write; the write counts as a change for Suggest.
+    fn write_changing(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        let guard = self.write();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        guard
+    }
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         // A panic inside a write would poison the lock; the index is still consistent for
         // reading because every write validates before it mutates.
@@ -473,6 +542,8 @@ impl SearchEngine {
         Ok(Self {
             index: RwLock::new(Index::new(analyzer)),
             profiles: Profiles::default(),
+            generation: AtomicU64::new(0),
+            suggester: Mutex::new(None),
         })
     }
 
@@ -505,23 +576,75 @@ impl SearchEngine {
         Ok(PyBytes::new(py, &encoded))
     }
 
+    /// `SearchService.Suggest`: the encoded `SuggestRequest` in, the encoded
+    /// `SuggestResponse` out (`crate::search::suggest`), without the GIL.
+    fn suggest_encoded<'py>(
+        &self,
+        py: Python<'py>,
+        request: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let encoded = py
+            .detach(|| wire_suggest(&self.suggester(), request))
+            .map_err(api_err)?;
+        Ok(PyBytes::new(py, &encoded))
+    }
+
+    /// Up to `limit` (1-20) completions of `prefix`, best first: dicts of text,
+    /// matched_chars, source ("title", "shop_name", "brand"), match ("text", "pinyin",
+    /// "initials") and popularity.
+    fn suggest<'py>(
+        &self,
+        py: Python<'py>,
+        prefix: &str,
+        limit: u32,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        suggest_validate(prefix, limit).map_err(to_py_err)?;
+        let found = py.detach(|| self.suggester().suggest(prefix, limit as usize));
+        found
+            .into_iter()
+            .map(|s| {
+                let d = PyDict::new(py);
+                d.set_item("text", s.text)?;
+                d.set_item("matched_chars", s.matched_chars)?;
+                d.set_item(
+                    "source",
+                    match s.source {
+                        SuggestionSource::Title => "title",
+                        SuggestionSource::ShopName => "shop_name",
+                        SuggestionSource::Brand => "brand",
+                    },
+                )?;
+                d.set_item(
+                    "match",
+                    match s.matched {
+                        SuggestionMatch::Text => "text",
+                        SuggestionMatch::Pinyin => "pinyin",
+                        SuggestionMatch::Initials => "initials",
+                    },
+                )?;
+                d.set_item("popularity", s.popularity)?;
+                Ok(d)
+            })
+            .collect()
+    }
+
     /// Creates or replaces shops (dicts with the fields of `ShopRecord`).
     fn upsert_shops(&self, py: Python<'_>, shops: Vec<ShopDict>) {
         let shops: Vec<ShopRecord> = shops.into_iter().map(Into::into).collect();
-        py.detach(|| self.write().upsert_shops(shops));
+        py.detach(|| self.write_changing().upsert_shops(shops));
     }
 
     /// Creates or replaces products; raises FailedPrecondition (writing nothing) when one
     /// names an unknown shop.
     fn upsert_products(&self, py: Python<'_>, products: Vec<ProductDict>) -> PyResult<()> {
         let products: Vec<ProductRecord> = products.into_iter().map(Into::into).collect();
-        py.detach(|| self.write().upsert_products(products))
+        py.detach(|| self.write_changing().upsert_products(products))
             .map_err(to_py_err)
     }
 
     /// Removes products; returns how many were present.
     fn delete_products(&self, py: Python<'_>, product_ids: Vec<String>) -> usize {
-        py.detach(|| self.write().delete_products(&product_ids))
+        py.detach(|| self.write_changing().delete_products(&product_ids))
     }
 
     /// Runs a search with a (validated) profile dict and a request dict.

@@ -63,6 +63,7 @@ mod topk;
 use std::cell::Cell;
 use std::collections::HashSet;
 
+use super::approximate::approximate;
 use super::index::{fold_name, Index};
 use super::profile::RankingProfile;
 use crate::error::CoreResult;
@@ -118,6 +119,13 @@ impl Index {
         let analyzed = self
             .analyzer
             .analyze_query(&request.query, &profile.synonyms);
+        let bm25f = Bm25f::new(self, profile);
+        let df = |text: &str| {
+            self.term_by_text
+                .get(text)
+                .map_or(0, |&id| self.terms[id as usize].df[bm25f.searched])
+        };
+        let analyzed = approximate(&self.sound, analyzed, &df);
         let has_alternatives = analyzed.has_alternatives();
         let in_word: Vec<bool> = (0..analyzed.terms.len())
             .map(|i| {
@@ -128,7 +136,6 @@ impl Index {
             })
             .collect();
         let browse = request.query.trim().is_empty();
-        let bm25f = Bm25f::new(self, profile);
         let live = self.product_count();
         let resolved = analyzed
             .terms
@@ -151,6 +158,8 @@ impl Index {
                     .map_or(0.0, |bound| bm25f.bound_score(idf, &bound));
                 let weight = if t.synonym {
                     profile.synonym_weight
+                } else if t.approximate {
+                    profile.approximate_weight
                 } else {
                     1.0
                 };

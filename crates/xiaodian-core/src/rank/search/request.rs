@@ -3,6 +3,7 @@
 //! rules a request must follow before it runs.
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
+use crate::text::ApproximateKind;
 
 pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Largest accepted page size.
@@ -65,6 +66,9 @@ pub struct Explanation {
     /// The query words the product has only under a negating modifier (仿羊绒 for 羊绒), which
     /// do not match them, in word order.
     pub negated_words: Vec<String>,
+    /// The query words the product has only approximately, in word order: (the word as
+    /// typed, the product's word that matched it, how).
+    pub approximate_matches: Vec<(String, String, ApproximateKind)>,
     /// The hit's tier (as [`Hit::tier`]).
     pub tier: u32,
     pub signals: Vec<Signal>,

@@ -7,6 +7,7 @@ use super::topk::{rank_key, Candidate};
 use super::Query;
 use crate::rank::index::{Features, Term};
 use crate::rank::profile::RankingProfile;
+use crate::text::ApproximateKind;
 
 /// Bayesian-smoothed product rating.
 pub fn bayesian_rating(profile: &RankingProfile, rating_sum: i64, rating_count: i64) -> f64 {
@@ -77,12 +78,29 @@ impl Query<'_> {
             |alternative: &Vec<usize>| alternative.iter().all(|&i| self.contains_term(doc, i));
         self.words
             .iter()
-            .filter(|word| !word.negated && !has(&word.alternatives[0]))
+            .filter(|word| {
+                !word.negated && word.approximate.is_none() && !has(&word.alternatives[0])
+            })
             .filter_map(|word| {
                 word.alternatives[1..]
                     .iter()
                     .position(has)
                     .map(|k| word.synonyms[k].clone())
+            })
+            .collect()
+    }
+
+    /// The query words the document has only approximately: each with the approximation it
+    /// has (the best of them).
+    fn approximate_matches(&self, doc: u32) -> Vec<(String, String, ApproximateKind)> {
+        let has =
+            |alternative: &Vec<usize>| alternative.iter().all(|&i| self.contains_term(doc, i));
+        self.words
+            .iter()
+            .filter_map(|word| {
+                let kind = word.approximate?;
+                let k = word.alternatives[1..].iter().position(has)?;
+                Some((word.text.clone(), word.synonyms[k].clone(), kind))
             })
             .collect()
     }
@@ -241,6 +259,7 @@ impl Query<'_> {
                 matched_terms: self.matched_terms(c.doc),
                 matched_synonyms: self.matched_synonyms(c.doc),
                 negated_words: self.negated_words(c.doc),
+                approximate_matches: self.approximate_matches(c.doc),
                 tier,
                 signals,
             }
