@@ -41,6 +41,15 @@ def check_negating_modifiers(modifiers: list[str]) -> None:
     """Raises `xiaodian.errors.InvalidArgument` naming each `negating_modifiers[i]` that is not
     1-4 Chinese characters (at most 20 modifiers)."""
 
+def pinyin_syllables() -> list[str]:
+    """Every pinyin syllable (toneless, ü written v), alphabetical."""
+
+def pinyin_readings(text: str) -> list[list[str]]:
+    """Each character's readings, most common first; empty for a character without one."""
+
+def pinyin_cuts(letters: str) -> list[list[str]]:
+    """The ways a run of lowercase letters is read as syllables, best first (at most 4)."""
+
 def default_ranking_profile() -> dict[str, Any]:
     """The built-in default ranking profile, keyed by `xiaodian.v1.RankingProfile` field names."""
 
@@ -93,9 +102,18 @@ class SearchEngine:
         all in Rust, without the GIL. `now_s` is the clock of a first page. Raises
         `InvalidArgument` (MALFORMED_REQUEST for bytes that are not a SearchRequest)."""
     def search(self, profile: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
-        """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None),
-        total_matched, first_tier_matched, second_tier_matched, second_tier_searched, has_more,
-        collapsed_duplicates."""
+        """Result dict: hits (dicts as `xiaodian.v1.SearchHit`, explanation a dict or None,
+        its approximate_matches a list of (query word, matched word, kind) with kind pinyin,
+        initials, same_sound or typo), total_matched, first_tier_matched,
+        second_tier_matched, second_tier_searched, has_more, collapsed_duplicates."""
+    def suggest_encoded(self, request: bytes) -> bytes:
+        """`SearchService.Suggest` on the wire: an encoded `SuggestRequest` in, the encoded
+        `SuggestResponse` out, without the GIL. Raises `InvalidArgument` naming `prefix` or
+        `limit` (MALFORMED_REQUEST for bytes that are not a SuggestRequest)."""
+    def suggest(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` (1-20) completions of `prefix`, best first: dicts of text,
+        matched_chars, source (title, shop_name, brand), match (text, pinyin, initials) and
+        popularity. Raises `InvalidArgument` naming `prefix` or `limit`."""
     def product_count(self) -> int:
         """Number of live products."""
     def shop_count(self) -> int:

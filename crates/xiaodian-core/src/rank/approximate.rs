@@ -7,8 +7,8 @@
 //! - **phrases**: the Han terms of the index that are dictionary words of 1–4 characters
 //!   (`Analyzer::is_dictionary_word`), each spelt in pinyin for every combination of its
 //!   characters' readings (at most [`MAX_SPELLINGS`]) and by the initials of each spelling. A
-//!   phrase is *live* when every term it is matched by (its bigrams; a lone character itself)
-//!   is in a live product, and its *df* is the least df of those terms;
+//!   phrase is *live* when it and every term it is matched by (its bigrams; a lone character
+//!   itself) are in a live product, and its *df* is the least df of those terms;
 //! - **pinyin** (full syllables, spaced or not: `yangrong`, `yang rong`, `yangrongweijin`):
 //!   consecutive missing letter words are read together as syllables ([`pinyin::cuts`] of
 //!   each word, word by word, trying at most [`MAX_READINGS`] readings in order), and the first
@@ -325,7 +325,7 @@ impl Finder<'_> {
             }
             let terms = phrase_terms(phrase);
             let df = terms.iter().map(|t| (self.df)(t)).min().unwrap_or(0);
-            if df > 0 {
+            if df > 0 && (self.df)(phrase) > 0 {
                 found.push(Approximation {
                     text: phrase.to_string(),
                     terms,

@@ -22,6 +22,7 @@ use crate::search::{search as wire_search, suggest as wire_suggest, Profiles, Se
 use xiaodian_core::rank::suggest::{
     validate as suggest_validate, Suggester, SuggestionMatch, SuggestionSource,
 };
+use xiaodian_core::text::pinyin;
 
 /// A ranking profile as a Python dict keyed by the `xiaodian.v1.RankingProfile` field names.
 /// Destructured in both conversions so that a field added to [`RankingProfile`] and forgotten
@@ -175,6 +176,34 @@ impl From<RankingProfile> for ProfileDict {
 #[pyfunction(name = "check_negating_modifiers")]
 fn check_modifiers(modifiers: Vec<String>) -> PyResult<()> {
     check_negating_modifiers(&modifiers).map_err(to_py_err)
+}
+
+/// Every pinyin syllable (toneless, ü as v), alphabetical (`xiaodian_core::text::pinyin`).
+#[pyfunction]
+fn pinyin_syllables() -> Vec<&'static str> {
+    pinyin::syllables().to_vec()
+}
+
+/// The readings of each character of `text`, most common first (empty for one without).
+#[pyfunction]
+fn pinyin_readings(text: &str) -> Vec<Vec<&'static str>> {
+    text.chars()
+        .map(|c| {
+            pinyin::readings(c)
+                .into_iter()
+                .map(pinyin::syllable)
+                .collect()
+        })
+        .collect()
+}
+
+/// The ways a run of letters is read as syllables, best first (`pinyin::cuts`).
+#[pyfunction]
+fn pinyin_cuts(letters: &str) -> Vec<Vec<&'static str>> {
+    pinyin::cuts(letters)
+        .into_iter()
+        .map(|cut| cut.into_iter().map(pinyin::syllable).collect())
+        .collect()
 }
 
 /// The built-in default ranking profile, as a dict.
@@ -717,6 +746,9 @@ impl SearchEngine {
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SearchEngine>()?;
+    m.add_function(wrap_pyfunction!(pinyin_syllables, m)?)?;
+    m.add_function(wrap_pyfunction!(pinyin_readings, m)?)?;
+    m.add_function(wrap_pyfunction!(pinyin_cuts, m)?)?;
     m.add_function(wrap_pyfunction!(default_ranking_profile, m)?)?;
     m.add_function(wrap_pyfunction!(check_modifiers, m)?)?;
     m.add_function(wrap_pyfunction!(validate_ranking_profile, m)?)
