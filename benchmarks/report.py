@@ -46,6 +46,8 @@ RECORD_ORDERS_BASELINE_ORDERS_PER_S = 13_814
 POSTGRESQL = 22
 #: Issue 21, "Search relevance" (its goals are read from benchmarks/relevance.py's judged queries).
 RELEVANCE = 21
+#: Issue 24, "Search as shoppers type": pinyin, typos and Suggest.
+TYPING = 24
 GOALS = (
     Goal(3, "BM25 top-10 at least as fast as tantivy (geomean ratio; issue 21 keeps it with tiers)", "engine",
          "bm25_speedup_vs_tantivy_geomean", AT_LEAST, 1.0),
@@ -54,6 +56,12 @@ GOALS = (
     Goal(3, "p99 ≤ 5 ms for a term matching 70 % of the catalog", "engine", "heavy_term_rust.p99_ms", AT_MOST, 5.0),
     Goal(3, "indexing ≥ 100k products/s", "engine", "index_rust_full_products_per_s", AT_LEAST, 100_000),
     Goal(3, "process RSS ≤ 1 GB for 1M products (MB)", "engine", "rss_after_mb", AT_MOST, 1024),
+    Goal(TYPING, "indexing with approximate matching ≥ 0.8× without (ratio of builds in turn)", "engine",
+         "index_approximate_ratio", AT_LEAST, 0.8),
+    Goal(TYPING, "process RSS ≤ 1.2 GB for 1M products with pinyin on (MB)", "engine", "rss_after_mb",
+         AT_MOST, 1200),
+    Goal(TYPING, "Suggest p99 ≤ 1 ms in the engine (10 completions, timed from Python)", "engine",
+         "suggest.p99_ms", AT_MOST, 1.0),
     Goal(5, "split engine ≥ 1M lines/s in Rust", "settlement", "split_rust_lines_per_s", AT_LEAST, 1_000_000),
     Goal(5, "split engine ≥ 50× the pure-Python reference", "settlement", "split_speedup_vs_reference",
          AT_LEAST, 50.0),

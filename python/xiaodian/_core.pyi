@@ -81,10 +81,13 @@ class SearchEngine:
     now_s.
     """
 
-    def __new__(cls, analysis: str = "full", negating_modifiers: list[str] | None = None) -> SearchEngine:
+    def __new__(
+        cls, analysis: str = "full", negating_modifiers: list[str] | None = None, approximate: bool = True
+    ) -> SearchEngine:
         """`analysis` is "full" (bigrams and jieba words) or "bigrams"; `negating_modifiers`
         (full analysis; default 仿, 类, 非, 假, 人造): a word right after one does not match the
-        plain word. Raises `InvalidArgument` naming `negating_modifiers[i]`."""
+        plain word. Raises `InvalidArgument` naming `negating_modifiers[i]`. `approximate`
+        false turns off pinyin, same-sound and typo matching (what the benchmarks compare)."""
     def negating_modifiers(self) -> list[str]:
         """The negating modifiers, normalised, longest first."""
     def upsert_shops(self, shops: list[dict[str, Any]]) -> None:

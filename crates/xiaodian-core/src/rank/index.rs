@@ -328,8 +328,8 @@ pub struct Index {
     pub(crate) by_product_id: HashMap<String, u32>,
     pub(crate) terms: Vec<Term>,
     pub(crate) term_by_text: HashMap<String, u32>,
-    /// The terms by sound and spelling, for approximate matching.
-    pub(crate) sound: SoundIndex,
+    /// The terms by sound and spelling, for approximate matching; None with it off.
+    pub(crate) sound: Option<SoundIndex>,
     pub(crate) total_len: [u64; 3],
     pub(crate) dead: usize,
     /// Documents `0..ascending_ids` (live or dead) have strictly increasing product ids (as
@@ -351,10 +351,19 @@ impl Index {
             by_product_id: HashMap::default(),
             terms: Vec::new(),
             term_by_text: HashMap::default(),
-            sound: SoundIndex::default(),
+            sound: Some(SoundIndex::default()),
             total_len: [0; 3],
             dead: 0,
             ascending_ids: 0,
+        }
+    }
+
+    /// An index without approximate matching (no pinyin, same-sound or typo matches): what
+    /// the benchmarks compare the cost of approximate matching with.
+    pub fn without_approximate(analyzer: Analyzer) -> Self {
+        Self {
+            sound: None,
+            ..Self::new(analyzer)
         }
     }
 
@@ -495,7 +504,9 @@ impl Index {
                     let id = self.terms.len() as u32;
                     self.terms.push(Term::default());
                     self.term_by_text.insert(text.to_owned(), id);
-                    self.sound.add_term(text, &self.analyzer);
+                    if let Some(sound) = &mut self.sound {
+                        sound.add_term(text, &self.analyzer);
+                    }
                     id
                 }
             };
@@ -612,7 +623,9 @@ impl Index {
             text_of[id as usize] = Some(text);
         }
         let doc_count = self.docs.alive.len();
-        self.sound = SoundIndex::default();
+        if let Some(sound) = &mut self.sound {
+            *sound = SoundIndex::default();
+        }
         for (term, text) in old_terms.into_iter().zip(text_of) {
             let mut compacted = Term {
                 df: term.df,
@@ -634,7 +647,9 @@ impl Index {
             let id = self.terms.len() as u32;
             self.terms.push(compacted);
             let text = text.expect("every term has a text");
-            self.sound.add_term(&text, &self.analyzer);
+            if let Some(sound) = &mut self.sound {
+                sound.add_term(&text, &self.analyzer);
+            }
             self.term_by_text.insert(text, id);
         }
         self.dead = 0;

@@ -552,12 +552,14 @@ impl SearchEngine {
 impl SearchEngine {
     /// `analysis` is "full" (bigrams and jieba words, the default) or "bigrams";
     /// `negating_modifiers` (full analysis) defaults to 仿, 类, 非, 假, 人造.
+    /// `approximate` false turns approximate matching off (the benchmarks' comparison).
     #[new]
-    #[pyo3(signature = (analysis = "full", negating_modifiers = None))]
+    #[pyo3(signature = (analysis = "full", negating_modifiers = None, approximate = true))]
     fn new(
         py: Python<'_>,
         analysis: &str,
         negating_modifiers: Option<Vec<String>>,
+        approximate: bool,
     ) -> PyResult<Self> {
         let mode = analysis_mode(analysis)?;
         let modifiers = negating_modifiers.unwrap_or_else(|| {
@@ -569,7 +571,11 @@ impl SearchEngine {
         check_negating_modifiers(&modifiers).map_err(to_py_err)?;
         let analyzer = py.detach(|| Analyzer::with_negating_modifiers(mode, &modifiers));
         Ok(Self {
-            index: RwLock::new(Index::new(analyzer)),
+            index: RwLock::new(if approximate {
+                Index::new(analyzer)
+            } else {
+                Index::without_approximate(analyzer)
+            }),
             profiles: Profiles::default(),
             generation: AtomicU64::new(0),
             suggester: Mutex::new(None),

@@ -125,7 +125,10 @@ impl Index {
                 .get(text)
                 .map_or(0, |&id| self.terms[id as usize].df[bm25f.searched])
         };
-        let analyzed = approximate(&self.sound, analyzed, &df);
+        let analyzed = match &self.sound {
+            Some(sound) => approximate(sound, analyzed, &df),
+            None => analyzed,
+        };
         let has_alternatives = analyzed.has_alternatives();
         let in_word: Vec<bool> = (0..analyzed.terms.len())
             .map(|i| {
