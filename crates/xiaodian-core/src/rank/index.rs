@@ -276,20 +276,31 @@ fn saturating_len(tokens: &[&str]) -> u8 {
     u8::try_from(tokens.len()).unwrap_or(MAX_FIELD_COUNT)
 }
 
-/// Each distinct token of a document with its frequency per field, and the field lengths.
-/// `title` and `brand` are normalised text; `shop_name` the shop's tokens.
+/// What a document gives the index: each distinct token with its frequency per field, the
+/// field lengths, and the title's distinct phrases (`Analyzer::token_and_phrase_slices`).
+struct DocumentTerms<'a> {
+    counts: Vec<(&'a str, [u8; 3])>,
+    lens: [u8; 3],
+    phrases: Vec<&'a str>,
+}
+
+/// The [`DocumentTerms`] of a product. `title` and `brand` are normalised text; `shop_name`
+/// the shop's tokens.
 fn document_terms<'a>(
     analyzer: &Analyzer,
     title: &'a str,
     shop_name: &'a [String],
     brand: &'a str,
-) -> (Vec<(&'a str, [u8; 3])>, [u8; 3]) {
+) -> DocumentTerms<'a> {
     let mut fields: [Vec<&'a str>; 3] = [
         Vec::new(),
         shop_name.iter().map(String::as_str).collect(),
         Vec::new(),
     ];
-    analyzer.token_slices(title, &mut fields[TITLE]);
+    let mut phrases = Vec::new();
+    analyzer.token_and_phrase_slices(title, &mut fields[TITLE], &mut phrases);
+    phrases.sort_unstable();
+    phrases.dedup();
     analyzer.token_slices(brand, &mut fields[BRAND]);
     let lens = [
         saturating_len(&fields[TITLE]),
@@ -313,7 +324,23 @@ fn document_terms<'a>(
             }
         }
     }
-    (counts, lens)
+    DocumentTerms {
+        counts,
+        lens,
+        phrases,
+    }
+}
+
+/// A title phrase's live products and their popularity (Σ 1 + max(sales_30d, 0)).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PhraseStat {
+    pub products: u32,
+    pub popularity: u64,
+}
+
+/// What a product adds to the popularity of what it has (Suggest).
+pub(crate) fn popularity_of(record: &ProductRecord) -> u64 {
+    1 + record.sales_30d.max(0) as u64
 }
 
 pub struct Index {
@@ -328,6 +355,8 @@ pub struct Index {
     pub(crate) by_product_id: HashMap<String, u32>,
     pub(crate) terms: Vec<Term>,
     pub(crate) term_by_text: HashMap<String, u32>,
+    /// The phrases of live products' titles (`Analyzer::token_and_phrase_slices`), for Suggest.
+    pub(crate) phrases: HashMap<Box<str>, PhraseStat>,
     /// The terms by sound and spelling, for approximate matching; None with it off.
     pub(crate) sound: Option<SoundIndex>,
     pub(crate) total_len: [u64; 3],
@@ -351,6 +380,7 @@ impl Index {
             by_product_id: HashMap::default(),
             terms: Vec::new(),
             term_by_text: HashMap::default(),
+            phrases: HashMap::default(),
             sound: Some(SoundIndex::default()),
             total_len: [0; 3],
             dead: 0,
@@ -496,7 +526,20 @@ impl Index {
         let title = normalize(&record.title);
         let brand = normalize(&record.brand);
         let shop_name = &self.shops[shop as usize].name_tokens;
-        let (counts, lens) = document_terms(&self.analyzer, &title, shop_name, &brand);
+        let DocumentTerms {
+            counts,
+            lens,
+            phrases,
+        } = document_terms(&self.analyzer, &title, shop_name, &brand);
+        let popularity = popularity_of(&record);
+        for phrase in phrases {
+            let stat = match self.phrases.get_mut(phrase) {
+                Some(stat) => stat,
+                None => self.phrases.entry(phrase.into()).or_default(),
+            };
+            stat.products += 1;
+            stat.popularity += popularity;
+        }
         for (text, tf) in counts {
             let term_id = match self.term_by_text.get(text) {
                 Some(&id) => id,
@@ -559,7 +602,23 @@ impl Index {
         let title = normalize(&record.title);
         let brand = normalize(&record.brand);
         let shop_name = &self.shops[self.docs.shop[d] as usize].name_tokens;
-        let (counts, lens) = document_terms(&self.analyzer, &title, shop_name, &brand);
+        let DocumentTerms {
+            counts,
+            lens,
+            phrases,
+        } = document_terms(&self.analyzer, &title, shop_name, &brand);
+        let popularity = popularity_of(record);
+        for phrase in phrases {
+            let stat = self
+                .phrases
+                .get_mut(phrase)
+                .expect("a live product's phrases are counted");
+            stat.products -= 1;
+            stat.popularity -= popularity;
+            if stat.products == 0 {
+                self.phrases.remove(phrase);
+            }
+        }
         for (text, tf) in counts {
             let term = &mut self.terms[self.term_by_text[text] as usize];
             let posting = Posting {
@@ -719,6 +778,29 @@ pub(crate) mod tests {
             let id = &index.docs.records[doc as usize].product_id;
             assert_eq!(index.by_product_id[id], doc);
         }
+        // The phrases and their popularity are exactly those of the live titles.
+        let mut phrases: std::collections::BTreeMap<String, (u32, u64)> = Default::default();
+        for &doc in &live {
+            let record = &index.docs.records[doc as usize];
+            let title = normalize(&record.title);
+            let (mut tokens, mut found) = (Vec::new(), Vec::new());
+            index
+                .analyzer
+                .token_and_phrase_slices(&title, &mut tokens, &mut found);
+            found.sort_unstable();
+            found.dedup();
+            for phrase in found {
+                let entry = phrases.entry(phrase.to_owned()).or_default();
+                entry.0 += 1;
+                entry.1 += popularity_of(record);
+            }
+        }
+        let kept: std::collections::BTreeMap<String, (u32, u64)> = index
+            .phrases
+            .iter()
+            .map(|(p, s)| (p.to_string(), (s.products, s.popularity)))
+            .collect();
+        assert_eq!(kept, phrases);
         for f in 0..3 {
             let total: u64 = live
                 .iter()

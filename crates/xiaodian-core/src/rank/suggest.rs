@@ -4,6 +4,9 @@
 //! Completions, gathered from an [`Index`] when a [`Suggester`] is built:
 //! - title words: the terms found in some live product's title that are Han dictionary words
 //!   of 2–[`MAX_WORD_CHARS`] characters or Latin words of 2 or more letters;
+//! - title phrases: two dictionary words in a row (羊绒围巾; `Analyzer::token_and_phrase_slices`),
+//!   kept by the index with their popularity as products come and go (a phrase that is also a
+//!   title word counts the larger popularity);
 //! - shop names (folded: normalised, whitespace runs as one space) of shops with live products;
 //! - brands (folded) of live products.
 //!
@@ -178,6 +181,12 @@ fn completions(index: &Index) -> Vec<Completion> {
         if popularity > 0 {
             by_text.insert((text.clone(), SuggestionSource::Title), popularity);
         }
+    }
+    for (phrase, stat) in &index.phrases {
+        let entry = by_text
+            .entry((phrase.to_string(), SuggestionSource::Title))
+            .or_default();
+        *entry = (*entry).max(stat.popularity);
     }
     let mut all: Vec<((String, SuggestionSource), u64)> = by_text.into_iter().collect();
     // By text, then the most popular source first (ties: title, shop name, brand).
@@ -554,8 +563,13 @@ mod tests {
         assert_eq!(brand[0].source, SuggestionSource::Brand);
         // Mixed: characters, then the pinyin of the next.
         let mixed = suggester.suggest("羊r", 10);
-        assert_eq!(texts(&mixed), ["羊绒"]);
+        assert_eq!(texts(&mixed), ["羊绒", "羊绒围巾", "羊绒大衣"]);
         assert_eq!(mixed[0].matched_chars, 2);
+        // Phrases: two words in a row of a title.
+        let phrase = suggester.suggest("手机z", 10);
+        assert_eq!(texts(&phrase), ["手机支架"]);
+        assert_eq!(phrase[0].matched_chars, 3);
+        assert_eq!(suggester.suggest("yangrongw", 10)[0].text, "羊绒围巾");
         assert_eq!(suggester.suggest("shanx", 10)[0].text, "山下有松 旗舰店");
     }
 

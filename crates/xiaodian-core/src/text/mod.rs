@@ -170,6 +170,8 @@ fn runs(normalized: &str) -> Vec<(&str, Script, bool)> {
 
 /// The negating modifiers recognised by default (SPEC §3): 仿羊绒 is not 羊绒.
 pub const DEFAULT_NEGATING_MODIFIERS: &[&str] = &["仿", "类", "非", "假", "人造"];
+/// Longest phrase of two words ([`Analyzer::token_and_phrase_slices`]), in characters.
+pub const MAX_PHRASE_CHARS: usize = 8;
 /// Longest word tried after a negating modifier, in characters.
 const MAX_NEGATED_CHARS: usize = 4;
 /// Most negating modifiers an analyzer takes.
@@ -336,7 +338,22 @@ impl Analyzer {
     /// what [`Analyzer::tokens`] returns for the text before normalisation.
     pub fn token_slices<'a>(&self, normalized: &'a str, tokens: &mut Vec<&'a str>) {
         for (run, script, after_latin) in runs(normalized) {
-            self.push_run(run, script, after_latin, tokens);
+            self.push_run(run, script, after_latin, tokens, None);
+        }
+    }
+
+    /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`: two jieba words in
+    /// a row of one Han run, each a dictionary word of two or more characters outside a
+    /// negation, together at most [`MAX_PHRASE_CHARS`] characters (羊绒围巾 from 羊绒 围巾);
+    /// none without jieba. Suggest offers them.
+    pub fn token_and_phrase_slices<'a>(
+        &self,
+        normalized: &'a str,
+        tokens: &mut Vec<&'a str>,
+        phrases: &mut Vec<&'a str>,
+    ) {
+        for (run, script, after_latin) in runs(normalized) {
+            self.push_run(run, script, after_latin, tokens, Some(&mut *phrases));
         }
     }
 
@@ -577,6 +594,7 @@ impl Analyzer {
         script: Script,
         after_latin: bool,
         tokens: &mut Vec<&'a str>,
+        phrases: Option<&mut Vec<&'a str>>,
     ) {
         match script {
             Script::Letter | Script::Digit => tokens.push(run),
@@ -588,6 +606,9 @@ impl Analyzer {
                 let lengths = self.cut_lengths(run);
                 let negations = self.run_negations(run, &lengths, after_latin);
                 self.push_han_run(run, &lengths, &negations, tokens);
+                if let Some(phrases) = phrases {
+                    self.push_phrases(run, &lengths, &negations, phrases);
+                }
             }
         }
     }
@@ -604,6 +625,39 @@ impl Analyzer {
             self.negations(&chars, lengths, after_latin)
         } else {
             Vec::new()
+        }
+    }
+
+    /// The phrases of a Han run ([`Analyzer::token_and_phrase_slices`]).
+    fn push_phrases<'a>(
+        &self,
+        run: &'a str,
+        lengths: &[usize],
+        negations: &[Negation],
+        phrases: &mut Vec<&'a str>,
+    ) {
+        let Some(jieba) = &self.jieba else {
+            return;
+        };
+        let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
+        let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
+        // Each word's (start, end) in characters, when it may be half of a phrase.
+        let mut start = 0;
+        let mut previous: Option<(usize, usize)> = None;
+        for &n in lengths {
+            let end = start + n;
+            let outside = !negations
+                .iter()
+                .any(|neg| start < neg.end && neg.start < end);
+            let word = (n >= 2 && outside && jieba.has_word(&run[byte(start)..byte(end)]))
+                .then_some((start, end));
+            if let (Some((first, _)), Some(_)) = (previous, word) {
+                if end - first <= MAX_PHRASE_CHARS {
+                    phrases.push(&run[byte(first)..byte(end)]);
+                }
+            }
+            previous = word;
+            start = end;
         }
     }
 
