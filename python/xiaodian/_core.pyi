@@ -113,6 +113,10 @@ class SearchEngine:
         """`SearchService.Suggest` on the wire: an encoded `SuggestRequest` in, the encoded
         `SuggestResponse` out, without the GIL. Raises `InvalidArgument` naming `prefix` or
         `limit` (MALFORMED_REQUEST for bytes that are not a SuggestRequest)."""
+    def refresh_suggestions(self) -> bool:
+        """Builds Suggest's completions from the index as it is now unless they are up to
+        date (otherwise Suggest rebuilds them in the background, at most once per ten build
+        times); returns whether it built."""
     def suggest(self, prefix: str, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` (1-20) completions of `prefix`, best first: dicts of text,
         matched_chars, source (title, shop_name, brand), match (text, pinyin, initials) and

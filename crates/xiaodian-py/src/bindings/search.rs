@@ -1,6 +1,6 @@
 //! Search: the index, ranking profiles and the Search call on the wire.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -479,56 +479,100 @@ fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
 /// fed from the database at start and after each committed update), so a search reads no
 /// database (`search_encoded`).
 ///
-/// Suggest answers from a [`Suggester`] built from the index; after writes, the next Suggest
-/// builds a new one once the last is older than [`SUGGESTER_REBUILD_FACTOR`] times its build
-/// time (so building takes at most about a tenth of the time under steady writes), and
-/// answers from the last one until then.
+/// Suggest answers from a [`Suggester`] built from the index. The first Suggest builds one;
+/// after writes, a Suggest starts building a new one in a background thread once the last is
+/// older than [`SUGGESTER_REBUILD_FACTOR`] times its build time (so rebuilding takes at most
+/// about a tenth of a core under steady writes), and answers from the last one meanwhile:
+/// a Suggest never waits for a rebuild. `refresh_suggestions` rebuilds at once.
 #[pyclass(frozen)]
 struct SearchEngine {
-    index: RwLock<Index>,
+    index: Arc<RwLock<Index>>,
     profiles: Profiles,
     /// Bumped by every write to the index.
-    generation: AtomicU64,
-    suggester: Mutex<Option<BuiltSuggester>>,
+    generation: Arc<AtomicU64>,
+    suggestions: Arc<Suggestions>,
 }
 
-/// A suggester, the index generation it was built from, when, and how long it took.
+/// The last suggester built, and whether a rebuild is running.
+#[derive(Default)]
+struct Suggestions {
+    built: Mutex<Option<BuiltSuggester>>,
+    building: AtomicBool,
+}
+
+/// A suggester, the index generation it was built from, when its build started, and how
+/// long it took.
 struct BuiltSuggester {
     suggester: Arc<Suggester>,
     generation: u64,
-    built_at: Instant,
+    started: Instant,
     build_time: Duration,
+}
+
+impl BuiltSuggester {
+    /// A suggester of the index as it is now.
+    fn build(index: &RwLock<Index>, generation: &AtomicU64) -> Self {
+        let started = Instant::now();
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        // Read under the index lock: no write runs while it is held.
+        let generation = generation.load(Ordering::Acquire);
+        let suggester = Arc::new(Suggester::build(&index));
+        Self {
+            suggester,
+            generation,
+            started,
+            build_time: started.elapsed(),
+        }
+    }
 }
 
 /// A suggester is rebuilt after writes once it is older than this many times its build time.
 const SUGGESTER_REBUILD_FACTOR: u32 = 10;
 
 impl SearchEngine {
-    /// The suggester to answer from: the last built, or a new one when the index has
-    /// changed since and the last is old enough (see [`SearchEngine`]).
+    /// The suggester to answer from: the last built (see [`SearchEngine`]), starting a
+    /// rebuild in the background when it is due; the first is built at once.
     fn suggester(&self) -> Arc<Suggester> {
-        let mut built = self.suggester.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = self.generation.load(Ordering::Acquire);
-        if let Some(b) = built.as_ref() {
-            let fresh = b.generation == generation
-                || b.built_at.elapsed() < b.build_time * SUGGESTER_REBUILD_FACTOR;
-            if fresh {
-                return Arc::clone(&b.suggester);
-            }
+        let mut built = self
+            .suggestions
+            .built
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(last) = built.as_ref() else {
+            let first = BuiltSuggester::build(&self.index, &self.generation);
+            let suggester = Arc::clone(&first.suggester);
+            *built = Some(first);
+            return suggester;
+        };
+        let due = last.generation != self.generation.load(Ordering::Acquire)
+            && last.started.elapsed() >= last.build_time * SUGGESTER_REBUILD_FACTOR;
+        if due && !self.suggestions.building.swap(true, Ordering::AcqRel) {
+            let (index, generation, suggestions) = (
+                Arc::clone(&self.index),
+                Arc::clone(&self.generation),
+                Arc::clone(&self.suggestions),
+            );
+            std::thread::spawn(move || {
+                /// Clears `building` however the build ends.
+                struct Done<'a>(&'a AtomicBool);
+                impl Drop for Done<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(false, Ordering::Release);
+                    }
+                }
+                let _done = Done(&suggestions.building);
+                let next = BuiltSuggester::build(&index, &generation);
+                let mut built = suggestions.built.lock().unwrap_or_else(|e| e.into_inner());
+                // A refresh may have built a newer one meanwhile.
+                if built
+                    .as_ref()
+                    .is_none_or(|b| b.generation <= next.generation)
+                {
+                    *built = Some(next);
+                }
+            });
         }
-        let started = Instant::now();
-        let index = self.read();
-        // Read under the index lock: no write runs while it is held.
-        let generation = self.generation.load(Ordering::Acquire);
-        let suggester = Arc::new(Suggester::build(&index));
-        drop(index);
-        *built = Some(BuiltSuggester {
-            suggester: Arc::clone(&suggester),
-            generation,
-            built_at: Instant::now(),
-            build_time: started.elapsed(),
-        });
-        suggester
+        Arc::clone(&last.suggester)
     }
 
     /// The index for a write; the write counts as a change for Suggest.
@@ -571,14 +615,14 @@ impl SearchEngine {
         check_negating_modifiers(&modifiers).map_err(to_py_err)?;
         let analyzer = py.detach(|| Analyzer::with_negating_modifiers(mode, &modifiers));
         Ok(Self {
-            index: RwLock::new(if approximate {
+            index: Arc::new(RwLock::new(if approximate {
                 Index::new(analyzer)
             } else {
                 Index::without_approximate(analyzer)
-            }),
+            })),
             profiles: Profiles::default(),
-            generation: AtomicU64::new(0),
-            suggester: Mutex::new(None),
+            generation: Arc::new(AtomicU64::new(0)),
+            suggestions: Arc::default(),
         })
     }
 
@@ -622,6 +666,24 @@ impl SearchEngine {
             .detach(|| wire_suggest(&self.suggester(), request))
             .map_err(api_err)?;
         Ok(PyBytes::new(py, &encoded))
+    }
+
+    /// Builds Suggest's completions from the index as it is now, unless they are up to date;
+    /// returns whether it built.
+    fn refresh_suggestions(&self, py: Python<'_>) -> bool {
+        py.detach(|| {
+            let mut built = self
+                .suggestions
+                .built
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let current = self.generation.load(Ordering::Acquire);
+            if built.as_ref().is_some_and(|b| b.generation == current) {
+                return false;
+            }
+            *built = Some(BuiltSuggester::build(&self.index, &self.generation));
+            true
+        })
     }
 
     /// Up to `limit` (1-20) completions of `prefix`, best first: dicts of text,
