@@ -5,10 +5,13 @@
 //! Rules, for the words of an analysed query (`Analyzer::analyze_query`), where a word is
 //! *missing* when a term of its first alternative (the word as typed) is in no live product:
 //! - **phrases**: the Han terms of the index that are dictionary words of 1–4 characters
-//!   (`Analyzer::is_dictionary_word`), each spelt in pinyin for every combination of its
-//!   characters' readings (at most [`MAX_SPELLINGS`]) and by the initials of each spelling. A
-//!   phrase is *live* when it and every term it is matched by (its bigrams; a lone character
-//!   itself) are in a live product, and its *df* is the least df of those terms;
+//!   (`Analyzer::is_dictionary_word`) and the title phrases of 2–4 characters (two dictionary
+//!   words in a row: 充电宝, 羊绒围巾; `Analyzer::token_and_phrase_slices`), each spelt in
+//!   pinyin for every combination of its characters' readings (at most [`MAX_SPELLINGS`]) and
+//!   by the initials of each spelling. A phrase is *live* when a live product has it (in a
+//!   searched field, or a title phrase in its title) and every term it is matched by (its
+//!   bigrams; a lone character itself) is in a live product; its *df* is the least df of
+//!   those terms;
 //! - **pinyin** (full syllables, spaced or not: `yangrong`, `yang rong`, `yangrongweijin`):
 //!   consecutive missing letter words are read together as syllables ([`pinyin::cuts`] of
 //!   each word, word by word, trying at most [`MAX_READINGS`] readings in order), and the first
@@ -20,11 +23,14 @@
 //!   [`MIN_TYPO_LETTERS`] letters: the Latin words of the index (letters only) within edit
 //!   distance 1, or 2 from [`TWO_TYPOS_LETTERS`] letters (a transposition of two neighbours is
 //!   one edit); digits are never words of letters, so `iphone15` never matches `iphone16`;
-//! - then **initials** (`yr`, `yrwj`) for a word of 2–[`MAX_INITIALS`] letters, covered by
-//!   pieces of 2–[`MAX_PIECE_SYLLABLES`] initials, each the initials of a live phrase (the
-//!   fewest pieces, then the longest piece first);
+//! - then **initials** (`yr`, `yrwj`) for a word of 2–[`MAX_INITIALS`] letters, covered like
+//!   pinyin by pieces of 1–[`MAX_PIECE_SYLLABLES`] initials, each the initials of a live
+//!   phrase;
 //! - **same sound** (洋绒 → 羊绒): a missing Han word of 2–[`MAX_PIECE_SYLLABLES`] characters
 //!   (not negated, without synonyms) matches the live phrases spelt like it, itself excluded;
+//! - a spelling or initials match the phrases they are the *first* spelling of (every
+//!   character's most common reading) when there are any, else those they spell through
+//!   another reading (温 is mostly `wen`: `yr` does not find 温柔 while 羽绒 is there);
 //! - a word's approximations are its best [`MAX_APPROXIMATIONS`]: the fewest edits first
 //!   (typos), then the largest df, then the text; their terms score × the profile's
 //!   `approximate_weight`.
@@ -57,10 +63,12 @@ pub const MAX_INITIALS: usize = 8;
 /// The index's phrases by sound and its Latin words by length, kept as terms arrive.
 #[derive(Debug, Default)]
 pub(crate) struct SoundIndex {
-    /// A spelling (syllable numbers) → the phrases spelt so, in arrival order.
-    by_pinyin: HashMap<Box<[SyllableId]>, Vec<Box<str>>>,
-    /// Initials → the phrases with them, in arrival order.
-    by_initials: HashMap<Box<[u8]>, Vec<Box<str>>>,
+    /// A spelling (syllable numbers) → the phrases spelt so, each with whether this is its
+    /// first spelling (every character's most common reading), in arrival order.
+    by_pinyin: HashMap<Box<[SyllableId]>, Vec<(Box<str>, bool)>>,
+    /// Initials → the phrases with them, each with whether these are the initials of its
+    /// first spelling, in arrival order.
+    by_initials: HashMap<Box<[u8]>, Vec<(Box<str>, bool)>>,
     /// `latin[n]`: the words of n letters (a-z only), in arrival order.
     latin: Vec<Vec<Box<str>>>,
 }
@@ -76,29 +84,36 @@ impl SoundIndex {
             self.latin[chars].push(text.into());
             return;
         }
-        if !(1..=MAX_PIECE_SYLLABLES).contains(&chars)
-            || !text.chars().all(is_han)
-            || !analyzer.is_dictionary_word(text)
-        {
+        if analyzer.is_dictionary_word(text) {
+            self.add_phrase(text);
+        }
+    }
+
+    /// Takes in a new phrase: a dictionary word of the index, or a title phrase
+    /// (`Analyzer::token_and_phrase_slices`) the first time a live title has it. Only Han
+    /// phrases of 1–[`MAX_PIECE_SYLLABLES`] characters are kept.
+    pub(crate) fn add_phrase(&mut self, text: &str) {
+        let chars = text.chars().count();
+        if !(1..=MAX_PIECE_SYLLABLES).contains(&chars) || !text.chars().all(is_han) {
             return;
         }
         let spellings = pinyin::spellings(text, MAX_SPELLINGS);
-        let mut initials: Vec<Vec<u8>> = Vec::new();
-        for spelling in spellings {
-            let first: Vec<u8> = spelling.iter().map(|&s| pinyin::initial(s)).collect();
-            if !initials.contains(&first) {
-                initials.push(first);
+        let mut initials: Vec<(Vec<u8>, bool)> = Vec::new();
+        for (k, spelling) in spellings.into_iter().enumerate() {
+            let letters: Vec<u8> = spelling.iter().map(|&s| pinyin::initial(s)).collect();
+            if !initials.iter().any(|(i, _)| *i == letters) {
+                initials.push((letters, k == 0));
             }
             self.by_pinyin
                 .entry(spelling.into_boxed_slice())
                 .or_default()
-                .push(text.into());
+                .push((text.into(), k == 0));
         }
-        for first in initials {
+        for (letters, first) in initials {
             self.by_initials
-                .entry(first.into_boxed_slice())
+                .entry(letters.into_boxed_slice())
                 .or_default()
-                .push(text.into());
+                .push((text.into(), first));
         }
     }
 }
@@ -136,8 +151,13 @@ pub(crate) fn approximate(
     sound: &SoundIndex,
     query: AnalyzedQuery,
     df: &dyn Fn(&str) -> u32,
+    is_title_phrase: &dyn Fn(&str) -> bool,
 ) -> AnalyzedQuery {
-    let finder = Finder { sound, df };
+    let finder = Finder {
+        sound,
+        df,
+        is_title_phrase,
+    };
     let missing = |word: &QueryWord| {
         word.alternatives[0]
             .iter()
@@ -305,27 +325,40 @@ pub(crate) fn approximate(
 struct Finder<'a> {
     sound: &'a SoundIndex,
     df: &'a dyn Fn(&str) -> u32,
+    is_title_phrase: &'a dyn Fn(&str) -> bool,
 }
 
 /// A cover of a sequence by pieces: each piece's (start, end).
 type Cover = Vec<(usize, usize)>;
 
 impl Finder<'_> {
-    /// The live phrases of `phrases` other than `except`, best first, at most
-    /// [`MAX_APPROXIMATIONS`].
+    /// The live phrases of `phrases` other than `except`, those matched through their first
+    /// spelling only when there are any, best first, at most [`MAX_APPROXIMATIONS`].
     fn live<'p>(
         &self,
-        phrases: impl Iterator<Item = &'p Box<str>>,
+        phrases: impl Iterator<Item = &'p (Box<str>, bool)> + Clone,
+        except: &str,
+    ) -> Vec<Approximation> {
+        let first = self.live_of(phrases.clone().filter(|(_, first)| *first), except);
+        if !first.is_empty() {
+            return first;
+        }
+        self.live_of(phrases.filter(|(_, first)| !*first), except)
+    }
+
+    fn live_of<'p>(
+        &self,
+        phrases: impl Iterator<Item = &'p (Box<str>, bool)>,
         except: &str,
     ) -> Vec<Approximation> {
         let mut found: Vec<Approximation> = Vec::new();
-        for phrase in phrases {
+        for (phrase, _) in phrases {
             if &**phrase == except || found.iter().any(|a| a.text == **phrase) {
                 continue;
             }
             let terms = phrase_terms(phrase);
             let df = terms.iter().map(|t| (self.df)(t)).min().unwrap_or(0);
-            if df > 0 && (self.df)(phrase) > 0 {
+            if df > 0 && ((self.df)(phrase) > 0 || (self.is_title_phrase)(phrase)) {
                 found.push(Approximation {
                     text: phrase.to_string(),
                     terms,
@@ -416,7 +449,7 @@ impl Finder<'_> {
             return None;
         }
         let mut memo: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
-        let cover = cheapest_cover(letters.len(), 2, |start, end| {
+        let cover = cheapest_cover(letters.len(), 1, |start, end| {
             let found = self.by_initials(&letters[start..end]);
             let ok = !found.is_empty();
             memo.insert((start, end), found);

@@ -535,7 +535,12 @@ impl Index {
         for phrase in phrases {
             let stat = match self.phrases.get_mut(phrase) {
                 Some(stat) => stat,
-                None => self.phrases.entry(phrase.into()).or_default(),
+                None => {
+                    if let Some(sound) = &mut self.sound {
+                        sound.add_phrase(phrase);
+                    }
+                    self.phrases.entry(phrase.into()).or_default()
+                }
             };
             stat.products += 1;
             stat.popularity += popularity;
@@ -710,6 +715,11 @@ impl Index {
                 sound.add_term(&text, &self.analyzer);
             }
             self.term_by_text.insert(text, id);
+        }
+        if let Some(sound) = &mut self.sound {
+            for phrase in self.phrases.keys() {
+                sound.add_phrase(phrase);
+            }
         }
         self.dead = 0;
         self.ascending_ids = 1 + self

@@ -4,7 +4,8 @@
 //! Completions, gathered from an [`Index`] when a [`Suggester`] is built:
 //! - title words: the terms found in some live product's title that are Han dictionary words
 //!   of 2–[`MAX_WORD_CHARS`] characters or Latin words of 2 or more letters;
-//! - title phrases: two dictionary words in a row (羊绒围巾; `Analyzer::token_and_phrase_slices`),
+//! - title phrases: two dictionary words in a row, the first of 2+ characters (羊绒围巾, 充电宝;
+//!   `Analyzer::token_and_phrase_slices`),
 //!   kept by the index with their popularity as products come and go (a phrase that is also a
 //!   title word counts the larger popularity);
 //! - shop names (folded: normalised, whitespace runs as one space) of shops with live products;

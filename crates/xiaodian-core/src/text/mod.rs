@@ -343,9 +343,11 @@ impl Analyzer {
     }
 
     /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`: two jieba words in
-    /// a row of one Han run, each a dictionary word of two or more characters outside a
-    /// negation, together at most [`MAX_PHRASE_CHARS`] characters (羊绒围巾 from 羊绒 围巾);
-    /// none without jieba. Suggest offers them.
+    /// a row of one Han run, dictionary words outside a negation, the first of two or more
+    /// characters, the second of one only before a longer word or at the run's end, together
+    /// at most [`MAX_PHRASE_CHARS`] characters (羊绒围巾 from 羊绒 围巾, 充电宝 from 充电 宝,
+    /// not 羊绒长 from 羊绒 长 款); none without jieba. Suggest offers them, and approximate
+    /// matching spells them.
     pub fn token_and_phrase_slices<'a>(
         &self,
         normalized: &'a str,
@@ -641,22 +643,24 @@ impl Analyzer {
         };
         let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
         let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
-        // Each word's (start, end) in characters, when it may be half of a phrase.
+        // The start of the word before, when it may begin a phrase.
         let mut start = 0;
-        let mut previous: Option<(usize, usize)> = None;
-        for &n in lengths {
+        let mut previous: Option<usize> = None;
+        for (i, &n) in lengths.iter().enumerate() {
             let end = start + n;
+            // A one-character word ends a phrase only before a longer word or at the run's
+            // end (充电宝, not 羊绒长 of 羊绒长款).
+            let may_end = n >= 2 || lengths.get(i + 1).is_none_or(|&next| next >= 2);
             let outside = !negations
                 .iter()
                 .any(|neg| start < neg.end && neg.start < end);
-            let word = (n >= 2 && outside && jieba.has_word(&run[byte(start)..byte(end)]))
-                .then_some((start, end));
-            if let (Some((first, _)), Some(_)) = (previous, word) {
+            let word = outside && jieba.has_word(&run[byte(start)..byte(end)]);
+            if let (Some(first), true) = (previous, word && may_end) {
                 if end - first <= MAX_PHRASE_CHARS {
                     phrases.push(&run[byte(first)..byte(end)]);
                 }
             }
-            previous = word;
+            previous = (word && n >= 2).then_some(start);
             start = end;
         }
     }

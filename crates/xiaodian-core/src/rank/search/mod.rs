@@ -126,7 +126,9 @@ impl Index {
                 .map_or(0, |&id| self.terms[id as usize].df[bm25f.searched])
         };
         let analyzed = match &self.sound {
-            Some(sound) => approximate(sound, analyzed, &df),
+            Some(sound) => approximate(sound, analyzed, &df, &|text: &str| {
+                self.phrases.contains_key(text)
+            }),
             None => analyzed,
         };
         let has_alternatives = analyzed.has_alternatives();
