@@ -60,15 +60,18 @@ pub const TWO_TYPOS_LETTERS: usize = 9;
 /// Most letters of a word of initials.
 pub const MAX_INITIALS: usize = 8;
 
+/// Phrases under one key, each with whether the key comes from its first spelling.
+type Phrases = Vec<(Box<str>, bool)>;
+
 /// The index's phrases by sound and its Latin words by length, kept as terms arrive.
 #[derive(Debug, Default)]
 pub(crate) struct SoundIndex {
     /// A spelling (syllable numbers) → the phrases spelt so, each with whether this is its
     /// first spelling (every character's most common reading), in arrival order.
-    by_pinyin: HashMap<Box<[SyllableId]>, Vec<(Box<str>, bool)>>,
+    by_pinyin: HashMap<Box<[SyllableId]>, Phrases>,
     /// Initials → the phrases with them, each with whether these are the initials of its
     /// first spelling, in arrival order.
-    by_initials: HashMap<Box<[u8]>, Vec<(Box<str>, bool)>>,
+    by_initials: HashMap<Box<[u8]>, Phrases>,
     /// `latin[n]`: the words of n letters (a-z only), in arrival order.
     latin: Vec<Vec<Box<str>>>,
 }
