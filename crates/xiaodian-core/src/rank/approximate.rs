@@ -16,9 +16,9 @@
 //!   consecutive missing letter words are read together as syllables ([`pinyin::cuts`] of
 //!   each word, word by word, trying at most [`MAX_READINGS`] readings in order), and the first
 //!   reading that is covered whole by *pieces* of 1–[`MAX_PIECE_SYLLABLES`] syllables, each
-//!   the spelling of a live phrase, is taken. Among covers, the cheapest wins (a piece costs
-//!   1, a piece of one syllable 2), then the longest piece first. Each piece becomes a query
-//!   word whose alternatives are its phrases;
+//!   the spelling of a live phrase, is taken. Among covers, the cheapest wins ([`piece_cost`]:
+//!   words before title phrases, single syllables last), then the longest piece first. Each
+//!   piece becomes a query word whose alternatives are its phrases;
 //! - otherwise each missing letter word alone: **typos** for a word of at least
 //!   [`MIN_TYPO_LETTERS`] letters: the Latin words of the index (letters only) within edit
 //!   distance 1, or 2 from [`TWO_TYPOS_LETTERS`] letters (a transposition of two neighbours is
@@ -60,8 +60,18 @@ pub const TWO_TYPOS_LETTERS: usize = 9;
 /// Most letters of a word of initials.
 pub const MAX_INITIALS: usize = 8;
 
-/// Phrases under one key, each with whether the key comes from its first spelling.
-type Phrases = Vec<(Box<str>, bool)>;
+/// A phrase under one key of [`SoundIndex`].
+#[derive(Debug)]
+struct Keyed {
+    text: Box<str>,
+    /// The key comes from the phrase's first spelling.
+    first: bool,
+    /// The phrase is a dictionary word (else a title phrase of two words).
+    word: bool,
+}
+
+/// The phrases under one key, in arrival order.
+type Phrases = Vec<Keyed>;
 
 /// The index's phrases by sound and its Latin words by length, kept as terms arrive.
 #[derive(Debug, Default)]
@@ -88,7 +98,7 @@ impl SoundIndex {
             return;
         }
         if analyzer.is_dictionary_word(text) {
-            self.add_phrase(text);
+            self.add(text, true);
         }
     }
 
@@ -96,6 +106,10 @@ impl SoundIndex {
     /// (`Analyzer::token_and_phrase_slices`) the first time a live title has it. Only Han
     /// phrases of 1–[`MAX_PIECE_SYLLABLES`] characters are kept.
     pub(crate) fn add_phrase(&mut self, text: &str) {
+        self.add(text, false);
+    }
+
+    fn add(&mut self, text: &str, word: bool) {
         let chars = text.chars().count();
         if !(1..=MAX_PIECE_SYLLABLES).contains(&chars) || !text.chars().all(is_han) {
             return;
@@ -110,13 +124,21 @@ impl SoundIndex {
             self.by_pinyin
                 .entry(spelling.into_boxed_slice())
                 .or_default()
-                .push((text.into(), k == 0));
+                .push(Keyed {
+                    text: text.into(),
+                    first: k == 0,
+                    word,
+                });
         }
         for (letters, first) in initials {
             self.by_initials
                 .entry(letters.into_boxed_slice())
                 .or_default()
-                .push((text.into(), first));
+                .push(Keyed {
+                    text: text.into(),
+                    first,
+                    word,
+                });
         }
     }
 }
@@ -138,6 +160,8 @@ struct Approximation {
     terms: Vec<String>,
     edits: u8,
     df: u32,
+    /// A dictionary word (typos: always).
+    word: bool,
 }
 
 /// A word of the expanded query while it is built: its alternatives' term texts.
@@ -339,24 +363,29 @@ impl Finder<'_> {
     /// spelling only when there are any, best first, at most [`MAX_APPROXIMATIONS`].
     fn live<'p>(
         &self,
-        phrases: impl Iterator<Item = &'p (Box<str>, bool)> + Clone,
+        phrases: impl Iterator<Item = &'p Keyed> + Clone,
         except: &str,
     ) -> Vec<Approximation> {
-        let first = self.live_of(phrases.clone().filter(|(_, first)| *first), except);
+        let first = self.live_of(phrases.clone().filter(|k| k.first), except);
         if !first.is_empty() {
             return first;
         }
-        self.live_of(phrases.filter(|(_, first)| !*first), except)
+        self.live_of(phrases.filter(|k| !k.first), except)
     }
 
     fn live_of<'p>(
         &self,
-        phrases: impl Iterator<Item = &'p (Box<str>, bool)>,
+        phrases: impl Iterator<Item = &'p Keyed>,
         except: &str,
     ) -> Vec<Approximation> {
         let mut found: Vec<Approximation> = Vec::new();
-        for (phrase, _) in phrases {
-            if &**phrase == except || found.iter().any(|a| a.text == **phrase) {
+        for keyed in phrases {
+            let phrase = &keyed.text;
+            if &**phrase == except {
+                continue;
+            }
+            if let Some(known) = found.iter_mut().find(|a| a.text == **phrase) {
+                known.word |= keyed.word;
                 continue;
             }
             let terms = phrase_terms(phrase);
@@ -367,6 +396,7 @@ impl Finder<'_> {
                     terms,
                     edits: 0,
                     df,
+                    word: keyed.word,
                 });
             }
         }
@@ -418,11 +448,11 @@ impl Finder<'_> {
         }
         for (syllables, owners) in readings {
             let mut memo: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
-            let cover = cheapest_cover(syllables.len(), 1, |start, end| {
+            let cover = cheapest_cover(syllables.len(), |start, end| {
                 let found = self.by_pinyin(&syllables[start..end], "");
-                let ok = !found.is_empty();
+                let cost = piece_cost(end - start, &found);
                 memo.insert((start, end), found);
-                ok
+                cost
             });
             if let Some(cover) = cover {
                 return Some(
@@ -452,11 +482,11 @@ impl Finder<'_> {
             return None;
         }
         let mut memo: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
-        let cover = cheapest_cover(letters.len(), 1, |start, end| {
+        let cover = cheapest_cover(letters.len(), |start, end| {
             let found = self.by_initials(&letters[start..end]);
-            let ok = !found.is_empty();
+            let cost = piece_cost(end - start, &found);
             memo.insert((start, end), found);
-            ok
+            cost
         })?;
         Some(
             cover
@@ -491,6 +521,7 @@ impl Finder<'_> {
                             terms: vec![candidate.to_string()],
                             edits,
                             df,
+                            word: true,
                         });
                     }
                 }
@@ -525,35 +556,46 @@ fn best(mut found: Vec<Approximation>) -> Vec<Approximation> {
     found
 }
 
-/// The cheapest cover of `0..n` by pieces of `shortest`–[`MAX_PIECE_SYLLABLES`] units that
-/// `valid(start, end)` accepts (each piece is asked about once): a piece costs 1, a piece of
-/// one unit 2; among the cheapest, the longest first piece, then recursively.
-fn cheapest_cover(
-    n: usize,
-    shortest: usize,
-    mut valid: impl FnMut(usize, usize) -> bool,
-) -> Option<Cover> {
-    // cost[i]: the cheapest cover of i..n and its first piece's end.
-    let mut cost: Vec<Option<(usize, usize)>> = vec![None; n + 1];
-    cost[n] = Some((0, n));
+/// What a piece of a cover costs ([`cheapest_cover`]), None when nothing matches it: 2 for a
+/// dictionary word of two or more units, 4 for one unit, 5 for title phrases only (two words:
+/// the words themselves, 2 + 2, win when the index has them, as a query in characters is cut
+/// into its words).
+fn piece_cost(units: usize, found: &[Approximation]) -> Option<usize> {
+    if found.is_empty() {
+        None
+    } else if units == 1 {
+        Some(4)
+    } else if found.iter().any(|a| a.word) {
+        Some(2)
+    } else {
+        Some(5)
+    }
+}
+
+/// The cheapest cover of `0..n` by pieces of 1–[`MAX_PIECE_SYLLABLES`] units, each piece's
+/// cost given by `cost(start, end)` (None: no piece; each piece is asked about once); among
+/// the cheapest, the longest first piece, then recursively.
+fn cheapest_cover(n: usize, mut cost: impl FnMut(usize, usize) -> Option<usize>) -> Option<Cover> {
+    // best[i]: the cheapest cover of i..n and its first piece's end.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+    best[n] = Some((0, n));
     for start in (0..n).rev() {
-        for len in (shortest..=MAX_PIECE_SYLLABLES.min(n - start)).rev() {
+        for len in (1..=MAX_PIECE_SYLLABLES.min(n - start)).rev() {
             let end = start + len;
-            let Some((rest, _)) = cost[end] else { continue };
-            let total = rest + if len == 1 { 2 } else { 1 };
-            if cost[start].is_some_and(|(c, _)| c <= total) {
+            let Some((rest, _)) = best[end] else { continue };
+            let Some(piece) = cost(start, end) else {
                 continue;
-            }
-            if valid(start, end) {
-                cost[start] = Some((total, end));
+            };
+            if best[start].is_none_or(|(c, _)| rest + piece < c) {
+                best[start] = Some((rest + piece, end));
             }
         }
     }
-    cost[0]?;
+    best[0]?;
     let mut cover = Vec::new();
     let mut start = 0;
     while start < n {
-        let (_, end) = cost[start].expect("a cover continues to the end");
+        let (_, end) = best[start].expect("a cover continues to the end");
         cover.push((start, end));
         start = end;
     }
