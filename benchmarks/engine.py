@@ -278,9 +278,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     rates.append(index_rate(full, products))
     measure.record(results, "index_rust_full_products_per_s", rates)
     measure.record(results, "index_rust_without_approximate_products_per_s", plain_rates)
-    measure.record(
-        results, "index_approximate_ratio", [on / off for on, off in zip(rates, plain_rates, strict=True)]
-    )
+    measure.record(results, "index_approximate_ratio", [on / off for on, off in zip(rates, plain_rates, strict=True)])
     results["suggest"] = suggest_figures(full, products, rng)
     bigrams = _core.SearchEngine("bigrams")
     results["index_rust_bigrams_products_per_s"] = index_rate(bigrams, products)

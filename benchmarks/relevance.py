@@ -18,10 +18,50 @@ Queries are built from the truth alone, deterministically from `SEED`, `per_clas
   uses (硅胶手机套 when every 硅胶 phone case is titled 手机壳 or 保护壳);
 - title paste: a whole title as the query (named: its type, material and brand).
 
-Grades (what a query names: a type, and maybe a material with its imitation flag and a brand;
-or a shop): 2 = the product has every named attribute (a material matches when the product's
-contains it, 304不锈钢 is 不锈钢, and its imitation flag is the query's: an imitation never has
-the plain material); 1 = the type matches but another named attribute differs; 0 = another type.
+Search as shoppers type (issue 24; built in `benchmarks/typing_queries.py`, pinyin read by
+pypinyin with its phrase dictionary, toneless, ü as v). The first five write an all-Chinese
+material + type pair of the catalog (羊绒围巾), each graded exactly like the Chinese query it
+spells. Imitations (仿羊绒) are left out: in letters the negating modifier is one syllable among
+others (fangyangrong), and a same-sound word after it is negated, which the engine leaves as
+typed; reading negation from misspellings is not what these classes measure.
+- pinyin_full: the words in full pinyin, run together (yangrongweijin);
+- pinyin_spaced: the same a space between words (yangrong weijin); a third of them, drawn,
+  a space between syllables (yang rong wei jin);
+- initials: the first letter of each syllable (yrwj), only when that makes 4 letters or more
+  (two words): a lone word's two initials could be any of hundreds of words;
+- mixed_script: the first word in Chinese, the second in pinyin (羊绒weijin);
+- same_sound: the pair with one character of one word (of 2+ characters) replaced by a
+  character of the same first toneless reading (no negating modifier: 非), such that the new
+  word occurs in no title, brand or shop name (洋绒围巾, 羊绒围金). Replacements are common
+  characters: GB2312's level 1 (its 3,755 常用字) and the demo vocabulary's; candidates by
+  code point, then drawn;
+- latin_typo: a brand or model word of 5+ Latin letters misspelt (a deletion, insertion,
+  substitution or swap of neighbours: one edit, for 9+ letters one or two, drawn; the typo
+  keeps 5+ letters, 9+ for two edits, is at exactly that edit distance and is no Latin word of
+  the catalog), then a type: lululemn 瑜伽裤 (brand + type, graded as brand_type), iPhnoe15
+  手机壳 (model + type: grade 2 needs a title word with the model: 适用iPhone15; digits are
+  never misspelt). Brands are the Latin-script ones (UNIQLO, New Balance) and the Latin names
+  some titles write after a Chinese brand (鄂尔多斯ERDOS; kept only with a type where enough of
+  its titles write it to fill the top 10: min(10, its products)); models are the title words
+  of 5+ letters and their digits that are no brand (iPhone15, MagSafe);
+- prefix (Suggest): `PREFIXES_PER_CLASS` × `per_class` prefixes spread evenly over 4 sources
+  × 3 ways of typing. A completion is drawn from title phrases (material + type: 羊绒围巾),
+  title words (a type: 连衣裙), brands or shop names; its prefix is 2+ of its characters (3+
+  letters for a Latin one) short of all of them, 3+ letters of its full pinyin short of all
+  of them (yangrongw), or 3+ of its initials, into the second word for a phrase (yrw); at most
+  30 characters. A prefix is drawn among those for which the completion is among the 5 most
+  popular (1 + sales per product) completions the truth knows starting with it (titles' words
+  as written, materials, types, material + type, brands, shop names, under their text, first
+  pinyin spelling and its initials): no hopeless prefix. Score: the share of prefixes whose
+  completion is among `engine.suggest(prefix, 5)`'s texts (compared by letters, digits and Han
+  characters, folded), also per source and per way of typing. tantivy has no completion
+  API: n/a. Reported as "not available" when the engine has no `suggest`.
+
+Grades (what a query names: a type, and maybe a material with its imitation flag, a brand and
+a model word; or a shop): 2 = the product has every named attribute (a material matches when
+the product's contains it, 304不锈钢 is 不锈钢, and its imitation flag is the query's: an
+imitation never has the plain material; a model word is in one of its title's words, NFKC and
+case-folded); 1 = the type matches but another named attribute differs; 0 = another type.
 A shop-name query grades its shop's products 2, every other product 0. A query with no grade-2
 product in the catalog is skipped (and counted).
 
@@ -32,17 +72,26 @@ Metrics over the first 10 hits of a relevance-sorted search:
 - imitation trap: the share of trap queries whose best-ranked genuine product (grade 2) ranks
   above every imitation (any product whose truth says imitation) in the top 10. A top 10 with
   genuine products and no imitation passes; one without a genuine product fails.
-Each is the mean over a class's queries; overall is the mean over all queries. Also: queries
-per class, skipped queries, and each engine's mean search time (ms; in passing, not a goal).
+Each is the mean over a class's queries; overall is the mean over issue 21's classes' queries
+(as before issue 24), `typing_*` over the judged typing classes'. Also: queries per class,
+skipped queries, and each engine's mean search time (ms; in passing, not a goal).
 
 Engines: xiaodian is `xiaodian._core.SearchEngine("full")` with `default_ranking_profile()`, a
 page of 10, the service's request otherwise (relevance sort, near-duplicates collapsed); tantivy
 is `TantivyPeer` (bigram BM25 over title, shop name and brand; every term required, any term
-when fewer than 10 products match them all): what a team would build itself.
+when fewer than 10 products match them all): what a team would build itself. Issue 21's
+classes are also run on `SearchEngine("full", approximate=False)`, so that what approximate
+matching changes for exact queries shows (`xiaodian_approximate_off`).
 
-Full run: 100k products, 60 queries per class; `--quick`: 10k products, 20 per class.
+Full run: 100k products, 60 queries per class (120 prefixes); `--quick`: 10k products, 20 per
+class (40 prefixes). Typing queries and prefixes draw from random streams of their own, so
+issue 21's queries are what they were.
 Goals (issue 21): precision@10 >= 0.95 on exact, reordered, spaced and shop-name queries;
 nDCG@10 overall >= tantivy's + 0.10; imitation trap genuine-first share >= 0.99.
+Goals (issue 24; each recorded in `typing_goals` with its measure and whether it is met):
+precision@10 >= 0.90 on pinyin_full and pinyin_spaced, >= 0.80 on initials, >= 0.85 on
+same_sound and latin_typo; exact precision@10 unchanged by approximate matching (the change
+vs approximate off >= 0); the completion in Suggest's top 5 for >= 90 % of prefixes.
 """
 
 from __future__ import annotations
@@ -53,13 +102,17 @@ import random
 import statistics
 import sys
 import time
+import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xiaodian.demo.catalog import CATEGORIES, SYNONYM_GROUPS, ProductTruth
 from xiaodian.v1 import search_service_pb2 as pb
+
+if TYPE_CHECKING:
+    from benchmarks.typing_queries import PrefixQuery
 
 SEED = 20261129
 CLASSES = (
@@ -73,6 +126,22 @@ CLASSES = (
     "synonym",
     "title_paste",
 )
+#: Issue 24's judged classes: the exact class's words as shoppers type them (benchmarks/typing_queries.py).
+TYPING_CLASSES = ("pinyin_full", "pinyin_spaced", "initials", "mixed_script", "same_sound", "latin_typo")
+#: Issue 24's Suggest class: prefixes, scored by the share whose completion is in the top 5.
+PREFIX_CLASS = "prefix"
+PREFIXES_PER_CLASS = 2
+"""Prefixes per judged query of a class (they are cheap, and spread over 12 kinds)."""
+SUGGESTIONS = 5
+#: Issue 24's goals: precision@10 of the judged classes, the top-5 share of the prefixes.
+TYPING_GOALS = {
+    "pinyin_full": 0.90,
+    "pinyin_spaced": 0.90,
+    "initials": 0.80,
+    "same_sound": 0.85,
+    "latin_typo": 0.85,
+    PREFIX_CLASS: 0.90,
+}
 #: A hit is relevant for precision@10 at this grade or above.
 RELEVANT_GRADE = 2
 DEPTH = 10
@@ -101,6 +170,9 @@ class JudgedQuery:
     imitation: bool = False
     brand: str | None = None
     shop_id: str | None = None
+    attribute: str | None = None
+    """A model word the product's title must have among its words (iPhone15 in 适用iPhone15;
+    compared NFKC and case-folded)."""
 
 
 def grade(query: JudgedQuery, truth: ProductTruth) -> int:
@@ -115,7 +187,14 @@ def grade(query: JudgedQuery, truth: ProductTruth) -> int:
         return 1
     if query.brand is not None and truth.brand != query.brand:
         return 1
+    if query.attribute is not None and not _has_attribute(truth, query.attribute):
+        return 1
     return 2
+
+
+def _has_attribute(truth: ProductTruth, attribute: str) -> bool:
+    folded = unicodedata.normalize("NFKC", attribute).casefold()
+    return any(folded in unicodedata.normalize("NFKC", word).casefold() for word in truth.title_words)
 
 
 class Judgements:
@@ -173,7 +252,8 @@ def genuine_first(ranking: Sequence[ProductTruth | None], query: JudgedQuery) ->
 # Queries
 
 
-def _material_ok(truth: ProductTruth) -> bool:
+def material_ok(truth: ProductTruth) -> bool:
+    """Whether a query may name the truth's material (it has one, and it is no attribute too)."""
     return truth.material is not None and (truth.category_id, truth.material) not in AMBIGUOUS_MATERIALS
 
 
@@ -245,7 +325,7 @@ def build_queries(
     candidates), from the truth, the titles (for exact cores) and the shop names alone."""
     rng = random.Random(seed)
     queries: list[JudgedQuery] = []
-    with_material = [t for t in truths if _material_ok(t)]
+    with_material = [t for t in truths if material_ok(t)]
 
     for truth in _sample(rng, with_material, per_class):
         queries.append(_exact(truth, titles[truth.product_id], rng))
@@ -282,8 +362,8 @@ def build_queries(
                 "title_paste",
                 titles[truth.product_id],
                 product_type=truth.product_type,
-                material=truth.material if _material_ok(truth) else None,
-                imitation=truth.imitation if _material_ok(truth) else False,
+                material=truth.material if material_ok(truth) else None,
+                imitation=truth.imitation if material_ok(truth) else False,
                 brand=truth.brand,
             )
         )
@@ -297,7 +377,7 @@ def _synonym_queries(truths: Sequence[ProductTruth], rng: random.Random, per_cla
     for truth in truths:
         if truth.product_type not in _GROUP_OF:
             continue
-        material = truth.material if _material_ok(truth) and not truth.imitation else None
+        material = truth.material if material_ok(truth) and not truth.imitation else None
         for key in {
             (truth.product_type, material, None),
             (truth.product_type, None, truth.brand),
@@ -337,12 +417,16 @@ def evaluate(
     queries: Sequence[JudgedQuery],
     judgements: Judgements,
     search: Callable[[str], list[str]],
+    classes: Sequence[str] = CLASSES,
 ) -> dict[str, Any]:
     """Each class's mean precision@10 and nDCG@10 (and the imitation-trap share), overall
-    means, and the mean search time in ms, for one engine's `search(text) -> product_ids`."""
-    per_class: dict[str, dict[str, list[float]]] = {c: defaultdict(list) for c in CLASSES}
+    means, and the mean search time in ms, for one engine's `search(text) -> product_ids`, over
+    the queries of `classes`."""
+    per_class: dict[str, dict[str, list[float]]] = {c: defaultdict(list) for c in classes}
     seconds = []
     for query in queries:
+        if query.query_class not in per_class:
+            continue
         graded = judgements.graded(query)
         relevant = sum(g >= RELEVANT_GRADE for g in graded.values())
         if relevant == 0:
@@ -362,9 +446,54 @@ def evaluate(
         if metrics:
             results[query_class] = {name: statistics.fmean(values) for name, values in metrics.items()}
     for name in ("precision_at_10", "ndcg_at_10"):
-        results[name] = statistics.fmean(v for metrics in per_class.values() for v in metrics[name])
-    results["search_ms_mean"] = 1000 * statistics.fmean(seconds)
+        results[name] = _mean(v for metrics in per_class.values() for v in metrics[name])
+    results["search_ms_mean"] = 1000 * _mean(seconds)
     return results
+
+
+def _mean(values: Iterable[float]) -> float:
+    listed = list(values)
+    return statistics.fmean(listed) if listed else math.nan
+
+
+def evaluate_prefixes(prefixes: Sequence[PrefixQuery], suggest: Callable[[str], list[str]]) -> dict[str, Any]:
+    """The share of `prefixes` whose completion is among the first `SUGGESTIONS` texts of
+    `suggest(prefix)` (compared by Suggest key: letters, digits and Han characters, folded),
+    overall and per match kind and source; and the mean Suggest time in ms."""
+    from benchmarks.typing_queries import key as suggest_key
+
+    found: dict[str, list[float]] = defaultdict(list)
+    seconds = []
+    for prefix in prefixes:
+        started = time.perf_counter()
+        texts = suggest(prefix.text)[:SUGGESTIONS]
+        seconds.append(time.perf_counter() - started)
+        hit = float(suggest_key(prefix.completion) in {suggest_key(text) for text in texts})
+        for name in ("top5_share", f"{prefix.match}_top5_share", f"{prefix.source}_top5_share"):
+            found[name].append(hit)
+    results: dict[str, Any] = {name: statistics.fmean(values) for name, values in sorted(found.items())}
+    results["suggest_ms_mean"] = 1000 * _mean(seconds)
+    return results
+
+
+def _goals(ours: dict[str, Any], exact_change: float) -> dict[str, dict[str, Any]]:
+    """Issue 24's relevance goals: each target, the measured figure and whether it is met."""
+    goals: dict[str, dict[str, Any]] = {}
+    for query_class, target in TYPING_GOALS.items():
+        figure = "top5_share" if query_class == PREFIX_CLASS else "precision_at_10"
+        measured = ours.get(query_class)
+        value = measured.get(figure) if isinstance(measured, dict) else None
+        goals[f"{query_class}.{figure}"] = {
+            "target": target,
+            "measured": value if value is not None else "not available",
+            "met": value is not None and value >= target,
+        }
+    goals["exact.precision_at_10_change_vs_approximate_off"] = {
+        "target": 0.0,
+        "measured": exact_change,
+        "met": exact_change >= -1e-9,
+    }
+    return goals
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -372,6 +501,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     from xiaodian.demo.catalog import stream_catalog_with_truth
     from xiaodian.search.catalog import engine_records
 
+    from benchmarks import typing_queries
     from benchmarks.engine import request
     from benchmarks.tantivy_peer import TantivyPeer
 
@@ -384,10 +514,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         truths.append(truth)
     shop_records, product_records = engine_records(shops, products)
 
-    engine = _core.SearchEngine("full")
-    engine.upsert_shops(shop_records)
-    for i in range(0, len(product_records), BATCH):
-        engine.upsert_products(product_records[i : i + BATCH])
+    def indexed(**options: Any) -> _core.SearchEngine:
+        engine = _core.SearchEngine("full", **options)
+        engine.upsert_shops(shop_records)
+        for i in range(0, len(product_records), BATCH):
+            engine.upsert_products(product_records[i : i + BATCH])
+        return engine
+
+    engine = indexed()
+    exact_only = indexed(approximate=False)
     profile = _core.default_ranking_profile()
     shop_names = {shop.shop_id: shop.name for shop in shops}
     peer = TantivyPeer(
@@ -398,25 +533,63 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     judgements = Judgements(truths)
     queries = build_queries(truths, {p.product_id: p.title for p in products}, shops, per_class)
-    counts = {c: sum(q.query_class == c for q in queries) for c in CLASSES}
-    skipped = sum(1 for q in queries if not any(g >= RELEVANT_GRADE for g in judgements.graded(q).values()))
+    text = typing_queries.catalog_text((p.title for p in products), (p.brand for p in products), shop_names.values())
+    typed = typing_queries.build_typing_queries(truths, text, random.Random(f"{SEED}-typing"), per_class)
+    prefixes = typing_queries.prefix_queries(
+        truths,
+        shop_names,
+        random.Random(f"{SEED}-prefix"),
+        PREFIXES_PER_CLASS * per_class,
+        weights={p.product_id: 1 + max(p.sales_30d, 0) for p in products},
+    )
+    judged = [*queries, *typed]
+    counts = {c: sum(q.query_class == c for q in judged) for c in (*CLASSES, *TYPING_CLASSES)}
+    counts[PREFIX_CLASS] = len(prefixes)
+    skipped = sum(1 for q in judged if not any(g >= RELEVANT_GRADE for g in judgements.graded(q).values()))
 
-    def xiaodian(text: str) -> list[str]:
-        return [hit["product_id"] for hit in engine.search(profile, request(text))["hits"]]
+    def searcher(index: _core.SearchEngine) -> Callable[[str], list[str]]:
+        def search(text: str) -> list[str]:
+            return [hit["product_id"] for hit in index.search(profile, request(text))["hits"]]
+
+        return search
 
     def tantivy(text: str) -> list[str]:
         return [product_id for product_id, _ in peer.search(text, DEPTH)[0]]
 
-    ours = evaluate(queries, judgements, xiaodian)
-    theirs = evaluate(queries, judgements, tantivy)
+    def measured(search: Callable[[str], list[str]]) -> dict[str, Any]:
+        """Issue 21's classes and overall means as before; the typing classes beside them, with
+        their own overall means (`typing_*`)."""
+        results = evaluate(queries, judgements, search)
+        typing = evaluate(typed, judgements, search, TYPING_CLASSES)
+        results.update({c: typing[c] for c in TYPING_CLASSES if c in typing})
+        for name in ("precision_at_10", "ndcg_at_10", "search_ms_mean"):
+            results[f"typing_{name}"] = typing[name]
+        return results
+
+    ours, theirs = measured(searcher(engine)), measured(tantivy)
+    off = evaluate(queries, judgements, searcher(exact_only))
+    if hasattr(engine, "suggest"):
+        ours[PREFIX_CLASS] = evaluate_prefixes(prefixes, lambda p: [s["text"] for s in engine.suggest(p, SUGGESTIONS)])
+    else:
+        ours[PREFIX_CLASS] = "not available"
+    theirs[PREFIX_CLASS] = "n/a (tantivy has no completion API)"
+    exact_change = ours["exact"]["precision_at_10"] - off["exact"]["precision_at_10"]
     return {
         "products": product_count,
-        "queries": len(queries),
+        "queries": len(judged),
         "skipped_queries": skipped,
         "queries_per_class": counts,
         "xiaodian": ours,
         "tantivy": theirs,
+        "xiaodian_approximate_off": {
+            "exact_precision_at_10": off["exact"]["precision_at_10"],
+            "precision_at_10": off["precision_at_10"],
+            "ndcg_at_10": off["ndcg_at_10"],
+        },
         "ndcg_at_10_gain_vs_tantivy": ours["ndcg_at_10"] - theirs["ndcg_at_10"],
+        "typing_ndcg_at_10_gain_vs_tantivy": ours["typing_ndcg_at_10"] - theirs["typing_ndcg_at_10"],
+        "exact_precision_at_10_change_vs_approximate_off": exact_change,
+        "typing_goals": _goals(ours, exact_change),
     }
 
 

@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"xiaodian.dev/clients/go/xiaodian"
 	pb "xiaodian.dev/clients/go/xiaodianv1"
@@ -145,6 +146,76 @@ func TestSearchFieldViolations(t *testing.T) {
 	}
 	if reason := xiaodian.ErrorInfo(err).GetReason(); reason != "INVALID_ARGUMENT" {
 		t.Errorf("ErrorInfo reason %q", reason)
+	}
+}
+
+// suggestion finds text among the completions of prefix, asking again for a few seconds: the
+// server rebuilds its completions in the background after writes.
+func suggestion(t *testing.T, client pb.SearchServiceClient, prefix, text string) *pb.Suggestion {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := client.Suggest(ctx, &pb.SuggestRequest{Prefix: prefix, Limit: 20})
+		cancel()
+		if err != nil {
+			t.Fatalf("Suggest(%q): %v", prefix, err)
+		}
+		if n := len(resp.GetSuggestions()); n > 20 {
+			t.Fatalf("Suggest(%q) answered %d completions, limit 20", prefix, n)
+		}
+		for _, s := range resp.GetSuggestions() {
+			if s.GetText() == text {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Suggest(%q) = %v, want %q among them", prefix, resp.GetSuggestions(), text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	conn, ctx := dial(t)
+	client := pb.NewSearchServiceClient(conn)
+	run := fmt.Sprintf("go-e2e-%d", time.Now().UnixNano())
+	shop := &pb.Shop{ShopId: run, Name: "羊绒小店", OpenedAt: timestamppb.New(time.Unix(1_700_000_000, 0))}
+	if _, err := client.UpsertShops(ctx, &pb.UpsertShopsRequest{RequestId: run + "-s", Shops: []*pb.Shop{shop}}); err != nil {
+		t.Fatalf("UpsertShops: %v", err)
+	}
+	product := &pb.Product{ProductId: run, ShopId: run, Title: "羊绒围巾 女士 冬季加厚", CategoryId: "c-scarf",
+		PriceFen: 5900, Stock: 10, Version: 1}
+	if _, err := client.UpsertProducts(ctx, &pb.UpsertProductsRequest{RequestId: run + "-p", Products: []*pb.Product{product}}); err != nil {
+		t.Fatalf("UpsertProducts: %v", err)
+	}
+	for _, c := range []struct {
+		prefix string
+		match  pb.SuggestionMatch
+	}{
+		{"羊绒", pb.SuggestionMatch_SUGGESTION_MATCH_TEXT},
+		{"yangr", pb.SuggestionMatch_SUGGESTION_MATCH_PINYIN},
+		{"yr", pb.SuggestionMatch_SUGGESTION_MATCH_INITIALS},
+	} {
+		s := suggestion(t, client, c.prefix, "羊绒")
+		if s.GetMatchedChars() != 2 || s.GetMatch() != c.match || s.GetSource() != pb.SuggestionSource_SUGGESTION_SOURCE_TITLE ||
+			s.GetPopularity() < 1 {
+			t.Errorf("Suggest(%q): 羊绒 as %v, want 2 characters matched, %v, a title word", c.prefix, s, c.match)
+		}
+	}
+	for _, c := range []struct {
+		request *pb.SuggestRequest
+		field   string
+	}{
+		{&pb.SuggestRequest{Prefix: ""}, "prefix"},
+		{&pb.SuggestRequest{Prefix: strings.Repeat("羊", 31)}, "prefix"},
+		{&pb.SuggestRequest{Prefix: "羊绒", Limit: 21}, "limit"},
+	} {
+		_, err := client.Suggest(ctx, c.request)
+		violations := xiaodian.FieldViolations(err)
+		if status.Code(err) != codes.InvalidArgument || len(violations) != 1 || violations[0].GetField() != c.field {
+			t.Errorf("Suggest(%v): code %v, violations %v; want InvalidArgument on %s", c.request, status.Code(err), violations, c.field)
+		}
 	}
 }
 

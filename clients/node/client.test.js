@@ -19,6 +19,8 @@ import {
   OrderSchema,
   OrderState,
   PartyKind,
+  SuggestionMatch,
+  SuggestionSource,
 } from "@xiaodian/client";
 import { ERROR_DOMAIN, errorInfo, fieldViolations } from "@xiaodian/client/errors";
 
@@ -122,6 +124,57 @@ test("search: Chinese infix and mixed-script recall, brands first", { skip }, as
     ),
   );
   assert.equal(tooLong.code, Code.InvalidArgument);
+});
+
+/**
+ * The completion `text` among those of `prefix`, asking again for a few seconds: the server
+ * rebuilds its completions in the background after writes.
+ */
+async function suggestion(prefix, text) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { suggestions } = await xiaodian.search.suggest({ prefix, limit: 20 }, callOptions);
+    assert.ok(suggestions.length <= 20, `${suggestions.length} completions, limit 20`);
+    const found = suggestions.find((s) => s.text === text);
+    if (found) return found;
+    assert.ok(Date.now() < deadline, `Suggest(${prefix}) = ${suggestions.map((s) => s.text)}, no ${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test("suggest: characters, pinyin and initials complete to a title word; bad input names the field", { skip }, async () => {
+  const client = xiaodian.search;
+  const shopId = `${run}-suggest`;
+  const openedAt = timestampFromMs(Date.UTC(2020, 0, 1));
+  await client.upsertShops({ requestId: `${run}-suggest-shop`, shops: [{ shopId, name: `暖冬${run}`, openedAt }] }, callOptions);
+  await client.upsertProducts(
+    {
+      requestId: `${run}-suggest-products`,
+      products: [
+        { productId: `${run}-suggest`, shopId, title: "羊绒围巾 女士 冬季加厚", categoryId: `${run}-scarf`,
+          priceFen: 5900n, stock: 10n, version: 1n },
+      ],
+    },
+    callOptions,
+  );
+  for (const [prefix, match] of [["羊绒", SuggestionMatch.TEXT], ["yangr", SuggestionMatch.PINYIN], ["yr", SuggestionMatch.INITIALS]]) {
+    const found = await suggestion(prefix, "羊绒");
+    assert.equal(found.matchedChars, 2, prefix);
+    assert.equal(found.match, match, prefix);
+    assert.equal(found.source, SuggestionSource.TITLE, prefix);
+    assert.ok(found.popularity >= 1n, prefix);
+  }
+  const limited = await client.suggest({ prefix: "羊", limit: 1 }, callOptions);
+  assert.ok(limited.suggestions.length <= 1);
+  for (const [request, field] of [
+    [{ prefix: "" }, "prefix"],
+    [{ prefix: "羊".repeat(31) }, "prefix"],
+    [{ prefix: "羊绒", limit: 21 }, "limit"],
+  ]) {
+    const bad = await failure(client.suggest(request, callOptions));
+    assert.equal(bad.code, Code.InvalidArgument);
+    assert.deepEqual(fieldViolations(bad).map((v) => v.field), [field]);
+  }
 });
 
 test("creators: score a cohort and read the leaderboard", { skip }, async () => {

@@ -7,6 +7,8 @@ import {
   OrderSchema,
   SearchService,
   type SearchResponse,
+  SuggestionMatch,
+  type Suggestion,
   type XiaodianClient,
 } from "@xiaodian/client";
 import { errorInfo, fieldViolations, retryDelayMs, violationCount, type FieldViolation } from "@xiaodian/client/errors";
@@ -19,6 +21,13 @@ export async function use(): Promise<string[]> {
   const client: XiaodianClient = createXiaodianClient({ address: "127.0.0.1:50051", token: "t" });
   const found: SearchResponse = await client.search.search({ query: "围巾", pageSize: 10 });
   const ids: string[] = found.hits.map((hit) => hit.productId);
+  const completions: Suggestion[] = (await client.search.suggest({ prefix: "yangr", limit: 5 })).suggestions;
+  const marked: string[] = completions
+    .filter((s) => s.match !== SuggestionMatch.INITIALS)
+    .map((s) => `[${[...s.text].slice(0, s.matchedChars).join("")}]${[...s.text].slice(s.matchedChars).join("")} ${s.popularity}`);
+  ids.push(...marked);
+  // @ts-expect-error: limit is a number
+  await client.search.suggest({ prefix: "yr", limit: "5" });
   const request = create(GetRankingProfileRequestSchema, { name: "default" });
   const version: number | undefined = (await client.search.getRankingProfile(request)).profile?.version;
   // @ts-expect-error: name is a string

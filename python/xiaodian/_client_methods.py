@@ -53,6 +53,7 @@ class SearchServiceCalls(Protocol):
     StreamUpsertProducts: StreamUnary[search_pb.StreamUpsertProductsRequest, search_pb.StreamUpsertProductsResponse]
     DeleteProducts: Unary[search_pb.DeleteProductsRequest, search_pb.DeleteProductsResponse]
     Search: Unary[search_pb.SearchRequest, search_pb.SearchResponse]
+    Suggest: Unary[search_pb.SuggestRequest, search_pb.SuggestResponse]
     AnalyzeHeroImage: Unary[search_pb.AnalyzeHeroImageRequest, search_pb.AnalyzeHeroImageResponse]
     GetRankingProfile: Unary[search_pb.GetRankingProfileRequest, search_pb.GetRankingProfileResponse]
     UpdateRankingProfile: Unary[search_pb.UpdateRankingProfileRequest, search_pb.UpdateRankingProfileResponse]
@@ -359,6 +360,31 @@ class ClientMethods(ABC):
                 explain=explain,
                 max_per_shop=max_per_shop,
                 keep_duplicates=keep_duplicates,
+            ),
+            timeout,
+        )
+
+    def suggest(
+        self,
+        request: search_pb.SuggestRequest | None = None,
+        /,
+        *,
+        prefix: str = "",
+        limit: int = 0,
+        timeout: float | None = None,
+    ) -> search_pb.SuggestResponse:
+        """Completes a query as it is typed (搜索联想): a prefix in Chinese characters, pinyin or
+        pinyin initials gives title words and phrases, shop names and brands, most popular first.
+
+        `xiaodian.v1.SearchService/Suggest`: the request message, or its fields as keywords.
+        """
+        return self._unary(
+            self._search.Suggest,
+            self._request(
+                search_pb.SuggestRequest,
+                request,
+                prefix=prefix,
+                limit=limit,
             ),
             timeout,
         )

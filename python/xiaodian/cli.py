@@ -6,6 +6,7 @@ xiaodian token new CALLER --scope S [--scope S ...]
 xiaodian profile get [NAME] [--version N]
 xiaodian profile set NAME key=value ... [--expected-version N]
 xiaodian search QUERY [--explain] [--sort S] [--page-size N] [--profile P] [--category C] [--shop S]
+xiaodian suggest PREFIX [--limit N]
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
@@ -21,6 +22,9 @@ from xiaodian.client import DEFAULT_TARGET, Client
 from xiaodian.errors import InvalidArgument, XiaodianError
 from xiaodian.search.profiles import SETTING_FIELDS
 from xiaodian.v1 import search_service_pb2 as search_pb
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 log = logging.getLogger("xiaodian.cli")
 
@@ -198,6 +202,52 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _marked(text: str, matched_chars: int) -> Text:
+    """`text` with its first `matched_chars` characters (the part the prefix matched) in
+    brackets and bold: [羊绒]围巾. A Text, so brackets in completions are never markup."""
+    from rich.text import Text
+
+    cut = max(0, min(matched_chars, len(text)))
+    if cut == 0:
+        return Text(text)
+    return Text.assemble("[", (text[:cut], "bold"), "]", text[cut:])
+
+
+def _enum_word(enum: Any, value: int, prefix: str) -> str:
+    """An enum value as a word: SUGGESTION_SOURCE_SHOP_NAME -> "shop_name"."""
+    try:
+        return str(enum.Name(value)).removeprefix(prefix).lower()
+    except ValueError:  # a value newer than these stubs
+        return str(value)
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    with _client(args) as client:
+        response = client.suggest(prefix=args.prefix, limit=args.limit)
+    console = Console()
+    if not response.suggestions:
+        console.print(f"no completions for {args.prefix!r}", markup=False, highlight=False)
+        return 0
+    count = len(response.suggestions)
+    table = Table(title=f"{args.prefix!r}: {count} completion{'' if count == 1 else 's'}", title_justify="left")
+    for column, justify in [("#", "right"), ("completion", "left"), ("source", "left"), ("match", "left"),
+                            ("popularity", "right")]:  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for rank, s in enumerate(response.suggestions, start=1):
+        table.add_row(
+            str(rank),
+            _marked(s.text, s.matched_chars),
+            _enum_word(search_pb.SuggestionSource, s.source, "SUGGESTION_SOURCE_"),
+            _enum_word(search_pb.SuggestionMatch, s.match, "SUGGESTION_MATCH_"),
+            f"{s.popularity:,}",
+        )
+    console.print(table)
+    return 0
+
+
 TIERS = {1: "S", 2: "A", 3: "B", 4: "C"}
 
 
@@ -311,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--addr", default=DEFAULT_TARGET)
     search.set_defaults(run=_search)
 
+    suggest = commands.add_parser("suggest", help="complete a query as it is typed (搜索联想) and print a table")
+    suggest.add_argument("prefix", help="the start of a query: 羊绒, yangr, yr, 羊r (1-30 characters)")
+    suggest.add_argument("--limit", type=int, default=10, help="completions wanted, 1-20 (default 10)")
+    suggest.add_argument("--addr", default=DEFAULT_TARGET)
+    suggest.set_defaults(run=_suggest)
+
     commands.add_parser("bench", help="run benchmark suites (xiaodian bench --help)", add_help=False)
 
     creators = commands.add_parser("creators", help="creator (达人) scores")
@@ -321,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--limit", type=int, default=20, help="rows (at most 1,000)")
     top.add_argument("--addr", default=DEFAULT_TARGET)
     top.set_defaults(run=_creators_top)
-    for client_command in (health, get, set_, search, top):
+    for client_command in (health, get, set_, search, suggest, top):
         client_command.add_argument(
             "--data-dir",
             dest="data_dir",

@@ -24,7 +24,7 @@ from tests.platform.methods import METHODS
 
 
 def test_every_method_of_every_service_has_exactly_one_scope() -> None:
-    assert {name for name, _ in METHODS} == set(auth.METHOD_SCOPES) - {"/xiaodian.v1.SearchService/Suggest"}
+    assert {name for name, _ in METHODS} == set(auth.METHOD_SCOPES)
     assert auth.METHOD_SCOPES["/xiaodian.v1.SettlementService/RunSettlement"] == "settlement:admin"
     assert auth.METHOD_SCOPES["/xiaodian.v1.SearchService/UpdateRankingProfile"] == "ranking:admin"
     assert auth.METHOD_SCOPES["/xiaodian.v1.SearchService/AnalyzeHeroImage"] == "search:read"
@@ -248,6 +248,8 @@ def test_the_readme_cli_commands_need_no_extra_step_with_authentication_on(tmp_p
         assert got.returncode == 0 and '"brand_multiplier": 3.0' in got.stdout
         searched = cli("search", "羊绒围巾")
         assert searched.returncode == 0, searched.stderr
+        suggested = cli("suggest", "yangr")
+        assert suggested.returncode == 0, suggested.stderr
         elsewhere = subprocess.run(  # from another folder there is no token to find
             [sys.executable, "-m", "xiaodian.cli", "profile", "get", "default", "--addr", address],
             cwd=tmp_path.parent,

@@ -49,7 +49,12 @@ def test_go_client_calls_health_and_ranking_profiles(server: XiaodianServer) -> 
     )
     assert "--- SKIP" not in output, output
     # The live tests (the root package) and the offline ones of the helper package both ran.
-    for name in ("TestUpdateRankingProfileInvalid", "TestSearchFieldViolations", "TestDialSendsTheBearerToken"):
+    for name in (
+        "TestUpdateRankingProfileInvalid",
+        "TestSearchFieldViolations",
+        "TestSuggest",
+        "TestDialSendsTheBearerToken",
+    ):
         assert f"--- PASS: {name}" in output, output
     assert "--- FAIL" not in output, output
 
@@ -112,6 +117,14 @@ func main() {
 \t\tfmt.Println("hit", hit.GetProductId(), hit.GetTitle(), hit.GetPriceFen())
 \t}
 
+\tcompletions, err := search.Suggest(ctx, &pb.SuggestRequest{Prefix: "yangr", Limit: 5})
+\tif err != nil {
+\t\tlog.Fatal(err)
+\t}
+\tfor _, s := range completions.GetSuggestions() {
+\t\tfmt.Println("suggestion", s.GetText(), s.GetMatchedChars(), s.GetSource(), s.GetMatch())
+\t}
+
 \t_, err = search.Search(ctx, &pb.SearchRequest{Query: "羊绒围巾", PageSize: 500, Filter: filter})
 \tfmt.Println("code", status.Code(err), "reason", xiaodian.ErrorInfo(err).GetReason())
 \tif status.Code(err) == codes.InvalidArgument {
@@ -146,6 +159,8 @@ def test_a_fresh_module_requires_the_client_through_a_replace(
     lines = output.splitlines()
     hits = sorted(line.split()[1] for line in lines if line.startswith("hit "))
     assert hits == ["go-p1", "go-p2"], output
+    assert "suggestion 羊绒 2 SUGGESTION_SOURCE_TITLE SUGGESTION_MATCH_PINYIN" in lines, output
+    assert len([line for line in lines if line.startswith("suggestion ")]) <= 5, output
     assert "code InvalidArgument reason INVALID_ARGUMENT" in lines, output
     assert "violation page_size: must be 1-100" in lines, output
     # -mod=mod completed the fresh module's requirements from the checkout's go.mod, and the
@@ -162,6 +177,11 @@ def test_the_example_searches_and_prints_field_violations(server: XiaodianServer
     lines = run_go("run", "./examples/search", "羊绒围巾", cwd=GO_MODULE, env=env).splitlines()
     assert '2 hits for "羊绒围巾" (2 matched)' in lines, lines
     assert sorted(line.split()[2] for line in lines if line.startswith("hit ")) == ["go-p1", "go-p2"], lines
+    # 羊绒 is in both scarves' titles (popularity 1 + 0 sales each); 羊绒围巾 ties with it and
+    # comes after it by text.
+    assert '2 completions for "羊绒"' in lines, lines
+    assert "suggestion 1: [羊绒] SUGGESTION_SOURCE_TITLE SUGGESTION_MATCH_TEXT popularity 2" in lines, lines
+    assert "suggestion 2: [羊绒]围巾 SUGGESTION_SOURCE_TITLE SUGGESTION_MATCH_TEXT popularity 2" in lines, lines
     assert "invalid search: InvalidArgument, reason INVALID_ARGUMENT" in lines, lines
     assert "violation: page_size: must be 1-100" in lines, lines
     assert "violation: filter.max_price_fen: must be >= filter.min_price_fen" in lines, lines

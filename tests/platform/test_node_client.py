@@ -56,7 +56,7 @@ def test_node_client_searches_scores_and_settles(server) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     # Every test ran (none skipped for want of the address) and passed.
-    assert re.search(r"\bpass 9\b", output) and re.search(r"\bskipped 0\b", output), output
+    assert re.search(r"\bpass 10\b", output) and re.search(r"\bskipped 0\b", output), output
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 USER_SCRIPT = """\
-import { Code, ConnectError, createXiaodianClient } from "@xiaodian/client";
+import { Code, ConnectError, createXiaodianClient, SuggestionMatch } from "@xiaodian/client";
 import { errorInfo, fieldViolations } from "@xiaodian/client/errors";
 
 const run = process.argv[2];
@@ -121,6 +121,10 @@ const found = await xiaodian.search.search(
 );
 console.log(`search ${found.totalMatched} ${found.hits.map((hit) => hit.productId.slice(run.length + 1))}`);
 
+const { suggestions } = await xiaodian.search.suggest({ prefix: "yangr", limit: 5 }, options);
+const yangrong = suggestions.find((s) => s.text === "羊绒");
+console.log(`suggest ${yangrong?.text} ${yangrong?.matchedChars} ${SuggestionMatch[yangrong?.match ?? 0]}`);
+
 for (const [name, call] of [
   ["GetRankingProfile", () => xiaodian.search.getRankingProfile({ name: "" }, options)],
   ["RecordOrder", () => xiaodian.settlement.recordOrder({ requestId: `${run}-bad`, order: {} }, options)],
@@ -146,6 +150,7 @@ def test_packed_client_installs_into_a_fresh_project_and_runs(installed_project:
     assert output.splitlines() == [
         "profile default true",
         "search 1 scarf",
+        "suggest 羊绒 2 PINYIN",
         "GetRankingProfile InvalidArgument INVALID_ARGUMENT",
         "  name: is required",
         "RecordOrder InvalidArgument INVALID_ARGUMENT",

@@ -148,6 +148,10 @@ from xiaodian.v1 import settlement_service_pb2 as settlement_pb
 
 def main(client: Client) -> int:
     response = client.search({fields})
+    completions: list[tuple[str, int]] = [
+        (s.text, s.matched_chars) for s in client.suggest(prefix="yangr", limit=5).suggestions
+    ]
+    print(completions)
     client.record_orders(request_id="r-1", orders=[settlement_pb.Order(order_id="o-1")])
     client.record_orders(settlement_pb.RecordOrdersRequest(request_id="r-2"))
     for ack in client.stream_record_orders(iter([settlement_pb.StreamRecordOrdersRequest()])):
@@ -339,6 +343,8 @@ with xiaodian.Client(address, token=token, timeout=30) as client:
     client.upsert_products(products=[product])
     response = client.search(query="羊绒围巾", page_size=10)
     print("search", response.total_matched, [hit.product_id for hit in response.hits])
+    suggested = client.suggest(prefix="yangr", limit=5)
+    print("suggest", [(s.text, s.matched_chars) for s in suggested.suggestions if s.text == "羊绒"])
     try:
         client.search(query="羊绒围巾", page_size=101)
     except xiaodian.errors.InvalidArgument as e:
@@ -362,6 +368,7 @@ def test_the_installed_client_calls_the_server(client_venv: Path, server, tmp_pa
     assert lines["health"] == "SERVING"
     assert lines["profile"].startswith("default ")
     assert lines["search"] == "1 ['p-scarf']"
+    assert lines["suggest"] == "[('羊绒', 2)]"
     assert lines["violations"].startswith("[('page_size', ")
     assert lines["unauthenticated"]
 

@@ -219,6 +219,181 @@ func (SearchSort) EnumDescriptor() ([]byte, []int) {
 	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{2}
 }
 
+// How a query word the catalog does not have was matched approximately.
+type ApproximateMatchKind int32
+
+const (
+	// Not used.
+	ApproximateMatchKind_APPROXIMATE_MATCH_KIND_UNSPECIFIED ApproximateMatchKind = 0
+	// Full pinyin, spaced or not (yangrong, yang rong: 羊绒).
+	ApproximateMatchKind_APPROXIMATE_MATCH_KIND_PINYIN ApproximateMatchKind = 1
+	// Pinyin initials (yr: 羊绒).
+	ApproximateMatchKind_APPROXIMATE_MATCH_KIND_INITIALS ApproximateMatchKind = 2
+	// Chinese characters that sound the same (洋绒: 羊绒).
+	ApproximateMatchKind_APPROXIMATE_MATCH_KIND_SAME_SOUND ApproximateMatchKind = 3
+	// A Latin word within a small edit distance (iphnoe: iphone).
+	ApproximateMatchKind_APPROXIMATE_MATCH_KIND_TYPO ApproximateMatchKind = 4
+)
+
+// Enum value maps for ApproximateMatchKind.
+var (
+	ApproximateMatchKind_name = map[int32]string{
+		0: "APPROXIMATE_MATCH_KIND_UNSPECIFIED",
+		1: "APPROXIMATE_MATCH_KIND_PINYIN",
+		2: "APPROXIMATE_MATCH_KIND_INITIALS",
+		3: "APPROXIMATE_MATCH_KIND_SAME_SOUND",
+		4: "APPROXIMATE_MATCH_KIND_TYPO",
+	}
+	ApproximateMatchKind_value = map[string]int32{
+		"APPROXIMATE_MATCH_KIND_UNSPECIFIED": 0,
+		"APPROXIMATE_MATCH_KIND_PINYIN":      1,
+		"APPROXIMATE_MATCH_KIND_INITIALS":    2,
+		"APPROXIMATE_MATCH_KIND_SAME_SOUND":  3,
+		"APPROXIMATE_MATCH_KIND_TYPO":        4,
+	}
+)
+
+func (x ApproximateMatchKind) Enum() *ApproximateMatchKind {
+	p := new(ApproximateMatchKind)
+	*p = x
+	return p
+}
+
+func (x ApproximateMatchKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ApproximateMatchKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_xiaodian_v1_search_service_proto_enumTypes[3].Descriptor()
+}
+
+func (ApproximateMatchKind) Type() protoreflect.EnumType {
+	return &file_xiaodian_v1_search_service_proto_enumTypes[3]
+}
+
+func (x ApproximateMatchKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ApproximateMatchKind.Descriptor instead.
+func (ApproximateMatchKind) EnumDescriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{3}
+}
+
+// Where a completion comes from.
+type SuggestionSource int32
+
+const (
+	// Not used.
+	SuggestionSource_SUGGESTION_SOURCE_UNSPECIFIED SuggestionSource = 0
+	// A word or two-word phrase of product titles.
+	SuggestionSource_SUGGESTION_SOURCE_TITLE SuggestionSource = 1
+	// A shop's name.
+	SuggestionSource_SUGGESTION_SOURCE_SHOP_NAME SuggestionSource = 2
+	// A product's brand.
+	SuggestionSource_SUGGESTION_SOURCE_BRAND SuggestionSource = 3
+)
+
+// Enum value maps for SuggestionSource.
+var (
+	SuggestionSource_name = map[int32]string{
+		0: "SUGGESTION_SOURCE_UNSPECIFIED",
+		1: "SUGGESTION_SOURCE_TITLE",
+		2: "SUGGESTION_SOURCE_SHOP_NAME",
+		3: "SUGGESTION_SOURCE_BRAND",
+	}
+	SuggestionSource_value = map[string]int32{
+		"SUGGESTION_SOURCE_UNSPECIFIED": 0,
+		"SUGGESTION_SOURCE_TITLE":       1,
+		"SUGGESTION_SOURCE_SHOP_NAME":   2,
+		"SUGGESTION_SOURCE_BRAND":       3,
+	}
+)
+
+func (x SuggestionSource) Enum() *SuggestionSource {
+	p := new(SuggestionSource)
+	*p = x
+	return p
+}
+
+func (x SuggestionSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SuggestionSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_xiaodian_v1_search_service_proto_enumTypes[4].Descriptor()
+}
+
+func (SuggestionSource) Type() protoreflect.EnumType {
+	return &file_xiaodian_v1_search_service_proto_enumTypes[4]
+}
+
+func (x SuggestionSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SuggestionSource.Descriptor instead.
+func (SuggestionSource) EnumDescriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{4}
+}
+
+// How the prefix matched a completion.
+type SuggestionMatch int32
+
+const (
+	// Not used.
+	SuggestionMatch_SUGGESTION_MATCH_UNSPECIFIED SuggestionMatch = 0
+	// The completion starts with the prefix's characters.
+	SuggestionMatch_SUGGESTION_MATCH_TEXT SuggestionMatch = 1
+	// The completion's pinyin starts with the prefix.
+	SuggestionMatch_SUGGESTION_MATCH_PINYIN SuggestionMatch = 2
+	// The completion's pinyin initials start with the prefix.
+	SuggestionMatch_SUGGESTION_MATCH_INITIALS SuggestionMatch = 3
+)
+
+// Enum value maps for SuggestionMatch.
+var (
+	SuggestionMatch_name = map[int32]string{
+		0: "SUGGESTION_MATCH_UNSPECIFIED",
+		1: "SUGGESTION_MATCH_TEXT",
+		2: "SUGGESTION_MATCH_PINYIN",
+		3: "SUGGESTION_MATCH_INITIALS",
+	}
+	SuggestionMatch_value = map[string]int32{
+		"SUGGESTION_MATCH_UNSPECIFIED": 0,
+		"SUGGESTION_MATCH_TEXT":        1,
+		"SUGGESTION_MATCH_PINYIN":      2,
+		"SUGGESTION_MATCH_INITIALS":    3,
+	}
+)
+
+func (x SuggestionMatch) Enum() *SuggestionMatch {
+	p := new(SuggestionMatch)
+	*p = x
+	return p
+}
+
+func (x SuggestionMatch) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SuggestionMatch) Descriptor() protoreflect.EnumDescriptor {
+	return file_xiaodian_v1_search_service_proto_enumTypes[5].Descriptor()
+}
+
+func (SuggestionMatch) Type() protoreflect.EnumType {
+	return &file_xiaodian_v1_search_service_proto_enumTypes[5]
+}
+
+func (x SuggestionMatch) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SuggestionMatch.Descriptor instead.
+func (SuggestionMatch) EnumDescriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{5}
+}
+
 // A shop (店铺) as search sees it.
 type Shop struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1505,9 +1680,12 @@ type RankingExplanation struct {
 	MatchedSynonyms []string `protobuf:"bytes,6,rep,name=matched_synonyms,json=matchedSynonyms,proto3" json:"matched_synonyms,omitempty"`
 	// The query words the product has only under a negating modifier (仿羊绒 for a query of
 	// 羊绒: an imitation), which therefore do not match them.
-	NegatedWords  []string `protobuf:"bytes,7,rep,name=negated_words,json=negatedWords,proto3" json:"negated_words,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NegatedWords []string `protobuf:"bytes,7,rep,name=negated_words,json=negatedWords,proto3" json:"negated_words,omitempty"`
+	// The query words the product has only approximately: typed in pinyin or initials, or with
+	// a same-sound or Latin typo. Their terms score x RankingProfile.approximate_weight.
+	ApproximateMatches []*ApproximateMatch `protobuf:"bytes,8,rep,name=approximate_matches,json=approximateMatches,proto3" json:"approximate_matches,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RankingExplanation) Reset() {
@@ -1590,6 +1768,77 @@ func (x *RankingExplanation) GetNegatedWords() []string {
 	return nil
 }
 
+func (x *RankingExplanation) GetApproximateMatches() []*ApproximateMatch {
+	if x != nil {
+		return x.ApproximateMatches
+	}
+	return nil
+}
+
+// One query word matched approximately.
+type ApproximateMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query word as typed (normalised).
+	QueryWord string `protobuf:"bytes,1,opt,name=query_word,json=queryWord,proto3" json:"query_word,omitempty"`
+	// The word of the product it matched.
+	Matched string `protobuf:"bytes,2,opt,name=matched,proto3" json:"matched,omitempty"`
+	// How it matched.
+	Kind          ApproximateMatchKind `protobuf:"varint,3,opt,name=kind,proto3,enum=xiaodian.v1.ApproximateMatchKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproximateMatch) Reset() {
+	*x = ApproximateMatch{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproximateMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproximateMatch) ProtoMessage() {}
+
+func (x *ApproximateMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproximateMatch.ProtoReflect.Descriptor instead.
+func (*ApproximateMatch) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ApproximateMatch) GetQueryWord() string {
+	if x != nil {
+		return x.QueryWord
+	}
+	return ""
+}
+
+func (x *ApproximateMatch) GetMatched() string {
+	if x != nil {
+		return x.Matched
+	}
+	return ""
+}
+
+func (x *ApproximateMatch) GetKind() ApproximateMatchKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ApproximateMatchKind_APPROXIMATE_MATCH_KIND_UNSPECIFIED
+}
+
 // One search result.
 type SearchHit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1627,7 +1876,7 @@ type SearchHit struct {
 
 func (x *SearchHit) Reset() {
 	*x = SearchHit{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[17]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1888,7 @@ func (x *SearchHit) String() string {
 func (*SearchHit) ProtoMessage() {}
 
 func (x *SearchHit) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[17]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1901,7 @@ func (x *SearchHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
 func (*SearchHit) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{17}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SearchHit) GetProductId() string {
@@ -1771,7 +2020,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[18]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +2032,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[18]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +2045,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{18}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SearchResponse) GetHits() []*SearchHit {
@@ -1870,6 +2119,193 @@ func (x *SearchResponse) GetSecondTierSearched() bool {
 	return false
 }
 
+// Request of Suggest.
+type SuggestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The start of a query, 1-30 characters: Chinese characters (羊绒), full pinyin
+	// with or without spaces or apostrophes (yangr, yang'rong), or pinyin initials (yr).
+	// Normalised like a query (NFKC, lowercase).
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Completions wanted, 0-20; 0 means 10.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuggestRequest) Reset() {
+	*x = SuggestRequest{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuggestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuggestRequest) ProtoMessage() {}
+
+func (x *SuggestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuggestRequest.ProtoReflect.Descriptor instead.
+func (*SuggestRequest) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SuggestRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *SuggestRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// One completion.
+type Suggestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The completion (normalised), ready to be searched.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The prefix matched the first this many characters (Unicode code points) of `text`: the
+	// part a client marks. A pinyin syllable typed in part counts its character.
+	MatchedChars uint32 `protobuf:"varint,2,opt,name=matched_chars,json=matchedChars,proto3" json:"matched_chars,omitempty"`
+	// Where it comes from.
+	Source SuggestionSource `protobuf:"varint,3,opt,name=source,proto3,enum=xiaodian.v1.SuggestionSource" json:"source,omitempty"`
+	// How the prefix matched it.
+	Match SuggestionMatch `protobuf:"varint,4,opt,name=match,proto3,enum=xiaodian.v1.SuggestionMatch" json:"match,omitempty"`
+	// Its popularity: over the live products that have it, the sum of 1 + sales_30d.
+	Popularity    int64 `protobuf:"varint,5,opt,name=popularity,proto3" json:"popularity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Suggestion) Reset() {
+	*x = Suggestion{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Suggestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Suggestion) ProtoMessage() {}
+
+func (x *Suggestion) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Suggestion.ProtoReflect.Descriptor instead.
+func (*Suggestion) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Suggestion) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Suggestion) GetMatchedChars() uint32 {
+	if x != nil {
+		return x.MatchedChars
+	}
+	return 0
+}
+
+func (x *Suggestion) GetSource() SuggestionSource {
+	if x != nil {
+		return x.Source
+	}
+	return SuggestionSource_SUGGESTION_SOURCE_UNSPECIFIED
+}
+
+func (x *Suggestion) GetMatch() SuggestionMatch {
+	if x != nil {
+		return x.Match
+	}
+	return SuggestionMatch_SUGGESTION_MATCH_UNSPECIFIED
+}
+
+func (x *Suggestion) GetPopularity() int64 {
+	if x != nil {
+		return x.Popularity
+	}
+	return 0
+}
+
+// Response of Suggest.
+type SuggestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most `limit` completions, most popular first (a completion matched only through a
+	// heteronym's other reading counts 1/16 of its popularity); ties by text.
+	Suggestions   []*Suggestion `protobuf:"bytes,1,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuggestResponse) Reset() {
+	*x = SuggestResponse{}
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuggestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuggestResponse) ProtoMessage() {}
+
+func (x *SuggestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuggestResponse.ProtoReflect.Descriptor instead.
+func (*SuggestResponse) Descriptor() ([]byte, []int) {
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SuggestResponse) GetSuggestions() []*Suggestion {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
 // Request of AnalyzeHeroImage.
 type AnalyzeHeroImageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1881,7 +2317,7 @@ type AnalyzeHeroImageRequest struct {
 
 func (x *AnalyzeHeroImageRequest) Reset() {
 	*x = AnalyzeHeroImageRequest{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[19]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2329,7 @@ func (x *AnalyzeHeroImageRequest) String() string {
 func (*AnalyzeHeroImageRequest) ProtoMessage() {}
 
 func (x *AnalyzeHeroImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[19]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2342,7 @@ func (x *AnalyzeHeroImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeHeroImageRequest.ProtoReflect.Descriptor instead.
 func (*AnalyzeHeroImageRequest) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{19}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AnalyzeHeroImageRequest) GetImageBytes() []byte {
@@ -1927,7 +2363,7 @@ type AnalyzeHeroImageResponse struct {
 
 func (x *AnalyzeHeroImageResponse) Reset() {
 	*x = AnalyzeHeroImageResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[20]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2375,7 @@ func (x *AnalyzeHeroImageResponse) String() string {
 func (*AnalyzeHeroImageResponse) ProtoMessage() {}
 
 func (x *AnalyzeHeroImageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[20]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2388,7 @@ func (x *AnalyzeHeroImageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnalyzeHeroImageResponse.ProtoReflect.Descriptor instead.
 func (*AnalyzeHeroImageResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{20}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AnalyzeHeroImageResponse) GetReport() *HeroImageReport {
@@ -2021,13 +2457,16 @@ type RankingProfile struct {
 	Synonyms *SynonymGroups `protobuf:"bytes,24,opt,name=synonyms,proto3,oneof" json:"synonyms,omitempty"`
 	// Weight of the scores of terms matched through a synonym, > 0 and < 1 (default 0.8).
 	SynonymWeight *float64 `protobuf:"fixed64,25,opt,name=synonym_weight,json=synonymWeight,proto3,oneof" json:"synonym_weight,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Weight of the scores of terms matched approximately (pinyin, initials, same-sound and
+	// Latin typos: RankingExplanation.approximate_matches), > 0 and < 1 (default 0.7).
+	ApproximateWeight *float64 `protobuf:"fixed64,26,opt,name=approximate_weight,json=approximateWeight,proto3,oneof" json:"approximate_weight,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RankingProfile) Reset() {
 	*x = RankingProfile{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[21]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2478,7 @@ func (x *RankingProfile) String() string {
 func (*RankingProfile) ProtoMessage() {}
 
 func (x *RankingProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[21]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2491,7 @@ func (x *RankingProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RankingProfile.ProtoReflect.Descriptor instead.
 func (*RankingProfile) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{21}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RankingProfile) GetName() string {
@@ -2230,6 +2669,13 @@ func (x *RankingProfile) GetSynonymWeight() float64 {
 	return 0
 }
 
+func (x *RankingProfile) GetApproximateWeight() float64 {
+	if x != nil && x.ApproximateWeight != nil {
+		return *x.ApproximateWeight
+	}
+	return 0
+}
+
 // The synonym groups of a ranking profile.
 type SynonymGroups struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2241,7 +2687,7 @@ type SynonymGroups struct {
 
 func (x *SynonymGroups) Reset() {
 	*x = SynonymGroups{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2699,7 @@ func (x *SynonymGroups) String() string {
 func (*SynonymGroups) ProtoMessage() {}
 
 func (x *SynonymGroups) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[22]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2712,7 @@ func (x *SynonymGroups) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynonymGroups.ProtoReflect.Descriptor instead.
 func (*SynonymGroups) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{22}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SynonymGroups) GetGroups() []*SynonymGroup {
@@ -2287,7 +2733,7 @@ type SynonymGroup struct {
 
 func (x *SynonymGroup) Reset() {
 	*x = SynonymGroup{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2745,7 @@ func (x *SynonymGroup) String() string {
 func (*SynonymGroup) ProtoMessage() {}
 
 func (x *SynonymGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[23]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2758,7 @@ func (x *SynonymGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynonymGroup.ProtoReflect.Descriptor instead.
 func (*SynonymGroup) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{23}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SynonymGroup) GetWords() []string {
@@ -2335,7 +2781,7 @@ type GetRankingProfileRequest struct {
 
 func (x *GetRankingProfileRequest) Reset() {
 	*x = GetRankingProfileRequest{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2793,7 @@ func (x *GetRankingProfileRequest) String() string {
 func (*GetRankingProfileRequest) ProtoMessage() {}
 
 func (x *GetRankingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[24]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2806,7 @@ func (x *GetRankingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRankingProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetRankingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{24}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetRankingProfileRequest) GetName() string {
@@ -2388,7 +2834,7 @@ type GetRankingProfileResponse struct {
 
 func (x *GetRankingProfileResponse) Reset() {
 	*x = GetRankingProfileResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2846,7 @@ func (x *GetRankingProfileResponse) String() string {
 func (*GetRankingProfileResponse) ProtoMessage() {}
 
 func (x *GetRankingProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[25]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2859,7 @@ func (x *GetRankingProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRankingProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetRankingProfileResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{25}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetRankingProfileResponse) GetProfile() *RankingProfile {
@@ -2439,7 +2885,7 @@ type UpdateRankingProfileRequest struct {
 
 func (x *UpdateRankingProfileRequest) Reset() {
 	*x = UpdateRankingProfileRequest{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2897,7 @@ func (x *UpdateRankingProfileRequest) String() string {
 func (*UpdateRankingProfileRequest) ProtoMessage() {}
 
 func (x *UpdateRankingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[26]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2910,7 @@ func (x *UpdateRankingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRankingProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRankingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{26}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateRankingProfileRequest) GetRequestId() string {
@@ -2499,7 +2945,7 @@ type UpdateRankingProfileResponse struct {
 
 func (x *UpdateRankingProfileResponse) Reset() {
 	*x = UpdateRankingProfileResponse{}
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2957,7 @@ func (x *UpdateRankingProfileResponse) String() string {
 func (*UpdateRankingProfileResponse) ProtoMessage() {}
 
 func (x *UpdateRankingProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xiaodian_v1_search_service_proto_msgTypes[27]
+	mi := &file_xiaodian_v1_search_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2970,7 @@ func (x *UpdateRankingProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRankingProfileResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRankingProfileResponse) Descriptor() ([]byte, []int) {
-	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{27}
+	return file_xiaodian_v1_search_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateRankingProfileResponse) GetProfile() *RankingProfile {
@@ -2647,7 +3093,7 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x01R\x06weight\x12\"\n" +
-	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xae\x02\n" +
+	"\fcontribution\x18\x04 \x01(\x01R\fcontribution\"\xfe\x02\n" +
 	"\x12RankingExplanation\x12*\n" +
 	"\x11first_phase_score\x18\x01 \x01(\x01R\x0ffirstPhaseScore\x12#\n" +
 	"\rmatched_terms\x18\x02 \x03(\tR\fmatchedTerms\x12(\n" +
@@ -2655,7 +3101,13 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\asignals\x18\x04 \x03(\v2\x1f.xiaodian.v1.SignalContributionR\asignals\x12\x12\n" +
 	"\x04tier\x18\x05 \x01(\rR\x04tier\x12)\n" +
 	"\x10matched_synonyms\x18\x06 \x03(\tR\x0fmatchedSynonyms\x12#\n" +
-	"\rnegated_words\x18\a \x03(\tR\fnegatedWords\"\xfe\x02\n" +
+	"\rnegated_words\x18\a \x03(\tR\fnegatedWords\x12N\n" +
+	"\x13approximate_matches\x18\b \x03(\v2\x1d.xiaodian.v1.ApproximateMatchR\x12approximateMatches\"\x82\x01\n" +
+	"\x10ApproximateMatch\x12\x1d\n" +
+	"\n" +
+	"query_word\x18\x01 \x01(\tR\tqueryWord\x12\x18\n" +
+	"\amatched\x18\x02 \x01(\tR\amatched\x125\n" +
+	"\x04kind\x18\x03 \x01(\x0e2!.xiaodian.v1.ApproximateMatchKindR\x04kind\"\xfe\x02\n" +
 	"\tSearchHit\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x17\n" +
@@ -2682,12 +3134,26 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x12first_tier_matched\x18\b \x01(\rR\x10firstTierMatched\x12.\n" +
 	"\x13second_tier_matched\x18\t \x01(\rR\x11secondTierMatched\x120\n" +
 	"\x14second_tier_searched\x18\n" +
-	" \x01(\bR\x12secondTierSearched\":\n" +
+	" \x01(\bR\x12secondTierSearched\">\n" +
+	"\x0eSuggestRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"\xd0\x01\n" +
+	"\n" +
+	"Suggestion\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12#\n" +
+	"\rmatched_chars\x18\x02 \x01(\rR\fmatchedChars\x125\n" +
+	"\x06source\x18\x03 \x01(\x0e2\x1d.xiaodian.v1.SuggestionSourceR\x06source\x122\n" +
+	"\x05match\x18\x04 \x01(\x0e2\x1c.xiaodian.v1.SuggestionMatchR\x05match\x12\x1e\n" +
+	"\n" +
+	"popularity\x18\x05 \x01(\x03R\n" +
+	"popularity\"L\n" +
+	"\x0fSuggestResponse\x129\n" +
+	"\vsuggestions\x18\x01 \x03(\v2\x17.xiaodian.v1.SuggestionR\vsuggestions\":\n" +
 	"\x17AnalyzeHeroImageRequest\x12\x1f\n" +
 	"\vimage_bytes\x18\x01 \x01(\fR\n" +
 	"imageBytes\"P\n" +
 	"\x18AnalyzeHeroImageResponse\x124\n" +
-	"\x06report\x18\x01 \x01(\v2\x1c.xiaodian.v1.HeroImageReportR\x06report\"\xc1\f\n" +
+	"\x06report\x18\x01 \x01(\v2\x1c.xiaodian.v1.HeroImageReportR\x06report\"\x8c\r\n" +
 	"\x0eRankingProfile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12;\n" +
@@ -2717,7 +3183,8 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\frerank_depth\x18\x16 \x01(\rH\x12R\vrerankDepth\x88\x01\x01\x129\n" +
 	"\x16duplicate_max_distance\x18\x17 \x01(\rH\x13R\x14duplicateMaxDistance\x88\x01\x01\x12;\n" +
 	"\bsynonyms\x18\x18 \x01(\v2\x1a.xiaodian.v1.SynonymGroupsH\x14R\bsynonyms\x88\x01\x01\x12*\n" +
-	"\x0esynonym_weight\x18\x19 \x01(\x01H\x15R\rsynonymWeight\x88\x01\x01B\x0e\n" +
+	"\x0esynonym_weight\x18\x19 \x01(\x01H\x15R\rsynonymWeight\x88\x01\x01\x122\n" +
+	"\x12approximate_weight\x18\x1a \x01(\x01H\x16R\x11approximateWeight\x88\x01\x01B\x0e\n" +
 	"\f_descriptionB\n" +
 	"\n" +
 	"\b_bm25_k1B\t\n" +
@@ -2740,7 +3207,8 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\r_rerank_depthB\x19\n" +
 	"\x17_duplicate_max_distanceB\v\n" +
 	"\t_synonymsB\x11\n" +
-	"\x0f_synonym_weight\"B\n" +
+	"\x0f_synonym_weightB\x15\n" +
+	"\x13_approximate_weight\"B\n" +
 	"\rSynonymGroups\x121\n" +
 	"\x06groups\x18\x01 \x03(\v2\x19.xiaodian.v1.SynonymGroupR\x06groups\"$\n" +
 	"\fSynonymGroup\x12\x14\n" +
@@ -2776,13 +3244,30 @@ const file_xiaodian_v1_search_service_proto_rawDesc = "" +
 	"\x1bSEARCH_SORT_PRICE_ASCENDING\x10\x03\x12 \n" +
 	"\x1cSEARCH_SORT_PRICE_DESCENDING\x10\x04\x12\x16\n" +
 	"\x12SEARCH_SORT_RATING\x10\x05\x12\x16\n" +
-	"\x12SEARCH_SORT_NEWEST\x10\x062\xfb\x05\n" +
+	"\x12SEARCH_SORT_NEWEST\x10\x06*\xce\x01\n" +
+	"\x14ApproximateMatchKind\x12&\n" +
+	"\"APPROXIMATE_MATCH_KIND_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dAPPROXIMATE_MATCH_KIND_PINYIN\x10\x01\x12#\n" +
+	"\x1fAPPROXIMATE_MATCH_KIND_INITIALS\x10\x02\x12%\n" +
+	"!APPROXIMATE_MATCH_KIND_SAME_SOUND\x10\x03\x12\x1f\n" +
+	"\x1bAPPROXIMATE_MATCH_KIND_TYPO\x10\x04*\x90\x01\n" +
+	"\x10SuggestionSource\x12!\n" +
+	"\x1dSUGGESTION_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17SUGGESTION_SOURCE_TITLE\x10\x01\x12\x1f\n" +
+	"\x1bSUGGESTION_SOURCE_SHOP_NAME\x10\x02\x12\x1b\n" +
+	"\x17SUGGESTION_SOURCE_BRAND\x10\x03*\x8a\x01\n" +
+	"\x0fSuggestionMatch\x12 \n" +
+	"\x1cSUGGESTION_MATCH_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15SUGGESTION_MATCH_TEXT\x10\x01\x12\x1b\n" +
+	"\x17SUGGESTION_MATCH_PINYIN\x10\x02\x12\x1d\n" +
+	"\x19SUGGESTION_MATCH_INITIALS\x10\x032\xc1\x06\n" +
 	"\rSearchService\x12P\n" +
 	"\vUpsertShops\x12\x1f.xiaodian.v1.UpsertShopsRequest\x1a .xiaodian.v1.UpsertShopsResponse\x12Y\n" +
 	"\x0eUpsertProducts\x12\".xiaodian.v1.UpsertProductsRequest\x1a#.xiaodian.v1.UpsertProductsResponse\x12m\n" +
 	"\x14StreamUpsertProducts\x12(.xiaodian.v1.StreamUpsertProductsRequest\x1a).xiaodian.v1.StreamUpsertProductsResponse(\x01\x12Y\n" +
 	"\x0eDeleteProducts\x12\".xiaodian.v1.DeleteProductsRequest\x1a#.xiaodian.v1.DeleteProductsResponse\x12A\n" +
-	"\x06Search\x12\x1a.xiaodian.v1.SearchRequest\x1a\x1b.xiaodian.v1.SearchResponse\x12_\n" +
+	"\x06Search\x12\x1a.xiaodian.v1.SearchRequest\x1a\x1b.xiaodian.v1.SearchResponse\x12D\n" +
+	"\aSuggest\x12\x1b.xiaodian.v1.SuggestRequest\x1a\x1c.xiaodian.v1.SuggestResponse\x12_\n" +
 	"\x10AnalyzeHeroImage\x12$.xiaodian.v1.AnalyzeHeroImageRequest\x1a%.xiaodian.v1.AnalyzeHeroImageResponse\x12b\n" +
 	"\x11GetRankingProfile\x12%.xiaodian.v1.GetRankingProfileRequest\x1a&.xiaodian.v1.GetRankingProfileResponse\x12k\n" +
 	"\x14UpdateRankingProfile\x12(.xiaodian.v1.UpdateRankingProfileRequest\x1a).xiaodian.v1.UpdateRankingProfileResponseBV\n" +
@@ -2800,87 +3285,101 @@ func file_xiaodian_v1_search_service_proto_rawDescGZIP() []byte {
 	return file_xiaodian_v1_search_service_proto_rawDescData
 }
 
-var file_xiaodian_v1_search_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_xiaodian_v1_search_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_xiaodian_v1_search_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_xiaodian_v1_search_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_xiaodian_v1_search_service_proto_goTypes = []any{
 	(ImageFormat)(0),                     // 0: xiaodian.v1.ImageFormat
 	(UpsertOutcome)(0),                   // 1: xiaodian.v1.UpsertOutcome
 	(SearchSort)(0),                      // 2: xiaodian.v1.SearchSort
-	(*Shop)(nil),                         // 3: xiaodian.v1.Shop
-	(*HeroImageReport)(nil),              // 4: xiaodian.v1.HeroImageReport
-	(*HeroImage)(nil),                    // 5: xiaodian.v1.HeroImage
-	(*Product)(nil),                      // 6: xiaodian.v1.Product
-	(*UpsertShopsRequest)(nil),           // 7: xiaodian.v1.UpsertShopsRequest
-	(*UpsertShopsResponse)(nil),          // 8: xiaodian.v1.UpsertShopsResponse
-	(*UpsertProductResult)(nil),          // 9: xiaodian.v1.UpsertProductResult
-	(*UpsertProductsRequest)(nil),        // 10: xiaodian.v1.UpsertProductsRequest
-	(*UpsertProductsResponse)(nil),       // 11: xiaodian.v1.UpsertProductsResponse
-	(*StreamUpsertProductsRequest)(nil),  // 12: xiaodian.v1.StreamUpsertProductsRequest
-	(*StreamUpsertProductsResponse)(nil), // 13: xiaodian.v1.StreamUpsertProductsResponse
-	(*DeleteProductsRequest)(nil),        // 14: xiaodian.v1.DeleteProductsRequest
-	(*DeleteProductsResponse)(nil),       // 15: xiaodian.v1.DeleteProductsResponse
-	(*SearchFilter)(nil),                 // 16: xiaodian.v1.SearchFilter
-	(*SearchRequest)(nil),                // 17: xiaodian.v1.SearchRequest
-	(*SignalContribution)(nil),           // 18: xiaodian.v1.SignalContribution
-	(*RankingExplanation)(nil),           // 19: xiaodian.v1.RankingExplanation
-	(*SearchHit)(nil),                    // 20: xiaodian.v1.SearchHit
-	(*SearchResponse)(nil),               // 21: xiaodian.v1.SearchResponse
-	(*AnalyzeHeroImageRequest)(nil),      // 22: xiaodian.v1.AnalyzeHeroImageRequest
-	(*AnalyzeHeroImageResponse)(nil),     // 23: xiaodian.v1.AnalyzeHeroImageResponse
-	(*RankingProfile)(nil),               // 24: xiaodian.v1.RankingProfile
-	(*SynonymGroups)(nil),                // 25: xiaodian.v1.SynonymGroups
-	(*SynonymGroup)(nil),                 // 26: xiaodian.v1.SynonymGroup
-	(*GetRankingProfileRequest)(nil),     // 27: xiaodian.v1.GetRankingProfileRequest
-	(*GetRankingProfileResponse)(nil),    // 28: xiaodian.v1.GetRankingProfileResponse
-	(*UpdateRankingProfileRequest)(nil),  // 29: xiaodian.v1.UpdateRankingProfileRequest
-	(*UpdateRankingProfileResponse)(nil), // 30: xiaodian.v1.UpdateRankingProfileResponse
-	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
+	(ApproximateMatchKind)(0),            // 3: xiaodian.v1.ApproximateMatchKind
+	(SuggestionSource)(0),                // 4: xiaodian.v1.SuggestionSource
+	(SuggestionMatch)(0),                 // 5: xiaodian.v1.SuggestionMatch
+	(*Shop)(nil),                         // 6: xiaodian.v1.Shop
+	(*HeroImageReport)(nil),              // 7: xiaodian.v1.HeroImageReport
+	(*HeroImage)(nil),                    // 8: xiaodian.v1.HeroImage
+	(*Product)(nil),                      // 9: xiaodian.v1.Product
+	(*UpsertShopsRequest)(nil),           // 10: xiaodian.v1.UpsertShopsRequest
+	(*UpsertShopsResponse)(nil),          // 11: xiaodian.v1.UpsertShopsResponse
+	(*UpsertProductResult)(nil),          // 12: xiaodian.v1.UpsertProductResult
+	(*UpsertProductsRequest)(nil),        // 13: xiaodian.v1.UpsertProductsRequest
+	(*UpsertProductsResponse)(nil),       // 14: xiaodian.v1.UpsertProductsResponse
+	(*StreamUpsertProductsRequest)(nil),  // 15: xiaodian.v1.StreamUpsertProductsRequest
+	(*StreamUpsertProductsResponse)(nil), // 16: xiaodian.v1.StreamUpsertProductsResponse
+	(*DeleteProductsRequest)(nil),        // 17: xiaodian.v1.DeleteProductsRequest
+	(*DeleteProductsResponse)(nil),       // 18: xiaodian.v1.DeleteProductsResponse
+	(*SearchFilter)(nil),                 // 19: xiaodian.v1.SearchFilter
+	(*SearchRequest)(nil),                // 20: xiaodian.v1.SearchRequest
+	(*SignalContribution)(nil),           // 21: xiaodian.v1.SignalContribution
+	(*RankingExplanation)(nil),           // 22: xiaodian.v1.RankingExplanation
+	(*ApproximateMatch)(nil),             // 23: xiaodian.v1.ApproximateMatch
+	(*SearchHit)(nil),                    // 24: xiaodian.v1.SearchHit
+	(*SearchResponse)(nil),               // 25: xiaodian.v1.SearchResponse
+	(*SuggestRequest)(nil),               // 26: xiaodian.v1.SuggestRequest
+	(*Suggestion)(nil),                   // 27: xiaodian.v1.Suggestion
+	(*SuggestResponse)(nil),              // 28: xiaodian.v1.SuggestResponse
+	(*AnalyzeHeroImageRequest)(nil),      // 29: xiaodian.v1.AnalyzeHeroImageRequest
+	(*AnalyzeHeroImageResponse)(nil),     // 30: xiaodian.v1.AnalyzeHeroImageResponse
+	(*RankingProfile)(nil),               // 31: xiaodian.v1.RankingProfile
+	(*SynonymGroups)(nil),                // 32: xiaodian.v1.SynonymGroups
+	(*SynonymGroup)(nil),                 // 33: xiaodian.v1.SynonymGroup
+	(*GetRankingProfileRequest)(nil),     // 34: xiaodian.v1.GetRankingProfileRequest
+	(*GetRankingProfileResponse)(nil),    // 35: xiaodian.v1.GetRankingProfileResponse
+	(*UpdateRankingProfileRequest)(nil),  // 36: xiaodian.v1.UpdateRankingProfileRequest
+	(*UpdateRankingProfileResponse)(nil), // 37: xiaodian.v1.UpdateRankingProfileResponse
+	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
 }
 var file_xiaodian_v1_search_service_proto_depIdxs = []int32{
-	31, // 0: xiaodian.v1.Shop.opened_at:type_name -> google.protobuf.Timestamp
+	38, // 0: xiaodian.v1.Shop.opened_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: xiaodian.v1.HeroImageReport.format:type_name -> xiaodian.v1.ImageFormat
-	4,  // 2: xiaodian.v1.HeroImage.report:type_name -> xiaodian.v1.HeroImageReport
-	5,  // 3: xiaodian.v1.Product.hero_image:type_name -> xiaodian.v1.HeroImage
-	31, // 4: xiaodian.v1.Product.listed_at:type_name -> google.protobuf.Timestamp
-	3,  // 5: xiaodian.v1.UpsertShopsRequest.shops:type_name -> xiaodian.v1.Shop
+	7,  // 2: xiaodian.v1.HeroImage.report:type_name -> xiaodian.v1.HeroImageReport
+	8,  // 3: xiaodian.v1.Product.hero_image:type_name -> xiaodian.v1.HeroImage
+	38, // 4: xiaodian.v1.Product.listed_at:type_name -> google.protobuf.Timestamp
+	6,  // 5: xiaodian.v1.UpsertShopsRequest.shops:type_name -> xiaodian.v1.Shop
 	1,  // 6: xiaodian.v1.UpsertProductResult.outcome:type_name -> xiaodian.v1.UpsertOutcome
-	4,  // 7: xiaodian.v1.UpsertProductResult.hero_image:type_name -> xiaodian.v1.HeroImageReport
-	6,  // 8: xiaodian.v1.UpsertProductsRequest.products:type_name -> xiaodian.v1.Product
-	9,  // 9: xiaodian.v1.UpsertProductsResponse.results:type_name -> xiaodian.v1.UpsertProductResult
-	6,  // 10: xiaodian.v1.StreamUpsertProductsRequest.products:type_name -> xiaodian.v1.Product
-	16, // 11: xiaodian.v1.SearchRequest.filter:type_name -> xiaodian.v1.SearchFilter
+	7,  // 7: xiaodian.v1.UpsertProductResult.hero_image:type_name -> xiaodian.v1.HeroImageReport
+	9,  // 8: xiaodian.v1.UpsertProductsRequest.products:type_name -> xiaodian.v1.Product
+	12, // 9: xiaodian.v1.UpsertProductsResponse.results:type_name -> xiaodian.v1.UpsertProductResult
+	9,  // 10: xiaodian.v1.StreamUpsertProductsRequest.products:type_name -> xiaodian.v1.Product
+	19, // 11: xiaodian.v1.SearchRequest.filter:type_name -> xiaodian.v1.SearchFilter
 	2,  // 12: xiaodian.v1.SearchRequest.sort:type_name -> xiaodian.v1.SearchSort
-	18, // 13: xiaodian.v1.RankingExplanation.signals:type_name -> xiaodian.v1.SignalContribution
-	19, // 14: xiaodian.v1.SearchHit.explanation:type_name -> xiaodian.v1.RankingExplanation
-	20, // 15: xiaodian.v1.SearchResponse.hits:type_name -> xiaodian.v1.SearchHit
-	4,  // 16: xiaodian.v1.AnalyzeHeroImageResponse.report:type_name -> xiaodian.v1.HeroImageReport
-	31, // 17: xiaodian.v1.RankingProfile.update_time:type_name -> google.protobuf.Timestamp
-	25, // 18: xiaodian.v1.RankingProfile.synonyms:type_name -> xiaodian.v1.SynonymGroups
-	26, // 19: xiaodian.v1.SynonymGroups.groups:type_name -> xiaodian.v1.SynonymGroup
-	24, // 20: xiaodian.v1.GetRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
-	24, // 21: xiaodian.v1.UpdateRankingProfileRequest.profile:type_name -> xiaodian.v1.RankingProfile
-	24, // 22: xiaodian.v1.UpdateRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
-	7,  // 23: xiaodian.v1.SearchService.UpsertShops:input_type -> xiaodian.v1.UpsertShopsRequest
-	10, // 24: xiaodian.v1.SearchService.UpsertProducts:input_type -> xiaodian.v1.UpsertProductsRequest
-	12, // 25: xiaodian.v1.SearchService.StreamUpsertProducts:input_type -> xiaodian.v1.StreamUpsertProductsRequest
-	14, // 26: xiaodian.v1.SearchService.DeleteProducts:input_type -> xiaodian.v1.DeleteProductsRequest
-	17, // 27: xiaodian.v1.SearchService.Search:input_type -> xiaodian.v1.SearchRequest
-	22, // 28: xiaodian.v1.SearchService.AnalyzeHeroImage:input_type -> xiaodian.v1.AnalyzeHeroImageRequest
-	27, // 29: xiaodian.v1.SearchService.GetRankingProfile:input_type -> xiaodian.v1.GetRankingProfileRequest
-	29, // 30: xiaodian.v1.SearchService.UpdateRankingProfile:input_type -> xiaodian.v1.UpdateRankingProfileRequest
-	8,  // 31: xiaodian.v1.SearchService.UpsertShops:output_type -> xiaodian.v1.UpsertShopsResponse
-	11, // 32: xiaodian.v1.SearchService.UpsertProducts:output_type -> xiaodian.v1.UpsertProductsResponse
-	13, // 33: xiaodian.v1.SearchService.StreamUpsertProducts:output_type -> xiaodian.v1.StreamUpsertProductsResponse
-	15, // 34: xiaodian.v1.SearchService.DeleteProducts:output_type -> xiaodian.v1.DeleteProductsResponse
-	21, // 35: xiaodian.v1.SearchService.Search:output_type -> xiaodian.v1.SearchResponse
-	23, // 36: xiaodian.v1.SearchService.AnalyzeHeroImage:output_type -> xiaodian.v1.AnalyzeHeroImageResponse
-	28, // 37: xiaodian.v1.SearchService.GetRankingProfile:output_type -> xiaodian.v1.GetRankingProfileResponse
-	30, // 38: xiaodian.v1.SearchService.UpdateRankingProfile:output_type -> xiaodian.v1.UpdateRankingProfileResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 13: xiaodian.v1.RankingExplanation.signals:type_name -> xiaodian.v1.SignalContribution
+	23, // 14: xiaodian.v1.RankingExplanation.approximate_matches:type_name -> xiaodian.v1.ApproximateMatch
+	3,  // 15: xiaodian.v1.ApproximateMatch.kind:type_name -> xiaodian.v1.ApproximateMatchKind
+	22, // 16: xiaodian.v1.SearchHit.explanation:type_name -> xiaodian.v1.RankingExplanation
+	24, // 17: xiaodian.v1.SearchResponse.hits:type_name -> xiaodian.v1.SearchHit
+	4,  // 18: xiaodian.v1.Suggestion.source:type_name -> xiaodian.v1.SuggestionSource
+	5,  // 19: xiaodian.v1.Suggestion.match:type_name -> xiaodian.v1.SuggestionMatch
+	27, // 20: xiaodian.v1.SuggestResponse.suggestions:type_name -> xiaodian.v1.Suggestion
+	7,  // 21: xiaodian.v1.AnalyzeHeroImageResponse.report:type_name -> xiaodian.v1.HeroImageReport
+	38, // 22: xiaodian.v1.RankingProfile.update_time:type_name -> google.protobuf.Timestamp
+	32, // 23: xiaodian.v1.RankingProfile.synonyms:type_name -> xiaodian.v1.SynonymGroups
+	33, // 24: xiaodian.v1.SynonymGroups.groups:type_name -> xiaodian.v1.SynonymGroup
+	31, // 25: xiaodian.v1.GetRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
+	31, // 26: xiaodian.v1.UpdateRankingProfileRequest.profile:type_name -> xiaodian.v1.RankingProfile
+	31, // 27: xiaodian.v1.UpdateRankingProfileResponse.profile:type_name -> xiaodian.v1.RankingProfile
+	10, // 28: xiaodian.v1.SearchService.UpsertShops:input_type -> xiaodian.v1.UpsertShopsRequest
+	13, // 29: xiaodian.v1.SearchService.UpsertProducts:input_type -> xiaodian.v1.UpsertProductsRequest
+	15, // 30: xiaodian.v1.SearchService.StreamUpsertProducts:input_type -> xiaodian.v1.StreamUpsertProductsRequest
+	17, // 31: xiaodian.v1.SearchService.DeleteProducts:input_type -> xiaodian.v1.DeleteProductsRequest
+	20, // 32: xiaodian.v1.SearchService.Search:input_type -> xiaodian.v1.SearchRequest
+	26, // 33: xiaodian.v1.SearchService.Suggest:input_type -> xiaodian.v1.SuggestRequest
+	29, // 34: xiaodian.v1.SearchService.AnalyzeHeroImage:input_type -> xiaodian.v1.AnalyzeHeroImageRequest
+	34, // 35: xiaodian.v1.SearchService.GetRankingProfile:input_type -> xiaodian.v1.GetRankingProfileRequest
+	36, // 36: xiaodian.v1.SearchService.UpdateRankingProfile:input_type -> xiaodian.v1.UpdateRankingProfileRequest
+	11, // 37: xiaodian.v1.SearchService.UpsertShops:output_type -> xiaodian.v1.UpsertShopsResponse
+	14, // 38: xiaodian.v1.SearchService.UpsertProducts:output_type -> xiaodian.v1.UpsertProductsResponse
+	16, // 39: xiaodian.v1.SearchService.StreamUpsertProducts:output_type -> xiaodian.v1.StreamUpsertProductsResponse
+	18, // 40: xiaodian.v1.SearchService.DeleteProducts:output_type -> xiaodian.v1.DeleteProductsResponse
+	25, // 41: xiaodian.v1.SearchService.Search:output_type -> xiaodian.v1.SearchResponse
+	28, // 42: xiaodian.v1.SearchService.Suggest:output_type -> xiaodian.v1.SuggestResponse
+	30, // 43: xiaodian.v1.SearchService.AnalyzeHeroImage:output_type -> xiaodian.v1.AnalyzeHeroImageResponse
+	35, // 44: xiaodian.v1.SearchService.GetRankingProfile:output_type -> xiaodian.v1.GetRankingProfileResponse
+	37, // 45: xiaodian.v1.SearchService.UpdateRankingProfile:output_type -> xiaodian.v1.UpdateRankingProfileResponse
+	37, // [37:46] is the sub-list for method output_type
+	28, // [28:37] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_xiaodian_v1_search_service_proto_init() }
@@ -2893,14 +3392,14 @@ func file_xiaodian_v1_search_service_proto_init() {
 		(*HeroImage_Report)(nil),
 	}
 	file_xiaodian_v1_search_service_proto_msgTypes[13].OneofWrappers = []any{}
-	file_xiaodian_v1_search_service_proto_msgTypes[21].OneofWrappers = []any{}
+	file_xiaodian_v1_search_service_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xiaodian_v1_search_service_proto_rawDesc), len(file_xiaodian_v1_search_service_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   28,
+			NumEnums:      6,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	SearchService_StreamUpsertProducts_FullMethodName = "/xiaodian.v1.SearchService/StreamUpsertProducts"
 	SearchService_DeleteProducts_FullMethodName       = "/xiaodian.v1.SearchService/DeleteProducts"
 	SearchService_Search_FullMethodName               = "/xiaodian.v1.SearchService/Search"
+	SearchService_Suggest_FullMethodName              = "/xiaodian.v1.SearchService/Suggest"
 	SearchService_AnalyzeHeroImage_FullMethodName     = "/xiaodian.v1.SearchService/AnalyzeHeroImage"
 	SearchService_GetRankingProfile_FullMethodName    = "/xiaodian.v1.SearchService/GetRankingProfile"
 	SearchService_UpdateRankingProfile_FullMethodName = "/xiaodian.v1.SearchService/UpdateRankingProfile"
@@ -59,6 +60,9 @@ type SearchServiceClient interface {
 	// Ranked product search: retrieval + BM25F first phase, business-signal second phase,
 	// then shaping (shop caps, near-duplicate collapse) and paging.
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
+	// Completes a query as it is typed (搜索联想): a prefix in Chinese characters, pinyin or
+	// pinyin initials gives title words and phrases, shop names and brands, most popular first.
+	Suggest(ctx context.Context, in *SuggestRequest, opts ...grpc.CallOption) (*SuggestResponse, error)
 	// Decodes a hero image and reports its geometry, quality signals and perceptual hash.
 	AnalyzeHeroImage(ctx context.Context, in *AnalyzeHeroImageRequest, opts ...grpc.CallOption) (*AnalyzeHeroImageResponse, error)
 	// Returns a ranking profile: its latest version, or the version asked for.
@@ -129,6 +133,16 @@ func (c *searchServiceClient) Search(ctx context.Context, in *SearchRequest, opt
 	return out, nil
 }
 
+func (c *searchServiceClient) Suggest(ctx context.Context, in *SuggestRequest, opts ...grpc.CallOption) (*SuggestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuggestResponse)
+	err := c.cc.Invoke(ctx, SearchService_Suggest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *searchServiceClient) AnalyzeHeroImage(ctx context.Context, in *AnalyzeHeroImageRequest, opts ...grpc.CallOption) (*AnalyzeHeroImageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AnalyzeHeroImageResponse)
@@ -179,6 +193,9 @@ type SearchServiceServer interface {
 	// Ranked product search: retrieval + BM25F first phase, business-signal second phase,
 	// then shaping (shop caps, near-duplicate collapse) and paging.
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
+	// Completes a query as it is typed (搜索联想): a prefix in Chinese characters, pinyin or
+	// pinyin initials gives title words and phrases, shop names and brands, most popular first.
+	Suggest(context.Context, *SuggestRequest) (*SuggestResponse, error)
 	// Decodes a hero image and reports its geometry, quality signals and perceptual hash.
 	AnalyzeHeroImage(context.Context, *AnalyzeHeroImageRequest) (*AnalyzeHeroImageResponse, error)
 	// Returns a ranking profile: its latest version, or the version asked for.
@@ -210,6 +227,9 @@ func (UnimplementedSearchServiceServer) DeleteProducts(context.Context, *DeleteP
 }
 func (UnimplementedSearchServiceServer) Search(context.Context, *SearchRequest) (*SearchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Search not implemented")
+}
+func (UnimplementedSearchServiceServer) Suggest(context.Context, *SuggestRequest) (*SuggestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Suggest not implemented")
 }
 func (UnimplementedSearchServiceServer) AnalyzeHeroImage(context.Context, *AnalyzeHeroImageRequest) (*AnalyzeHeroImageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AnalyzeHeroImage not implemented")
@@ -320,6 +340,24 @@ func _SearchService_Search_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchService_Suggest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuggestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).Suggest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_Suggest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).Suggest(ctx, req.(*SuggestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SearchService_AnalyzeHeroImage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AnalyzeHeroImageRequest)
 	if err := dec(in); err != nil {
@@ -396,6 +434,10 @@ var SearchService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Search",
 			Handler:    _SearchService_Search_Handler,
+		},
+		{
+			MethodName: "Suggest",
+			Handler:    _SearchService_Suggest_Handler,
 		},
 		{
 			MethodName: "AnalyzeHeroImage",

@@ -182,6 +182,12 @@ class SearchService(pb_grpc.SearchServiceServicer):
         database), ranking and the response's encoding all happen in Rust, without the GIL."""
         return self.engine.search_encoded(request, self.tokens.keys, self.config.max_result_window, int(time.time()))
 
+    @wire_bytes
+    def Suggest(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        """Bytes in, bytes out like Search: validation (`prefix`, `limit`), completion from the
+        index's suggester and the response's encoding happen in Rust, without the GIL."""
+        return self.engine.suggest_encoded(request)
+
     def AnalyzeHeroImage(
         self, request: pb.AnalyzeHeroImageRequest, context: grpc.ServicerContext
     ) -> pb.AnalyzeHeroImageResponse:

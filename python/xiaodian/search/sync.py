@@ -54,6 +54,7 @@ def load_engine(db: Database, negating_modifiers: list[str] | None = None) -> tu
         loaded = catalog.load_index(conn, engine)
         for stored in profiles.all_profiles(conn):
             engine.put_profile(stored.name, stored.version, stored.as_engine_dict())
+    engine.refresh_suggestions()  # so the first Suggest does not build them
     log.info("index built", extra={"products": loaded, "seq": seq, "seconds": round(time.perf_counter() - started, 3)})
     return engine, seq
 

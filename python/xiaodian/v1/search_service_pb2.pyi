@@ -34,6 +34,28 @@ class SearchSort(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEARCH_SORT_PRICE_DESCENDING: _ClassVar[SearchSort]
     SEARCH_SORT_RATING: _ClassVar[SearchSort]
     SEARCH_SORT_NEWEST: _ClassVar[SearchSort]
+
+class ApproximateMatchKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPROXIMATE_MATCH_KIND_UNSPECIFIED: _ClassVar[ApproximateMatchKind]
+    APPROXIMATE_MATCH_KIND_PINYIN: _ClassVar[ApproximateMatchKind]
+    APPROXIMATE_MATCH_KIND_INITIALS: _ClassVar[ApproximateMatchKind]
+    APPROXIMATE_MATCH_KIND_SAME_SOUND: _ClassVar[ApproximateMatchKind]
+    APPROXIMATE_MATCH_KIND_TYPO: _ClassVar[ApproximateMatchKind]
+
+class SuggestionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUGGESTION_SOURCE_UNSPECIFIED: _ClassVar[SuggestionSource]
+    SUGGESTION_SOURCE_TITLE: _ClassVar[SuggestionSource]
+    SUGGESTION_SOURCE_SHOP_NAME: _ClassVar[SuggestionSource]
+    SUGGESTION_SOURCE_BRAND: _ClassVar[SuggestionSource]
+
+class SuggestionMatch(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUGGESTION_MATCH_UNSPECIFIED: _ClassVar[SuggestionMatch]
+    SUGGESTION_MATCH_TEXT: _ClassVar[SuggestionMatch]
+    SUGGESTION_MATCH_PINYIN: _ClassVar[SuggestionMatch]
+    SUGGESTION_MATCH_INITIALS: _ClassVar[SuggestionMatch]
 IMAGE_FORMAT_UNSPECIFIED: ImageFormat
 IMAGE_FORMAT_JPEG: ImageFormat
 IMAGE_FORMAT_PNG: ImageFormat
@@ -50,6 +72,19 @@ SEARCH_SORT_PRICE_ASCENDING: SearchSort
 SEARCH_SORT_PRICE_DESCENDING: SearchSort
 SEARCH_SORT_RATING: SearchSort
 SEARCH_SORT_NEWEST: SearchSort
+APPROXIMATE_MATCH_KIND_UNSPECIFIED: ApproximateMatchKind
+APPROXIMATE_MATCH_KIND_PINYIN: ApproximateMatchKind
+APPROXIMATE_MATCH_KIND_INITIALS: ApproximateMatchKind
+APPROXIMATE_MATCH_KIND_SAME_SOUND: ApproximateMatchKind
+APPROXIMATE_MATCH_KIND_TYPO: ApproximateMatchKind
+SUGGESTION_SOURCE_UNSPECIFIED: SuggestionSource
+SUGGESTION_SOURCE_TITLE: SuggestionSource
+SUGGESTION_SOURCE_SHOP_NAME: SuggestionSource
+SUGGESTION_SOURCE_BRAND: SuggestionSource
+SUGGESTION_MATCH_UNSPECIFIED: SuggestionMatch
+SUGGESTION_MATCH_TEXT: SuggestionMatch
+SUGGESTION_MATCH_PINYIN: SuggestionMatch
+SUGGESTION_MATCH_INITIALS: SuggestionMatch
 
 class Shop(_message.Message):
     __slots__ = ("shop_id", "name", "is_brand", "opened_at", "experience_score", "experience_review_count")
@@ -256,7 +291,7 @@ class SignalContribution(_message.Message):
     def __init__(self, signal: _Optional[str] = ..., value: _Optional[float] = ..., weight: _Optional[float] = ..., contribution: _Optional[float] = ...) -> None: ...
 
 class RankingExplanation(_message.Message):
-    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier", "matched_synonyms", "negated_words")
+    __slots__ = ("first_phase_score", "matched_terms", "any_term_match", "signals", "tier", "matched_synonyms", "negated_words", "approximate_matches")
     FIRST_PHASE_SCORE_FIELD_NUMBER: _ClassVar[int]
     MATCHED_TERMS_FIELD_NUMBER: _ClassVar[int]
     ANY_TERM_MATCH_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +299,7 @@ class RankingExplanation(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     MATCHED_SYNONYMS_FIELD_NUMBER: _ClassVar[int]
     NEGATED_WORDS_FIELD_NUMBER: _ClassVar[int]
+    APPROXIMATE_MATCHES_FIELD_NUMBER: _ClassVar[int]
     first_phase_score: float
     matched_terms: _containers.RepeatedScalarFieldContainer[str]
     any_term_match: bool
@@ -271,7 +307,18 @@ class RankingExplanation(_message.Message):
     tier: int
     matched_synonyms: _containers.RepeatedScalarFieldContainer[str]
     negated_words: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ..., matched_synonyms: _Optional[_Iterable[str]] = ..., negated_words: _Optional[_Iterable[str]] = ...) -> None: ...
+    approximate_matches: _containers.RepeatedCompositeFieldContainer[ApproximateMatch]
+    def __init__(self, first_phase_score: _Optional[float] = ..., matched_terms: _Optional[_Iterable[str]] = ..., any_term_match: _Optional[bool] = ..., signals: _Optional[_Iterable[_Union[SignalContribution, _Mapping]]] = ..., tier: _Optional[int] = ..., matched_synonyms: _Optional[_Iterable[str]] = ..., negated_words: _Optional[_Iterable[str]] = ..., approximate_matches: _Optional[_Iterable[_Union[ApproximateMatch, _Mapping]]] = ...) -> None: ...
+
+class ApproximateMatch(_message.Message):
+    __slots__ = ("query_word", "matched", "kind")
+    QUERY_WORD_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    query_word: str
+    matched: str
+    kind: ApproximateMatchKind
+    def __init__(self, query_word: _Optional[str] = ..., matched: _Optional[str] = ..., kind: _Optional[_Union[ApproximateMatchKind, str]] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("product_id", "shop_id", "title", "shop_name", "brand", "price_fen", "sales_30d", "rating", "score", "collapsed_duplicates", "explanation", "tier")
@@ -325,6 +372,34 @@ class SearchResponse(_message.Message):
     second_tier_searched: bool
     def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_matched: _Optional[int] = ..., any_term_match: _Optional[bool] = ..., collapsed_duplicates: _Optional[int] = ..., profile: _Optional[str] = ..., profile_version: _Optional[int] = ..., first_tier_matched: _Optional[int] = ..., second_tier_matched: _Optional[int] = ..., second_tier_searched: _Optional[bool] = ...) -> None: ...
 
+class SuggestRequest(_message.Message):
+    __slots__ = ("prefix", "limit")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    limit: int
+    def __init__(self, prefix: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Suggestion(_message.Message):
+    __slots__ = ("text", "matched_chars", "source", "match", "popularity")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_CHARS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    POPULARITY_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    matched_chars: int
+    source: SuggestionSource
+    match: SuggestionMatch
+    popularity: int
+    def __init__(self, text: _Optional[str] = ..., matched_chars: _Optional[int] = ..., source: _Optional[_Union[SuggestionSource, str]] = ..., match: _Optional[_Union[SuggestionMatch, str]] = ..., popularity: _Optional[int] = ...) -> None: ...
+
+class SuggestResponse(_message.Message):
+    __slots__ = ("suggestions",)
+    SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    suggestions: _containers.RepeatedCompositeFieldContainer[Suggestion]
+    def __init__(self, suggestions: _Optional[_Iterable[_Union[Suggestion, _Mapping]]] = ...) -> None: ...
+
 class AnalyzeHeroImageRequest(_message.Message):
     __slots__ = ("image_bytes",)
     IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -338,7 +413,7 @@ class AnalyzeHeroImageResponse(_message.Message):
     def __init__(self, report: _Optional[_Union[HeroImageReport, _Mapping]] = ...) -> None: ...
 
 class RankingProfile(_message.Message):
-    __slots__ = ("name", "version", "update_time", "description", "bm25_k1", "bm25_b", "title_weight", "shop_name_weight", "brand_weight", "text_weight", "hero_quality_weight", "rating_weight", "shop_score_weight", "sales_weight", "rating_prior_count", "rating_prior_mean", "shop_score_prior_count", "shop_score_prior_mean", "brand_multiplier", "new_merchant_multiplier", "new_merchant_window_days", "rerank_depth", "duplicate_max_distance", "synonyms", "synonym_weight")
+    __slots__ = ("name", "version", "update_time", "description", "bm25_k1", "bm25_b", "title_weight", "shop_name_weight", "brand_weight", "text_weight", "hero_quality_weight", "rating_weight", "shop_score_weight", "sales_weight", "rating_prior_count", "rating_prior_mean", "shop_score_prior_count", "shop_score_prior_mean", "brand_multiplier", "new_merchant_multiplier", "new_merchant_window_days", "rerank_depth", "duplicate_max_distance", "synonyms", "synonym_weight", "approximate_weight")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +439,7 @@ class RankingProfile(_message.Message):
     DUPLICATE_MAX_DISTANCE_FIELD_NUMBER: _ClassVar[int]
     SYNONYMS_FIELD_NUMBER: _ClassVar[int]
     SYNONYM_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    APPROXIMATE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     update_time: _timestamp_pb2.Timestamp
@@ -389,7 +465,8 @@ class RankingProfile(_message.Message):
     duplicate_max_distance: int
     synonyms: SynonymGroups
     synonym_weight: float
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., title_weight: _Optional[float] = ..., shop_name_weight: _Optional[float] = ..., brand_weight: _Optional[float] = ..., text_weight: _Optional[float] = ..., hero_quality_weight: _Optional[float] = ..., rating_weight: _Optional[float] = ..., shop_score_weight: _Optional[float] = ..., sales_weight: _Optional[float] = ..., rating_prior_count: _Optional[float] = ..., rating_prior_mean: _Optional[float] = ..., shop_score_prior_count: _Optional[float] = ..., shop_score_prior_mean: _Optional[float] = ..., brand_multiplier: _Optional[float] = ..., new_merchant_multiplier: _Optional[float] = ..., new_merchant_window_days: _Optional[int] = ..., rerank_depth: _Optional[int] = ..., duplicate_max_distance: _Optional[int] = ..., synonyms: _Optional[_Union[SynonymGroups, _Mapping]] = ..., synonym_weight: _Optional[float] = ...) -> None: ...
+    approximate_weight: float
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., title_weight: _Optional[float] = ..., shop_name_weight: _Optional[float] = ..., brand_weight: _Optional[float] = ..., text_weight: _Optional[float] = ..., hero_quality_weight: _Optional[float] = ..., rating_weight: _Optional[float] = ..., shop_score_weight: _Optional[float] = ..., sales_weight: _Optional[float] = ..., rating_prior_count: _Optional[float] = ..., rating_prior_mean: _Optional[float] = ..., shop_score_prior_count: _Optional[float] = ..., shop_score_prior_mean: _Optional[float] = ..., brand_multiplier: _Optional[float] = ..., new_merchant_multiplier: _Optional[float] = ..., new_merchant_window_days: _Optional[int] = ..., rerank_depth: _Optional[int] = ..., duplicate_max_distance: _Optional[int] = ..., synonyms: _Optional[_Union[SynonymGroups, _Mapping]] = ..., synonym_weight: _Optional[float] = ..., approximate_weight: _Optional[float] = ...) -> None: ...
 
 class SynonymGroups(_message.Message):
     __slots__ = ("groups",)

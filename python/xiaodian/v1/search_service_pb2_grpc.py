@@ -60,6 +60,11 @@ class SearchServiceStub:
                 request_serializer=xiaodian_dot_v1_dot_search__service__pb2.SearchRequest.SerializeToString,
                 response_deserializer=xiaodian_dot_v1_dot_search__service__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.Suggest = channel.unary_unary(
+                '/xiaodian.v1.SearchService/Suggest',
+                request_serializer=xiaodian_dot_v1_dot_search__service__pb2.SuggestRequest.SerializeToString,
+                response_deserializer=xiaodian_dot_v1_dot_search__service__pb2.SuggestResponse.FromString,
+                _registered_method=True)
         self.AnalyzeHeroImage = channel.unary_unary(
                 '/xiaodian.v1.SearchService/AnalyzeHeroImage',
                 request_serializer=xiaodian_dot_v1_dot_search__service__pb2.AnalyzeHeroImageRequest.SerializeToString,
@@ -120,6 +125,14 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Suggest(self, request, context):
+        """Completes a query as it is typed (搜索联想): a prefix in Chinese characters, pinyin or
+        pinyin initials gives title words and phrases, shop names and brands, most popular first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AnalyzeHeroImage(self, request, context):
         """Decodes a hero image and reports its geometry, quality signals and perceptual hash.
         """
@@ -169,6 +182,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=xiaodian_dot_v1_dot_search__service__pb2.SearchRequest.FromString,
                     response_serializer=xiaodian_dot_v1_dot_search__service__pb2.SearchResponse.SerializeToString,
+            ),
+            'Suggest': grpc.unary_unary_rpc_method_handler(
+                    servicer.Suggest,
+                    request_deserializer=xiaodian_dot_v1_dot_search__service__pb2.SuggestRequest.FromString,
+                    response_serializer=xiaodian_dot_v1_dot_search__service__pb2.SuggestResponse.SerializeToString,
             ),
             'AnalyzeHeroImage': grpc.unary_unary_rpc_method_handler(
                     servicer.AnalyzeHeroImage,
@@ -322,6 +340,33 @@ class SearchService:
             '/xiaodian.v1.SearchService/Search',
             xiaodian_dot_v1_dot_search__service__pb2.SearchRequest.SerializeToString,
             xiaodian_dot_v1_dot_search__service__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Suggest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xiaodian.v1.SearchService/Suggest',
+            xiaodian_dot_v1_dot_search__service__pb2.SuggestRequest.SerializeToString,
+            xiaodian_dot_v1_dot_search__service__pb2.SuggestResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,7 @@
-// Command search runs one search against a xiaodian server, prints the hits, then sends an
-// invalid request and prints the field violations the server answers with.
+// Command search runs one search against a xiaodian server and prints the hits, asks for the
+// completions of the query's first two characters as a shopper types them (Suggest, 搜索联想;
+// pinyin such as "yangr" or initials such as "yr" work as well), then sends an invalid request
+// and prints the field violations the server answers with.
 //
 //	XIAODIAN_ADDR=127.0.0.1:50051 XIAODIAN_TOKEN=$(cat xiaodian-data/admin.token) go run ./examples/search 羊绒围巾
 //
@@ -52,7 +54,22 @@ func main() {
 			hit.GetShopName(), float64(hit.GetPriceFen())/100, hit.GetScore())
 	}
 
-	// 2. An invalid search: page_size over 100 and a price range upside down. The server
+	// 2. Completions (搜索联想) of the query's first two characters, most popular first; the
+	// part the prefix matched is in brackets: [羊绒]围巾.
+	prefix := string([]rune(query)[:min(2, len([]rune(query)))])
+	completions, err := search.Suggest(ctx, &pb.SuggestRequest{Prefix: prefix, Limit: 5})
+	if err != nil {
+		log.Fatalf("suggest %q: %v (reason %s)", prefix, err, xiaodian.ErrorInfo(err).GetReason())
+	}
+	fmt.Printf("%d completions for %q\n", len(completions.GetSuggestions()), prefix)
+	for i, s := range completions.GetSuggestions() {
+		text := []rune(s.GetText())
+		cut := min(int(s.GetMatchedChars()), len(text))
+		fmt.Printf("suggestion %d: [%s]%s %s %s popularity %d\n", i+1, string(text[:cut]), string(text[cut:]),
+			s.GetSource(), s.GetMatch(), s.GetPopularity())
+	}
+
+	// 3. An invalid search: page_size over 100 and a price range upside down. The server
 	// rejects it with InvalidArgument and one BadRequest field violation per bad field.
 	_, err = search.Search(ctx, &pb.SearchRequest{
 		Query:    query,

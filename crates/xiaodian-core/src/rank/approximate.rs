@@ -16,9 +16,11 @@
 //!   consecutive missing letter words are read together as syllables ([`pinyin::cuts`] of
 //!   each word, word by word, trying at most [`MAX_READINGS`] readings in order), and the first
 //!   reading that is covered whole by *pieces* of 1–[`MAX_PIECE_SYLLABLES`] syllables, each
-//!   the spelling of a live phrase, is taken. Among covers, the cheapest wins ([`piece_cost`]:
-//!   words before title phrases, single syllables last), then the longest piece first. Each
-//!   piece becomes a query word whose alternatives are its phrases;
+//!   the spelling of a live phrase and none across a space beside a word of two or more
+//!   syllables (`yangrong weijin` is two pieces, `yang rong` may be one), is taken. Among covers, the fewest pieces win (a piece of
+//!   one syllable counts two), then the cover whose rarest piece is most common
+//!   ([`cheapest_cover`]), then the longest piece first. Each piece becomes a query word whose
+//!   alternatives are its phrases;
 //! - otherwise each missing letter word alone: **typos** for a word of at least
 //!   [`MIN_TYPO_LETTERS`] letters: the Latin words of the index (letters only) within edit
 //!   distance 1, or 2 from [`TWO_TYPOS_LETTERS`] letters (a transposition of two neighbours is
@@ -66,8 +68,6 @@ struct Keyed {
     text: Box<str>,
     /// The key comes from the phrase's first spelling.
     first: bool,
-    /// The phrase is a dictionary word (else a title phrase of two words).
-    word: bool,
 }
 
 /// The phrases under one key, in arrival order.
@@ -98,7 +98,7 @@ impl SoundIndex {
             return;
         }
         if analyzer.is_dictionary_word(text) {
-            self.add(text, true);
+            self.add_phrase(text);
         }
     }
 
@@ -106,10 +106,6 @@ impl SoundIndex {
     /// (`Analyzer::token_and_phrase_slices`) the first time a live title has it. Only Han
     /// phrases of 1–[`MAX_PIECE_SYLLABLES`] characters are kept.
     pub(crate) fn add_phrase(&mut self, text: &str) {
-        self.add(text, false);
-    }
-
-    fn add(&mut self, text: &str, word: bool) {
         let chars = text.chars().count();
         if !(1..=MAX_PIECE_SYLLABLES).contains(&chars) || !text.chars().all(is_han) {
             return;
@@ -127,7 +123,6 @@ impl SoundIndex {
                 .push(Keyed {
                     text: text.into(),
                     first: k == 0,
-                    word,
                 });
         }
         for (letters, first) in initials {
@@ -137,7 +132,6 @@ impl SoundIndex {
                 .push(Keyed {
                     text: text.into(),
                     first,
-                    word,
                 });
         }
     }
@@ -160,8 +154,6 @@ struct Approximation {
     terms: Vec<String>,
     edits: u8,
     df: u32,
-    /// A dictionary word (typos: always).
-    word: bool,
 }
 
 /// A word of the expanded query while it is built: its alternatives' term texts.
@@ -384,8 +376,7 @@ impl Finder<'_> {
             if &**phrase == except {
                 continue;
             }
-            if let Some(known) = found.iter_mut().find(|a| a.text == **phrase) {
-                known.word |= keyed.word;
+            if found.iter().any(|a| a.text == **phrase) {
                 continue;
             }
             let terms = phrase_terms(phrase);
@@ -396,7 +387,6 @@ impl Finder<'_> {
                     terms,
                     edits: 0,
                     df,
-                    word: keyed.word,
                 });
             }
         }
@@ -447,8 +437,20 @@ impl Finder<'_> {
             readings = next;
         }
         for (syllables, owners) in readings {
+            let syllables_of = |w: usize| owners.iter().filter(|&&o| o == w).count();
+            // A space between two words, one of them of two or more syllables, is kept: no
+            // piece spans it (`yangrong weijin` is 羊绒 and 围巾 apart; `yang rong` is one).
+            let spans_a_kept_space = |start: usize, end: usize| {
+                (start + 1..end).any(|b| {
+                    owners[b - 1] != owners[b]
+                        && (syllables_of(owners[b - 1]) > 1 || syllables_of(owners[b]) > 1)
+                })
+            };
             let mut memo: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
             let cover = cheapest_cover(syllables.len(), |start, end| {
+                if spans_a_kept_space(start, end) {
+                    return None;
+                }
                 let found = self.by_pinyin(&syllables[start..end], "");
                 let cost = piece_cost(end - start, &found);
                 memo.insert((start, end), found);
@@ -521,7 +523,6 @@ impl Finder<'_> {
                             terms: vec![candidate.to_string()],
                             edits,
                             df,
-                            word: true,
                         });
                     }
                 }
@@ -556,38 +557,40 @@ fn best(mut found: Vec<Approximation>) -> Vec<Approximation> {
     found
 }
 
-/// What a piece of a cover costs ([`cheapest_cover`]), None when nothing matches it: 2 for a
-/// dictionary word of two or more units, 4 for one unit, 5 for title phrases only (two words:
-/// the words themselves, 2 + 2, win when the index has them, as a query in characters is cut
-/// into its words).
-fn piece_cost(units: usize, found: &[Approximation]) -> Option<usize> {
-    if found.is_empty() {
-        None
-    } else if units == 1 {
-        Some(4)
-    } else if found.iter().any(|a| a.word) {
-        Some(2)
-    } else {
-        Some(5)
-    }
+/// What a piece of a cover costs ([`cheapest_cover`]), None when nothing matches it: 1, or
+/// 2 for a piece of one unit (a lone syllable or initial says little); and the df of its most
+/// common phrase.
+fn piece_cost(units: usize, found: &[Approximation]) -> Option<(usize, u32)> {
+    let df = found.iter().map(|a| a.df).max()?;
+    Some((if units == 1 { 2 } else { 1 }, df))
 }
 
-/// The cheapest cover of `0..n` by pieces of 1–[`MAX_PIECE_SYLLABLES`] units, each piece's
-/// cost given by `cost(start, end)` (None: no piece; each piece is asked about once); among
-/// the cheapest, the longest first piece, then recursively.
-fn cheapest_cover(n: usize, mut cost: impl FnMut(usize, usize) -> Option<usize>) -> Option<Cover> {
-    // best[i]: the cheapest cover of i..n and its first piece's end.
-    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
-    best[n] = Some((0, n));
+/// The best cover of `0..n` by pieces of 1–[`MAX_PIECE_SYLLABLES`] units, each piece's cost
+/// and df given by `cost(start, end)` (None: no piece; each piece is asked about once): the
+/// least total cost, then the largest least df of its pieces (a cut into common phrases, not
+/// rare ones that seldom meet: `mncdb` is 迷你 充电宝), then the longest first piece, and so on.
+fn cheapest_cover(
+    n: usize,
+    mut cost: impl FnMut(usize, usize) -> Option<(usize, u32)>,
+) -> Option<Cover> {
+    // best[i]: the best cover of i..n as (total cost, least df, first piece's end).
+    let mut best: Vec<Option<(usize, u32, usize)>> = vec![None; n + 1];
+    best[n] = Some((0, u32::MAX, n));
     for start in (0..n).rev() {
         for len in (1..=MAX_PIECE_SYLLABLES.min(n - start)).rev() {
             let end = start + len;
-            let Some((rest, _)) = best[end] else { continue };
-            let Some(piece) = cost(start, end) else {
+            let Some((rest, rest_df, _)) = best[end] else {
                 continue;
             };
-            if best[start].is_none_or(|(c, _)| rest + piece < c) {
-                best[start] = Some((rest + piece, end));
+            let Some((piece, df)) = cost(start, end) else {
+                continue;
+            };
+            let candidate = (rest + piece, df.min(rest_df), end);
+            let better = best[start].is_none_or(|(total, least, _)| {
+                (candidate.0, std::cmp::Reverse(candidate.1)) < (total, std::cmp::Reverse(least))
+            });
+            if better {
+                best[start] = Some(candidate);
             }
         }
     }
@@ -595,7 +598,7 @@ fn cheapest_cover(n: usize, mut cost: impl FnMut(usize, usize) -> Option<usize>)
     let mut cover = Vec::new();
     let mut start = 0;
     while start < n {
-        let (_, end) = best[start].expect("a cover continues to the end");
+        let (_, _, end) = best[start].expect("a cover continues to the end");
         cover.push((start, end));
         start = end;
     }

@@ -80,10 +80,12 @@ pub fn validate(prefix: &str, limit: u32) -> CoreResult<()> {
             format!("must be at most {MAX_PREFIX_CHARS} characters"),
         ));
     }
-    if limit == 0 || limit > MAX_SUGGESTIONS {
+    if limit == 0 {
+        violations.push(FieldViolation::new("limit", "must be at least 1"));
+    } else if limit > MAX_SUGGESTIONS {
         violations.push(FieldViolation::new(
             "limit",
-            format!("must be 1-{MAX_SUGGESTIONS}"),
+            format!("must be at most {MAX_SUGGESTIONS}"),
         ));
     }
     if violations.is_empty() {
@@ -564,7 +566,10 @@ mod tests {
         assert_eq!(brand[0].source, SuggestionSource::Brand);
         // Mixed: characters, then the pinyin of the next.
         let mixed = suggester.suggest("羊r", 10);
-        assert_eq!(texts(&mixed), ["羊绒", "羊绒围巾", "羊绒大衣"]);
+        assert_eq!(
+            texts(&mixed),
+            ["羊绒", "羊绒围巾", "羊绒围巾女", "羊绒大衣"]
+        );
         assert_eq!(mixed[0].matched_chars, 2);
         // Phrases: two words in a row of a title.
         let phrase = suggester.suggest("手机z", 10);

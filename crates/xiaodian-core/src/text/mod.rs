@@ -342,12 +342,14 @@ impl Analyzer {
         }
     }
 
-    /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`: two jieba words in
-    /// a row of one Han run, dictionary words outside a negation, the first of two or more
-    /// characters, the second of one only before a longer word or at the run's end, together
-    /// at most [`MAX_PHRASE_CHARS`] characters (羊绒围巾 from 羊绒 围巾, 充电宝 from 充电 宝,
-    /// not 羊绒长 from 羊绒 长 款); none without jieba. Suggest offers them, and approximate
-    /// matching spells them.
+    /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`, from jieba's words
+    /// of each Han run that are dictionary words outside a negation: two or three such words
+    /// in a row, the first two of two or more characters, the last of one only before a
+    /// longer word or at the run's end, together at most [`MAX_PHRASE_CHARS`] characters
+    /// (羊绒围巾 from 羊绒 围巾, 充电宝 from 充电 宝, 硅胶保护壳 from 硅胶 保护 壳, not 羊绒长
+    /// from 羊绒 长 款); and each bigram of one-character words in a row (天丝 from 天 丝, the
+    /// word a query typed in characters makes of it). None without jieba. Suggest offers
+    /// them, and approximate matching spells them.
     pub fn token_and_phrase_slices<'a>(
         &self,
         normalized: &'a str,
@@ -643,25 +645,50 @@ impl Analyzer {
         };
         let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
         let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
-        // The start of the word before, when it may begin a phrase.
+        // Each word: its start and end in characters, and whether it is a dictionary word
+        // outside every negation.
+        let mut words: Vec<(usize, usize, bool)> = Vec::with_capacity(lengths.len());
         let mut start = 0;
-        let mut previous: Option<usize> = None;
-        for (i, &n) in lengths.iter().enumerate() {
+        for &n in lengths {
             let end = start + n;
-            // A one-character word ends a phrase only before a longer word or at the run's
-            // end (充电宝, not 羊绒长 of 羊绒长款).
-            let may_end = n >= 2 || lengths.get(i + 1).is_none_or(|&next| next >= 2);
             let outside = !negations
                 .iter()
                 .any(|neg| start < neg.end && neg.start < end);
-            let word = outside && jieba.has_word(&run[byte(start)..byte(end)]);
-            if let (Some(first), true) = (previous, word && may_end) {
-                if end - first <= MAX_PHRASE_CHARS {
+            words.push((
+                start,
+                end,
+                outside && jieba.has_word(&run[byte(start)..byte(end)]),
+            ));
+            start = end;
+        }
+        let len = |k: usize| words[k].1 - words[k].0;
+        for (i, &(first, _, word)) in words.iter().enumerate() {
+            if !word {
+                continue;
+            }
+            if len(i) == 1 {
+                // A run of one-character words: each bigram (天丝 of 天 丝, as a query cuts it).
+                let next = words.get(i + 1).filter(|w| w.2 && w.1 - w.0 == 1);
+                if let Some(&(_, end, _)) = next {
                     phrases.push(&run[byte(first)..byte(end)]);
                 }
+                continue;
             }
-            previous = (word && n >= 2).then_some(start);
-            start = end;
+            // Two or three words: the middle one of two or more characters, the last of one
+            // only before a longer word or at the run's end (充电宝, not 羊绒长 of 羊绒长款).
+            for last in i + 1..(i + 3).min(words.len()) {
+                let (_, end, last_word) = words[last];
+                let may_end = len(last) >= 2 || words.get(last + 1).is_none_or(|w| w.1 - w.0 >= 2);
+                if !last_word || end - first > MAX_PHRASE_CHARS {
+                    break;
+                }
+                if may_end {
+                    phrases.push(&run[byte(first)..byte(end)]);
+                }
+                if len(last) < 2 {
+                    break;
+                }
+            }
         }
     }
 
@@ -880,6 +907,36 @@ mod tests {
             .map(|a| query.terms[a[0]].text.as_str())
             .collect();
         assert_eq!(texts, ["仿羊绒", "人造羊绒", "类羊绒", "非羊绒", "假羊绒"]);
+    }
+
+    #[test]
+    fn phrases_are_dictionary_words_in_a_row() {
+        let phrases = |text: &str| -> Vec<String> {
+            let normalized = normalize(text);
+            let (mut tokens, mut found) = (Vec::new(), Vec::new());
+            full().token_and_phrase_slices(&normalized, &mut tokens, &mut found);
+            assert_eq!(tokens, full().tokens(text));
+            found.into_iter().map(str::to_owned).collect()
+        };
+        let scarf = phrases("羊绒围巾 冬季加厚");
+        for expected in ["羊绒围巾", "冬季加厚"] {
+            assert!(
+                scarf.contains(&expected.to_owned()),
+                "{expected} in {scarf:?}"
+            );
+        }
+        assert!(phrases("硅胶充电宝").contains(&"充电宝".to_owned()));
+        // A one-character word ends a phrase only at the run's end or before a longer word.
+        assert!(!phrases("羊绒长款").contains(&"羊绒长".to_owned()));
+        // Nothing under a negation, nothing without jieba.
+        assert!(!phrases("仿羊绒围巾").iter().any(|p| p.contains("羊绒")));
+        let mut none = Vec::new();
+        Analyzer::new(AnalysisMode::BigramsOnly).token_and_phrase_slices(
+            "羊绒围巾",
+            &mut Vec::new(),
+            &mut none,
+        );
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -479,11 +479,13 @@ fn analysis_mode(analysis: &str) -> PyResult<AnalysisMode> {
 /// fed from the database at start and after each committed update), so a search reads no
 /// database (`search_encoded`).
 ///
-/// Suggest answers from a [`Suggester`] built from the index. The first Suggest builds one;
-/// after writes, a Suggest starts building a new one in a background thread once the last is
-/// older than [`SUGGESTER_REBUILD_FACTOR`] times its build time (so rebuilding takes at most
-/// about a tenth of a core under steady writes), and answers from the last one meanwhile:
-/// a Suggest never waits for a rebuild. `refresh_suggestions` rebuilds at once.
+/// Suggest answers from a [`Suggester`] built from the index. The first Suggest builds one
+/// (unless `refresh_suggestions` did). After writes, a Suggest on a small index (at most
+/// [`SUGGESTER_INLINE_PRODUCTS`] products) rebuilds it first, so its answer is fresh; on a
+/// larger one it starts a rebuild in a background thread once the last is older than
+/// [`SUGGESTER_REBUILD_FACTOR`] times its build time (so rebuilding takes at most about a
+/// tenth of a core under steady writes) and answers from the last one meanwhile: a Suggest
+/// never waits for a long rebuild.
 #[pyclass(frozen)]
 struct SearchEngine {
     index: Arc<RwLock<Index>>,
@@ -505,6 +507,8 @@ struct Suggestions {
 struct BuiltSuggester {
     suggester: Arc<Suggester>,
     generation: u64,
+    /// Live products of the index it was built from.
+    products: usize,
     started: Instant,
     build_time: Duration,
 }
@@ -512,6 +516,7 @@ struct BuiltSuggester {
 impl BuiltSuggester {
     /// A suggester of the index as it is now.
     fn build(index: &RwLock<Index>, generation: &AtomicU64) -> Self {
+        pinyin::syllables(); // the table is made once per process: not part of a build's time
         let started = Instant::now();
         let index = index.read().unwrap_or_else(|e| e.into_inner());
         // Read under the index lock: no write runs while it is held.
@@ -520,6 +525,7 @@ impl BuiltSuggester {
         Self {
             suggester,
             generation,
+            products: index.product_count(),
             started,
             build_time: started.elapsed(),
         }
@@ -528,6 +534,9 @@ impl BuiltSuggester {
 
 /// A suggester is rebuilt after writes once it is older than this many times its build time.
 const SUGGESTER_REBUILD_FACTOR: u32 = 10;
+/// Up to this many products (a build of a few milliseconds), a Suggest that finds the
+/// suggester stale rebuilds it itself, so its answer is fresh.
+const SUGGESTER_INLINE_PRODUCTS: usize = 10_000;
 
 impl SearchEngine {
     /// The suggester to answer from: the last built (see [`SearchEngine`]), starting a
@@ -544,8 +553,14 @@ impl SearchEngine {
             *built = Some(first);
             return suggester;
         };
-        let due = last.generation != self.generation.load(Ordering::Acquire)
-            && last.started.elapsed() >= last.build_time * SUGGESTER_REBUILD_FACTOR;
+        let stale = last.generation != self.generation.load(Ordering::Acquire);
+        if stale && last.products <= SUGGESTER_INLINE_PRODUCTS {
+            let next = BuiltSuggester::build(&self.index, &self.generation);
+            let suggester = Arc::clone(&next.suggester);
+            *built = Some(next);
+            return suggester;
+        }
+        let due = stale && last.started.elapsed() >= last.build_time * SUGGESTER_REBUILD_FACTOR;
         if due && !self.suggestions.building.swap(true, Ordering::AcqRel) {
             let (index, generation, suggestions) = (
                 Arc::clone(&self.index),

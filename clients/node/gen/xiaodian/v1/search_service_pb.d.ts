@@ -797,6 +797,14 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
    * @generated from field: repeated string negated_words = 7;
    */
   negatedWords: string[];
+
+  /**
+   * The query words the product has only approximately: typed in pinyin or initials, or with
+   * a same-sound or Latin typo. Their terms score x RankingProfile.approximate_weight.
+   *
+   * @generated from field: repeated xiaodian.v1.ApproximateMatch approximate_matches = 8;
+   */
+  approximateMatches: ApproximateMatch[];
 };
 
 /**
@@ -804,6 +812,40 @@ export declare type RankingExplanation = Message<"xiaodian.v1.RankingExplanation
  * Use `create(RankingExplanationSchema)` to create a new message.
  */
 export declare const RankingExplanationSchema: GenMessage<RankingExplanation>;
+
+/**
+ * One query word matched approximately.
+ *
+ * @generated from message xiaodian.v1.ApproximateMatch
+ */
+export declare type ApproximateMatch = Message<"xiaodian.v1.ApproximateMatch"> & {
+  /**
+   * The query word as typed (normalised).
+   *
+   * @generated from field: string query_word = 1;
+   */
+  queryWord: string;
+
+  /**
+   * The word of the product it matched.
+   *
+   * @generated from field: string matched = 2;
+   */
+  matched: string;
+
+  /**
+   * How it matched.
+   *
+   * @generated from field: xiaodian.v1.ApproximateMatchKind kind = 3;
+   */
+  kind: ApproximateMatchKind;
+};
+
+/**
+ * Describes the message xiaodian.v1.ApproximateMatch.
+ * Use `create(ApproximateMatchSchema)` to create a new message.
+ */
+export declare const ApproximateMatchSchema: GenMessage<ApproximateMatch>;
 
 /**
  * One search result.
@@ -990,6 +1032,105 @@ export declare type SearchResponse = Message<"xiaodian.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export declare const SearchResponseSchema: GenMessage<SearchResponse>;
+
+/**
+ * Request of Suggest.
+ *
+ * @generated from message xiaodian.v1.SuggestRequest
+ */
+export declare type SuggestRequest = Message<"xiaodian.v1.SuggestRequest"> & {
+  /**
+   * Required. The start of a query, 1-30 characters: Chinese characters (羊绒), full pinyin
+   * with or without spaces or apostrophes (yangr, yang'rong), or pinyin initials (yr).
+   * Normalised like a query (NFKC, lowercase).
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * Completions wanted, 0-20; 0 means 10.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message xiaodian.v1.SuggestRequest.
+ * Use `create(SuggestRequestSchema)` to create a new message.
+ */
+export declare const SuggestRequestSchema: GenMessage<SuggestRequest>;
+
+/**
+ * One completion.
+ *
+ * @generated from message xiaodian.v1.Suggestion
+ */
+export declare type Suggestion = Message<"xiaodian.v1.Suggestion"> & {
+  /**
+   * The completion (normalised), ready to be searched.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * The prefix matched the first this many characters (Unicode code points) of `text`: the
+   * part a client marks. A pinyin syllable typed in part counts its character.
+   *
+   * @generated from field: uint32 matched_chars = 2;
+   */
+  matchedChars: number;
+
+  /**
+   * Where it comes from.
+   *
+   * @generated from field: xiaodian.v1.SuggestionSource source = 3;
+   */
+  source: SuggestionSource;
+
+  /**
+   * How the prefix matched it.
+   *
+   * @generated from field: xiaodian.v1.SuggestionMatch match = 4;
+   */
+  match: SuggestionMatch;
+
+  /**
+   * Its popularity: over the live products that have it, the sum of 1 + sales_30d.
+   *
+   * @generated from field: int64 popularity = 5;
+   */
+  popularity: bigint;
+};
+
+/**
+ * Describes the message xiaodian.v1.Suggestion.
+ * Use `create(SuggestionSchema)` to create a new message.
+ */
+export declare const SuggestionSchema: GenMessage<Suggestion>;
+
+/**
+ * Response of Suggest.
+ *
+ * @generated from message xiaodian.v1.SuggestResponse
+ */
+export declare type SuggestResponse = Message<"xiaodian.v1.SuggestResponse"> & {
+  /**
+   * At most `limit` completions, most popular first (a completion matched only through a
+   * heteronym's other reading counts 1/16 of its popularity); ties by text.
+   *
+   * @generated from field: repeated xiaodian.v1.Suggestion suggestions = 1;
+   */
+  suggestions: Suggestion[];
+};
+
+/**
+ * Describes the message xiaodian.v1.SuggestResponse.
+ * Use `create(SuggestResponseSchema)` to create a new message.
+ */
+export declare const SuggestResponseSchema: GenMessage<SuggestResponse>;
 
 /**
  * Request of AnalyzeHeroImage.
@@ -1217,6 +1358,14 @@ export declare type RankingProfile = Message<"xiaodian.v1.RankingProfile"> & {
    * @generated from field: optional double synonym_weight = 25;
    */
   synonymWeight?: number | undefined;
+
+  /**
+   * Weight of the scores of terms matched approximately (pinyin, initials, same-sound and
+   * Latin typos: RankingExplanation.approximate_matches), > 0 and < 1 (default 0.7).
+   *
+   * @generated from field: optional double approximate_weight = 26;
+   */
+  approximateWeight?: number | undefined;
 };
 
 /**
@@ -1516,6 +1665,133 @@ export enum SearchSort {
 export declare const SearchSortSchema: GenEnum<SearchSort>;
 
 /**
+ * How a query word the catalog does not have was matched approximately.
+ *
+ * @generated from enum xiaodian.v1.ApproximateMatchKind
+ */
+export enum ApproximateMatchKind {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: APPROXIMATE_MATCH_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Full pinyin, spaced or not (yangrong, yang rong: 羊绒).
+   *
+   * @generated from enum value: APPROXIMATE_MATCH_KIND_PINYIN = 1;
+   */
+  PINYIN = 1,
+
+  /**
+   * Pinyin initials (yr: 羊绒).
+   *
+   * @generated from enum value: APPROXIMATE_MATCH_KIND_INITIALS = 2;
+   */
+  INITIALS = 2,
+
+  /**
+   * Chinese characters that sound the same (洋绒: 羊绒).
+   *
+   * @generated from enum value: APPROXIMATE_MATCH_KIND_SAME_SOUND = 3;
+   */
+  SAME_SOUND = 3,
+
+  /**
+   * A Latin word within a small edit distance (iphnoe: iphone).
+   *
+   * @generated from enum value: APPROXIMATE_MATCH_KIND_TYPO = 4;
+   */
+  TYPO = 4,
+}
+
+/**
+ * Describes the enum xiaodian.v1.ApproximateMatchKind.
+ */
+export declare const ApproximateMatchKindSchema: GenEnum<ApproximateMatchKind>;
+
+/**
+ * Where a completion comes from.
+ *
+ * @generated from enum xiaodian.v1.SuggestionSource
+ */
+export enum SuggestionSource {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: SUGGESTION_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A word or two-word phrase of product titles.
+   *
+   * @generated from enum value: SUGGESTION_SOURCE_TITLE = 1;
+   */
+  TITLE = 1,
+
+  /**
+   * A shop's name.
+   *
+   * @generated from enum value: SUGGESTION_SOURCE_SHOP_NAME = 2;
+   */
+  SHOP_NAME = 2,
+
+  /**
+   * A product's brand.
+   *
+   * @generated from enum value: SUGGESTION_SOURCE_BRAND = 3;
+   */
+  BRAND = 3,
+}
+
+/**
+ * Describes the enum xiaodian.v1.SuggestionSource.
+ */
+export declare const SuggestionSourceSchema: GenEnum<SuggestionSource>;
+
+/**
+ * How the prefix matched a completion.
+ *
+ * @generated from enum xiaodian.v1.SuggestionMatch
+ */
+export enum SuggestionMatch {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: SUGGESTION_MATCH_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The completion starts with the prefix's characters.
+   *
+   * @generated from enum value: SUGGESTION_MATCH_TEXT = 1;
+   */
+  TEXT = 1,
+
+  /**
+   * The completion's pinyin starts with the prefix.
+   *
+   * @generated from enum value: SUGGESTION_MATCH_PINYIN = 2;
+   */
+  PINYIN = 2,
+
+  /**
+   * The completion's pinyin initials start with the prefix.
+   *
+   * @generated from enum value: SUGGESTION_MATCH_INITIALS = 3;
+   */
+  INITIALS = 3,
+}
+
+/**
+ * Describes the enum xiaodian.v1.SuggestionMatch.
+ */
+export declare const SuggestionMatchSchema: GenEnum<SuggestionMatch>;
+
+/**
  * Catalog writes, search and ranking profiles.
  *
  * @generated from service xiaodian.v1.SearchService
@@ -1574,6 +1850,17 @@ export declare const SearchService: GenService<{
     methodKind: "unary";
     input: typeof SearchRequestSchema;
     output: typeof SearchResponseSchema;
+  },
+  /**
+   * Completes a query as it is typed (搜索联想): a prefix in Chinese characters, pinyin or
+   * pinyin initials gives title words and phrases, shop names and brands, most popular first.
+   *
+   * @generated from rpc xiaodian.v1.SearchService.Suggest
+   */
+  suggest: {
+    methodKind: "unary";
+    input: typeof SuggestRequestSchema;
+    output: typeof SuggestResponseSchema;
   },
   /**
    * Decodes a hero image and reports its geometry, quality signals and perceptual hash.

@@ -25,6 +25,10 @@ import dev.xiaodian.v1.SearchResponse;
 import dev.xiaodian.v1.SearchServiceGrpc;
 import dev.xiaodian.v1.SettlementServiceGrpc;
 import dev.xiaodian.v1.Shop;
+import dev.xiaodian.v1.SuggestRequest;
+import dev.xiaodian.v1.Suggestion;
+import dev.xiaodian.v1.SuggestionMatch;
+import dev.xiaodian.v1.SuggestionSource;
 import dev.xiaodian.v1.UpsertCreatorMetricsRequest;
 import dev.xiaodian.v1.UpsertOutcome;
 import dev.xiaodian.v1.UpsertProductsRequest;
@@ -37,6 +41,7 @@ import io.grpc.StatusRuntimeException;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
@@ -121,6 +126,80 @@ class LiveServerTest {
     assertEquals(shopId, page.getHits(0).getShopId());
     assertEquals(12_900, page.getHits(0).getPriceFen());
     assertFalse(page.getHits(0).getExplanation().getSignalsList().isEmpty(), page.toString());
+  }
+
+  @Test
+  void suggestsCompletionsOfCharactersPinyinAndALatinWord() throws InterruptedException {
+    String shopId = "java-suggest-shop-" + suffix;
+    String word = "javasuggest" + suffix; // a title word no other product has
+    SearchServiceGrpc.SearchServiceBlockingStub search = searchStub();
+    search.upsertShops(UpsertShopsRequest.newBuilder()
+        .setRequestId("java-suggest-shops-" + suffix)
+        .addShops(Shop.newBuilder()
+            .setShopId(shopId)
+            .setName("Java联想测试店 " + suffix)
+            .setOpenedAt(timestamp(Instant.parse("2024-01-01T00:00:00Z"))))
+        .build());
+    search.upsertProducts(UpsertProductsRequest.newBuilder()
+        .setRequestId("java-suggest-products-" + suffix)
+        .addProducts(Product.newBuilder()
+            .setProductId("java-suggest-product-" + suffix)
+            .setShopId(shopId)
+            .setTitle("羊绒围巾 " + word)
+            .setCategoryId("apparel")
+            .setPriceFen(5_900)
+            .setSales30D(42)
+            .setStock(10))
+        .build());
+
+    // The whole word typed: it is matched in full; its popularity is 1 + the product's sales.
+    Suggestion latin = suggestion(word, word);
+    assertEquals(word.length(), latin.getMatchedChars(), latin.toString());
+    assertEquals(SuggestionSource.SUGGESTION_SOURCE_TITLE, latin.getSource());
+    assertEquals(SuggestionMatch.SUGGESTION_MATCH_TEXT, latin.getMatch());
+    assertEquals(43, latin.getPopularity());
+    // 羊绒 from its characters and from pinyin typed in part (yang, then r of rong: 2 characters).
+    Suggestion typed = suggestion("羊绒", "羊绒");
+    assertEquals(SuggestionMatch.SUGGESTION_MATCH_TEXT, typed.getMatch());
+    assertEquals(2, typed.getMatchedChars());
+    Suggestion pinyin = suggestion("yangr", "羊绒");
+    assertEquals(SuggestionMatch.SUGGESTION_MATCH_PINYIN, pinyin.getMatch());
+    assertEquals(2, pinyin.getMatchedChars());
+
+    StatusRuntimeException error = assertThrows(
+        StatusRuntimeException.class,
+        () -> searchStub().suggest(SuggestRequest.newBuilder().setPrefix("羊绒").setLimit(21).build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, error.getStatus().getCode());
+    List<String> fields = RichErrors.fieldViolations(error).stream()
+        .map(BadRequest.FieldViolation::getField)
+        .collect(Collectors.toList());
+    assertEquals(List.of("limit"), fields, error.toString());
+  }
+
+  /**
+   * The completion {@code text} among those of {@code prefix}, asking again for a few seconds:
+   * the server rebuilds its completions in the background after writes.
+   */
+  private static Suggestion suggestion(String prefix, String text) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      List<Suggestion> found = searchStub()
+          .suggest(SuggestRequest.newBuilder().setPrefix(prefix).setLimit(20).build())
+          .getSuggestionsList();
+      assertTrue(found.size() <= 20, "more completions than the limit: " + found);
+      Optional<Suggestion> match = found.stream().filter(s -> s.getText().equals(text)).findFirst();
+      if (match.isPresent()) {
+        return match.get();
+      }
+      assertTrue(System.nanoTime() < deadline, "no " + text + " among the completions of " + prefix + ": " + found);
+      Thread.sleep(50);
+    }
+  }
+
+  private static SearchServiceGrpc.SearchServiceBlockingStub searchStub() {
+    return SearchServiceGrpc.newBlockingStub(channel)
+        .withCallCredentials(credentials)
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
   }
 
   @Test
