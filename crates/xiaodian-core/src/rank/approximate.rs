@@ -27,7 +27,9 @@
 //!   one edit); digits are never words of letters, so `iphone15` never matches `iphone16`;
 //! - then **initials** (`yr`, `yrwj`) for a word of 2–[`MAX_INITIALS`] letters, covered like
 //!   pinyin by pieces of 1–[`MAX_PIECE_SYLLABLES`] initials, each the initials of a live
-//!   phrase;
+//!   phrase; of its best [`MAX_COVERS`] covers, the first whose pieces meet in a live product
+//!   (some product has, for every piece, all terms of one of its phrases) is taken, else the
+//!   best;
 //! - **same sound** (洋绒 → 羊绒): a missing Han word of 2–[`MAX_PIECE_SYLLABLES`] characters
 //!   (not negated, without synonyms) matches the live phrases spelt like it, itself excluded;
 //! - a spelling or initials match the phrases they are the *first* spelling of (every
@@ -61,6 +63,8 @@ pub const MIN_TYPO_LETTERS: usize = 5;
 pub const TWO_TYPOS_LETTERS: usize = 9;
 /// Most letters of a word of initials.
 pub const MAX_INITIALS: usize = 8;
+/// Most covers of a word of initials tried for one whose pieces meet in a product.
+pub const MAX_COVERS: usize = 8;
 
 /// A phrase under one key of [`SoundIndex`].
 #[derive(Debug)]
@@ -169,18 +173,13 @@ struct Draft {
 pub(crate) fn approximate(
     sound: &SoundIndex,
     query: AnalyzedQuery,
-    df: &dyn Fn(&str) -> u32,
-    is_title_phrase: &dyn Fn(&str) -> bool,
+    lookup: &dyn Lookup,
 ) -> AnalyzedQuery {
-    let finder = Finder {
-        sound,
-        df,
-        is_title_phrase,
-    };
+    let finder = Finder { sound, lookup };
     let missing = |word: &QueryWord| {
         word.alternatives[0]
             .iter()
-            .any(|&t| df(&query.terms[t].text) == 0)
+            .any(|&t| lookup.df(&query.terms[t].text) == 0)
     };
     // Each word of the result: unchanged (its index), or a draft.
     enum Out {
@@ -341,10 +340,19 @@ pub(crate) fn approximate(
     }
 }
 
+/// What approximate matching asks of the index, for the fields a search searches.
+pub(crate) trait Lookup {
+    /// The number of live products containing the term.
+    fn df(&self, term: &str) -> u32;
+    /// True when a live product's title has the phrase (`Analyzer::token_and_phrase_slices`).
+    fn is_title_phrase(&self, phrase: &str) -> bool;
+    /// The live products containing the term, ascending.
+    fn products(&self, term: &str) -> Vec<u32>;
+}
+
 struct Finder<'a> {
     sound: &'a SoundIndex,
-    df: &'a dyn Fn(&str) -> u32,
-    is_title_phrase: &'a dyn Fn(&str) -> bool,
+    lookup: &'a dyn Lookup,
 }
 
 /// A cover of a sequence by pieces: each piece's (start, end).
@@ -380,8 +388,9 @@ impl Finder<'_> {
                 continue;
             }
             let terms = phrase_terms(phrase);
-            let df = terms.iter().map(|t| (self.df)(t)).min().unwrap_or(0);
-            if df > 0 && ((self.df)(phrase) > 0 || (self.is_title_phrase)(phrase)) {
+            let df = terms.iter().map(|t| self.lookup.df(t)).min().unwrap_or(0);
+            let has = self.lookup.df(phrase) > 0 || self.lookup.is_title_phrase(phrase);
+            if df > 0 && has {
                 found.push(Approximation {
                     text: phrase.to_string(),
                     terms,
@@ -475,30 +484,93 @@ impl Finder<'_> {
         None
     }
 
-    /// A letter word read as initials: each piece's letters and phrases.
+    /// A letter word read as initials: each piece's letters and phrases. Its covers are
+    /// ordered as [`cheapest_cover`] orders them; the first of the best [`MAX_COVERS`] whose
+    /// pieces meet in a live product is taken (initials are ambiguous: `mncdb` is 迷你 充电宝,
+    /// which some products have together), else the first.
     fn initials_pieces(&self, word: &str) -> Option<Vec<(String, Vec<Approximation>)>> {
         let letters = word.as_bytes();
-        if !(2..=MAX_INITIALS).contains(&letters.len())
-            || !letters.iter().all(u8::is_ascii_lowercase)
-        {
+        let n = letters.len();
+        if !(2..=MAX_INITIALS).contains(&n) || !letters.iter().all(u8::is_ascii_lowercase) {
             return None;
         }
-        let mut memo: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
-        let cover = cheapest_cover(letters.len(), |start, end| {
-            let found = self.by_initials(&letters[start..end]);
-            let cost = piece_cost(end - start, &found);
-            memo.insert((start, end), found);
-            cost
-        })?;
+        let mut pieces: HashMap<(usize, usize), Vec<Approximation>> = HashMap::default();
+        for start in 0..n {
+            for end in start + 1..=(start + MAX_PIECE_SYLLABLES).min(n) {
+                let found = self.by_initials(&letters[start..end]);
+                if !found.is_empty() {
+                    pieces.insert((start, end), found);
+                }
+            }
+        }
+        // Every cover: (cost, least df, its pieces), then the best first.
+        let mut covers: Vec<(usize, u32, Cover)> = Vec::new();
+        let mut stack: Vec<(usize, usize, u32, Cover)> = vec![(0, 0, u32::MAX, Vec::new())];
+        while let Some((start, cost, least, cover)) = stack.pop() {
+            if start == n {
+                covers.push((cost, least, cover));
+                continue;
+            }
+            for end in start + 1..=(start + MAX_PIECE_SYLLABLES).min(n) {
+                if let Some(found) = pieces.get(&(start, end)) {
+                    let (piece, df) = piece_cost(end - start, found).expect("found is not empty");
+                    let mut longer = cover.clone();
+                    longer.push((start, end));
+                    stack.push((end, cost + piece, least.min(df), longer));
+                }
+            }
+        }
+        // Fewest pieces (a lone initial counts two), the most common rarest piece, then the
+        // longest pieces first (ends compared from the first piece on: a later end is longer).
+        covers.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(b.1.cmp(&a.1))
+                .then_with(|| b.2.iter().map(|p| p.1).cmp(a.2.iter().map(|p| p.1)))
+        });
+        let meets = |cover: &Cover| {
+            let mut common: Option<Vec<u32>> = None;
+            for piece in cover {
+                let mut any: Vec<u32> = Vec::new();
+                for a in &pieces[piece] {
+                    any.extend(self.products_with_all(&a.terms));
+                }
+                any.sort_unstable();
+                any.dedup();
+                common = Some(match common {
+                    None => any,
+                    Some(before) => intersect(&before, &any),
+                });
+                if common.as_ref().is_some_and(Vec::is_empty) {
+                    return false;
+                }
+            }
+            true
+        };
+        let chosen = covers
+            .iter()
+            .take(MAX_COVERS)
+            .find(|(_, _, cover)| meets(cover))
+            .or(covers.first())?;
         Some(
-            cover
-                .into_iter()
-                .map(|(start, end)| {
-                    let phrases = memo.remove(&(start, end)).unwrap_or_default();
-                    (word[start..end].to_owned(), phrases)
-                })
+            chosen
+                .2
+                .iter()
+                .map(|piece| (word[piece.0..piece.1].to_owned(), pieces[piece].clone()))
                 .collect(),
         )
+    }
+
+    /// The live products containing every one of `terms`, ascending.
+    fn products_with_all(&self, terms: &[String]) -> Vec<u32> {
+        let mut common: Option<Vec<u32>> = None;
+        for term in terms {
+            let products = self.lookup.products(term);
+            common = Some(match common {
+                None => products,
+                Some(before) => intersect(&before, &products),
+            });
+        }
+        common.unwrap_or_default()
     }
 
     /// The Latin words within the edits a word of its length may have.
@@ -516,7 +588,7 @@ impl Finder<'_> {
                     continue;
                 }
                 if let Distance::Exact(edits) = dfa.eval(candidate.as_bytes()) {
-                    let df = (self.df)(candidate);
+                    let df = self.lookup.df(candidate);
                     if df > 0 {
                         found.push(Approximation {
                             text: candidate.to_string(),
@@ -543,6 +615,24 @@ impl Finder<'_> {
         }
         best(found)
     }
+}
+
+/// The items of both ascending lists.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The best [`MAX_APPROXIMATIONS`]: fewest edits, then largest df, then text.

@@ -63,7 +63,7 @@ mod topk;
 use std::cell::Cell;
 use std::collections::HashSet;
 
-use super::approximate::approximate;
+use super::approximate::{approximate, Lookup};
 use super::index::{fold_name, Index};
 use super::profile::RankingProfile;
 use crate::error::CoreResult;
@@ -108,6 +108,43 @@ impl Query<'_> {
     }
 }
 
+/// The index as approximate matching sees it: through the fields a search searches.
+struct SearchedIndex<'a> {
+    index: &'a Index,
+    bm25f: &'a Bm25f,
+}
+
+impl SearchedIndex<'_> {
+    fn term(&self, text: &str) -> Option<&crate::rank::index::Term> {
+        let index = self.index;
+        index
+            .term_by_text
+            .get(text)
+            .map(|&id| &index.terms[id as usize])
+    }
+}
+
+impl Lookup for SearchedIndex<'_> {
+    fn df(&self, term: &str) -> u32 {
+        self.term(term).map_or(0, |t| t.df[self.bm25f.searched])
+    }
+
+    fn is_title_phrase(&self, phrase: &str) -> bool {
+        self.index.phrases.contains_key(phrase)
+    }
+
+    fn products(&self, term: &str) -> Vec<u32> {
+        let alive = &self.index.docs.alive;
+        self.term(term).map_or_else(Vec::new, |t| {
+            t.postings
+                .iter()
+                .filter(|p| alive[p.doc as usize] && self.bm25f.contains(p))
+                .map(|p| p.doc)
+                .collect()
+        })
+    }
+}
+
 impl Index {
     /// Runs one search. See the module documentation for the exact rules.
     pub fn search(
@@ -120,15 +157,15 @@ impl Index {
             .analyzer
             .analyze_query(&request.query, &profile.synonyms);
         let bm25f = Bm25f::new(self, profile);
-        let df = |text: &str| {
-            self.term_by_text
-                .get(text)
-                .map_or(0, |&id| self.terms[id as usize].df[bm25f.searched])
-        };
         let analyzed = match &self.sound {
-            Some(sound) => approximate(sound, analyzed, &df, &|text: &str| {
-                self.phrases.contains_key(text)
-            }),
+            Some(sound) => approximate(
+                sound,
+                analyzed,
+                &SearchedIndex {
+                    index: self,
+                    bm25f: &bm25f,
+                },
+            ),
             None => analyzed,
         };
         let has_alternatives = analyzed.has_alternatives();
