@@ -342,14 +342,13 @@ impl Analyzer {
         }
     }
 
-    /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`, from jieba's words
-    /// of each Han run that are dictionary words outside a negation: two or three such words
-    /// in a row, the first two of two or more characters, the last of one only before a
-    /// longer word or at the run's end, together at most [`MAX_PHRASE_CHARS`] characters
-    /// (羊绒围巾 from 羊绒 围巾, 充电宝 from 充电 宝, 硅胶保护壳 from 硅胶 保护 壳, not 羊绒长
-    /// from 羊绒 长 款); and each bigram of one-character words in a row (天丝 from 天 丝, the
-    /// word a query typed in characters makes of it). None without jieba. Suggest offers
-    /// them, and approximate matching spells them.
+    /// [`Analyzer::token_slices`], and the text's *phrases* in `phrases`. The
+    /// *units* of a Han run are jieba's words that are dictionary words outside a negation,
+    /// except that exactly two one-character words in a row are one unit (卫 衣 → 卫衣, 天 丝 →
+    /// 天丝: jieba's dictionary lacks many shop words). Phrases: two or three units in a row,
+    /// together at most [`MAX_PHRASE_CHARS`] characters (羊绒围巾, 羊毛卫衣, 充电宝, 无硅油漱口水),
+    /// and each unit of two merged characters. None without jieba. Suggest offers them, and
+    /// approximate matching spells them.
     pub fn token_and_phrase_slices<'a>(
         &self,
         normalized: &'a str,
@@ -645,49 +644,50 @@ impl Analyzer {
         };
         let starts: Vec<usize> = run.char_indices().map(|(i, _)| i).collect();
         let byte = |i: usize| starts.get(i).copied().unwrap_or(run.len());
-        // Each word: its start and end in characters, and whether it is a dictionary word
-        // outside every negation.
-        let mut words: Vec<(usize, usize, bool)> = Vec::with_capacity(lengths.len());
+        // Units, in characters: (start, end, merged), None for a word that breaks phrases.
+        let mut units: Vec<Option<(usize, usize, bool)>> = Vec::with_capacity(lengths.len());
         let mut start = 0;
         for &n in lengths {
             let end = start + n;
             let outside = !negations
                 .iter()
                 .any(|neg| start < neg.end && neg.start < end);
-            words.push((
-                start,
-                end,
-                outside && jieba.has_word(&run[byte(start)..byte(end)]),
-            ));
+            let word = outside && jieba.has_word(&run[byte(start)..byte(end)]);
+            units.push(word.then_some((start, end, false)));
             start = end;
         }
-        let len = |k: usize| words[k].1 - words[k].0;
-        for (i, &(first, _, word)) in words.iter().enumerate() {
-            if !word {
-                continue;
+        // Exactly two one-character words in a row are one unit (卫 衣: 卫衣).
+        let single = |u: &Option<(usize, usize, bool)>| u.is_some_and(|(s, e, _)| e - s == 1);
+        let mut merged: Vec<Option<(usize, usize, bool)>> = Vec::with_capacity(units.len());
+        let mut i = 0;
+        while i < units.len() {
+            let pair = single(&units[i])
+                && units.get(i + 1).is_some_and(single)
+                && (i == 0 || !single(&units[i - 1]))
+                && !units.get(i + 2).is_some_and(single);
+            if pair {
+                let (first, _, _) = units[i].expect("a unit");
+                let (_, end, _) = units[i + 1].expect("a unit");
+                merged.push(Some((first, end, true)));
+                i += 2;
+            } else {
+                merged.push(units[i]);
+                i += 1;
             }
-            if len(i) == 1 {
-                // A run of one-character words: each bigram (天丝 of 天 丝, as a query cuts it).
-                let next = words.get(i + 1).filter(|w| w.2 && w.1 - w.0 == 1);
-                if let Some(&(_, end, _)) = next {
-                    phrases.push(&run[byte(first)..byte(end)]);
-                }
+        }
+        for (i, unit) in merged.iter().enumerate() {
+            let Some((first, end, pair)) = *unit else {
                 continue;
+            };
+            if pair {
+                phrases.push(&run[byte(first)..byte(end)]);
             }
-            // Two or three words: the middle one of two or more characters, the last of one
-            // only before a longer word or at the run's end (充电宝, not 羊绒长 of 羊绒长款).
-            for last in i + 1..(i + 3).min(words.len()) {
-                let (_, end, last_word) = words[last];
-                let may_end = len(last) >= 2 || words.get(last + 1).is_none_or(|w| w.1 - w.0 >= 2);
-                if !last_word || end - first > MAX_PHRASE_CHARS {
+            for next in merged[i + 1..].iter().take(2) {
+                let Some((_, last, _)) = *next else { break };
+                if last - first > MAX_PHRASE_CHARS {
                     break;
                 }
-                if may_end {
-                    phrases.push(&run[byte(first)..byte(end)]);
-                }
-                if len(last) < 2 {
-                    break;
-                }
+                phrases.push(&run[byte(first)..byte(last)]);
             }
         }
     }
@@ -926,8 +926,10 @@ mod tests {
             );
         }
         assert!(phrases("硅胶充电宝").contains(&"充电宝".to_owned()));
-        // A one-character word ends a phrase only at the run's end or before a longer word.
-        assert!(!phrases("羊绒长款").contains(&"羊绒长".to_owned()));
+        // Two one-character words in a row are one unit: 长款, never 羊绒长.
+        let long = phrases("羊绒长款");
+        assert!(long.contains(&"羊绒长款".to_owned()) && long.contains(&"长款".to_owned()));
+        assert!(!long.contains(&"羊绒长".to_owned()), "{long:?}");
         // Nothing under a negation, nothing without jieba.
         assert!(!phrases("仿羊绒围巾").iter().any(|p| p.contains("羊绒")));
         let mut none = Vec::new();
