@@ -5,8 +5,8 @@
 //! Rules, for the words of an analysed query (`Analyzer::analyze_query`), where a word is
 //! *missing* when a term of its first alternative (the word as typed) is in no live product:
 //! - **phrases**: the Han terms of the index that are dictionary words of 1–4 characters
-//!   (`Analyzer::is_dictionary_word`) and the title phrases of 2–4 characters (two dictionary
-//!   words in a row: 充电宝, 羊绒围巾; `Analyzer::token_and_phrase_slices`), each spelt in
+//!   (`Analyzer::is_dictionary_word`) and the title phrases of 2–4 characters (units in a
+//!   row: 充电宝, 羊绒围巾, 卫衣; `Analyzer::token_and_phrase_slices`), each spelt in
 //!   pinyin for every combination of its characters' readings (at most [`MAX_SPELLINGS`]) and
 //!   by the initials of each spelling. A phrase is *live* when a live product has it (in a
 //!   searched field, or a title phrase in its title) and every term it is matched by (its
@@ -17,10 +17,10 @@
 //!   each word, word by word, trying at most [`MAX_READINGS`] readings in order), and the first
 //!   reading that is covered whole by *pieces* of 1–[`MAX_PIECE_SYLLABLES`] syllables, each
 //!   the spelling of a live phrase and none across a space beside a word of two or more
-//!   syllables (`yangrong weijin` is two pieces, `yang rong` may be one), is taken. Among covers, the fewest pieces win (a piece of
-//!   one syllable counts two), then the cover whose rarest piece is most common
-//!   ([`cheapest_cover`]), then the longest piece first. Each piece becomes a query word whose
-//!   alternatives are its phrases;
+//!   syllables (`yangrong weijin` is two pieces, `yang rong` may be one), is taken. Among
+//!   covers, the fewest pieces win (a piece of one syllable counts two), then the cover whose
+//!   rarest piece is most common ([`cheapest_cover`]), then the longest piece first. Each
+//!   piece becomes a query word whose alternatives are its phrases;
 //! - otherwise each missing letter word alone: **typos** for a word of at least
 //!   [`MIN_TYPO_LETTERS`] letters: the Latin words of the index (letters only) within edit
 //!   distance 1, or 2 from [`TWO_TYPOS_LETTERS`] letters (a transposition of two neighbours is
@@ -46,6 +46,7 @@ use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder};
 use std::sync::OnceLock;
 
 use super::index::HashMap;
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 use crate::text::pinyin::{self, SyllableId};
 use crate::text::{is_han, AnalyzedQuery, Analyzer, ApproximateKind, QueryTerm, QueryWord};
 
@@ -88,6 +89,8 @@ pub(crate) struct SoundIndex {
     by_initials: HashMap<Box<[u8]>, Phrases>,
     /// `latin[n]`: the words of n letters (a-z only), in arrival order.
     latin: Vec<Vec<Box<str>>>,
+    /// Every phrase taken in, so that one that comes back is not keyed twice.
+    phrases: HashSet<Box<str>>,
 }
 
 impl SoundIndex {
@@ -111,7 +114,10 @@ impl SoundIndex {
     /// phrases of 1–[`MAX_PIECE_SYLLABLES`] characters are kept.
     pub(crate) fn add_phrase(&mut self, text: &str) {
         let chars = text.chars().count();
-        if !(1..=MAX_PIECE_SYLLABLES).contains(&chars) || !text.chars().all(is_han) {
+        if !(1..=MAX_PIECE_SYLLABLES).contains(&chars)
+            || !text.chars().all(is_han)
+            || !self.phrases.insert(text.into())
+        {
             return;
         }
         let spellings = pinyin::spellings(text, MAX_SPELLINGS);
