@@ -22,8 +22,9 @@ figure computed within one repeat of the whole query set):
 - the heavy term: p50/p99 with the default profile;
 - shaping: the median extra time per query of near-duplicate collapse plus `max_per_shop` 2;
 - the process RSS after indexing (measured in a fresh subprocess that only builds the index);
-- approximate matching (issue 24): indexing products/s without it, built in turn with the
-  builds above, and the ratio of each build with it to the build before without; Suggest's
+- approximate matching (issue 24): indexing products/s without it and without title phrases
+  (`approximate=False`: indexing as before issue 24), built in turn with the builds above, and
+  the ratio of each build with them to the build before without; Suggest's
   first call (it builds the completions) and p50/p99 of 10 completions for 3,000 prefixes
   (Chinese characters, pinyin, initials).
 """

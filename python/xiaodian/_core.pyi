@@ -18,6 +18,9 @@ __all__ = [
     "dhash_distance",
     "get_creator_score_response",
     "list_top_creators_response",
+    "pinyin_cuts",
+    "pinyin_readings",
+    "pinyin_syllables",
     "preview_split_response",
     "read_orders",
     "record_order_response",
@@ -87,7 +90,8 @@ class SearchEngine:
         """`analysis` is "full" (bigrams and jieba words) or "bigrams"; `negating_modifiers`
         (full analysis; default 仿, 类, 非, 假, 人造): a word right after one does not match the
         plain word. Raises `InvalidArgument` naming `negating_modifiers[i]`. `approximate`
-        false turns off pinyin, same-sound and typo matching (what the benchmarks compare)."""
+        false turns off pinyin, same-sound and typo matching and title phrases (indexing as
+        before them, what the benchmarks compare; Suggest then offers no phrases)."""
     def negating_modifiers(self) -> list[str]:
         """The negating modifiers, normalised, longest first."""
     def upsert_shops(self, shops: list[dict[str, Any]]) -> None:

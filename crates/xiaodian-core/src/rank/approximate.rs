@@ -350,8 +350,9 @@ pub(crate) fn approximate(
 pub(crate) trait Lookup {
     /// The number of live products containing the term.
     fn df(&self, term: &str) -> u32;
-    /// True when a live product's title has the phrase (`Analyzer::token_and_phrase_slices`).
-    fn is_title_phrase(&self, phrase: &str) -> bool;
+    /// True when a live product has the phrase: a dictionary word as a term, or a title
+    /// phrase in its title (`Analyzer::token_and_phrase_slices`).
+    fn has_phrase(&self, phrase: &str) -> bool;
     /// The live products containing the term, ascending.
     fn products(&self, term: &str) -> Vec<u32>;
 }
@@ -395,8 +396,7 @@ impl Finder<'_> {
             }
             let terms = phrase_terms(phrase);
             let df = terms.iter().map(|t| self.lookup.df(t)).min().unwrap_or(0);
-            let has = self.lookup.df(phrase) > 0 || self.lookup.is_title_phrase(phrase);
-            if df > 0 && has {
+            if df > 0 && self.lookup.has_phrase(phrase) {
                 found.push(Approximation {
                     text: phrase.to_string(),
                     terms,

@@ -284,13 +284,14 @@ struct DocumentTerms<'a> {
     phrases: Vec<&'a str>,
 }
 
-/// The [`DocumentTerms`] of a product. `title` and `brand` are normalised text; `shop_name`
-/// the shop's tokens.
+/// The [`DocumentTerms`] of a product (its phrases only with `title_phrases`). `title` and
+/// `brand` are normalised text; `shop_name` the shop's tokens.
 fn document_terms<'a>(
     analyzer: &Analyzer,
     title: &'a str,
     shop_name: &'a [String],
     brand: &'a str,
+    title_phrases: bool,
 ) -> DocumentTerms<'a> {
     let mut fields: [Vec<&'a str>; 3] = [
         Vec::new(),
@@ -298,7 +299,11 @@ fn document_terms<'a>(
         Vec::new(),
     ];
     let mut phrases = Vec::new();
-    analyzer.token_and_phrase_slices(title, &mut fields[TITLE], &mut phrases);
+    if title_phrases {
+        analyzer.token_and_phrase_slices(title, &mut fields[TITLE], &mut phrases);
+    } else {
+        analyzer.token_slices(title, &mut fields[TITLE]);
+    }
     phrases.sort_unstable();
     phrases.dedup();
     analyzer.token_slices(brand, &mut fields[BRAND]);
@@ -355,8 +360,10 @@ pub struct Index {
     pub(crate) by_product_id: HashMap<String, u32>,
     pub(crate) terms: Vec<Term>,
     pub(crate) term_by_text: HashMap<String, u32>,
-    /// The phrases of live products' titles (`Analyzer::token_and_phrase_slices`), for Suggest.
+    /// The phrases of live products' titles (`Analyzer::token_and_phrase_slices`), for Suggest
+    /// and approximate matching; none unless `title_phrases`.
     pub(crate) phrases: HashMap<Box<str>, PhraseStat>,
+    pub(crate) title_phrases: bool,
     /// The terms by sound and spelling, for approximate matching; None with it off.
     pub(crate) sound: Option<SoundIndex>,
     pub(crate) total_len: [u64; 3],
@@ -381,6 +388,7 @@ impl Index {
             terms: Vec::new(),
             term_by_text: HashMap::default(),
             phrases: HashMap::default(),
+            title_phrases: true,
             sound: Some(SoundIndex::default()),
             total_len: [0; 3],
             dead: 0,
@@ -388,11 +396,13 @@ impl Index {
         }
     }
 
-    /// An index without approximate matching (no pinyin, same-sound or typo matches): what
-    /// the benchmarks compare the cost of approximate matching with.
+    /// An index without approximate matching (no pinyin, same-sound or typo matches) and
+    /// without title phrases (Suggest offers words, shop names and brands only): indexing as
+    /// it was before them, what the benchmarks compare their cost with.
     pub fn without_approximate(analyzer: Analyzer) -> Self {
         Self {
             sound: None,
+            title_phrases: false,
             ..Self::new(analyzer)
         }
     }
@@ -530,7 +540,13 @@ impl Index {
             counts,
             lens,
             phrases,
-        } = document_terms(&self.analyzer, &title, shop_name, &brand);
+        } = document_terms(
+            &self.analyzer,
+            &title,
+            shop_name,
+            &brand,
+            self.title_phrases,
+        );
         let popularity = popularity_of(&record);
         for phrase in phrases {
             let stat = match self.phrases.get_mut(phrase) {
@@ -611,7 +627,13 @@ impl Index {
             counts,
             lens,
             phrases,
-        } = document_terms(&self.analyzer, &title, shop_name, &brand);
+        } = document_terms(
+            &self.analyzer,
+            &title,
+            shop_name,
+            &brand,
+            self.title_phrases,
+        );
         let popularity = popularity_of(record);
         for phrase in phrases {
             let stat = self
@@ -790,7 +812,7 @@ pub(crate) mod tests {
         }
         // The phrases and their popularity are exactly those of the live titles.
         let mut phrases: std::collections::BTreeMap<String, (u32, u64)> = Default::default();
-        for &doc in &live {
+        for &doc in live.iter().filter(|_| index.title_phrases) {
             let record = &index.docs.records[doc as usize];
             let title = normalize(&record.title);
             let (mut tokens, mut found) = (Vec::new(), Vec::new());

@@ -611,7 +611,8 @@ impl SearchEngine {
 impl SearchEngine {
     /// `analysis` is "full" (bigrams and jieba words, the default) or "bigrams";
     /// `negating_modifiers` (full analysis) defaults to 仿, 类, 非, 假, 人造.
-    /// `approximate` false turns approximate matching off (the benchmarks' comparison).
+    /// `approximate` false turns approximate matching and title phrases off (indexing as
+    /// before them: the benchmarks' comparison).
     #[new]
     #[pyo3(signature = (analysis = "full", negating_modifiers = None, approximate = true))]
     fn new(

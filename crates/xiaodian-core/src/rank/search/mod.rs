@@ -129,8 +129,10 @@ impl Lookup for SearchedIndex<'_> {
         self.term(term).map_or(0, |t| t.df[self.bm25f.searched])
     }
 
-    fn is_title_phrase(&self, phrase: &str) -> bool {
-        self.index.phrases.contains_key(phrase)
+    fn has_phrase(&self, phrase: &str) -> bool {
+        let index = self.index;
+        index.phrases.contains_key(phrase)
+            || (index.analyzer.is_dictionary_word(phrase) && self.df(phrase) > 0)
     }
 
     fn products(&self, term: &str) -> Vec<u32> {
