@@ -3,7 +3,12 @@
 `xiaodian.reference.search.ReferenceSearchEngine` is the executable specification of
 `xiaodian._core.SearchEngine`. Hypothesis builds random catalogs and write sequences, applies
 them to both, and requires the same hits in the same order, the same counts and flags, the same
-matched terms, and scores and explanation numbers equal within a relative 1e-9.
+matched terms, synonyms, negated words and approximate matches, and scores and explanation
+numbers equal to the last bit (the two compute them with the same operations in the same order).
+
+Queries include what shoppers type before a word is finished or spelt right (approximate
+matching): the full pinyin of catalog words (spaced or not, any reading), their initials, Han
+characters swapped for others read the same, Latin words with typos, and all of these mixed.
 
 Generated Han characters are restricted to U+4E00-U+9FA5, the block jieba's dictionary is made
 of. Python jieba only treats U+4E00-U+9FD5 as Han (`re_han_default`) and cuts a run into separate
@@ -17,7 +22,7 @@ outside the common block may also be newer than Python's Unicode tables (`unicod
 
 from __future__ import annotations
 
-import math
+import functools
 import random
 from typing import Any
 
@@ -26,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from xiaodian import errors
 from xiaodian._core import SearchEngine, default_ranking_profile, validate_ranking_profile
-from xiaodian.reference.search import SORTS, ReferenceSearchEngine
+from xiaodian.reference import pinyin
+from xiaodian.reference.search import SORTS, ReferenceSearchEngine, is_han, osa_distance
 
 pytestmark = pytest.mark.backend_independent  # run in the SQLite pass only
 
@@ -79,6 +85,31 @@ HAN_WORDS = [
     "非常",
 ]
 
+#: Words read alike, or read several ways (羊绒 and 羽绒 are both `yr`; 长 is `chang` and
+#: `zhang`, 行 `xing` and `hang`), pinyin-typed words (充电宝, 保温杯), and phrases (羊绒围巾).
+SOUND_WORDS = [
+    "羽绒",
+    "羽绒服",
+    "长款",
+    "保温杯",
+    "充电宝",
+    "音乐",
+    "重量",
+    "温柔",
+    "卫衣",
+    "大衣",
+    "水杯",
+    "睡衣",
+    "时尚",
+    "加厚",
+    "羊绒围巾",
+    "手机支架",
+    "行李箱",
+    "银行卡",
+]
+#: Latin words long enough for typos (five letters or more: one edit; nine or more: two).
+TYPO_WORDS = ["samsung", "iphone", "bluetooth", "playstation", "airpods", "adidas", "xiaomi", "huawei"]
+
 #: Synonym groups the generated profiles draw from (围巾 ⇄ 围脖 overlaps words above).
 SYNONYMS = [["手机壳", "手机套", "保护壳"], ["围巾", "围脖"], ["纯棉", "全棉"]]
 LATIN_WORDS = ["iPhone", "Nike", "Adidas", "Huawei", "Xiaomi", "Pro", "Max", "Air", "T"]
@@ -96,7 +127,9 @@ common_han = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 word = st.one_of(
     st.sampled_from(HAN_WORDS),
     st.sampled_from(HAN_WORDS),
+    st.sampled_from(SOUND_WORDS),
     st.sampled_from(LATIN_WORDS),
+    st.sampled_from(TYPO_WORDS),
     st.sampled_from(FULL_WIDTH),
     st.sampled_from(DIGITS),
     common_han,
@@ -177,6 +210,7 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
         rerank_depth=draw(st.one_of(st.integers(1, 5), st.just(1000))),
         synonyms=draw(st.sampled_from([[], SYNONYMS[:1], SYNONYMS])),
         synonym_weight=draw(st.sampled_from([0.5, 0.8, 0.999])),
+        approximate_weight=draw(st.one_of(st.sampled_from([0.7, 0.3, 0.999]), st.floats(0.01, 0.99))),
     )
     if profile["title_weight"] == profile["shop_name_weight"] == profile["brand_weight"] == 0.0:
         profile["title_weight"] = 1.0
@@ -184,10 +218,75 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
     return profile
 
 
+@functools.cache
+def same_sounding() -> dict[str, list[str]]:
+    """Each syllable's characters (U+4E00-U+9FA5) read so first, at most 40 of them."""
+    found: dict[str, list[str]] = {}
+    for code in range(0x4E00, 0x9FA6):
+        readings = pinyin.readings(chr(code))
+        if readings and len(found.setdefault(readings[0], [])) < 40:
+            found[readings[0]].append(chr(code))
+    return found
+
+
+@st.composite
+def typed(draw: st.DrawFn, han: list[str], latin: list[str]) -> str:
+    """One word as a shopper may type it: the pinyin of Han words (any reading, syllables
+    spaced or not), their initials, the words with a character swapped for one read alike,
+    the words themselves, or a Latin word with a typo or two."""
+    kind = draw(st.sampled_from(["pinyin", "pinyin", "pinyin", "initials", "initials", "same", "han", "typo", "latin"]))
+    if kind in ("typo", "latin"):
+        text = list(draw(st.sampled_from(latin)).lower())
+        for _ in range(draw(st.sampled_from([1, 1, 2])) if kind == "typo" else 0):
+            at = draw(st.integers(0, max(len(text) - 1, 0)))
+            edit = draw(st.sampled_from(["substitute", "delete", "insert", "transpose"]))
+            letter = draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz"))
+            if edit == "substitute" and text:
+                text[at] = letter
+            elif edit == "delete" and len(text) > 1:
+                del text[at]
+            elif edit == "insert":
+                text.insert(at, letter)
+            elif edit == "transpose" and at + 1 < len(text):
+                text[at], text[at + 1] = text[at + 1], text[at]
+        return "".join(text)
+    words = "".join(draw(st.lists(st.sampled_from(han), min_size=1, max_size=2)))
+    if kind == "han":
+        return words
+    if kind == "same":
+        at = draw(st.integers(0, len(words) - 1))
+        readings = pinyin.readings(words[at])
+        if not readings:
+            return words
+        alike = same_sounding().get(draw(st.sampled_from(readings)), [words[at]])
+        return words[:at] + draw(st.sampled_from(alike)) + words[at + 1 :]
+    syllables = [draw(st.sampled_from(pinyin.readings(c))) for c in words if pinyin.readings(c)]
+    if kind == "initials":
+        return "".join(pinyin.initial(s) for s in syllables)
+    return "".join(s + draw(st.sampled_from(["", "", " "])) for s in syllables).strip()
+
+
+@st.composite
+def approximate_queries(draw: st.DrawFn, catalog_tokens: list[str]) -> str:
+    """One to three typed words (`typed`) of the catalog's Han and Latin tokens, spaced or
+    not (mixed script), sometimes with a token as it is."""
+    han = [t for t in catalog_tokens if all(is_han(c) for c in t)] or HAN_WORDS
+    latin = [t for t in catalog_tokens if t.isascii() and t.isalpha()] or TYPO_WORDS
+    parts = draw(
+        st.lists(st.one_of(typed(han, latin), typed(han, latin), st.sampled_from(han)), min_size=1, max_size=3)
+    )
+    return "".join(part + draw(st.sampled_from(["", " ", " "])) for part in parts)[:100]
+
+
 @st.composite
 def queries(draw: st.DrawFn, catalog_tokens: list[str], shop_names: list[str]) -> str:
-    """Mostly words of the catalog (so that there are matches), also shop names and noise."""
-    kind = draw(st.sampled_from(["tokens", "tokens", "tokens", "words", "shop", "text", "blank"]))
+    """Mostly words of the catalog (so that there are matches), as typed or approximately,
+    also shop names and noise."""
+    kind = draw(
+        st.sampled_from(["tokens", "tokens", "tokens", "approximate", "approximate", "words", "shop", "text", "blank"])
+    )
+    if kind == "approximate":
+        return str(draw(approximate_queries(catalog_tokens)))
     if kind == "tokens" and catalog_tokens:
         words = draw(st.lists(st.sampled_from(catalog_tokens), min_size=1, max_size=3))
         return str(draw(st.sampled_from([" ", "", "\u3000", "-"])).join(words))
@@ -257,11 +356,12 @@ def dhashes(draw: st.DrawFn) -> int | None:
 
 
 def close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    """Equal to the last bit (scores are never NaN, and never -0.0)."""
+    return a == b
 
 
 def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
-    """The Rust result equals the reference result (numbers within a relative 1e-9)."""
+    """The Rust result equals the reference result, every number to the last bit."""
     assert [h["product_id"] for h in rust["hits"]] == [h["product_id"] for h in reference["hits"]]
     for key in (
         "total_matched",
@@ -287,6 +387,7 @@ def assert_same(rust: dict[str, Any], reference: dict[str, Any]) -> None:
         assert re["tier"] == pe["tier"], context
         assert re["matched_synonyms"] == pe["matched_synonyms"], context
         assert re["negated_words"] == pe["negated_words"], context
+        assert re["approximate_matches"] == pe["approximate_matches"], context
         assert [s["signal"] for s in re["signals"]] == [s["signal"] for s in pe["signals"]], context
         for rs, ps in zip(re["signals"], pe["signals"], strict=True):
             for key in ("value", "weight", "contribution"):
@@ -419,6 +520,179 @@ def test_search_agrees_with_the_reference(data: st.DataObject, analysis: str) ->
         pair.search(data.draw(profiles()), data.draw(requests(catalog_tokens, shop_names, shop_ids)))
 
 
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data(), analysis=st.sampled_from(["full", "full", "full", "bigrams"]))
+def test_approximate_queries_agree(data: st.DataObject, analysis: str) -> None:
+    """Approximate matching: titles of words read alike (羊绒, 羽绒), read several ways and
+    long enough for typos, then queries typed approximately from those words (`typed`), some
+    after deletes (a word or phrase whose last product is gone no longer matches)."""
+    pair = Pair(analysis)
+    shop_ids = ["s0", "s1", "s2"]
+    pair.upsert_shops([shop_record(shop_id, name) for shop_id, name in zip(shop_ids, SHOP_NAMES, strict=False)])
+    han = data.draw(st.lists(st.sampled_from(SOUND_WORDS + HAN_WORDS), min_size=2, max_size=8, unique=True))
+    latin = data.draw(st.lists(st.sampled_from(TYPO_WORDS + TYPO_WORDS + LATIN_WORDS), min_size=1, max_size=4))
+    title = st.lists(st.sampled_from(han + latin), min_size=1, max_size=4).flatmap(
+        lambda words: st.tuples(*(st.sampled_from(["", " ", " ", "·"]) for _ in words)).map(
+            lambda separators: "".join(w + sep for w, sep in zip(words, separators, strict=True))
+        )
+    )
+    catalog = [
+        {**product, "product_id": f"p{i:02d}", "title": data.draw(title)}
+        for i, product in enumerate(data.draw(st.lists(products(shop_ids, SHOP_NAMES), min_size=2, max_size=14)))
+    ]
+    pair.upsert_products(catalog)
+    for _ in range(data.draw(st.integers(1, 6), label="searches")):
+        if data.draw(st.integers(0, 4)) == 0:
+            pair.delete_products(data.draw(st.lists(st.sampled_from([p["product_id"] for p in catalog]), max_size=3)))
+        query = data.draw(st.one_of(typed(han, latin), approximate_queries(han + [w.lower() for w in latin])))
+        profile = data.draw(st.one_of(st.just(default_ranking_profile()), profiles()))
+        request = search_request(
+            query,
+            sort=data.draw(st.sampled_from(["relevance", "relevance", "sales"])),
+            page_size=data.draw(st.sampled_from([3, 10])),
+            keep_duplicates=data.draw(st.booleans()),
+        )
+        pair.search(profile, request)
+
+
+TYPED_QUERIES = [
+    "yangrong",
+    "yang rong",
+    "yangrongweijin",
+    "yangrong weijin",
+    "yang rong wei jin",
+    "yu ronglei",
+    "羊绒weijin",
+    "YangRong",
+    "ｙａｎｇｒｏｎｇ",
+    "baowenbei",
+    "yrwj",
+    "yr",
+    "bwb",
+    "ydxlx",
+    "yd xlx",
+    "洋绒围巾",
+    "羊绒围金",
+    "羊绒 weijn",
+    "samsnug",
+    "iphnoe 15",
+    "iphonexx",
+    "iphone17",
+    "tiansi",
+    "changkuan",
+    "zhangkuan",
+    "ck",
+    "zk",
+    "yinhang xinglixiang",
+    "羊绒围巾",
+    "iphone15",
+]
+
+
+def test_typed_queries_on_a_fixed_catalog_agree() -> None:
+    """What shoppers type, on a catalog made for it: full pinyin spaced or not (a space beside
+    a word of two or more syllables is kept), case and width, mixed script, initials (ydxlx:
+    of the covers 运动鞋 凉鞋 and 运动 行李箱, the one whose pieces some product has together),
+    same sound, typos (never of digits), a heteronym (长款 is changkuan and zhangkuan), a
+    title phrase of two one-character words (天丝), and words the catalog has as typed."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("s1", "山下有松"), shop_record("s2", "数码配件")])
+    titles = [
+        "羊绒围巾女 冬季加厚",
+        "羽绒服男 冬季",
+        "羊绒大衣 长款",
+        "保温杯 316不锈钢",
+        "iPhone15 手机壳",
+        "iPhone16 手机壳",
+        "电视机 遥控器",
+        "运动鞋",
+        "运动鞋 男",
+        "凉鞋",
+        "凉鞋 女",
+        "运动 行李箱",
+        "天丝 睡衣",
+        "银行卡套",
+    ]
+    pair.upsert_products(
+        [
+            product_record(f"p{i:02d}", f"s{i % 2 + 1}", title, brand="Samsung" if "电视" in title else "", sales_30d=i)
+            for i, title in enumerate(titles)
+        ]
+    )
+    matched: set[str] = set()
+    for query in TYPED_QUERIES:
+        for profile in (default_ranking_profile(), {**default_ranking_profile(), "approximate_weight": 0.2}):
+            result = pair.search(profile, search_request(query, page_size=20))
+            assert result is not None
+            for hit in result["hits"]:
+                matched.update(kind for _, _, kind in hit["explanation"]["approximate_matches"])
+    assert matched == {"pinyin", "initials", "same_sound", "typo"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    words=st.lists(st.text(alphabet="abcs", min_size=3, max_size=11), min_size=1, max_size=12),
+    data=st.data(),
+)
+def test_latin_typos_agree(words: list[str], data: st.DataObject) -> None:
+    """Typos: Latin words of few letters (so that many are a few edits apart), and queries a
+    word with random edits, with transpositions of neighbours (one edit each, as in the
+    optimal string alignment distance the Rust automata compute) and words of 4, 5, 8 and 9
+    letters around the limits of one and two typos (bigrams analysis: typos need no jieba)."""
+    pair = Pair("bigrams")
+    pair.upsert_shops([shop_record("s", "店")])
+    pair.upsert_products([product_record(f"p{i:02d}", "s", w) for i, w in enumerate(words)])
+    query = list(data.draw(st.sampled_from(words)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(query) - 1))
+        edit = data.draw(st.sampled_from(["substitute", "delete", "insert", "transpose", "transpose"]))
+        if edit == "substitute":
+            query[at] = data.draw(st.sampled_from("abcs"))
+        elif edit == "delete" and len(query) > 1:
+            del query[at]
+        elif edit == "insert":
+            query.insert(at, data.draw(st.sampled_from("abcs")))
+        elif edit == "transpose" and at + 1 < len(query):
+            query[at], query[at + 1] = query[at + 1], query[at]
+    pair.search(default_ranking_profile(), search_request("".join(query), page_size=20))
+
+
+def test_a_transposition_and_an_edit_between_its_letters_are_three_edits() -> None:
+    """`ca` to `abc` is two edits when a transposed pair may then be edited between its
+    letters (Damerau-Levenshtein), three when it may not (optimal string alignment): the
+    engine finds no typo of nine letters at three edits."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("s", "店")])
+    pair.upsert_products([product_record("a", "s", "abcdefgabc"), product_record("b", "s", "abcdefgxyz")])
+    assert osa_distance("abcdefgca", "abcdefgabc", 5) == 3
+    assert pair.search(default_ranking_profile(), search_request("abcdefgca"))["hits"] == []
+    found = pair.search(default_ranking_profile(), search_request("abcdefgac"))["hits"]
+    assert [h["explanation"]["approximate_matches"] for h in found] == [[("abcdefgac", "abcdefgabc", "typo")]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.text(alphabet="abc", max_size=9), b=st.text(alphabet="abc", max_size=9), bound=st.integers(0, 3))
+def test_the_bounded_distance_is_the_distance_up_to_its_bound(a: str, b: str, bound: int) -> None:
+    assert osa_distance(a, b, bound) == min(osa_distance(a, b, 20), bound + 1)
+    assert osa_distance(a, b, 20) == osa_distance(b, a, 20)
+
+
+def test_a_dead_products_title_phrase_is_not_matched() -> None:
+    """天丝 is a title phrase of 天丝 (天 丝, two one-character words) and a mere bigram of 天丝丝
+    (天 丝丝), and no dictionary word: once the first product is gone, `tiansi` has no phrase to
+    match, though Rust keeps the phrase's keys until it compacts."""
+    pair = Pair("full")
+    pair.upsert_shops([shop_record("s", "店")])
+    pair.upsert_products([product_record("a", "s", "天丝"), product_record("b", "s", "天丝丝")])
+    assert len(pair.search(default_ranking_profile(), search_request("tiansi"))["hits"]) == 2
+    pair.delete_products(["a"])
+    assert pair.search(default_ranking_profile(), search_request("tiansi"))["hits"] == []
+
+
 SHOP_WORDS = ["羊绒", "小店", "数码", "配件", "Nike", "官方", "围巾", "袜子"]
 
 
@@ -487,7 +761,7 @@ def test_larger_catalogs_agree(data: st.DataObject, seed: int, size: int) -> Non
             for shop_id, name in zip(shop_ids, shop_names, strict=True)
         ]
     )
-    vocabulary = HAN_WORDS + LATIN_WORDS + FULL_WIDTH + DIGITS
+    vocabulary = HAN_WORDS + SOUND_WORDS + LATIN_WORDS + TYPO_WORDS + FULL_WIDTH + DIGITS
 
     def product(i: int) -> dict[str, Any]:
         words = rng.choices(vocabulary, k=rng.randint(1, 8))

@@ -80,6 +80,33 @@ Search (`crates/xiaodian-core/src/rank/search/`, whose module doc lists the same
   while filling the pages up to this one and the 100 after, the response's those met filling
   this page.
 
+Approximate matching (`crates/xiaodian-core/src/rank/approximate.rs`, `approximate` below; on
+unless the engine is made with `approximate=False`), right after the query is analysed: a word
+is *missing* when a term of its first alternative is in no live product (df 0), and
+- the *phrases* are the terms of the live products that are Han dictionary words of 1-4
+  characters ("full" analysis) and the live titles' phrases (`Analyzer.phrases`) of 2-4
+  characters, each spelt in pinyin (`xiaodian.reference.pinyin`, every reading combination,
+  at most 16) and by initials; a spelling or initials give the phrases they are the first
+  spelling of when there are any, else the others; a phrase is live when a live product has
+  it (df > 0, or a title phrase) and its terms (bigrams; a lone character itself) have df > 0,
+  its df being their least;
+- consecutive missing letter words are read together as pinyin (each word's cuts, at most 8
+  readings): the first reading covered by pieces of 1-4 syllables, each the spelling of a
+  live phrase and none across a space beside a word of two or more syllables, is taken, its
+  best cover the fewest pieces (one syllable counting two), then the largest least df, then
+  the longest first piece; otherwise each word alone: as pinyin (when there were several),
+  Latin typos (5+ letters: one edit, 9+: two, optimal string alignment distance), initials
+  (2-8 letters; of the best 8 covers the first whose pieces some live product has together);
+  a missing Han word of 2-4 characters, not negated and without synonyms, matches the live
+  phrases read like it (same sound);
+- a word's approximations are its best 8 (fewest edits, largest df, then text); it keeps its
+  typed terms as its first alternative, the approximations' terms are appended to the query
+  terms in order of first appearance and score x `approximate_weight`; explanations list
+  (word, matched, kind) in `approximate_matches`, and `matched_synonyms` leaves such words out.
+The Rust index keeps the phrases and Latin words as terms arrive (`SoundIndex`); here they are
+derived from the live products on each search, which gives the same answers as long as the
+Rust index forgets a dead product's phrases (it keeps them until it compacts).
+
 Invariants the Rust code relies on and this code shows directly: the order is total (ties end
 at the unique product id), so document numbering never matters; scores are finite and never
 -0.0, so Python's float order equals Rust's `total_cmp`; a page computed from the whole ranking
@@ -93,13 +120,14 @@ import functools
 import logging
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jieba
 
 from xiaodian.errors import FailedPrecondition, InvalidArgument
+from xiaodian.reference import pinyin
 
 #: The indexed text fields, in the order of every per-field tuple.
 FIELDS = ("title", "shop_name", "brand")
@@ -218,6 +246,8 @@ def _is_dictionary_word(word: str) -> bool:
 #: The negating modifiers recognised by default, and the longest word tried after one.
 DEFAULT_NEGATING_MODIFIERS = ("仿", "类", "非", "假", "人造")
 MAX_NEGATED_CHARS = 4
+#: Longest title phrase (`Analyzer.phrases`), in characters.
+MAX_PHRASE_CHARS = 8
 #: A near-duplicate group's original is looked for up to this many positions past the page.
 DUPLICATE_LOOKAHEAD = 100
 
@@ -286,6 +316,10 @@ class Analyzer:
                     break
         return out
 
+    def is_dictionary_word(self, word: str) -> bool:
+        """In jieba's dictionary ("full" analysis; never with "bigrams", which has no jieba)."""
+        return self.full and _is_dictionary_word(word)
+
     def tokens(self, text: str) -> list[str]:
         """Tokens in order of appearance, repeats kept; a negated word and its modifier are
         one token instead of the word's bigrams and jieba words."""
@@ -311,6 +345,59 @@ class Analyzer:
             tokens.extend(run[s:e] for s, _, e in negations)
         return tokens
 
+    def phrases(self, text: str) -> list[str]:
+        """The text's phrases, in order, repeats kept. The *units* of a Han run are jieba's
+        words that are dictionary words outside a negation (modifier and word), except that
+        exactly two one-character words in a row are one unit (卫 衣 -> 卫衣, 天 丝 -> 天丝);
+        a word that is no unit breaks phrases. Phrases: two or three units in a row, together
+        at most MAX_PHRASE_CHARS characters (羊绒围巾, 充电宝), and each unit of two merged
+        characters. None with "bigrams" analysis. Suggest offers the phrases of the titles,
+        and approximate matching spells them."""
+        if not self.full:
+            return []
+        out: list[str] = []
+        for run, script, after_latin in _runs(normalize(text)):
+            if script != _HAN or len(run) == 1:
+                continue
+            lengths = [len(word) for word in _jieba_words(run)]
+            negations = self.negations(run, lengths, after_latin) if self.modifiers else []
+            units: list[tuple[int, int] | None] = []
+            start = 0
+            for n in lengths:
+                end = start + n
+                outside = not any(start < neg_end and neg_start < end for neg_start, _, neg_end in negations)
+                units.append((start, end) if outside and _is_dictionary_word(run[start:end]) else None)
+                start = end
+
+            def single(k: int, units: list[tuple[int, int] | None] = units) -> bool:
+                unit = units[k] if 0 <= k < len(units) else None
+                return unit is not None and unit[1] - unit[0] == 1
+
+            # (start, end, whether two one-character words were merged), None: no unit.
+            merged: list[tuple[int, int, bool] | None] = []
+            i = 0
+            while i < len(units):
+                unit = units[i]
+                if single(i) and single(i + 1) and not single(i - 1) and not single(i + 2):
+                    second = units[i + 1]
+                    assert unit is not None and second is not None
+                    merged.append((unit[0], second[1], True))
+                    i += 2
+                else:
+                    merged.append(None if unit is None else (unit[0], unit[1], False))
+                    i += 1
+            for i, first_unit in enumerate(merged):
+                if first_unit is None:
+                    continue
+                first, _, pair = first_unit
+                if pair:
+                    out.append(run[first_unit[0] : first_unit[1]])
+                for following in merged[i + 1 : i + 3]:
+                    if following is None or following[1] - first > MAX_PHRASE_CHARS:
+                        break
+                    out.append(run[first : following[1]])
+        return out
+
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         """Distinct tokens in order of first appearance, each with its `required` flag, then
         the terms only a negated word's other modifiers bring."""
@@ -334,7 +421,7 @@ class Analyzer:
         for run, script, after_latin in _runs(normalize(text)):
             if script != _HAN or len(run) == 1:
                 required.add(run)
-                word_texts.append(_WordDraft([[run]], [], run, False))
+                word_texts.append(_WordDraft([[run]], [], run, False, script == _LETTER))
                 continue
             # unit[i]: (start, length) of the unit holding character i: a negated word with
             # its modifier, a synonym found here (longest first, left to right), else its
@@ -421,7 +508,7 @@ class Analyzer:
         words: list[QueryWord] = []
         for draft in word_texts:
             term_ids = [sorted({index[t] for t in alternative}) for alternative in draft.alternatives]
-            query_word = QueryWord(term_ids, draft.texts, draft.text, draft.negated)
+            query_word = QueryWord(term_ids, draft.texts, draft.text, draft.negated, draft.letters)
             if query_word not in words:
                 words.append(query_word)
         return AnalyzedQuery(terms, words)
@@ -435,6 +522,7 @@ class _WordDraft:
     texts: list[str]
     text: str
     negated: bool
+    letters: bool = False
 
 
 @dataclass(frozen=True)
@@ -443,6 +531,9 @@ class QueryTerm:
     required: bool
     #: Only a synonym brings it: its scores are weighed by the profile's synonym_weight.
     synonym: bool
+    #: Only an approximation brings it (`approximate`): its scores are weighed by the
+    #: profile's approximate_weight.
+    approximate: bool = False
 
 
 @dataclass(frozen=True)
@@ -456,6 +547,12 @@ class QueryWord:
     text: str
     #: A word under a negating modifier.
     negated: bool
+    #: A run of letters (`iphone`, `yangrong`).
+    letters: bool = False
+    #: Its alternatives after the first are approximations of this kind ("pinyin",
+    #: "initials", "same_sound" or "typo"; the first, as typed, matches nothing): `synonyms`
+    #: holds their texts.
+    approximate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -470,6 +567,470 @@ def _ones_from(lengths: Sequence[int], i: int) -> int:
     while i + n < len(lengths) and lengths[i + n] == 1:
         n += 1
     return n
+
+
+# --- approximate matching (crates/xiaodian-core/src/rank/approximate.rs) ----------------------
+
+#: Most reading combinations a phrase is spelt by.
+MAX_SPELLINGS = 16
+#: Most approximations of one query word.
+MAX_APPROXIMATIONS = 8
+#: Longest phrase matched approximately, in characters (and syllables).
+MAX_PIECE_SYLLABLES = 4
+#: Most readings of a run of missing letter words tried.
+MAX_READINGS = 8
+#: Fewest letters of a word that may be a typo.
+MIN_TYPO_LETTERS = 5
+#: Fewest letters of a word that may have two typos.
+TWO_TYPOS_LETTERS = 9
+#: Most letters of a word of initials.
+MAX_INITIALS = 8
+#: Most covers of a word of initials tried for one whose pieces meet in a product.
+MAX_COVERS = 8
+
+PINYIN, INITIALS, SAME_SOUND, TYPO = "pinyin", "initials", "same_sound", "typo"
+
+
+def _ascii_lowercase(text: str) -> bool:
+    """Every character in a-z (true for the empty text, as Rust's `all`)."""
+    return all("a" <= c <= "z" for c in text)
+
+
+@functools.cache
+def _phrase_sound(phrase: str) -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, bool], ...]]:
+    """A phrase's spellings (every reading combination, at most MAX_SPELLINGS, the first
+    readings first) and their distinct initials, each with whether they are the first
+    spelling's."""
+    spellings = tuple(tuple(s) for s in pinyin.spellings(phrase, MAX_SPELLINGS))
+    initials: list[tuple[str, bool]] = []
+    for k, spelling in enumerate(spellings):
+        letters = "".join(pinyin.initial(s) for s in spelling)
+        if all(letters != other for other, _ in initials):
+            initials.append((letters, k == 0))
+    return spellings, tuple(initials)
+
+
+def _phrase_terms(phrase: str) -> list[str]:
+    """The terms that match a phrase: its bigrams, or the lone character."""
+    return [phrase] if len(phrase) == 1 else _bigrams(phrase)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A phrase under one key of `SoundIndex`."""
+
+    text: str
+    #: The key comes from the phrase's first spelling (every character's most common reading).
+    first: bool
+
+
+class SoundIndex:
+    """The index's phrases by sound and its Latin words by length: the terms that are Latin
+    words (a-z only) or dictionary words, and the title phrases (`Analyzer.phrases`), of the
+    live products. The Rust index keeps them as terms and phrases arrive (and keeps those of
+    dead products until it compacts); both find the same approximations as long as a phrase
+    found there is one of a live product here (see `_Finder.live_of`)."""
+
+    def __init__(self, analyzer: Analyzer, terms: Iterable[str], title_phrases: Iterable[str]) -> None:
+        #: A spelling (syllables) -> the phrases spelt so.
+        self.by_pinyin: dict[tuple[str, ...], list[_Keyed]] = {}
+        #: Initials -> the phrases with them.
+        self.by_initials: dict[str, list[_Keyed]] = {}
+        #: Number of letters -> the words of that many letters (a-z only).
+        self.latin: dict[int, list[str]] = {}
+        for text in terms:
+            self.add_term(text, analyzer)
+        for phrase in title_phrases:
+            self.add_phrase(phrase)
+
+    def add_term(self, text: str, analyzer: Analyzer) -> None:
+        if _ascii_lowercase(text):
+            self.latin.setdefault(len(text), []).append(text)
+        elif analyzer.is_dictionary_word(text):
+            self.add_phrase(text)
+
+    def add_phrase(self, text: str) -> None:
+        """A dictionary word or a title phrase (`Analyzer.phrases`); only Han phrases of
+        1-MAX_PIECE_SYLLABLES characters are kept."""
+        if not (1 <= len(text) <= MAX_PIECE_SYLLABLES and all(is_han(c) for c in text)):
+            return
+        spellings, initials = _phrase_sound(text)
+        for k, spelling in enumerate(spellings):
+            self.by_pinyin.setdefault(spelling, []).append(_Keyed(text, k == 0))
+        for letters, first in initials:
+            self.by_initials.setdefault(letters, []).append(_Keyed(text, first))
+
+
+@dataclass(frozen=True)
+class Approximation:
+    """One way of matching a word approximately: the phrase or word matched, its terms, and
+    what orders it among the word's others."""
+
+    text: str
+    terms: list[str]
+    edits: int
+    df: int
+
+
+def _best(found: list[Approximation]) -> list[Approximation]:
+    """The best MAX_APPROXIMATIONS: fewest edits, then largest df, then text."""
+    return sorted(found, key=lambda a: (a.edits, -a.df, a.text))[:MAX_APPROXIMATIONS]
+
+
+def _piece_cost(units: int, found: list[Approximation]) -> tuple[int, int] | None:
+    """What a piece of a cover costs, None when nothing matches it: 1, or 2 for a piece of
+    one unit (a lone syllable or initial says little); and the df of its most common phrase."""
+    if not found:
+        return None
+    return (2 if units == 1 else 1), max(a.df for a in found)
+
+
+def _cheapest_cover(n: int, cost: Callable[[int, int], tuple[int, int] | None]) -> list[tuple[int, int]] | None:
+    """The best cover of 0..n by pieces of 1-MAX_PIECE_SYLLABLES units, each piece's cost and
+    df given by `cost(start, end)` (None: no piece; each piece is asked about once): the least
+    total cost, then the largest least df of its pieces (a cut into common phrases, not rare
+    ones that seldom meet: `mncdb` is 迷你 充电宝), then the longest first piece, and so on."""
+    # best[i]: the best cover of i..n as (total cost, least df, first piece's end); the
+    # least df of no piece is unbounded.
+    best: list[tuple[int, float, int] | None] = [None] * (n + 1)
+    best[n] = (0, math.inf, n)
+    for start in range(n - 1, -1, -1):
+        for length in range(min(MAX_PIECE_SYLLABLES, n - start), 0, -1):
+            end = start + length
+            rest = best[end]
+            if rest is None:
+                continue
+            piece = cost(start, end)
+            if piece is None:
+                continue
+            candidate = (rest[0] + piece[0], min(piece[1], rest[1]), end)
+            current = best[start]
+            if current is None or (candidate[0], -candidate[1]) < (current[0], -current[1]):
+                best[start] = candidate
+    if best[0] is None:
+        return None
+    cover: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        step = best[start]
+        assert step is not None, "a cover continues to the end"
+        cover.append((start, step[2]))
+        start = step[2]
+    return cover
+
+
+def _covered(
+    n: int, phrases: Callable[[int, int], list[Approximation]]
+) -> list[tuple[int, int, list[Approximation]]] | None:
+    """The cheapest cover of 0..n by pieces with phrases (`_cheapest_cover`, `_piece_cost`):
+    each piece's (start, end, phrases)."""
+    found: dict[tuple[int, int], list[Approximation]] = {}
+
+    def cost(start: int, end: int) -> tuple[int, int] | None:
+        found[(start, end)] = phrases(start, end)
+        return _piece_cost(end - start, found[(start, end)])
+
+    cover = _cheapest_cover(n, cost)
+    if cover is None:
+        return None
+    return [(start, end, found[(start, end)]) for start, end in cover]
+
+
+def osa_distance(a: str, b: str, bound: int) -> int:
+    """The optimal string alignment distance (restricted Damerau-Levenshtein: insertions,
+    deletions, substitutions, and transpositions of two neighbours, each one edit, no
+    substring edited twice), or bound + 1 when it exceeds `bound`. The Rust engine's
+    Levenshtein automata (`levenshtein_automata`, transpositions costing one) compute it."""
+    if abs(len(a) - len(b)) > bound:
+        return bound + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        # Every later row is at least the lesser of this row's least and the last row's least
+        # plus one: past the bound for good.
+        if min(row) > bound and min(previous) > bound:
+            return bound + 1
+        previous2, previous = previous, row
+    return min(previous[len(b)], bound + 1)
+
+
+class Lookup(Protocol):
+    """What approximate matching asks of the index, for the fields a search searches."""
+
+    def df(self, term: str) -> int:
+        """The number of live products containing the term."""
+        ...
+
+    def has_phrase(self, phrase: str) -> bool:
+        """True when a live product has the phrase: a dictionary word as a term, or a title
+        phrase in its title (`Analyzer.phrases`)."""
+        ...
+
+    def products(self, term: str) -> set[str]:
+        """The live products containing the term."""
+        ...
+
+
+class _Finder:
+    def __init__(self, sound: SoundIndex, lookup: Lookup) -> None:
+        self.sound = sound
+        self.lookup = lookup
+
+    def live(self, phrases: Sequence[_Keyed], except_: str) -> list[Approximation]:
+        """The live phrases of `phrases` other than `except_`, best first, at most
+        MAX_APPROXIMATIONS: those matched through their first spelling when there are any,
+        else those matched through another."""
+        first = self.live_of([keyed for keyed in phrases if keyed.first], except_)
+        if first:
+            return first
+        return self.live_of([keyed for keyed in phrases if not keyed.first], except_)
+
+    def live_of(self, phrases: Iterable[_Keyed], except_: str) -> list[Approximation]:
+        """A phrase is live when a live product has it (in a searched field, or as a title
+        phrase) and every term it is matched by is in a live product (in a searched field);
+        its df is the least df of those terms."""
+        found: list[Approximation] = []
+        for keyed in phrases:
+            phrase = keyed.text
+            if phrase == except_ or any(a.text == phrase for a in found):
+                continue
+            terms = _phrase_terms(phrase)
+            df = min(self.lookup.df(t) for t in terms)
+            if df > 0 and self.lookup.has_phrase(phrase):
+                found.append(Approximation(phrase, terms, 0, df))
+        return _best(found)
+
+    def by_pinyin(self, spelling: Sequence[str], except_: str) -> list[Approximation]:
+        return self.live(self.sound.by_pinyin.get(tuple(spelling), []), except_)
+
+    def by_initials(self, initials: str) -> list[Approximation]:
+        return self.live(self.sound.by_initials.get(initials, []), "")
+
+    def pinyin_pieces(self, words: Sequence[str]) -> list[tuple[tuple[int, int], str, list[Approximation]]] | None:
+        """Consecutive letter words read as pinyin: for each piece, the range of words it was
+        read from (first, last), its syllables as text and its phrases. The readings are the
+        cartesian product of each word's cuts, in order, at most MAX_READINGS; the first with
+        a cover wins."""
+        readings: list[tuple[list[str], list[int]]] = [([], [])]
+        for w, word in enumerate(words):
+            cuts = pinyin.cuts(word)
+            if not cuts:
+                return None
+            longer: list[tuple[list[str], list[int]]] = []
+            for syllables, owners in readings:
+                if len(longer) == MAX_READINGS:
+                    break
+                for cut in cuts:
+                    if len(longer) == MAX_READINGS:
+                        break
+                    longer.append(([*syllables, *cut], [*owners, *([w] * len(cut))]))
+            readings = longer
+        for syllables, owners in readings:
+            pieces = _covered(len(syllables), functools.partial(self._spelt, syllables, owners))
+            if pieces is not None:
+                return [
+                    ((owners[start], owners[end - 1]), "".join(syllables[start:end]), phrases)
+                    for start, end, phrases in pieces
+                ]
+        return None
+
+    def _spelt(self, syllables: list[str], owners: list[int], start: int, end: int) -> list[Approximation]:
+        """The phrases of a piece of a reading; none for a piece across a kept space: a space
+        between two words, one of them of two or more syllables (`yangrong weijin` is 羊绒
+        and 围巾 apart; `yang rong` may be one piece)."""
+        for b in range(start + 1, end):
+            if owners[b - 1] != owners[b] and (owners.count(owners[b - 1]) > 1 or owners.count(owners[b]) > 1):
+                return []
+        return self.by_pinyin(syllables[start:end], "")
+
+    def initials_pieces(self, word: str) -> list[tuple[str, list[Approximation]]] | None:
+        """A letter word read as initials: each piece's letters and phrases. Its covers by
+        pieces of 1-MAX_PIECE_SYLLABLES initials, each the initials of a live phrase, are
+        ordered as `_cheapest_cover` orders them (the least total cost, then the largest
+        least df, then the longer pieces first); the first of the best MAX_COVERS whose pieces
+        meet in a live product (some product has, for every piece, all terms of one of its
+        phrases) is taken, else the first."""
+        n = len(word)
+        if not (2 <= n <= MAX_INITIALS and _ascii_lowercase(word)):
+            return None
+        pieces: dict[tuple[int, int], list[Approximation]] = {}
+        for start in range(n):
+            for end in range(start + 1, min(start + MAX_PIECE_SYLLABLES, n) + 1):
+                found = self.by_initials(word[start:end])
+                if found:
+                    pieces[(start, end)] = found
+        # Every cover: (cost, least df, its pieces).
+        covers: list[tuple[int, float, list[tuple[int, int]]]] = []
+
+        def extend(start: int, cost: int, least: float, cover: list[tuple[int, int]]) -> None:
+            if start == n:
+                covers.append((cost, least, cover))
+                return
+            for end in range(start + 1, min(start + MAX_PIECE_SYLLABLES, n) + 1):
+                found = pieces.get((start, end))
+                if found is not None:
+                    piece = _piece_cost(end - start, found)
+                    assert piece is not None, "found is not empty"
+                    extend(end, cost + piece[0], min(least, piece[1]), [*cover, (start, end)])
+
+        extend(0, 0, math.inf, [])
+        if not covers:
+            return None
+        # The pieces' ends compared from the first piece on, descending (a later end is a
+        # longer piece; two covers' ends are never one a prefix of the other: both end at n).
+        covers.sort(key=lambda c: (c[0], -c[1], [-end for _, end in c[2]]))
+
+        def meets(cover: list[tuple[int, int]]) -> bool:
+            common: set[str] | None = None
+            for piece in cover:
+                anywhere: set[str] = set()
+                for a in pieces[piece]:
+                    anywhere |= self.products_with_all(a.terms)
+                common = anywhere if common is None else common & anywhere
+                if not common:
+                    return False
+            return True
+
+        chosen = next((cover for _, _, cover in covers[:MAX_COVERS] if meets(cover)), covers[0][2])
+        return [(word[start:end], pieces[(start, end)]) for start, end in chosen]
+
+    def products_with_all(self, terms: Sequence[str]) -> set[str]:
+        """The live products containing every one of `terms`."""
+        common: set[str] | None = None
+        for term in terms:
+            products = self.lookup.products(term)
+            common = products if common is None else common & products
+        return common or set()
+
+    def typos(self, word: str) -> list[Approximation]:
+        """The Latin words within the edits a word of its length may have: 1 from
+        MIN_TYPO_LETTERS letters, 2 from TWO_TYPOS_LETTERS."""
+        n = len(word)
+        if n < MIN_TYPO_LETTERS or not _ascii_lowercase(word):
+            return []
+        max_edits = 2 if n >= TWO_TYPOS_LETTERS else 1
+        found: list[Approximation] = []
+        for length in range(n - max_edits, n + max_edits + 1):
+            for candidate in self.sound.latin.get(length, []):
+                if candidate == word or any(a.text == candidate for a in found):
+                    continue
+                edits = osa_distance(word, candidate, max_edits)
+                if edits <= max_edits:
+                    df = self.lookup.df(candidate)
+                    if df > 0:
+                        found.append(Approximation(candidate, [candidate], edits, df))
+        return _best(found)
+
+    def same_sound(self, word: str) -> list[Approximation]:
+        """The live phrases that sound like a Han word, but for the word itself."""
+        found: list[Approximation] = []
+        for spelling in pinyin.spellings(word, MAX_SPELLINGS):
+            for a in self.by_pinyin(spelling, word):
+                if not any(f.text == a.text for f in found):
+                    found.append(a)
+        return _best(found)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A word of the expanded query while it is built: its typed terms, its text, its
+    approximations and their kind."""
+
+    typed: list[str]
+    text: str
+    approximations: list[Approximation]
+    kind: str
+
+
+def approximate(sound: SoundIndex, query: AnalyzedQuery, lookup: Lookup) -> AnalyzedQuery:
+    """The query as the index can match it: `query` with approximations for its missing words
+    (a word is missing when a term of its first alternative is in no live product), by the
+    rules of `crates/xiaodian-core/src/rank/approximate.rs`."""
+    finder = _Finder(sound, lookup)
+    terms, words = query.terms, query.words
+
+    def missing(word: QueryWord) -> bool:
+        return any(lookup.df(terms[t].text) == 0 for t in word.alternatives[0])
+
+    def typed(word: QueryWord) -> list[str]:
+        return [terms[t].text for t in word.alternatives[0]]
+
+    # Each word of the result: unchanged (its index), or a draft.
+    out: list[int | _Draft] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.letters and missing(word):
+            j = i + 1
+            while j < len(words) and words[j].letters and missing(words[j]):
+                j += 1
+            pieces = finder.pinyin_pieces([w.text for w in words[i:j]])
+            if pieces is not None:
+                for (first, last), text, approximations in pieces:
+                    typed_terms = [t for w in words[i + first : i + last + 1] for t in typed(w)]
+                    out.append(_Draft(typed_terms, text, approximations, PINYIN))
+                i = j
+                continue
+            for k, w in enumerate(words[i:j]):
+                alone = finder.pinyin_pieces([w.text]) if j - i > 1 else None
+                if alone is not None:
+                    out.extend(_Draft(typed(w), text, approximations, PINYIN) for _, text, approximations in alone)
+                    continue
+                typos = finder.typos(w.text)
+                if typos:
+                    out.append(_Draft(typed(w), w.text, typos, TYPO))
+                    continue
+                initials = finder.initials_pieces(w.text)
+                if initials is None:
+                    out.append(i + k)
+                else:
+                    out.extend(_Draft(typed(w), text, approximations, INITIALS) for text, approximations in initials)
+            i = j
+            continue
+        plain_han = (
+            not word.letters
+            and not word.negated
+            and len(word.alternatives) == 1
+            and all(is_han(c) for c in word.text)
+            and 2 <= len(word.text) <= MAX_PIECE_SYLLABLES
+        )
+        if plain_han and missing(word):
+            same = finder.same_sound(word.text)
+            if same:
+                out.append(_Draft(typed(word), word.text, same, SAME_SOUND))
+                i += 1
+                continue
+        out.append(i)
+        i += 1
+    if all(isinstance(o, int) for o in out):
+        return query
+    new_terms = list(terms)
+
+    def id_of(text: str) -> int:
+        for k, term in enumerate(new_terms):
+            if term.text == text:
+                return k
+        new_terms.append(QueryTerm(text, False, False, True))
+        return len(new_terms) - 1
+
+    def ids(texts: Sequence[str]) -> list[int]:
+        return sorted(set([id_of(t) for t in texts]))
+
+    new_words: list[QueryWord] = []
+    for o in out:
+        if isinstance(o, int):
+            new_word = words[o]
+        else:
+            alternatives = [ids(o.typed)] + [ids(a.terms) for a in o.approximations]
+            new_word = QueryWord(alternatives, [a.text for a in o.approximations], o.text, False, False, o.kind)
+        if new_word not in new_words:
+            new_words.append(new_word)
+    return AnalyzedQuery(new_terms, new_words)
 
 
 # --- ranking arithmetic ----------------------------------------------------------------------
@@ -622,6 +1183,8 @@ class _Product:
     record: dict[str, Any]
     title_tokens: list[str]
     brand_tokens: list[str]
+    #: The title's phrases (`Analyzer.phrases`), repeats kept.
+    title_phrases: list[str]
     #: Built on first use; forgotten whenever a shop changes (its name is a field).
     document: _Document | None = None
 
@@ -661,8 +1224,15 @@ def _validate(request: Mapping[str, Any]) -> None:
 class ReferenceSearchEngine:
     """The search index of `xiaodian._core.SearchEngine`, written for clarity, not speed."""
 
-    def __init__(self, analysis: str = "full", negating_modifiers: Sequence[str] = DEFAULT_NEGATING_MODIFIERS) -> None:
+    def __init__(
+        self,
+        analysis: str = "full",
+        negating_modifiers: Sequence[str] = DEFAULT_NEGATING_MODIFIERS,
+        approximate: bool = True,
+    ) -> None:
         self._analyzer = Analyzer(analysis, negating_modifiers)
+        #: Approximate matching (pinyin, initials, same sound, typos); off for comparisons.
+        self.approximate = approximate
         self._shops: dict[str, _Shop] = {}
         self._products: dict[str, _Product] = {}
 
@@ -688,7 +1258,10 @@ class ReferenceSearchEngine:
                 )
         for record in records:
             self._products[record["product_id"]] = _Product(
-                record, self._analyzer.tokens(record["title"]), self._analyzer.tokens(record["brand"])
+                record,
+                self._analyzer.tokens(record["title"]),
+                self._analyzer.tokens(record["brand"]),
+                self._analyzer.phrases(record["title"]),
             )
 
     def delete_products(self, product_ids: Iterable[str]) -> int:
@@ -709,6 +1282,13 @@ class ReferenceSearchEngine:
 
     def tokens(self, text: str) -> list[str]:
         return self._analyzer.tokens(text)
+
+    def suggest(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` completions of `prefix` (`xiaodian.reference.suggest`), from the
+        products as they are now."""
+        from xiaodian.reference.suggest import ReferenceSuggester
+
+        return ReferenceSuggester(self).suggest(prefix, limit)
 
     def query_terms(self, text: str) -> list[tuple[str, bool]]:
         return self._analyzer.query_terms(text)
@@ -740,6 +1320,25 @@ class ReferenceSearchEngine:
         return _Search(self, profile, request).run()
 
 
+class _SearchedIndex:
+    """The index as approximate matching sees it (`Lookup`): through the fields a search
+    searches."""
+
+    def __init__(self, search: _Search) -> None:
+        self.search = search
+
+    def df(self, term: str) -> int:
+        return self.search.df.get(term, 0)
+
+    def has_phrase(self, phrase: str) -> bool:
+        return phrase in self.search.title_phrases or (
+            self.search.engine._analyzer.is_dictionary_word(phrase) and self.search.df.get(phrase, 0) > 0
+        )
+
+    def products(self, term: str) -> set[str]:
+        return {product_id for product_id, doc in self.search.docs.items() if self.search.contains(doc, term)}
+
+
 class _Search:
     """One search over a snapshot of the engine."""
 
@@ -748,12 +1347,6 @@ class _Search:
         self.profile = profile
         self.request = request
         query: str = request["query"]
-        analyzed = engine._analyzer.analyze_query(query, profile["synonyms"])
-        self.terms, self.words = analyzed.terms, analyzed.words
-        synonym_weight = float(profile["synonym_weight"])
-        self.weight = {term.text: synonym_weight if term.synonym else 1.0 for term in self.terms}
-        self.browse = _is_blank(query)
-        self.sort: str = "sales" if self.browse and request["sort"] == "relevance" else request["sort"]
         self.weights = (
             float(profile["title_weight"]),
             float(profile["shop_name_weight"]),
@@ -765,10 +1358,23 @@ class _Search:
         self.docs = {product_id: engine._document(p) for product_id, p in engine._products.items()}
         self.live = len(self.docs)
         self.total_len = tuple(sum(d.lens[f] for d in self.docs.values()) for f in range(3))
-        self.idf = {
-            term.text: idf(self.live, sum(1 for d in self.docs.values() if self.contains(d, term.text)))
+        self.df = self.document_frequencies()
+        analyzed = engine._analyzer.analyze_query(query, profile["synonyms"])
+        self.title_phrases = {phrase for p in engine._products.values() for phrase in p.title_phrases}
+        if engine.approximate:
+            terms = {text for doc in self.docs.values() for text in doc.tf}
+            sound = SoundIndex(engine._analyzer, terms, self.title_phrases)
+            analyzed = approximate(sound, analyzed, _SearchedIndex(self))
+        self.terms, self.words = analyzed.terms, analyzed.words
+        synonym_weight = float(profile["synonym_weight"])
+        approximate_weight = float(profile["approximate_weight"])
+        self.weight = {
+            term.text: synonym_weight if term.synonym else approximate_weight if term.approximate else 1.0
             for term in self.terms
         }
+        self.browse = _is_blank(query)
+        self.sort: str = "sales" if self.browse and request["sort"] == "relevance" else request["sort"]
+        self.idf = {term.text: idf(self.live, self.df.get(term.text, 0)) for term in self.terms}
         folded_query = fold_name(query)
         self.exact_shops = (
             set()
@@ -777,6 +1383,16 @@ class _Search:
         )
 
     # --- the first phase
+
+    def document_frequencies(self) -> dict[str, int]:
+        """df: the number of live products containing each term in a searched field (the
+        terms of no such product left out)."""
+        df: dict[str, int] = {}
+        for doc in self.docs.values():
+            for text, tf in doc.tf.items():
+                if any(tf[f] > 0 and self.searched[f] for f in range(3)):
+                    df[text] = df.get(text, 0) + 1
+        return df
 
     def contains(self, doc: _Document, text: str) -> bool:
         """True when a searched field of the document contains the term."""
@@ -825,14 +1441,28 @@ class _Search:
         return sum(1 for word in self.words if any(self.has(doc, alternative) for alternative in word.alternatives))
 
     def matched_synonyms(self, product_id: str) -> list[str]:
-        """The synonyms through which the product has a query word it lacks as typed."""
+        """The synonyms through which the product has a query word it lacks as typed (words
+        matched approximately left out)."""
         doc = self.docs[product_id]
         found = []
         for word in self.words:
-            if not word.negated and not self.has(doc, word.alternatives[0]):
+            if not word.negated and word.approximate is None and not self.has(doc, word.alternatives[0]):
                 for alternative, synonym in zip(word.alternatives[1:], word.synonyms, strict=True):
                     if self.has(doc, alternative):
                         found.append(synonym)
+                        break
+        return found
+
+    def approximate_matches(self, product_id: str) -> list[tuple[str, str, str]]:
+        """The query words the product has only approximately: (the word, the first of its
+        approximations the product has, their kind)."""
+        doc = self.docs[product_id]
+        found = []
+        for word in self.words:
+            if word.approximate is not None:
+                for alternative, matched in zip(word.alternatives[1:], word.synonyms, strict=True):
+                    if self.has(doc, alternative):
+                        found.append((word.text, matched, word.approximate))
                         break
         return found
 
@@ -961,6 +1591,7 @@ class _Search:
                 "matched_terms": self.first_phase(c.product_id)[1],
                 "matched_synonyms": self.matched_synonyms(c.product_id),
                 "negated_words": self.negated_words(c.product_id),
+                "approximate_matches": self.approximate_matches(c.product_id),
                 "tier": tier,
                 "signals": signals,
             }
