@@ -14,6 +14,9 @@
 //!   jieba word of two or more characters, a run of one-character jieba words; a product has
 //!   a word when it contains each of the word's required terms (its bigrams), or each term of
 //!   one of the word's synonyms (profile `synonyms`: a synonym's terms score × `synonym_weight`);
+//! - approximate matching (`rank::approximate`): a word no live product has as typed also
+//!   matches what it spells in pinyin or initials, sounds like, or misspells, through
+//!   alternatives whose terms score × `approximate_weight`;
 //! - retrieval by tiers: the first tier is the products with every word; when fewer than
 //!   `page_size` of them pass the filters and the query has W ≥ 3 words, a second tier follows:
 //!   the products with at least ⌈2W/3⌉ words but not all. A straddling bigram is never
