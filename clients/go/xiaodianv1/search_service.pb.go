@@ -286,7 +286,7 @@ type SuggestionSource int32
 const (
 	// Not used.
 	SuggestionSource_SUGGESTION_SOURCE_UNSPECIFIED SuggestionSource = 0
-	// A word or two-word phrase of product titles.
+	// A word or a phrase (two or three words in a row) of product titles.
 	SuggestionSource_SUGGESTION_SOURCE_TITLE SuggestionSource = 1
 	// A shop's name.
 	SuggestionSource_SUGGESTION_SOURCE_SHOP_NAME SuggestionSource = 2
@@ -2122,9 +2122,9 @@ func (x *SearchResponse) GetSecondTierSearched() bool {
 // Request of Suggest.
 type SuggestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required. The start of a query, 1-30 characters: Chinese characters (羊绒), full pinyin
-	// with or without spaces or apostrophes (yangr, yang'rong), or pinyin initials (yr).
-	// Normalised like a query (NFKC, lowercase).
+	// Required. The start of a query, 1-30 characters, not blank: Chinese characters (羊绒),
+	// full pinyin with or without spaces or apostrophes (yangr, yang'rong), pinyin initials
+	// (yr), or characters then pinyin (羊r). Normalised like a query (NFKC, lowercase).
 	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// Completions wanted, 0-20; 0 means 10.
 	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -2188,7 +2188,8 @@ type Suggestion struct {
 	Source SuggestionSource `protobuf:"varint,3,opt,name=source,proto3,enum=xiaodian.v1.SuggestionSource" json:"source,omitempty"`
 	// How the prefix matched it.
 	Match SuggestionMatch `protobuf:"varint,4,opt,name=match,proto3,enum=xiaodian.v1.SuggestionMatch" json:"match,omitempty"`
-	// Its popularity: over the live products that have it, the sum of 1 + sales_30d.
+	// Its popularity: over the live products that have it, the sum of 1 + sales_30d (a
+	// negative sales_30d counts 0).
 	Popularity    int64 `protobuf:"varint,5,opt,name=popularity,proto3" json:"popularity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2263,7 +2264,7 @@ func (x *Suggestion) GetPopularity() int64 {
 type SuggestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most `limit` completions, most popular first (a completion matched only through a
-	// heteronym's other reading counts 1/16 of its popularity); ties by text.
+	// heteronym's other reading ranks as if its popularity were 1/16 of it); ties by text.
 	Suggestions   []*Suggestion `protobuf:"bytes,1,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1040,9 +1040,9 @@ export declare const SearchResponseSchema: GenMessage<SearchResponse>;
  */
 export declare type SuggestRequest = Message<"xiaodian.v1.SuggestRequest"> & {
   /**
-   * Required. The start of a query, 1-30 characters: Chinese characters (羊绒), full pinyin
-   * with or without spaces or apostrophes (yangr, yang'rong), or pinyin initials (yr).
-   * Normalised like a query (NFKC, lowercase).
+   * Required. The start of a query, 1-30 characters, not blank: Chinese characters (羊绒),
+   * full pinyin with or without spaces or apostrophes (yangr, yang'rong), pinyin initials
+   * (yr), or characters then pinyin (羊r). Normalised like a query (NFKC, lowercase).
    *
    * @generated from field: string prefix = 1;
    */
@@ -1098,7 +1098,8 @@ export declare type Suggestion = Message<"xiaodian.v1.Suggestion"> & {
   match: SuggestionMatch;
 
   /**
-   * Its popularity: over the live products that have it, the sum of 1 + sales_30d.
+   * Its popularity: over the live products that have it, the sum of 1 + sales_30d (a
+   * negative sales_30d counts 0).
    *
    * @generated from field: int64 popularity = 5;
    */
@@ -1119,7 +1120,7 @@ export declare const SuggestionSchema: GenMessage<Suggestion>;
 export declare type SuggestResponse = Message<"xiaodian.v1.SuggestResponse"> & {
   /**
    * At most `limit` completions, most popular first (a completion matched only through a
-   * heteronym's other reading counts 1/16 of its popularity); ties by text.
+   * heteronym's other reading ranks as if its popularity were 1/16 of it); ties by text.
    *
    * @generated from field: repeated xiaodian.v1.Suggestion suggestions = 1;
    */
@@ -1725,7 +1726,7 @@ export enum SuggestionSource {
   UNSPECIFIED = 0,
 
   /**
-   * A word or two-word phrase of product titles.
+   * A word or a phrase (two or three words in a row) of product titles.
    *
    * @generated from enum value: SUGGESTION_SOURCE_TITLE = 1;
    */
