@@ -108,6 +108,7 @@ fn fold(text: &str) -> String {
         .join(" ")
 }
 
+/// One completion with its source and popularity ([`Completions`]).
 struct Completion {
     text: String,
     source: SuggestionSource,
@@ -136,6 +137,17 @@ impl std::fmt::Debug for Suggester {
             .field("completions", &self.completions.len())
             .field("entries", &self.entry_completion.len())
             .finish()
+    }
+}
+
+/// The completions of one state of an index, each with its popularity, sorted by text: what
+/// a [`Suggester`] is built from, gathered while the index is read (the rest of a build needs
+/// no index).
+pub struct Completions(Vec<Completion>);
+
+impl Completions {
+    pub fn of(index: &Index) -> Self {
+        Self(completions(index))
     }
 }
 
@@ -215,7 +227,12 @@ fn spelled(spelling: &[SyllableId]) -> String {
 
 impl Suggester {
     pub fn build(index: &Index) -> Self {
-        let completions = completions(index);
+        Self::from_completions(Completions::of(index))
+    }
+
+    /// A suggester of completions gathered before.
+    pub fn from_completions(completions: Completions) -> Self {
+        let Completions(completions) = completions;
         // (key, completion, match, first reading)
         let mut entries: Vec<(Vec<u8>, SuggestionMatch, bool)> = Vec::new();
         let mut owner: Vec<u32> = Vec::new();

@@ -20,7 +20,7 @@ use super::platform::PageTokens;
 use super::{api_err, to_py_err, InvalidArgument};
 use crate::search::{search as wire_search, suggest as wire_suggest, Profiles, SearchContext};
 use xiaodian_core::rank::suggest::{
-    validate as suggest_validate, Suggester, SuggestionMatch, SuggestionSource,
+    validate as suggest_validate, Completions, Suggester, SuggestionMatch, SuggestionSource,
 };
 use xiaodian_core::text::pinyin;
 
@@ -519,13 +519,17 @@ impl BuiltSuggester {
         pinyin::syllables(); // the table is made once per process: not part of a build's time
         let started = Instant::now();
         let index = index.read().unwrap_or_else(|e| e.into_inner());
-        // Read under the index lock: no write runs while it is held.
+        // Read under the index lock: no write runs while it is held, so it is held only while
+        // the completions are gathered, not while their keys are built.
         let generation = generation.load(Ordering::Acquire);
-        let suggester = Arc::new(Suggester::build(&index));
+        let products = index.product_count();
+        let completions = Completions::of(&index);
+        drop(index);
+        let suggester = Arc::new(Suggester::from_completions(completions));
         Self {
             suggester,
             generation,
-            products: index.product_count(),
+            products,
             started,
             build_time: started.elapsed(),
         }
