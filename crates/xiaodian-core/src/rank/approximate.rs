@@ -717,7 +717,7 @@ mod tests {
     use crate::rank::index::tests::{product, shop};
     use crate::rank::index::Index;
     use crate::rank::profile::RankingProfile;
-    use crate::rank::search::{Filter, SearchRequest, Sort};
+    use crate::rank::search::{Filter, SearchRequest, SearchResult, Sort};
     use crate::text::{AnalysisMode, Analyzer, ApproximateKind};
 
     fn catalog() -> Index {
@@ -736,7 +736,7 @@ mod tests {
         index
     }
 
-    fn search(index: &Index, query: &str) -> Vec<String> {
+    fn run(index: &Index, query: &str) -> SearchResult {
         let request = SearchRequest {
             query: query.to_owned(),
             filter: Filter::default(),
@@ -748,29 +748,19 @@ mod tests {
             explain: true,
             now_s: 0,
         };
-        let result = index.search(&RankingProfile::default(), &request).unwrap();
+        index.search(&RankingProfile::default(), &request).unwrap()
+    }
+
+    fn search(index: &Index, query: &str) -> Vec<String> {
+        let result = run(index, query);
         result.hits.iter().map(|h| h.product_id.clone()).collect()
     }
 
+    /// The first hit's approximate matches.
     fn matches(index: &Index, query: &str) -> Vec<(String, String, ApproximateKind)> {
-        let request = SearchRequest {
-            query: query.to_owned(),
-            filter: Filter::default(),
-            sort: Sort::Relevance,
-            page_size: 10,
-            page: 0,
-            max_per_shop: 0,
-            keep_duplicates: true,
-            explain: true,
-            now_s: 0,
-        };
-        let result = index.search(&RankingProfile::default(), &request).unwrap();
-        let hit = &result.hits[0];
-        hit.explanation
-            .as_ref()
-            .unwrap()
-            .approximate_matches
-            .clone()
+        let result = run(index, query);
+        let explanation = result.hits[0].explanation.as_ref().unwrap();
+        explanation.approximate_matches.clone()
     }
 
     #[test]
