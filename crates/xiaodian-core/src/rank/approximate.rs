@@ -476,10 +476,7 @@ impl Finder<'_> {
                     cover
                         .into_iter()
                         .map(|(start, end)| {
-                            let text: String = syllables[start..end]
-                                .iter()
-                                .map(|&s| pinyin::syllable(s))
-                                .collect();
+                            let text = pinyin::spelled(&syllables[start..end]);
                             let phrases = memo.remove(&(start, end)).unwrap_or_default();
                             ((owners[start], owners[end - 1]), text, phrases)
                         })

@@ -343,9 +343,9 @@ pub(crate) struct PhraseStat {
     pub popularity: u64,
 }
 
-/// What a product adds to the popularity of what it has (Suggest).
-pub(crate) fn popularity_of(record: &ProductRecord) -> u64 {
-    1 + record.sales_30d.max(0) as u64
+/// What a product selling `sales_30d` adds to the popularity of what it has (Suggest).
+pub(crate) fn popularity(sales_30d: i64) -> u64 {
+    1 + sales_30d.max(0) as u64
 }
 
 pub struct Index {
@@ -361,9 +361,9 @@ pub struct Index {
     pub(crate) terms: Vec<Term>,
     pub(crate) term_by_text: HashMap<String, u32>,
     /// The phrases of live products' titles (`Analyzer::token_and_phrase_slices`), for Suggest
-    /// and approximate matching; none unless `title_phrases`.
+    /// and approximate matching; none without approximate matching
+    /// ([`Index::without_approximate`]).
     pub(crate) phrases: HashMap<Box<str>, PhraseStat>,
-    pub(crate) title_phrases: bool,
     /// The terms by sound and spelling, for approximate matching; None with it off.
     pub(crate) sound: Option<SoundIndex>,
     pub(crate) total_len: [u64; 3],
@@ -388,7 +388,6 @@ impl Index {
             terms: Vec::new(),
             term_by_text: HashMap::default(),
             phrases: HashMap::default(),
-            title_phrases: true,
             sound: Some(SoundIndex::default()),
             total_len: [0; 3],
             dead: 0,
@@ -402,13 +401,24 @@ impl Index {
     pub fn without_approximate(analyzer: Analyzer) -> Self {
         Self {
             sound: None,
-            title_phrases: false,
             ..Self::new(analyzer)
         }
     }
 
     pub fn analyzer(&self) -> &Analyzer {
         &self.analyzer
+    }
+
+    /// True when titles give phrases (with approximate matching).
+    pub(crate) fn keeps_title_phrases(&self) -> bool {
+        self.sound.is_some()
+    }
+
+    /// The term of the dictionary with this text.
+    pub(crate) fn term(&self, text: &str) -> Option<&Term> {
+        self.term_by_text
+            .get(text)
+            .map(|&id| &self.terms[id as usize])
     }
 
     /// Number of live products.
@@ -545,9 +555,9 @@ impl Index {
             &title,
             shop_name,
             &brand,
-            self.title_phrases,
+            self.keeps_title_phrases(),
         );
-        let popularity = popularity_of(&record);
+        let weight = popularity(record.sales_30d);
         for phrase in phrases {
             let stat = match self.phrases.get_mut(phrase) {
                 Some(stat) => stat,
@@ -559,7 +569,7 @@ impl Index {
                 }
             };
             stat.products += 1;
-            stat.popularity += popularity;
+            stat.popularity += weight;
         }
         for (text, tf) in counts {
             let term_id = match self.term_by_text.get(text) {
@@ -632,16 +642,16 @@ impl Index {
             &title,
             shop_name,
             &brand,
-            self.title_phrases,
+            self.keeps_title_phrases(),
         );
-        let popularity = popularity_of(record);
+        let weight = popularity(record.sales_30d);
         for phrase in phrases {
             let stat = self
                 .phrases
                 .get_mut(phrase)
                 .expect("a live product's phrases are counted");
             stat.products -= 1;
-            stat.popularity -= popularity;
+            stat.popularity -= weight;
             if stat.products == 0 {
                 self.phrases.remove(phrase);
             }
@@ -812,7 +822,7 @@ pub(crate) mod tests {
         }
         // The phrases and their popularity are exactly those of the live titles.
         let mut phrases: std::collections::BTreeMap<String, (u32, u64)> = Default::default();
-        for &doc in live.iter().filter(|_| index.title_phrases) {
+        for &doc in live.iter().filter(|_| index.keeps_title_phrases()) {
             let record = &index.docs.records[doc as usize];
             let title = normalize(&record.title);
             let (mut tokens, mut found) = (Vec::new(), Vec::new());
@@ -824,7 +834,7 @@ pub(crate) mod tests {
             for phrase in found {
                 let entry = phrases.entry(phrase.to_owned()).or_default();
                 entry.0 += 1;
-                entry.1 += popularity_of(record);
+                entry.1 += popularity(record.sales_30d);
             }
         }
         let kept: std::collections::BTreeMap<String, (u32, u64)> = index

@@ -28,9 +28,9 @@
 use fst::{IntoStreamer, Map, MapBuilder, Streamer};
 use std::collections::{BinaryHeap, HashMap};
 
-use super::index::{Index, TITLE};
+use super::index::{fold_name, popularity, Index, TITLE};
 use crate::error::{CoreError, CoreResult, FieldViolation};
-use crate::text::pinyin::{self, SyllableId};
+use crate::text::pinyin;
 use crate::text::{is_han, normalize};
 
 /// Longest prefix, in characters.
@@ -100,14 +100,6 @@ pub fn key_of(normalized: &str) -> String {
     normalized.chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
-/// Folds text for display and comparison: normalised, whitespace runs as one space, trimmed.
-fn fold(text: &str) -> String {
-    normalize(text)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// One completion with its source and popularity ([`Completions`]).
 struct Completion {
     text: String,
@@ -154,7 +146,7 @@ impl Completions {
 /// The completions of an index, each with its popularity, sorted by text.
 fn completions(index: &Index) -> Vec<Completion> {
     let docs = &index.docs;
-    let weight = |doc: usize| 1 + docs.features[doc].sales_30d.max(0) as u64;
+    let weight = |doc: usize| popularity(docs.features[doc].sales_30d);
     let mut shop_popularity = vec![0u64; index.shops.len()];
     let mut raw_brands: HashMap<&str, u64> = HashMap::new();
     for doc in (0..docs.alive.len()).filter(|&d| docs.alive[d]) {
@@ -167,7 +159,7 @@ fn completions(index: &Index) -> Vec<Completion> {
     let mut by_text: HashMap<(String, SuggestionSource), u64> = HashMap::new();
     for (raw, popularity) in raw_brands {
         *by_text
-            .entry((fold(raw), SuggestionSource::Brand))
+            .entry((fold_name(raw), SuggestionSource::Brand))
             .or_default() += popularity;
     }
     for (shop, popularity) in index.shops.iter().zip(&shop_popularity) {
@@ -220,11 +212,6 @@ fn completions(index: &Index) -> Vec<Completion> {
     out
 }
 
-/// Full pinyin of a spelling, syllables run together.
-fn spelled(spelling: &[SyllableId]) -> String {
-    spelling.iter().map(|&s| pinyin::syllable(s)).collect()
-}
-
 impl Suggester {
     pub fn build(index: &Index) -> Self {
         Self::from_completions(Completions::of(index))
@@ -250,7 +237,7 @@ impl Suggester {
                         .iter()
                         .map(|&s| pinyin::initial(s) as char)
                         .collect();
-                    keys.push((spelled(spelling), SuggestionMatch::Pinyin, k == 0));
+                    keys.push((pinyin::spelled(spelling), SuggestionMatch::Pinyin, k == 0));
                     keys.push((initials, SuggestionMatch::Initials, k == 0));
                 }
             }
@@ -442,7 +429,7 @@ impl Suggester {
         if !han.is_empty() && !letters.is_empty() && letters.bytes().all(|b| b.is_ascii_lowercase())
         {
             for spelling in pinyin::spellings(han, MAX_SPELLINGS) {
-                let mixed = format!("{}{letters}", spelled(&spelling));
+                let mixed = format!("{}{letters}", pinyin::spelled(&spelling));
                 let (lo, hi) = self.range(mixed.as_bytes());
                 let mut more = Vec::new();
                 gather(lo, hi, han, &mut more);
@@ -506,7 +493,7 @@ fn matched_chars(text: &str, key: &str, matched: SuggestionMatch, skip: usize) -
             let spelling = spellings
                 .iter()
                 .find(|s| {
-                    let full = spelled(s);
+                    let full = pinyin::spelled(s);
                     full.starts_with(key) || key.starts_with(full.as_str())
                 })
                 .or(spellings.first());

@@ -168,6 +168,11 @@ pub fn cuts(letters: &str) -> Vec<Vec<SyllableId>> {
         .collect()
 }
 
+/// Syllables run together as one types them (`yangrong`).
+pub fn spelled(ids: &[SyllableId]) -> String {
+    ids.iter().map(|&id| syllable(id)).collect()
+}
+
 /// The initial of a syllable as pinyin keyboards take it: its first letter (`zh` is `z`).
 pub fn initial(id: SyllableId) -> u8 {
     syllable(id).as_bytes()[0]

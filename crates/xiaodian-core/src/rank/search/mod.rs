@@ -117,19 +117,11 @@ struct SearchedIndex<'a> {
     bm25f: &'a Bm25f,
 }
 
-impl SearchedIndex<'_> {
-    fn term(&self, text: &str) -> Option<&crate::rank::index::Term> {
-        let index = self.index;
-        index
-            .term_by_text
-            .get(text)
-            .map(|&id| &index.terms[id as usize])
-    }
-}
-
 impl Lookup for SearchedIndex<'_> {
     fn df(&self, term: &str) -> u32 {
-        self.term(term).map_or(0, |t| t.df[self.bm25f.searched])
+        self.index
+            .term(term)
+            .map_or(0, |t| t.df[self.bm25f.searched])
     }
 
     fn has_phrase(&self, phrase: &str) -> bool {
@@ -140,7 +132,7 @@ impl Lookup for SearchedIndex<'_> {
 
     fn products(&self, term: &str) -> Vec<u32> {
         let alive = &self.index.docs.alive;
-        self.term(term).map_or_else(Vec::new, |t| {
+        self.index.term(term).map_or_else(Vec::new, |t| {
             t.postings
                 .iter()
                 .filter(|p| alive[p.doc as usize] && self.bm25f.contains(p))
@@ -190,9 +182,7 @@ impl Index {
             .zip(in_word)
             .map(|(t, in_word)| {
                 let term = self
-                    .term_by_text
-                    .get(&t.text)
-                    .map(|&id| &self.terms[id as usize])
+                    .term(&t.text)
                     .filter(|term| term.df[bm25f.searched] > 0);
                 let idf = term.map_or(0.0, |term| idf(live, term.df[bm25f.searched]));
                 let title_scores = if term.is_some() && bm25f.searched & 1 != 0 {

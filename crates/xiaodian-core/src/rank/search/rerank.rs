@@ -63,9 +63,8 @@ impl Query<'_> {
             .filter(|word| {
                 index.analyzer.negating_modifiers().iter().any(|modifier| {
                     index
-                        .term_by_text
-                        .get(&format!("{modifier}{}", word.text))
-                        .is_some_and(|&id| self.has_term(&index.terms[id as usize], doc))
+                        .term(&format!("{modifier}{}", word.text))
+                        .is_some_and(|term| self.has_term(term, doc))
                 })
             })
             .map(|word| word.text.clone())
